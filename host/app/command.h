@@ -1,0 +1,34 @@
+// The `twinrig` command table (COLMAP's exe/colmap.cc pattern): each subcommand registers its
+// options on a CLI11 sub-app and runs through the same library code the review station calls.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace twinrig::app {
+
+// Options every subcommand sees.
+struct GlobalOptions {
+  std::filesystem::path studio = "studio";  // --studio DIR or TWINRIG_STUDIO
+  std::string log_level = "warn";
+};
+
+// Registers a subcommand. The callback sets `exit_code`.
+using Register = void (*)(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+
+struct Command {
+  const char* name;
+  Register add;
+};
+
+// Defined by each commands_*.cc file.
+void AddDoctor(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+
+// Prints an error for a person: what failed, where, what to do.
+void PrintError(const std::string& what, const std::string& where, const std::string& todo);
+
+}  // namespace twinrig::app

@@ -1,0 +1,61 @@
+// twinrig: the studio station's single binary.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "host/app/command.h"
+#include "host/app/version.h"
+#include "util/check.h"
+#include "util/logging.h"
+
+namespace twinrig::app {
+namespace {
+
+// Subcommands in the order `--help` lists them.
+constexpr Command kCommands[] = {
+    {"doctor", AddDoctor},
+    {"studio", AddStudio},
+};
+
+}  // namespace
+
+void PrintError(const std::string& what, const std::string& where, const std::string& todo) {
+  std::cerr << "error: ";
+  if (!where.empty()) std::cerr << where << ": ";
+  std::cerr << what << "\n";
+  if (!todo.empty()) std::cerr << "  what to do: " << todo << "\n";
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"twinrig — photogrammetry studio station for digital twins of people"};
+  app.set_version_flag("--version", std::string("twinrig ") + TWINRIG_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  GlobalOptions global;
+  if (const char* env = std::getenv("TWINRIG_STUDIO"); env != nullptr && *env != '\0') {
+    global.studio = env;
+  }
+  app.add_option("--studio", global.studio, "studio folder (default ./studio, or TWINRIG_STUDIO)");
+  app.add_option("--log", global.log_level, "log level: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  int exit_code = 0;
+  for (const Command& command : kCommands) command.add(app, global, exit_code);
+  app.parse_complete_callback([&] { ConfigureLogging(global.log_level); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const CheckFailure& e) {
+    PrintError(std::string("internal error: ") + e.what(), "", "please report this as a bug");
+    return 70;
+  }
+  return exit_code;
+}
+
+}  // namespace twinrig::app
+
+int main(int argc, char** argv) { return twinrig::app::Main(argc, argv); }

@@ -1,0 +1,59 @@
+// Runs the built `twinrig` binary as a technician would.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+
+#include "host/catalog/catalog.h"
+#include "tests/test_support.h"
+#include "util/subprocess.h"
+
+namespace twinrig {
+namespace {
+
+SubprocessResult Twinrig(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {testing::TwinrigBinary().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = RunSubprocess(argv);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+TEST_CASE("twinrig --version and --help", "[integration]") {
+  auto version = Twinrig({"--version"});
+  CHECK(version.exit_code == 0);
+  CHECK(version.output.find("twinrig 0.") != std::string::npos);
+  auto help = Twinrig({"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK(help.output.find("doctor") != std::string::npos);
+  CHECK(help.output.find("--studio") != std::string::npos);
+  auto bad = Twinrig({"no-such-command"});
+  CHECK(bad.exit_code != 0);
+}
+
+TEST_CASE("twinrig doctor prints a report and exits 0 on this host", "[integration]") {
+  testing::TempDir dir;
+  auto r = Twinrig({"--studio", (dir / "studio").string(), "doctor"});
+  INFO(r.output);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output.find("libgphoto2") != std::string::npos);
+  CHECK(r.output.find("WARN  colmap CUDA") != std::string::npos);
+  CHECK(r.output.find(" FAIL") != std::string::npos);  // the summary counts FAILs
+}
+
+TEST_CASE("twinrig studio creates the catalog and refuses a corrupt one", "[integration]") {
+  testing::TempDir dir;
+  auto studio = (dir / "studio").string();
+  auto created = Twinrig({"--studio", studio, "studio"});
+  CHECK(created.exit_code == 0);
+  CHECK(created.output.find("(created)") != std::string::npos);
+  {
+    std::ofstream corrupt(catalog::Catalog::DatabasePath(studio), std::ios::trunc);
+    corrupt << "garbage";
+  }
+  auto refused = Twinrig({"--studio", studio, "studio"});
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("what to do:") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace twinrig
