@@ -1,11 +1,12 @@
 // The wire between a (simulated) trigger node's output and a virtual camera's remote port.
 //
 // A real studio wires each node output to a camera's remote socket: a focus line and a shutter line
-// that the node closes to ground. In the virtual studio every line change is one UDP datagram to the
-// camera's remote port: the camera's own loopback address, port kRemotePortUdp (e.g. camera 1 at
-// 127.0.0.2:15741). The datagram carries the *true* time of the edge, i.e. when the node's hardware
-// timer would have switched the line under its simulated clock, so that the camera can expose at
-// edge + its own shutter lag in true time, whatever the OS scheduling latency of the simulation was.
+// that the node closes to ground. In the virtual studio every line change is one UDP datagram to
+// the camera's remote port: the camera's own loopback address, port kRemotePortUdp (e.g. camera 1
+// at 127.0.0.2:15741). The datagram carries the *true* time of the edge, i.e. when the node's
+// hardware timer would have switched the line under its simulated clock, so that the camera can
+// expose at edge + its own shutter lag in true time, whatever the OS scheduling latency of the
+// simulation was.
 //
 // True time, everywhere in sim/, is CLOCK_MONOTONIC in nanoseconds: one timeline shared by every
 // process on the machine.
@@ -27,10 +28,10 @@ enum class Line : std::uint8_t { kFocus = 0, kShutter = 1 };
 
 struct LineEdge {
   Line line = Line::kShutter;
-  bool closed = false;             // true: line pulled to ground (half-press / shutter pressed)
-  std::int64_t true_time_ns = 0;   // when the edge happened, in true time (CLOCK_MONOTONIC ns)
-  std::uint32_t capture_id = 0;    // the fire-at's capture id (0 when not known)
-  std::uint16_t node_id = 0;       // which node and output drove the line (for logs and truth)
+  bool closed = false;            // true: line pulled to ground (half-press / shutter pressed)
+  std::int64_t true_time_ns = 0;  // when the edge happened, in true time (CLOCK_MONOTONIC ns)
+  std::uint32_t capture_id = 0;   // the fire-at's capture id (0 when not known)
+  std::uint16_t node_id = 0;      // which node and output drove the line (for logs and truth)
   std::uint8_t node_port = 0;
 };
 
@@ -40,7 +41,9 @@ inline constexpr std::size_t kLineEdgeSize = 24;
 // u16 node_id, u16 reserved, u32 capture_id, i64 true_time_ns.
 inline std::array<std::uint8_t, kLineEdgeSize> Encode(const LineEdge& edge) {
   std::array<std::uint8_t, kLineEdgeSize> out{};
-  auto put = [&out](std::size_t at, const void* src, std::size_t n) { std::memcpy(&out[at], src, n); };
+  auto put = [&out](std::size_t at, const void* src, std::size_t n) {
+    std::memcpy(&out[at], src, n);
+  };
   put(0, &kRemotePortMagic, 4);
   out[4] = kRemotePortVersion;
   out[5] = static_cast<std::uint8_t>(edge.line);
