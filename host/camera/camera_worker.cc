@@ -1,0 +1,284 @@
+#include "host/camera/camera_worker.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace twinrig::camera {
+
+using nlohmann::json;
+
+namespace {
+
+Error ErrorFromJson(const json& error) {
+  return MakeError(error.value("what", "unknown error"), error.value("where", ""),
+                   error.value("todo", ""));
+}
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::string> WorkerOptions::Validate() const {
+  std::vector<std::string> problems;
+  for (auto [name, d] :
+       {std::pair{"connect_deadline", connect_deadline}, std::pair{"call_deadline", call_deadline},
+        std::pair{"capture_deadline", capture_deadline},
+        std::pair{"download_deadline", download_deadline}}) {
+    if (d.count() <= 0) problems.push_back(std::string(name) + " must be positive");
+  }
+  return problems;
+}
+
+std::filesystem::path DefaultWorkerBinary() {
+  if (const char* env = std::getenv("TWINRIG_CAMERA_WORKER"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return self.parent_path() / "twinrig-camera-worker";
+}
+
+Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const WorkerOptions& options,
+                                                            const std::string& label) {
+  auto binary = options.worker_binary.empty() ? DefaultWorkerBinary() : options.worker_binary;
+  int in_pipe[2];
+  int out_pipe[2];
+  if (::pipe2(in_pipe, O_CLOEXEC) != 0) {
+    return MakeError(std::string("could not create a pipe: ") + std::strerror(errno), label);
+  }
+  if (::pipe2(out_pipe, O_CLOEXEC) != 0) {
+    ::close(in_pipe[0]);
+    ::close(in_pipe[1]);
+    return MakeError(std::string("could not create a pipe: ") + std::strerror(errno), label);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+  std::string log = options.log_file.empty() ? "/dev/null" : options.log_file.string();
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+  std::vector<std::string> env_storage;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (!options.home.empty() && std::strncmp(*e, "HOME=", 5) == 0) continue;
+    env_storage.emplace_back(*e);
+  }
+  if (!options.home.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.home, ec);
+    env_storage.push_back("HOME=" + options.home.string());
+  }
+  std::vector<char*> env;
+  env.reserve(env_storage.size() + 1);
+  for (auto& e : env_storage) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::string program = binary.string();
+  char* argv[] = {program.data(), nullptr};
+
+  pid_t pid = 0;
+  int rc = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv, env.data());
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in_pipe[0]);
+  ::close(out_pipe[1]);
+  if (rc != 0) {
+    ::close(in_pipe[1]);
+    ::close(out_pipe[0]);
+    return MakeError("could not start the camera worker " + program + ": " + std::strerror(rc),
+                     label,
+                     "check the twinrig installation (twinrig-camera-worker next to twinrig)");
+  }
+  return std::unique_ptr<WorkerProcess>(new WorkerProcess(pid, in_pipe[1], out_pipe[0], label));
+}
+
+WorkerProcess::~WorkerProcess() {
+  if (pid_ > 0) {
+    // A polite quit first; a worker stuck in libgphoto2 gets SIGKILL after a short grace.
+    (void)WriteAll(to_worker_, "{\"op\":\"quit\"}\n");
+    for (int i = 0; i < 50; ++i) {
+      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
+        pid_ = -1;
+        break;
+      }
+      ::usleep(10000);
+    }
+  }
+  Kill();
+  ::close(to_worker_);
+  ::close(from_worker_);
+}
+
+void WorkerProcess::Kill() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGKILL);
+  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+}
+
+Result<json> WorkerProcess::Call(json request, std::chrono::milliseconds deadline) {
+  const std::string op = request.value("op", "?");
+  if (pid_ <= 0) return MakeError("the camera worker is not running", label_);
+  const std::uint64_t id = next_id_++;
+  request["id"] = id;
+  if (!WriteAll(to_worker_, request.dump() + "\n")) {
+    Kill();
+    return MakeError("the camera worker died before " + op, label_,
+                     "see the worker log; twinrig restarts it on the next request");
+  }
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (true) {
+    auto newline = pending_.find('\n');
+    if (newline != std::string::npos) {
+      std::string line = pending_.substr(0, newline);
+      pending_.erase(0, newline + 1);
+      json answer = json::parse(line, nullptr, false);
+      if (answer.is_discarded()) continue;
+      if (answer.value("id", std::uint64_t{0}) != id) continue;  // a late answer to a killed call
+      if (!answer.value("ok", false)) return ErrorFromJson(answer.value("error", json::object()));
+      return answer;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      Kill();
+      return MakeError("did not answer " + op + " within " +
+                           std::to_string(deadline.count() / 1000.0).substr(0, 4) +
+                           " s; its worker was stopped",
+                       label_,
+                       "the camera may be frozen: check it, power-cycle it if needed; twinrig "
+                       "reconnects on the next request");
+    }
+    pollfd pfd{from_worker_, POLLIN, 0};
+    int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 200)));
+    if (ready < 0 && errno != EINTR) {
+      Kill();
+      return MakeError("lost the pipe to the camera worker", label_);
+    }
+    if (ready <= 0) continue;
+    char buffer[4096];
+    ssize_t n = ::read(from_worker_, buffer, sizeof(buffer));
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) continue;
+      Kill();
+      return MakeError("the camera worker exited during " + op, label_,
+                       "see the worker log; twinrig restarts it on the next request");
+    }
+    pending_.append(buffer, static_cast<size_t>(n));
+  }
+}
+
+CameraClient::CameraClient(std::string port, WorkerOptions options)
+    : port_(std::move(port)), options_(std::move(options)), log_(Log().With("port", port_)) {}
+
+Result<json> CameraClient::Request(json request, std::chrono::milliseconds deadline) {
+  if (!worker_ || !worker_->alive()) {
+    if (worker_) ++restarts_;
+    auto spawned = WorkerProcess::Spawn(options_, port_);
+    if (!spawned.ok()) return spawned.error();
+    worker_ = std::move(spawned).value();
+    auto opened = worker_->Call({{"op", "open"}, {"port", port_}}, options_.connect_deadline);
+    if (!opened.ok()) return opened.error();
+    std::string serial = opened->value("serial", "");
+    if (!identity_.serial.empty() && serial != identity_.serial) {
+      // Another camera now answers at this address: never mix their images.
+      worker_->Kill();
+      return MakeError(
+          "expected camera " + identity_.serial + " but camera " + serial + " answered", port_,
+          "check the rig wiring and addresses; run twinrig preflight");
+    }
+    identity_ = {serial, opened->value("manufacturer", ""), opened->value("model", ""),
+                 opened->value("firmware", ""), port_};
+    log_ = Log().With("camera", identity_.serial).With("port", port_);
+    if (request.value("op", "") == "identify") return *opened;
+  }
+  auto answer = worker_->Call(std::move(request), deadline);
+  if (!answer.ok()) {
+    Error error = answer.error();
+    if (!identity_.serial.empty()) error.where = "camera " + identity_.serial + " (" + port_ + ")";
+    log_.Warn("{}", error.Describe());
+    return error;
+  }
+  return answer;
+}
+
+Result<CameraIdentity> CameraClient::Connect() {
+  auto answer = Request({{"op", "identify"}}, options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return identity_;
+}
+
+Result<std::map<std::string, std::string>> CameraClient::Settings() {
+  auto answer = Request({{"op", "settings"}}, options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return answer->at("settings").get<std::map<std::string, std::string>>();
+}
+
+Status CameraClient::Apply(const std::string& name, const std::string& value) {
+  auto answer =
+      Request({{"op", "apply"}, {"name", name}, {"value", value}}, options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return OkStatus();
+}
+
+Result<StorageState> CameraClient::Storage() {
+  auto answer = Request({{"op", "storage"}}, options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return StorageState{answer->value("capacity_kb", std::uint64_t{0}),
+                      answer->value("free_kb", std::uint64_t{0})};
+}
+
+Result<FileRef> CameraClient::Capture() {
+  auto answer = Request({{"op", "capture"}}, options_.capture_deadline);
+  if (!answer.ok()) return answer.error();
+  return FileRef{answer->value("folder", ""), answer->value("name", "")};
+}
+
+Result<std::vector<FileRef>> CameraClient::WaitForFiles(int timeout_ms) {
+  auto answer = Request({{"op", "wait_files"}, {"timeout_ms", timeout_ms}},
+                        options_.call_deadline + std::chrono::milliseconds(timeout_ms));
+  if (!answer.ok()) return answer.error();
+  std::vector<FileRef> files;
+  for (const auto& f : answer->at("files")) files.push_back({f.at("folder"), f.at("name")});
+  return files;
+}
+
+Result<Downloaded> CameraClient::Download(const FileRef& file,
+                                          const std::filesystem::path& destination) {
+  auto answer = Request({{"op", "download"},
+                         {"folder", file.folder},
+                         {"name", file.name},
+                         {"dest", destination.string()}},
+                        options_.download_deadline);
+  if (!answer.ok()) return answer.error();
+  return Downloaded{answer->value("path", ""), answer->value("size", std::uint64_t{0}),
+                    answer->value("sha256", "")};
+}
+
+Status CameraClient::Delete(const FileRef& file) {
+  auto answer = Request({{"op", "delete"}, {"folder", file.folder}, {"name", file.name}},
+                        options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return OkStatus();
+}
+
+void CameraClient::Stop() { worker_.reset(); }
+
+}  // namespace twinrig::camera

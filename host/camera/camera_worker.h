@@ -1,0 +1,92 @@
+// The supervisor's side of a camera worker: one `twinrig-camera-worker` process per camera, spoken
+// to with JSON lines over pipes, every request under a deadline. A worker that misses its deadline
+// is killed (SIGKILL: libgphoto2 ignores SIGTERM while it is stuck in a capture loop) and the
+// camera is reported with the operation that hung; the next request starts a fresh worker and
+// reconnects.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "host/camera/gphoto_camera.h"
+#include "util/logging.h"
+#include "util/result.h"
+
+namespace twinrig::camera {
+
+struct WorkerOptions {
+  std::filesystem::path worker_binary;  // empty: next to this executable, or TWINRIG_CAMERA_WORKER
+  std::filesystem::path log_file;       // the worker's stderr (libgphoto2 messages); empty: discard
+  std::filesystem::path home;           // HOME for libgphoto2's settings file; empty: inherit
+  std::chrono::milliseconds connect_deadline{std::chrono::seconds(15)};
+  std::chrono::milliseconds call_deadline{std::chrono::seconds(10)};
+  std::chrono::milliseconds capture_deadline{std::chrono::seconds(15)};
+  std::chrono::milliseconds download_deadline{std::chrono::seconds(60)};
+  std::vector<std::string> Validate() const;
+};
+
+std::filesystem::path DefaultWorkerBinary();
+
+// One worker process. Not thread-safe: one owner thread per camera.
+class WorkerProcess {
+ public:
+  static Result<std::unique_ptr<WorkerProcess>> Spawn(const WorkerOptions& options,
+                                                      const std::string& label);
+  ~WorkerProcess();
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  // Sends a request and waits for its answer until the deadline; on a miss the worker is killed.
+  Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds deadline);
+  [[nodiscard]] bool alive() const { return pid_ > 0; }
+  [[nodiscard]] pid_t pid() const { return pid_; }
+  void Kill();
+
+ private:
+  WorkerProcess(pid_t pid, int to_worker, int from_worker, std::string label)
+      : pid_(pid), to_worker_(to_worker), from_worker_(from_worker), label_(std::move(label)) {}
+  pid_t pid_;
+  int to_worker_;
+  int from_worker_;
+  std::string label_;
+  std::string pending_;  // bytes read past the last answer line
+  std::uint64_t next_id_ = 1;
+};
+
+// A camera as the station sees it: connects by port, knows itself by serial number, and survives
+// its worker being killed (the next call reconnects).
+class CameraClient {
+ public:
+  CameraClient(std::string port, WorkerOptions options);
+
+  Result<CameraIdentity> Connect();
+  Result<std::map<std::string, std::string>> Settings();
+  Status Apply(const std::string& name, const std::string& value);
+  Result<StorageState> Storage();
+  Result<FileRef> Capture();
+  Result<std::vector<FileRef>> WaitForFiles(int timeout_ms);
+  Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
+  Status Delete(const FileRef& file);
+  void Stop();
+
+  [[nodiscard]] const std::string& port() const { return port_; }
+  [[nodiscard]] const CameraIdentity& identity() const { return identity_; }
+  [[nodiscard]] int restarts() const { return restarts_; }
+
+ private:
+  Result<nlohmann::json> Request(nlohmann::json request, std::chrono::milliseconds deadline);
+  std::string port_;
+  WorkerOptions options_;
+  std::unique_ptr<WorkerProcess> worker_;
+  CameraIdentity identity_;
+  int restarts_ = 0;
+  ContextLogger log_;
+};
+
+}  // namespace twinrig::camera

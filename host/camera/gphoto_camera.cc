@@ -1,0 +1,329 @@
+#include "host/camera/gphoto_camera.h"
+
+#include <fcntl.h>
+#include <gphoto2/gphoto2.h>
+#include <unistd.h>
+
+#include <sstream>
+
+#include "util/files.h"
+
+namespace twinrig::camera {
+namespace {
+
+Camera* AsCamera(void* p) { return static_cast<Camera*>(p); }
+GPContext* AsContext(void* p) { return static_cast<GPContext*>(p); }
+
+std::string Trim(const std::string& s) {
+  size_t a = s.find_first_not_of(" \t\r");
+  size_t b = s.find_last_not_of(" \t\r");
+  return a == std::string::npos ? std::string() : s.substr(a, b - a + 1);
+}
+
+// Collects leaf widgets with a value into `out`.
+void CollectWidgets(CameraWidget* widget, std::map<std::string, std::string>& out) {
+  CameraWidgetType type;
+  gp_widget_get_type(widget, &type);
+  const char* name = nullptr;
+  gp_widget_get_name(widget, &name);
+  switch (type) {
+    case GP_WIDGET_WINDOW:
+    case GP_WIDGET_SECTION: {
+      int n = gp_widget_count_children(widget);
+      for (int i = 0; i < n; ++i) {
+        CameraWidget* child = nullptr;
+        if (gp_widget_get_child(widget, i, &child) == GP_OK) CollectWidgets(child, out);
+      }
+      return;
+    }
+    case GP_WIDGET_TEXT:
+    case GP_WIDGET_RADIO:
+    case GP_WIDGET_MENU: {
+      const char* value = nullptr;
+      if (gp_widget_get_value(widget, &value) == GP_OK && value != nullptr && name != nullptr) {
+        out[name] = value;
+      }
+      return;
+    }
+    case GP_WIDGET_RANGE: {
+      float value = 0;
+      if (gp_widget_get_value(widget, &value) == GP_OK && name != nullptr) {
+        std::ostringstream s;
+        s << value;
+        out[name] = s.str();
+      }
+      return;
+    }
+    case GP_WIDGET_TOGGLE: {
+      int value = 0;
+      if (gp_widget_get_value(widget, &value) == GP_OK && name != nullptr) {
+        out[name] = std::to_string(value);
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+CameraIdentity ParseSummary(const std::string& summary) {
+  CameraIdentity id;
+  std::istringstream in(summary);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = Trim(line.substr(0, colon));
+    std::string value = Trim(line.substr(colon + 1));
+    if (key == "Serial Number" && id.serial.empty()) id.serial = value;
+    if (key == "Manufacturer" && id.manufacturer.empty()) id.manufacturer = value;
+    if (key == "Model" && id.model.empty()) id.model = value;
+    if (key == "Version" && id.firmware.empty()) id.firmware = value;
+  }
+  return id;
+}
+
+Error GphotoCamera::GpError(int code, const std::string& doing) const {
+  std::string todo = "check the camera's cable or network link and that it is switched on";
+  if (code == GP_ERROR_CAMERA_BUSY) todo = "the camera is busy: wait for it, then retry";
+  if (code == GP_ERROR_NO_SPACE) todo = "the card is full: free space or change the card";
+  return MakeError(
+      doing + " failed: " + gp_result_as_string(code) + " (" + std::to_string(code) + ")", port_,
+      todo);
+}
+
+Result<std::unique_ptr<GphotoCamera>> GphotoCamera::Open(const std::string& port) {
+  GPContext* context = gp_context_new();
+  Camera* camera = nullptr;
+  gp_camera_new(&camera);
+  auto fail = [&](int code, const std::string& doing) -> Error {
+    gp_camera_unref(camera);
+    gp_context_unref(context);
+    return MakeError(doing + ": " + gp_result_as_string(code), port,
+                     "check the port (e.g. ptpip:192.0.2.10 or usb:001,004) and that the camera "
+                     "is on and reachable");
+  };
+
+  CameraAbilitiesList* abilities = nullptr;
+  gp_abilities_list_new(&abilities);
+  gp_abilities_list_load(abilities, context);
+  CameraAbilities ability;
+  int index = -1;
+  if (port.rfind("ptpip:", 0) == 0) {
+    index = gp_abilities_list_lookup_model(abilities, "PTP/IP Camera");
+  } else {
+    // A USB camera: let libgphoto2 pick the model on this port.
+    CameraList* list = nullptr;
+    gp_list_new(&list);
+    gp_abilities_list_detect(abilities, nullptr, list, context);
+    int n = gp_list_count(list);
+    for (int i = 0; i < n; ++i) {
+      const char* name = nullptr;
+      const char* value = nullptr;
+      gp_list_get_name(list, i, &name);
+      gp_list_get_value(list, i, &value);
+      if (value != nullptr && port == value)
+        index = gp_abilities_list_lookup_model(abilities, name);
+    }
+    gp_list_free(list);
+  }
+  if (index < 0) {
+    gp_abilities_list_free(abilities);
+    return fail(GP_ERROR_MODEL_NOT_FOUND, "no camera model for this port");
+  }
+  gp_abilities_list_get_abilities(abilities, index, &ability);
+  gp_abilities_list_free(abilities);
+  gp_camera_set_abilities(camera, ability);
+
+  GPPortInfoList* ports = nullptr;
+  gp_port_info_list_new(&ports);
+  gp_port_info_list_load(ports);
+  int port_index = gp_port_info_list_lookup_path(ports, port.c_str());
+  if (port_index < 0) {
+    gp_port_info_list_free(ports);
+    return fail(port_index, "unknown port");
+  }
+  GPPortInfo info;
+  gp_port_info_list_get_info(ports, port_index, &info);
+  gp_camera_set_port_info(camera, info);
+  gp_port_info_list_free(ports);
+
+  int rc = gp_camera_init(camera, context);
+  if (rc != GP_OK) return fail(rc, "could not connect");
+  return std::unique_ptr<GphotoCamera>(new GphotoCamera(camera, context, port));
+}
+
+GphotoCamera::~GphotoCamera() {
+  gp_camera_exit(AsCamera(camera_), AsContext(context_));
+  gp_camera_unref(AsCamera(camera_));
+  gp_context_unref(AsContext(context_));
+}
+
+Result<CameraIdentity> GphotoCamera::Identify() {
+  CameraText text;
+  int rc = gp_camera_get_summary(AsCamera(camera_), &text, AsContext(context_));
+  if (rc != GP_OK) return GpError(rc, "reading the summary");
+  CameraIdentity id = ParseSummary(text.text);
+  id.port = port_;
+  if (id.serial.empty()) {
+    return MakeError("the camera reports no serial number", port_,
+                     "twinrig identifies cameras by serial number; set one on the camera");
+  }
+  return id;
+}
+
+Result<std::map<std::string, std::string>> GphotoCamera::ReadSettings() {
+  CameraWidget* root = nullptr;
+  int rc = gp_camera_get_config(AsCamera(camera_), &root, AsContext(context_));
+  if (rc != GP_OK) return GpError(rc, "reading the settings");
+  std::map<std::string, std::string> out;
+  CollectWidgets(root, out);
+  gp_widget_free(root);
+  return out;
+}
+
+Status GphotoCamera::ApplySetting(const std::string& name, const std::string& value) {
+  CameraWidget* widget = nullptr;
+  int rc =
+      gp_camera_get_single_config(AsCamera(camera_), name.c_str(), &widget, AsContext(context_));
+  if (rc != GP_OK) return GpError(rc, "reading setting " + name);
+  CameraWidgetType type;
+  gp_widget_get_type(widget, &type);
+  if (type == GP_WIDGET_RADIO || type == GP_WIDGET_MENU) {
+    bool allowed = false;
+    int n = gp_widget_count_choices(widget);
+    for (int i = 0; i < n; ++i) {
+      const char* choice = nullptr;
+      if (gp_widget_get_choice(widget, i, &choice) == GP_OK && choice != nullptr &&
+          value == choice) {
+        allowed = true;
+      }
+    }
+    if (!allowed) {
+      gp_widget_free(widget);
+      return MakeError("the camera does not offer " + name + " = " + value, port_,
+                       "choose a value the camera lists (twinrig settings shows them)");
+    }
+    rc = gp_widget_set_value(widget, value.c_str());
+  } else if (type == GP_WIDGET_TEXT) {
+    rc = gp_widget_set_value(widget, value.c_str());
+  } else if (type == GP_WIDGET_RANGE) {
+    float f = std::stof(value);
+    rc = gp_widget_set_value(widget, &f);
+  } else if (type == GP_WIDGET_TOGGLE) {
+    int t = std::stoi(value);
+    rc = gp_widget_set_value(widget, &t);
+  }
+  if (rc == GP_OK)
+    rc = gp_camera_set_single_config(AsCamera(camera_), name.c_str(), widget, AsContext(context_));
+  gp_widget_free(widget);
+  if (rc != GP_OK) return GpError(rc, "setting " + name + " = " + value);
+  return OkStatus();
+}
+
+Result<StorageState> GphotoCamera::Storage() {
+  CameraStorageInformation* info = nullptr;
+  int count = 0;
+  int rc = gp_camera_get_storageinfo(AsCamera(camera_), &info, &count, AsContext(context_));
+  if (rc != GP_OK) return GpError(rc, "reading the storage");
+  StorageState state;
+  for (int i = 0; i < count; ++i) {
+    state.capacity_kb += info[i].capacitykbytes;
+    state.free_kb += info[i].freekbytes;
+  }
+  free(info);  // NOLINT(cppcoreguidelines-no-malloc): allocated by libgphoto2 with malloc
+  return state;
+}
+
+Result<FileRef> GphotoCamera::Capture() {
+  CameraFilePath path;
+  int rc = gp_camera_capture(AsCamera(camera_), GP_CAPTURE_IMAGE, &path, AsContext(context_));
+  if (rc != GP_OK) return GpError(rc, "capture");
+  return FileRef{path.folder, path.name};
+}
+
+Result<std::vector<FileRef>> GphotoCamera::WaitForFiles(int timeout_ms) {
+  std::vector<FileRef> files;
+  // One wait per call of up to timeout_ms; then drain whatever is already queued without waiting.
+  int wait = timeout_ms;
+  for (int i = 0; i < 64; ++i) {
+    CameraEventType type;
+    void* data = nullptr;
+    int rc = gp_camera_wait_for_event(AsCamera(camera_), wait, &type, &data, AsContext(context_));
+    if (rc != GP_OK) {
+      free(data);  // NOLINT(cppcoreguidelines-no-malloc)
+      return GpError(rc, "waiting for camera events");
+    }
+    if (type == GP_EVENT_FILE_ADDED && data != nullptr) {
+      auto* path = static_cast<CameraFilePath*>(data);
+      files.push_back({path->folder, path->name});
+    }
+    free(data);  // NOLINT(cppcoreguidelines-no-malloc)
+    if (type == GP_EVENT_TIMEOUT) break;
+    wait = 1;
+  }
+  return files;
+}
+
+Result<Downloaded> GphotoCamera::Download(const FileRef& file,
+                                          const std::filesystem::path& destination) {
+  std::filesystem::path part = destination;
+  part += ".part";
+  int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return MakeError("could not create the download file", part.string(),
+                     "check the session folder exists and the disk has space");
+  }
+  CameraFile* camera_file = nullptr;
+  gp_file_new_from_fd(&camera_file, fd);
+  int rc = gp_camera_file_get(AsCamera(camera_), file.folder.c_str(), file.name.c_str(),
+                              GP_FILE_TYPE_NORMAL, camera_file, AsContext(context_));
+  gp_file_unref(camera_file);  // does not close a caller's fd
+  bool synced = rc == GP_OK && ::fsync(fd) == 0;
+  ::close(fd);
+  if (rc != GP_OK || !synced) {
+    std::filesystem::remove(part);
+    if (rc != GP_OK) return GpError(rc, "downloading " + file.folder + "/" + file.name);
+    return MakeError("could not flush the download to disk", part.string(),
+                     "free disk space, then retry the download");
+  }
+  auto hash = Sha256File(part);
+  if (!hash.ok()) return hash.error();
+  std::error_code ec;
+  Downloaded out{destination, std::filesystem::file_size(part, ec), *hash};
+  std::filesystem::rename(part, destination, ec);
+  if (ec) return MakeError("could not rename the download: " + ec.message(), destination.string());
+  return out;
+}
+
+Status GphotoCamera::Delete(const FileRef& file) {
+  int rc = gp_camera_file_delete(AsCamera(camera_), file.folder.c_str(), file.name.c_str(),
+                                 AsContext(context_));
+  if (rc != GP_OK) return GpError(rc, "deleting " + file.folder + "/" + file.name);
+  return OkStatus();
+}
+
+Result<std::vector<std::string>> AutodetectUsb() {
+  GPContext* context = gp_context_new();
+  CameraList* list = nullptr;
+  gp_list_new(&list);
+  int rc = gp_camera_autodetect(list, context);
+  std::vector<std::string> ports;
+  if (rc >= GP_OK) {
+    int n = gp_list_count(list);
+    for (int i = 0; i < n; ++i) {
+      const char* value = nullptr;
+      gp_list_get_value(list, i, &value);
+      if (value != nullptr && std::string(value).rfind("usb:", 0) == 0) ports.emplace_back(value);
+    }
+  }
+  gp_list_free(list);
+  gp_context_unref(context);
+  if (rc < GP_OK)
+    return MakeError(std::string("USB autodetect failed: ") + gp_result_as_string(rc), "usb");
+  return ports;
+}
+
+}  // namespace twinrig::camera

@@ -1,0 +1,77 @@
+// One camera through libgphoto2 (USB or PTP/IP). Used only inside a camera worker process
+// (worker_main.cc): libgphoto2 2.5.30 can block forever inside a call, so the process that owns a
+// handle must be one the supervisor can kill without disturbing any other camera.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace twinrig::camera {
+
+struct CameraIdentity {
+  std::string serial;
+  std::string manufacturer;
+  std::string model;
+  std::string firmware;
+  std::string port;  // where it answered this time ("ptpip:127.0.0.2", "usb:001,007")
+};
+
+// Parses libgphoto2's summary text ("Manufacturer: …", "Serial Number: …").
+CameraIdentity ParseSummary(const std::string& summary);
+
+struct StorageState {
+  std::uint64_t capacity_kb = 0;
+  std::uint64_t free_kb = 0;
+};
+
+struct FileRef {
+  std::string folder;  // "/store_00010001/DCIM/100TWRIG"
+  std::string name;    // "IMG_0001.JPG"
+};
+
+struct Downloaded {
+  std::filesystem::path path;
+  std::uint64_t size = 0;
+  std::string sha256;
+};
+
+class GphotoCamera {
+ public:
+  // `port` is a libgphoto2 port path: "ptpip:<ipv4>[:<port>:<port>]" or "usb:BUS,DEV".
+  static Result<std::unique_ptr<GphotoCamera>> Open(const std::string& port);
+  ~GphotoCamera();
+  GphotoCamera(const GphotoCamera&) = delete;
+  GphotoCamera& operator=(const GphotoCamera&) = delete;
+
+  Result<CameraIdentity> Identify();
+  // Every leaf setting the camera exposes, by libgphoto2 widget name ("iso", "shutterspeed", …).
+  Result<std::map<std::string, std::string>> ReadSettings();
+  Status ApplySetting(const std::string& name, const std::string& value);
+  Result<StorageState> Storage();
+  // Software trigger (InitiateCapture); returns the new file on the camera.
+  Result<FileRef> Capture();
+  // Drains camera events for up to `timeout_ms`; returns the files that appeared.
+  Result<std::vector<FileRef>> WaitForFiles(int timeout_ms);
+  // Downloads to `destination` through a ".part" file, fsynced and renamed; hashes what is on disk.
+  Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
+  Status Delete(const FileRef& file);
+
+ private:
+  GphotoCamera(void* camera, void* context, std::string port)
+      : camera_(camera), context_(context), port_(std::move(port)) {}
+  [[nodiscard]] Error GpError(int code, const std::string& doing) const;
+  void* camera_;   // Camera*
+  void* context_;  // GPContext*
+  std::string port_;
+};
+
+// USB cameras libgphoto2 detects now, as port paths ("usb:001,007").
+Result<std::vector<std::string>> AutodetectUsb();
+
+}  // namespace twinrig::camera
