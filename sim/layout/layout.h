@@ -24,10 +24,10 @@ using Mat3 = std::array<double, 9>;  // row-major
 // ---- The rig file (what the host reads) ----
 
 struct NodeSpec {
-  int id = 0;                 // 1-based
-  std::string address;        // loopback address of the node, "127.0.2.N"
-  std::uint16_t udp_port = 0; // the node's control port
-  int ports = 0;              // number of camera outputs
+  int id = 0;                  // 1-based
+  std::string address;         // loopback address of the node, "127.0.2.N"
+  std::uint16_t udp_port = 0;  // the node's control port
+  int ports = 0;               // number of camera outputs
 };
 
 struct CameraSpec {
@@ -66,7 +66,7 @@ struct CameraTruth {
   Vec3 t{};                           // world -> camera translation, metres
   double focal_length_mm = 0;         // for EXIF: fx * sensor_width_mm / width
   double sensor_width_mm = 0;
-  double shutter_lag_s = 0.060;       // remote-port shutter edge -> exposure start
+  double shutter_lag_s = 0.060;  // remote-port shutter edge -> exposure start
   int node_id = 0;
   int node_port = 0;
   [[nodiscard]] Vec3 Centre() const;  // camera centre in the world: -R^T t
@@ -96,7 +96,7 @@ struct TargetPose {
 // Calibration-mode scripting: the board and chart used and where they are at each step.
 struct CalibrationScript {
   std::string charuco = "charuco:5x7:0.06:0.03:DICT_6X6_250";  // squaresX x squaresY:square:marker
-  double colorchecker_width_m = 0.279;                        // ColorChecker Classic: 279 x 216 mm
+  double colorchecker_width_m = 0.279;                         // ColorChecker Classic: 279 x 216 mm
   std::vector<TargetPose> poses;
 };
 
@@ -119,13 +119,13 @@ struct Layout {
 // ---- Generation ----
 
 struct LayoutOptions {
-  std::string kind = "head24";                   // head24 | body160
-  std::uint64_t seed = 1;                        // same seed -> same layout, bit for bit
-  std::string camera_base_address = "127.0.0.1"; // camera k (0-based) gets base + k
-  std::string node_base_address = "127.0.2.1";   // node n (1-based) gets base + n - 1
+  std::string kind = "head24";                    // head24 | body160
+  std::uint64_t seed = 1;                         // same seed -> same layout, bit for bit
+  std::string camera_base_address = "127.0.0.1";  // camera k (0-based) gets base + k
+  std::string node_base_address = "127.0.2.1";    // node n (1-based) gets base + n - 1
   std::uint16_t node_udp_port = 15740;
   int cameras_per_node = 8;
-  int image_width = 0;   // 0: the kind's default (head24 1600x1200, body160 1600x1200)
+  int image_width = 0;  // 0: the kind's default (head24 1600x1200, body160 1600x1200)
   int image_height = 0;
   std::string camera_model = "Canon EOS 2000D";
   int board_poses = 24;  // calibration-mode steps

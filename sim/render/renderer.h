@@ -1,9 +1,9 @@
 // The virtual studio's renderer: what a camera sees at an exposure, through its true lens.
 //
 // The scene is the head scan (textured, Lambert with smooth normals, soft studio lights and
-// ambient) on a neutral backdrop, or in calibration mode a ChArUco board and a ColorChecker chart at
-// the scripted poses of the layout. Every output pixel is traced through the camera's OpenCV model
-// (pinhole + k1, k2, p1, p2, k3): its distorted position is undistorted to a ray by Newton's
+// ambient) on a neutral backdrop, or in calibration mode a ChArUco board and a ColorChecker chart
+// at the scripted poses of the layout. Every output pixel is traced through the camera's OpenCV
+// model (pinhole + k1, k2, p1, p2, k3): its distorted position is undistorted to a ray by Newton's
 // method, so a point of the scene lands exactly where cv::projectPoints puts it. Embree builds the
 // BVH; TBB spreads rows over the cores. Same inputs and seed -> the same bytes.
 //
@@ -53,9 +53,9 @@ struct SceneState {
 };
 
 struct RendererOptions {
-  int supersamples = 4;        // 1 or 4 (rotated grid)
-  bool noise = true;           // seeded sensor noise (shot + read, grows with ISO)
-  int threads = 0;             // 0: all cores (TBB's default)
+  int supersamples = 4;                   // 1 or 4 (rotated grid)
+  bool noise = true;                      // seeded sensor noise (shot + read, grows with ISO)
+  int threads = 0;                        // 0: all cores (TBB's default)
   int board_texture_px_per_square = 160;  // ChArUco texture resolution
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
