@@ -27,6 +27,7 @@ struct Command {
 // Defined by each commands_*.cc file.
 void AddDoctor(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 
 // Prints an error for a person: what failed, where, what to do.
 void PrintError(const std::string& what, const std::string& where, const std::string& todo);

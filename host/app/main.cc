@@ -16,6 +16,7 @@ namespace {
 constexpr Command kCommands[] = {
     {"doctor", AddDoctor},
     {"studio", AddStudio},
+    {"sim", AddSim},
 };
 
 }  // namespace

@@ -1,0 +1,237 @@
+// twinrig-sim-studio: the running virtual studio (started by `twinrig sim up`). It hosts every
+// virtual camera of the rig in one CameraFarm, renders their images from the ground truth, and
+// answers the control socket until told to stop (or SIGTERM).
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include "sim/camera/camera_farm.h"
+#include "sim/layout/layout.h"
+#include "sim/render/renderer.h"
+#include "sim/studio/control_socket.h"
+#include "sim/studio/studio.h"
+#include "util/files.h"
+#include "util/logging.h"
+
+namespace twinrig::sim::studio {
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> g_stop{false};
+void OnSignal(int /*signal*/) { g_stop = true; }
+
+struct Settings {
+  std::filesystem::path studio;
+  std::string rig;
+  std::filesystem::path head_folder;
+  int width = 0;
+  int height = 0;
+  std::size_t synthetic_bytes = 0;
+};
+
+// Where the head scan is: --head, TWINRIG_DATA, next to the binary's source tree.
+std::filesystem::path DefaultHeadFolder() {
+  if (const char* env = std::getenv("TWINRIG_DATA"); env != nullptr && *env != '\0') {
+    return std::filesystem::path(env) / "head";
+  }
+  return std::filesystem::path(TWINRIG_SOURCE_DIR) / "sim" / "data" / "head";
+}
+
+std::optional<camera::Fault> FaultFromJson(const json& j) {
+  camera::Fault f;
+  f.drop_connection = j.value("drop_connection", false);
+  f.no_events = j.value("no_events", false);
+  f.busy_on_capture = j.value("busy_on_capture", false);
+  f.transfer_bytes_per_s = j.value("transfer_bytes_per_s", std::uint64_t{0});
+  f.corrupt_transfer = j.value("corrupt_transfer", false);
+  f.card_full = j.value("card_full", false);
+  f.refuse_session = j.value("refuse_session", false);
+  if (j.contains("battery_level")) f.battery_level = j.at("battery_level").get<int>();
+  return f;
+}
+
+int Run(const Settings& settings) {
+  Paths paths(settings.studio);
+  auto rig = layout::ReadRigFile(paths.RigFile(settings.rig));
+  if (!rig.ok()) {
+    std::cerr << "error: " << rig.error().Describe() << "\n";
+    return 1;
+  }
+  auto truth = layout::ReadGroundTruth(paths.TruthFile(settings.rig));
+  if (!truth.ok()) {
+    std::cerr << "error: " << truth.error().Describe() << "\n";
+    return 1;
+  }
+
+  std::vector<camera::CameraConfig> configs;
+  for (const auto& spec : rig->cameras) {
+    const auto* cam = truth->Find(spec.serial);
+    if (cam == nullptr) {
+      std::cerr << "error: camera " << spec.serial << " is in the rig file but not in the truth\n";
+      return 1;
+    }
+    camera::CameraConfig config;
+    config.serial = spec.serial;
+    config.manufacturer = "Canon";
+    config.model = spec.model;
+    config.address = spec.address;
+    config.shutter_lag_ns = static_cast<std::int64_t>(cam->shutter_lag_s * 1e9);
+    config.seed = static_cast<std::uint32_t>(configs.size() + 1);
+    if (settings.synthetic_bytes > 0) config.synthetic_jpeg_bytes = settings.synthetic_bytes;
+    configs.push_back(config);
+  }
+
+  camera::FarmOptions farm_options;
+  farm_options.truth_log = paths.ExposureLog();
+  camera::CameraFarm farm(configs, farm_options);
+
+  // What is in front of the cameras; the control socket changes it.
+  std::mutex scene_mutex;
+  render::SceneState scene;
+  std::unique_ptr<render::Renderer> renderer;
+  const std::int64_t clock_offset = render::MonotonicToUnixOffsetNs();
+  if (settings.synthetic_bytes == 0) {
+    auto created = render::Renderer::Create(settings.head_folder, *truth);
+    if (!created.ok()) {
+      std::cerr << "error: " << created.error().Describe() << "\n";
+      return 1;
+    }
+    renderer = std::move(created).value();
+    const layout::GroundTruth& gt = *truth;
+    farm.SetImageSource([&, clock_offset](const camera::ExposureRequest& request)
+                            -> Result<std::vector<std::uint8_t>> {
+      const auto* cam = gt.Find(request.serial);
+      if (cam == nullptr) return MakeError("no truth for this camera", request.serial);
+      render::Exposure exposure;
+      exposure.iso = request.settings.iso;
+      exposure.shutter_s = request.settings.shutter_s;
+      exposure.aperture_f = request.settings.aperture_f;
+      exposure.white_balance_k = request.settings.white_balance_k;
+      exposure.width = settings.width;
+      exposure.height = settings.height;
+      exposure.jpeg_quality = request.settings.jpeg_quality;
+      exposure.true_time_ns = request.true_time_ns;
+      exposure.clock_offset_ns = clock_offset;
+      exposure.make = request.manufacturer;
+      exposure.model = request.model;
+      exposure.serial = request.serial;
+      render::SceneState now;
+      {
+        std::lock_guard lock(scene_mutex);
+        now = scene;
+      }
+      std::uint64_t seed =
+          std::hash<std::string>{}(request.serial) ^ (request.sequence * 0x9E3779B97F4A7C15ULL);
+      return renderer->RenderJpeg(*cam, exposure, now, seed);
+    });
+  }
+
+  Status started = farm.Start();
+  if (!started.ok()) {
+    std::cerr << "error: " << started.error().Describe() << "\n";
+    return 1;
+  }
+
+  auto describe = [&]() {
+    json cameras = json::array();
+    for (size_t i = 0; i < farm.size(); ++i) {
+      auto stats = farm.Stats(i);
+      cameras.push_back({{"serial", farm.config(i).serial},
+                         {"port", farm.GphotoPort(i)},
+                         {"exposures", stats.exposures},
+                         {"images_on_card", stats.images_on_card},
+                         {"connections", stats.connections}});
+    }
+    std::lock_guard lock(scene_mutex);
+    std::string mode = scene.mode == render::SceneState::Mode::kSubject       ? "subject"
+                       : scene.mode == render::SceneState::Mode::kCalibration ? "calibration"
+                                                                              : "empty";
+    return json{{"ok", true},
+                {"ready", true},
+                {"pid", ::getpid()},
+                {"rig", settings.rig},
+                {"rig_file", paths.RigFile(settings.rig).string()},
+                {"render", settings.synthetic_bytes == 0 ? "head scan" : "synthetic"},
+                {"scene", {{"mode", mode}, {"board_pose", scene.board_pose}}},
+                {"cameras", cameras}};
+  };
+
+  ControlServer control;
+  Status listening = control.Start(paths.ControlSocket(), [&](const json& request) -> json {
+    const std::string op = request.value("op", "");
+    if (op == "status") return describe();
+    if (op == "shutdown") {
+      g_stop = true;
+      return {{"ok", true}};
+    }
+    if (op == "scene") {
+      std::lock_guard lock(scene_mutex);
+      std::string mode = request.value("mode", "subject");
+      if (mode == "subject") {
+        scene.mode = render::SceneState::Mode::kSubject;
+      } else if (mode == "calibration") {
+        int pose = request.value("board_pose", 0);
+        if (pose < 0 || static_cast<size_t>(pose) >= truth->calibration.poses.size()) {
+          return {{"ok", false}, {"error", "no board pose " + std::to_string(pose)}};
+        }
+        scene.mode = render::SceneState::Mode::kCalibration;
+        scene.board_pose = pose;
+      } else if (mode == "empty") {
+        scene.mode = render::SceneState::Mode::kEmpty;
+      } else {
+        return {{"ok", false}, {"error", "unknown scene mode " + mode}};
+      }
+      return {{"ok", true}};
+    }
+    if (op == "fault") {
+      auto fault = FaultFromJson(request.value("fault", json::object()));
+      Status set = farm.SetFault(request.value("serial", ""), *fault);
+      if (!set.ok()) return {{"ok", false}, {"error", set.error().Describe()}};
+      return {{"ok", true}};
+    }
+    return {{"ok", false}, {"error", "unknown request " + op}};
+  });
+  if (!listening.ok()) {
+    std::cerr << "error: " << listening.error().Describe() << "\n";
+    return 1;
+  }
+  (void)WriteFileAtomic(paths.StateFile(), describe().dump(2));
+  Log().Info("virtual studio {}: {} cameras ready", settings.rig, farm.size());
+
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  Log().Info("virtual studio {}: stopping", settings.rig);
+  control.Stop();
+  farm.Stop();
+  std::filesystem::remove(paths.StateFile());
+  return 0;
+}
+
+}  // namespace
+}  // namespace twinrig::sim::studio
+
+int main(int argc, char** argv) {
+  using twinrig::sim::studio::Settings;
+  CLI::App app{"twinrig-sim-studio: the running virtual studio (use `twinrig sim up`)"};
+  Settings settings;
+  app.add_option("--studio", settings.studio, "studio folder")->required();
+  app.add_option("--rig", settings.rig, "rig name under rigs/")->required();
+  app.add_option("--head", settings.head_folder, "folder of the head scan (head.obj, Map-COL.jpg)");
+  app.add_option("--width", settings.width, "render width (0: the camera's sensor)");
+  app.add_option("--height", settings.height, "render height");
+  app.add_option("--synthetic-bytes", settings.synthetic_bytes,
+                 "synthetic payload size instead of renders");
+  CLI11_PARSE(app, argc, argv);
+  if (settings.head_folder.empty())
+    settings.head_folder = twinrig::sim::studio::DefaultHeadFolder();
+  twinrig::ConfigureLogging("info");
+  signal(SIGTERM, twinrig::sim::studio::OnSignal);
+  signal(SIGINT, twinrig::sim::studio::OnSignal);
+  return twinrig::sim::studio::Run(settings);
+}
