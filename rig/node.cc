@@ -171,6 +171,11 @@ void Node::OnDatagram(const std::uint8_t* data, std::size_t size, std::uint64_t 
       CountMalformed(rx_tick);
       return;
   }
+  if (frame->body() == nullptr) {  // a union type without its table verifies, but is no request
+    ++counters_.malformed;
+    CountMalformed(rx_tick);
+    return;
+  }
   if (frame->node_id() != protocol::kAnyNode && frame->node_id() != config_.node_id) {
     ++counters_.not_for_me;
     return;
