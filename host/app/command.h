@@ -28,6 +28,8 @@ struct Command {
 void AddDoctor(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 
 // Prints an error for a person: what failed, where, what to do.
 void PrintError(const std::string& what, const std::string& where, const std::string& todo);

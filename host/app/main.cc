@@ -17,6 +17,8 @@ constexpr Command kCommands[] = {
     {"doctor", AddDoctor},
     {"studio", AddStudio},
     {"sim", AddSim},
+    {"session", AddSession},
+    {"capture", AddCapture},
 };
 
 }  // namespace

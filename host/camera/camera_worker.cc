@@ -279,6 +279,14 @@ Status CameraClient::Delete(const FileRef& file) {
   return OkStatus();
 }
 
+Result<std::vector<FileRef>> CameraClient::ListFiles() {
+  auto answer = Request({{"op", "list_files"}}, options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  std::vector<FileRef> files;
+  for (const auto& f : answer->at("files")) files.push_back({f.at("folder"), f.at("name")});
+  return files;
+}
+
 void CameraClient::Stop() { worker_.reset(); }
 
 }  // namespace twinrig::camera

@@ -73,6 +73,7 @@ class CameraClient {
   Result<std::vector<FileRef>> WaitForFiles(int timeout_ms);
   Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
   Status Delete(const FileRef& file);
+  Result<std::vector<FileRef>> ListFiles();
   void Stop();
 
   [[nodiscard]] const std::string& port() const { return port_; }

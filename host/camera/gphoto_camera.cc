@@ -305,6 +305,41 @@ Status GphotoCamera::Delete(const FileRef& file) {
   return OkStatus();
 }
 
+Result<std::vector<FileRef>> GphotoCamera::ListFiles() {
+  std::vector<FileRef> files;
+  std::vector<std::string> folders = {"/"};
+  // Bounded walk: a card has a handful of folders; stop at 4096 to never loop on a broken camera.
+  for (size_t i = 0; i < folders.size() && i < 4096; ++i) {
+    const std::string folder = folders[i];
+    CameraList* list = nullptr;
+    gp_list_new(&list);
+    int rc =
+        gp_camera_folder_list_files(AsCamera(camera_), folder.c_str(), list, AsContext(context_));
+    if (rc == GP_OK) {
+      for (int k = 0; k < gp_list_count(list); ++k) {
+        const char* name = nullptr;
+        gp_list_get_name(list, k, &name);
+        if (name != nullptr) files.push_back({folder, name});
+      }
+    }
+    gp_list_reset(list);
+    if (rc == GP_OK) {
+      rc = gp_camera_folder_list_folders(AsCamera(camera_), folder.c_str(), list,
+                                         AsContext(context_));
+    }
+    if (rc == GP_OK) {
+      for (int k = 0; k < gp_list_count(list); ++k) {
+        const char* name = nullptr;
+        gp_list_get_name(list, k, &name);
+        if (name != nullptr) folders.push_back((folder == "/" ? "" : folder) + "/" + name);
+      }
+    }
+    gp_list_free(list);
+    if (rc != GP_OK) return GpError(rc, "listing " + folder);
+  }
+  return files;
+}
+
 Result<std::vector<std::string>> AutodetectUsb() {
   GPContext* context = gp_context_new();
   CameraList* list = nullptr;

@@ -61,6 +61,8 @@ class GphotoCamera {
   // Downloads to `destination` through a ".part" file, fsynced and renamed; hashes what is on disk.
   Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
   Status Delete(const FileRef& file);
+  // Every file on the camera's storage (for resuming after a crash: what is still on the card).
+  Result<std::vector<FileRef>> ListFiles();
 
  private:
   GphotoCamera(void* camera, void* context, std::string port)

@@ -87,6 +87,13 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
     if (!s.ok()) return s.error();
     return json::object();
   }
+  if (op == "list_files") {
+    auto files = camera->ListFiles();
+    if (!files.ok()) return files.error();
+    json list = json::array();
+    for (const auto& f : *files) list.push_back({{"folder", f.folder}, {"name", f.name}});
+    return json{{"files", list}};
+  }
   return MakeError("unknown request '" + op + "'", "worker", "update twinrig");
 }
 

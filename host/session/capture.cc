@@ -1,0 +1,424 @@
+#include "host/session/capture.h"
+
+#include <atomic>
+#include <future>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "host/session/jpeg_check.h"
+#include "util/logging.h"
+#include "util/options.h"
+
+namespace twinrig::session {
+
+using nlohmann::json;
+
+bool CaptureReport::complete() const {
+  for (const auto& t : takes) {
+    if (!t.complete()) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> CaptureOptions::Validate() const {
+  std::vector<std::string> problems = worker.Validate();
+  if (takes < 1) problems.push_back("takes must be at least 1");
+  if (download_attempts < 1) problems.push_back("download_attempts must be at least 1");
+  if (!software_trigger && !hardware_fire) {
+    problems.push_back(
+        "no trigger nodes to fire the cameras: use --software-trigger or start the nodes");
+  }
+  return problems;
+}
+
+std::string DescribeTake(const TakeReport& r) {
+  std::ostringstream out;
+  out.precision(1);
+  out << std::fixed << "take " << r.take << ": " << r.fired << "/" << r.cameras << " fired, "
+      << r.verified << "/" << r.cameras << " verified, " << r.megabytes << " MB in " << r.seconds
+      << " s";
+  if (r.seconds > 0) out << " (" << r.megabytes / r.seconds << " MB/s)";
+  return out.str();
+}
+
+struct CaptureRunner::Impl {
+  Impl(const SessionInfo& s, const CaptureOptions& o, Journal j)
+      : session(s), options(o), journal(std::move(j)) {}
+
+  const SessionInfo& session;
+  const CaptureOptions& options;
+  Journal journal;
+  std::mutex journal_mutex;
+  std::mutex clients_mutex;
+  std::map<std::string, std::unique_ptr<camera::CameraClient>> clients;
+
+  // Counters of the take that runs now.
+  std::atomic<int> fired{0};
+  std::atomic<int> downloaded{0};
+  std::atomic<int> verified{0};
+  std::atomic<std::uint64_t> bytes{0};
+  std::mutex problems_mutex;
+  std::vector<CameraProblem> problems;
+
+  camera::CameraClient& Client(const std::string& serial) {
+    std::lock_guard lock(clients_mutex);
+    auto& client = clients[serial];
+    if (!client) {
+      std::string port;
+      for (const auto& c : session.cameras) {
+        if (c.serial == serial) port = c.address;
+      }
+      camera::WorkerOptions worker = options.worker;
+      if (worker.log_file.empty())
+        worker.log_file = session.folder / "logs" / ("camera-" + serial + ".log");
+      client = std::make_unique<camera::CameraClient>(port, worker);
+    }
+    return *client;
+  }
+
+  Status Record(json event) {
+    std::lock_guard lock(journal_mutex);
+    return journal.Append(std::move(event));
+  }
+
+  void Problem(const std::string& serial, const std::string& what, const std::string& todo) {
+    Log().With("camera", serial).Warn("{} ({})", what, todo);
+    std::lock_guard lock(problems_mutex);
+    problems.push_back({serial, what, todo});
+  }
+
+  // Downloads a fired frame, verifies it on disk, journals it, deletes it on the camera.
+  void Collect(int take, const std::string& serial, const camera::FileRef& file) {
+    auto& client = Client(serial);
+    const std::string relative = FramePath(serial, take);
+    const auto destination = session.folder / relative;
+    std::error_code ec;
+    std::filesystem::create_directories(destination.parent_path(), ec);
+    std::string last_error;
+    for (int attempt = 1; attempt <= options.download_attempts; ++attempt) {
+      auto got = client.Download(file, destination);
+      if (!got.ok()) {
+        last_error = got.error().what;
+        continue;
+      }
+      ++downloaded;
+      Status check = CheckJpegFile(destination);
+      if (!check.ok()) {
+        last_error = "the transfer was corrupt (" + check.error().what + ")";
+        std::filesystem::remove(destination, ec);
+        --downloaded;
+        continue;
+      }
+      Status recorded = Record({{"event", "verified"},
+                                {"take", take},
+                                {"camera", serial},
+                                {"path", relative},
+                                {"size", got->size},
+                                {"sha256", got->sha256}});
+      if (!recorded.ok()) {
+        Problem(serial, recorded.error().what, recorded.error().todo);
+        return;
+      }
+      ++verified;
+      bytes += got->size;
+      Status deleted = client.Delete(file);
+      if (deleted.ok()) {
+        (void)Record({{"event", "deleted"}, {"take", take}, {"camera", serial}});
+      } else {
+        Problem(serial,
+                "the frame is safe on the station but could not be deleted on the camera: " +
+                    deleted.error().what,
+                "delete it on the card later; it does not affect this session");
+      }
+      return;
+    }
+    (void)Record({{"event", "failed"}, {"take", take}, {"camera", serial}, {"error", last_error}});
+    Problem(
+        serial,
+        "no verified copy after " + std::to_string(options.download_attempts) +
+            " attempts: " + last_error,
+        "the frame is still on the camera: check the camera, then run `twinrig capture --resume`");
+  }
+
+  // Waits (hardware trigger) for the camera's new file.
+  Result<camera::FileRef> WaitForFrame(camera::CameraClient& client) {
+    const auto deadline = std::chrono::steady_clock::now() + options.frame_wait;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto files = client.WaitForFiles(500);
+      if (!files.ok()) return files.error();
+      if (!files->empty()) return files->front();
+    }
+    return MakeError("no new image within " + std::to_string(options.frame_wait.count() / 1000) +
+                         " s of the trigger: the camera did not fire",
+                     client.port(),
+                     "check its remote cable and that it is not in a menu; then run "
+                     "`twinrig capture --retake-missing`");
+  }
+
+  TakeReport RunTake(int take, const std::vector<std::string>& serials) {
+    fired = downloaded = verified = 0;
+    bytes = 0;
+    problems.clear();
+    const auto start = std::chrono::steady_clock::now();
+
+    std::latch connected(static_cast<std::ptrdiff_t>(serials.size()));
+    std::promise<Status> trigger;
+    std::shared_future<Status> triggered = trigger.get_future().share();
+    std::vector<std::string> ready_serials(serials.size());
+
+    std::vector<std::thread> threads;
+    threads.reserve(serials.size());
+    for (size_t i = 0; i < serials.size(); ++i) {
+      threads.emplace_back([&, i] {
+        const std::string& serial = serials[i];
+        auto& client = Client(serial);
+        auto id = client.Connect();
+        if (!id.ok()) {
+          Problem(serial, id.error().what, id.error().todo);
+          connected.count_down();
+          return;
+        }
+        ready_serials[i] = serial;
+        connected.count_down();
+        connected.wait();  // every camera fires together
+        Result<camera::FileRef> file = MakeError("not fired");
+        if (options.software_trigger) {
+          file = client.Capture();
+        } else {
+          Status fire = triggered.get();
+          if (!fire.ok()) {
+            Problem(serial, fire.error().what, fire.error().todo);
+            return;
+          }
+          file = WaitForFrame(client);
+        }
+        if (!file.ok()) {
+          (void)Record({{"event", "failed"},
+                        {"take", take},
+                        {"camera", serial},
+                        {"error", file.error().what}});
+          Problem(serial, file.error().what, file.error().todo);
+          return;
+        }
+        Status recorded = Record({{"event", "fired"},
+                                  {"take", take},
+                                  {"camera", serial},
+                                  {"folder", file->folder},
+                                  {"name", file->name}});
+        if (!recorded.ok()) {
+          Problem(serial, recorded.error().what, recorded.error().todo);
+          return;
+        }
+        ++fired;
+        Collect(take, serial, *file);
+      });
+    }
+    if (!options.software_trigger) {
+      connected.wait();
+      std::vector<std::string> fire_list;
+      for (const auto& s : ready_serials) {
+        if (!s.empty()) fire_list.push_back(s);
+      }
+      trigger.set_value(options.hardware_fire(take, fire_list));
+    }
+
+    std::atomic<bool> done{false};
+    std::thread progress_thread([&] {
+      while (!done) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        if (options.progress) options.progress(Snapshot(take, serials.size(), start));
+      }
+    });
+    for (auto& t : threads) t.join();
+    done = true;
+    progress_thread.join();
+    if (options.progress) options.progress(Snapshot(take, serials.size(), start));
+
+    TakeReport report;
+    report.take = take;
+    report.cameras = static_cast<int>(serials.size());
+    report.fired = fired;
+    report.verified = verified;
+    report.megabytes = static_cast<double>(bytes) / 1e6;
+    report.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    report.problems = problems;
+    return report;
+  }
+
+  Progress Snapshot(int take, size_t cameras, std::chrono::steady_clock::time_point start) const {
+    Progress p;
+    p.take = take;
+    p.cameras = static_cast<int>(cameras);
+    p.fired = fired;
+    p.downloaded = downloaded;
+    p.verified = verified;
+    p.megabytes = static_cast<double>(bytes) / 1e6;
+    p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return p;
+  }
+
+  // Counts a take from the journal (after resume work).
+  TakeReport Summarise(int take) const {
+    const TakeState& t = journal.state().takes.at(take);
+    TakeReport report;
+    report.take = take;
+    report.cameras = static_cast<int>(t.cameras.size());
+    for (const auto& serial : t.cameras) {
+      auto it = t.frames.find(serial);
+      if (it == t.frames.end()) continue;
+      if (it->second.fired()) ++report.fired;
+      if (it->second.verified()) {
+        ++report.verified;
+        report.megabytes += static_cast<double>(it->second.size) / 1e6;
+      }
+    }
+    return report;
+  }
+
+  Status CloseIfComplete(int take) {
+    TakeReport r = Summarise(take);
+    if (r.complete() && !journal.state().takes.at(take).closed) {
+      TWINRIG_RETURN_IF_ERROR(Record({{"event", "take_closed"}, {"take", take}}));
+    }
+    return WriteManifest(session, journal.state());
+  }
+};
+
+CaptureRunner::CaptureRunner(SessionInfo session, CaptureOptions options)
+    : session_(std::move(session)), options_(std::move(options)) {}
+
+namespace {
+Status CheckOptions(const CaptureOptions& options) {
+  auto problems = options.Validate();
+  if (problems.empty()) return OkStatus();
+  std::string text;
+  for (const auto& p : problems) text += (text.empty() ? "" : "; ") + p;
+  return MakeError("cannot capture: " + text, "capture options", "correct the options");
+}
+}  // namespace
+
+Result<CaptureReport> CaptureRunner::Capture() {
+  TWINRIG_RETURN_IF_ERROR(CheckOptions(options_));
+  auto journal = Journal::Open(session_.folder / "journal.jsonl");
+  if (!journal.ok()) return journal.error();
+  Impl impl(session_, options_, std::move(journal).value());
+  for (const auto& [take, state] : impl.journal.state().takes) {
+    if (!state.closed) {
+      return MakeError("take " + std::to_string(take) + " of this session is not finished",
+                       session_.id,
+                       "finish it with `twinrig capture --resume` (and --retake-missing) first");
+    }
+  }
+  std::vector<std::string> serials;
+  for (const auto& c : session_.cameras) serials.push_back(c.serial);
+  CaptureReport report;
+  const int first = impl.journal.state().LastTake() + 1;
+  for (int take = first; take < first + options_.takes; ++take) {
+    TWINRIG_RETURN_IF_ERROR(
+        impl.Record({{"event", "take_started"}, {"take", take}, {"cameras", serials}}));
+    TakeReport r = impl.RunTake(take, serials);
+    TWINRIG_RETURN_IF_ERROR(impl.CloseIfComplete(take));
+    report.takes.push_back(std::move(r));
+  }
+  return report;
+}
+
+Result<CaptureReport> CaptureRunner::Resume() {
+  camera::WorkerOptions worker = options_.worker;
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(worker, "camera worker options"));
+  auto journal = Journal::Open(session_.folder / "journal.jsonl");
+  if (!journal.ok()) return journal.error();
+  Impl impl(session_, options_, std::move(journal).value());
+  CaptureReport report;
+  const JournalState snapshot = impl.journal.state();
+  for (const auto& [take, state] : snapshot.takes) {
+    if (state.closed) continue;
+    impl.problems.clear();
+    for (const auto& serial : state.cameras) {
+      const FrameState frame = state.frames.count(serial) ? state.frames.at(serial) : FrameState{};
+      auto& client = impl.Client(serial);
+      if (frame.verified()) {
+        if (!frame.deleted_on_camera &&
+            client.Delete({*frame.camera_folder, *frame.camera_name}).ok()) {
+          (void)impl.Record({{"event", "deleted"}, {"take", take}, {"camera", serial}});
+        }
+        continue;
+      }
+      if (frame.fired()) {
+        impl.Collect(take, serial, {*frame.camera_folder, *frame.camera_name});
+        continue;
+      }
+      // Not journalled as fired: the station may have died between the shot and the journal.
+      // A single file on the card that no journal entry knows is that frame.
+      auto files = client.ListFiles();
+      if (!files.ok()) {
+        impl.Problem(serial, files.error().what, files.error().todo);
+        continue;
+      }
+      std::set<std::string> known;
+      for (const auto& [other_take, other] : impl.journal.state().takes) {
+        auto it = other.frames.find(serial);
+        if (it != other.frames.end() && it->second.fired()) known.insert(*it->second.camera_name);
+      }
+      std::vector<camera::FileRef> unknown;
+      for (const auto& f : *files) {
+        if (!known.contains(f.name)) unknown.push_back(f);
+      }
+      if (unknown.size() == 1) {
+        (void)impl.Record({{"event", "fired"},
+                           {"take", take},
+                           {"camera", serial},
+                           {"folder", unknown[0].folder},
+                           {"name", unknown[0].name}});
+        impl.Collect(take, serial, unknown[0]);
+      } else {
+        impl.Problem(serial, "did not fire in take " + std::to_string(take),
+                     "check the camera, then run `twinrig capture --retake-missing`");
+      }
+    }
+    TWINRIG_RETURN_IF_ERROR(impl.CloseIfComplete(take));
+    TakeReport r = impl.Summarise(take);
+    r.problems = impl.problems;
+    report.takes.push_back(std::move(r));
+  }
+  return report;
+}
+
+Result<CaptureReport> CaptureRunner::RetakeMissing() {
+  TWINRIG_RETURN_IF_ERROR(CheckOptions(options_));
+  auto journal = Journal::Open(session_.folder / "journal.jsonl");
+  if (!journal.ok()) return journal.error();
+  Impl impl(session_, options_, std::move(journal).value());
+  const int take = impl.journal.state().LastTake();
+  if (take == 0)
+    return MakeError("this session has no take yet", session_.id, "run `twinrig capture`");
+  const TakeState state = impl.journal.state().takes.at(take);
+  std::vector<std::string> missing;
+  for (const auto& serial : state.cameras) {
+    auto it = state.frames.find(serial);
+    if (it == state.frames.end() || !it->second.verified()) missing.push_back(serial);
+  }
+  CaptureReport report;
+  if (missing.empty()) {
+    report.takes.push_back(impl.Summarise(take));
+    return report;
+  }
+  for (const auto& serial : missing) {
+    TWINRIG_RETURN_IF_ERROR(impl.Record({{"event", "retake"}, {"take", take}, {"camera", serial}}));
+  }
+  TakeReport partial = impl.RunTake(take, missing);
+  TWINRIG_RETURN_IF_ERROR(impl.CloseIfComplete(take));
+  TakeReport r = impl.Summarise(take);
+  r.problems = partial.problems;
+  r.seconds = partial.seconds;
+  report.takes.push_back(std::move(r));
+  return report;
+}
+
+}  // namespace twinrig::session

@@ -1,0 +1,124 @@
+#include "host/session/journal.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+
+namespace twinrig::session {
+
+using nlohmann::json;
+
+void Journal::Apply(JournalState& state, const json& event) {
+  ++state.events;
+  const std::string kind = event.value("event", "");
+  const int take = event.value("take", 0);
+  if (kind == "take_started") {
+    TakeState& t = state.takes[take];
+    t.take = take;
+    for (const auto& serial : event.value("cameras", json::array())) {
+      std::string s = serial.get<std::string>();
+      if (std::find(t.cameras.begin(), t.cameras.end(), s) == t.cameras.end())
+        t.cameras.push_back(s);
+      t.frames[s];
+    }
+    t.closed = false;
+    return;
+  }
+  auto it = state.takes.find(take);
+  if (it == state.takes.end()) return;  // an event for a take that never started: ignore
+  TakeState& t = it->second;
+  if (kind == "take_closed") {
+    t.closed = true;
+    return;
+  }
+  const std::string camera = event.value("camera", "");
+  FrameState& frame = t.frames[camera];
+  if (kind == "fired") {
+    frame.camera_folder = event.value("folder", "");
+    frame.camera_name = event.value("name", "");
+  } else if (kind == "verified") {
+    frame.path = event.value("path", "");
+    frame.size = event.value("size", std::uint64_t{0});
+    frame.sha256 = event.value("sha256", "");
+    frame.last_error.clear();
+  } else if (kind == "deleted") {
+    frame.deleted_on_camera = true;
+  } else if (kind == "failed") {
+    frame.last_error = event.value("error", "");
+  } else if (kind == "retake") {
+    // The camera fires again for this take: forget its old shot (its file stays on the card).
+    frame = FrameState{};
+  }
+}
+
+Result<Journal> Journal::Open(const std::filesystem::path& path) {
+  JournalState state;
+  {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (in.eof()) {
+        // The last line had no newline: written partly when the station died. Ignore it.
+        state.torn_tail = !line.empty();
+        break;
+      }
+      json event = json::parse(line, nullptr, false);
+      if (event.is_discarded()) {
+        state.torn_tail = true;
+        continue;
+      }
+      Apply(state, event);
+    }
+  }
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return MakeError(std::string("could not open the journal: ") + std::strerror(errno),
+                     path.string(), "check the session folder is writable");
+  }
+  if (state.torn_tail) {
+    // Start the next event on a fresh line so the torn one stays a single bad line.
+    (void)::write(fd, "\n", 1);
+  }
+  return Journal(fd, path, std::move(state));
+}
+
+Journal::Journal(Journal&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      path_(std::move(other.path_)),
+      state_(std::move(other.state_)) {}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status Journal::Append(json event) {
+  event["at"] = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::string line = event.dump() + "\n";
+  size_t done = 0;
+  while (done < line.size()) {
+    ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string todo = errno == ENOSPC
+                             ? "the disk is full: free space, then run twinrig capture --resume"
+                             : "check the disk, then run twinrig capture --resume";
+      return MakeError(std::string("could not write the journal: ") + std::strerror(errno),
+                       path_.string(), todo);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fdatasync(fd_) != 0) {
+    return MakeError(std::string("could not flush the journal: ") + std::strerror(errno),
+                     path_.string(), "check the disk, then run twinrig capture --resume");
+  }
+  Apply(state_, event);
+  return OkStatus();
+}
+
+}  // namespace twinrig::session

@@ -1,0 +1,71 @@
+// The capture journal: an append-only JSON-lines file in the session folder, fsynced per event,
+// that says what happened to every camera's frame of every take (fired, downloaded and verified,
+// deleted on the camera). A station killed at any moment replays it and resumes with nothing lost
+// and nothing counted twice. A torn last line (the crash hit mid-write) is ignored on replay.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace twinrig::session {
+
+struct FrameState {
+  std::optional<std::string> camera_folder;  // where the image is on the camera, once fired
+  std::optional<std::string> camera_name;
+  std::optional<std::string> path;  // relative to the session folder, once verified
+  std::uint64_t size = 0;
+  std::string sha256;
+  bool deleted_on_camera = false;
+  std::string last_error;
+  [[nodiscard]] bool fired() const { return camera_name.has_value(); }
+  [[nodiscard]] bool verified() const { return path.has_value(); }
+};
+
+struct TakeState {
+  int take = 0;
+  std::vector<std::string> cameras;          // serials planned for this take
+  std::map<std::string, FrameState> frames;  // by serial
+  bool closed = false;
+};
+
+struct JournalState {
+  std::map<int, TakeState> takes;
+  std::uint64_t events = 0;
+  bool torn_tail = false;  // the last line was incomplete (a crash mid-write)
+  [[nodiscard]] int LastTake() const { return takes.empty() ? 0 : takes.rbegin()->first; }
+};
+
+class Journal {
+ public:
+  // Opens (creating) the journal and replays it.
+  static Result<Journal> Open(const std::filesystem::path& path);
+  Journal(Journal&& other) noexcept;
+  Journal& operator=(Journal&&) = delete;
+  Journal(const Journal&) = delete;
+  ~Journal();
+
+  // Appends one event and fsyncs it; the state follows. Events: take_started {take, cameras},
+  // fired {take, camera, folder, name}, verified {take, camera, path, size, sha256},
+  // deleted {take, camera}, failed {take, camera, error}, take_closed {take}.
+  Status Append(nlohmann::json event);
+  [[nodiscard]] const JournalState& state() const { return state_; }
+
+  // Applies one event to a state (used by replay and by Append).
+  static void Apply(JournalState& state, const nlohmann::json& event);
+
+ private:
+  Journal(int fd, std::filesystem::path path, JournalState state)
+      : fd_(fd), path_(std::move(path)), state_(std::move(state)) {}
+  int fd_;
+  std::filesystem::path path_;
+  JournalState state_;
+};
+
+}  // namespace twinrig::session

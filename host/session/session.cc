@@ -1,0 +1,175 @@
+#include "host/session/session.h"
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+
+#include "sim/layout/layout.h"
+#include "util/files.h"
+
+namespace twinrig::session {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Today() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[16];
+  std::strftime(text, sizeof(text), "%Y%m%d", &tm);
+  return text;
+}
+
+std::string NowIso() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+}  // namespace
+
+json SessionInfo::ToJson() const {
+  json cams = json::array();
+  for (const auto& c : cameras) {
+    cams.push_back({{"serial", c.serial},
+                    {"address", c.address},
+                    {"node_id", c.node_id},
+                    {"node_port", c.node_port}});
+  }
+  return {{"id", id},
+          {"subject_id", subject_id},
+          {"rig", rig},
+          {"created_at", created_at},
+          {"cameras", cams}};
+}
+
+std::string FramePath(const std::string& serial, int take) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "take-%04d.jpg", take);
+  return "images/" + serial + "/" + name;
+}
+
+Result<std::string> DefaultRig(const std::filesystem::path& studio) {
+  std::vector<std::string> rigs;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(studio / "rigs", ec)) {
+    if (std::filesystem::exists(entry.path() / "rig.toml")) rigs.push_back(entry.path().filename());
+  }
+  if (rigs.size() == 1) return rigs.front();
+  if (rigs.empty()) {
+    return MakeError("the studio has no rig file (rigs/<rig>/rig.toml)", studio.string(),
+                     "write the rig file, or start the virtual studio with `twinrig sim up`");
+  }
+  return MakeError("the studio has several rigs", studio.string(), "choose one with --rig");
+}
+
+Result<SessionInfo> CreateSession(catalog::Catalog& catalog, const std::string& subject_id,
+                                  const std::string& rig_name) {
+  const auto studio = catalog.studio();
+  auto rig = sim::layout::ReadRigFile(studio / "rigs" / rig_name / "rig.toml");
+  if (!rig.ok()) return rig.error();
+
+  SessionInfo info;
+  info.subject_id = subject_id;
+  info.rig = rig_name;
+  info.created_at = NowIso();
+  for (const auto& camera : rig->cameras) {
+    info.cameras.push_back(
+        {camera.serial, "ptpip:" + camera.address, camera.node_id, camera.node_port});
+  }
+
+  // The id is the day and a counter; the catalog's primary key makes a clash impossible.
+  const std::string prefix = "S-" + Today() + "-";
+  auto count = catalog.db().Prepare("SELECT count(*) FROM sessions WHERE id LIKE ?1");
+  if (!count.ok()) return count.error();
+  count->Bind(1, prefix + "%");
+  auto row = count->Step();
+  if (!row.ok()) return row.error();
+  char number[24];
+  std::snprintf(number, sizeof(number), "%04lld", static_cast<long long>(count->ColumnInt(0) + 1));
+  info.id = prefix + number;
+  info.folder = studio / "sessions" / info.id;
+
+  auto insert = catalog.db().Prepare(
+      "INSERT INTO sessions(id, subject_id, rig, state) VALUES (?1, ?2, ?3, 'new')");
+  if (!insert.ok()) return insert.error();
+  insert->Bind(1, info.id).Bind(3, rig_name);
+  if (subject_id.empty()) {
+    insert->BindNull(2);
+  } else {
+    insert->Bind(2, subject_id);
+  }
+  TWINRIG_RETURN_IF_ERROR(insert->Run());
+
+  std::error_code ec;
+  std::filesystem::create_directories(info.folder / "images", ec);
+  if (ec)
+    return MakeError("could not create the session folder: " + ec.message(), info.folder.string());
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(info.folder / "session.json", info.ToJson().dump(2)));
+  return info;
+}
+
+Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::string& id) {
+  const auto folder = studio / "sessions" / id;
+  auto text = ReadFileText(folder / "session.json");
+  if (!text.ok()) {
+    return MakeError(
+        "no session " + id + " in this studio", folder.string(),
+        "list sessions with `twinrig session list`, or create one with `twinrig session new`");
+  }
+  json j = json::parse(*text, nullptr, false);
+  if (j.is_discarded()) {
+    return MakeError("session.json is not valid JSON", (folder / "session.json").string(),
+                     "restore it from a backup");
+  }
+  SessionInfo info;
+  info.id = j.value("id", id);
+  info.subject_id = j.value("subject_id", "");
+  info.rig = j.value("rig", "");
+  info.created_at = j.value("created_at", "");
+  info.folder = folder;
+  for (const auto& c : j.value("cameras", json::array())) {
+    info.cameras.push_back({c.value("serial", ""), c.value("address", ""), c.value("node_id", 0),
+                            c.value("node_port", 0)});
+  }
+  return info;
+}
+
+Result<std::string> LatestSessionId(catalog::Catalog& catalog) {
+  auto stmt =
+      catalog.db().Prepare("SELECT id FROM sessions ORDER BY created_at DESC, id DESC LIMIT 1");
+  if (!stmt.ok()) return stmt.error();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.error();
+  if (!*row) {
+    return MakeError("the studio has no session yet", catalog.studio().string(),
+                     "create one with `twinrig session new`");
+  }
+  return stmt->ColumnText(0);
+}
+
+Status WriteManifest(const SessionInfo& session, const JournalState& state) {
+  json files = json::array();
+  std::uint64_t total = 0;
+  for (const auto& [take, t] : state.takes) {
+    for (const auto& [serial, frame] : t.frames) {
+      if (!frame.verified()) continue;
+      files.push_back({{"path", *frame.path},
+                       {"camera", serial},
+                       {"take", take},
+                       {"size", frame.size},
+                       {"sha256", frame.sha256}});
+      total += frame.size;
+    }
+  }
+  json manifest = {
+      {"session", session.id}, {"files", files}, {"count", files.size()}, {"bytes", total}};
+  return WriteFileAtomic(session.folder / "manifest.json", manifest.dump(2));
+}
+
+}  // namespace twinrig::session

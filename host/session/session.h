@@ -1,0 +1,51 @@
+// A capture session: a folder in the studio and a row in the catalog.
+//   sessions/<id>/session.json     plan: subject, rig, the cameras (serial -> address, node, port)
+//   sessions/<id>/journal.jsonl    what happened (host/session/journal.h)
+//   sessions/<id>/images/<serial>/take-0001.jpg   the same file name for a frame in every folder
+//   sessions/<id>/manifest.json    every verified file with size and SHA-256
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "host/catalog/catalog.h"
+#include "host/session/journal.h"
+#include "util/result.h"
+
+namespace twinrig::session {
+
+struct SessionCamera {
+  std::string serial;
+  std::string address;  // libgphoto2 port, e.g. "ptpip:127.0.0.2"
+  int node_id = 0;
+  int node_port = 0;
+};
+
+struct SessionInfo {
+  std::string id;
+  std::string subject_id;
+  std::string rig;
+  std::string created_at;
+  std::vector<SessionCamera> cameras;
+  std::filesystem::path folder;
+  [[nodiscard]] nlohmann::json ToJson() const;
+};
+
+// Creates a session for `subject_id` on the rig `rig` (rigs/<rig>/rig.toml in the studio).
+Result<SessionInfo> CreateSession(catalog::Catalog& catalog, const std::string& subject_id,
+                                  const std::string& rig);
+Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::string& id);
+// The newest session in the catalog.
+Result<std::string> LatestSessionId(catalog::Catalog& catalog);
+// The only rig in the studio, when there is exactly one.
+Result<std::string> DefaultRig(const std::filesystem::path& studio);
+
+// "images/<serial>/take-0001.jpg"
+std::string FramePath(const std::string& serial, int take);
+
+// Writes manifest.json (atomically) from the journal's verified frames.
+Status WriteManifest(const SessionInfo& session, const JournalState& state);
+
+}  // namespace twinrig::session
