@@ -276,11 +276,13 @@ Result<Downloaded> GphotoCamera::Download(const FileRef& file,
     return MakeError("could not create the download file", part.string(),
                      "check the session folder exists and the disk has space");
   }
+  // libgphoto2 closes the descriptor it is given when the CameraFile goes: give it a duplicate and
+  // keep ours for fsync.
   CameraFile* camera_file = nullptr;
-  gp_file_new_from_fd(&camera_file, fd);
+  gp_file_new_from_fd(&camera_file, ::dup(fd));
   int rc = gp_camera_file_get(AsCamera(camera_), file.folder.c_str(), file.name.c_str(),
                               GP_FILE_TYPE_NORMAL, camera_file, AsContext(context_));
-  gp_file_unref(camera_file);  // does not close a caller's fd
+  gp_file_unref(camera_file);
   bool synced = rc == GP_OK && ::fsync(fd) == 0;
   ::close(fd);
   if (rc != GP_OK || !synced) {

@@ -68,6 +68,7 @@ TEST_CASE("a camera worker identifies, sets, captures, downloads and deletes", "
   auto file = camera.Capture();
   REQUIRE(file.ok());
   auto got = camera.Download(*file, dir / "frame.jpg");
+  INFO((got.ok() ? std::string() : got.error().Describe()));
   REQUIRE(got.ok());
   CHECK(got->size == 256 * 1024);
   CHECK(got->sha256 == studio.Sha256Of(id->serial));
