@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 
@@ -81,6 +82,9 @@ GphotoCamera::~GphotoCamera() {
 
 int GphotoCamera::Open(const std::string& port) {
   std::lock_guard lock(LibraryMutex());
+  // libgphoto2 writes to its sockets with write(): a camera that hangs up would otherwise end the
+  // whole process with SIGPIPE instead of giving an I/O error.
+  std::signal(SIGPIPE, SIG_IGN);
   Lists& lists = LoadedLists();
   context_ = gp_context_new();
   int rc = gp_camera_new(&camera_);
