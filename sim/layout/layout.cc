@@ -146,17 +146,19 @@ std::string MakeSerial(Rng& rng, std::set<std::string>& used) {
   return {};
 }
 
-// A target pose facing direction `facing` (unit, toward the cameras it is shown to), centred at
-// `centre`, rolled by `roll` about its normal.
+// A target pose whose printed face looks along `facing` (unit, toward the cameras it is shown
+// to), centred at `centre`, rolled by `roll` about its normal. OpenCV board frame: x right, y down
+// as the print is read, z into the board.
 TargetPose FacingPose(TargetKind kind, const Vec3& centre, const Vec3& facing, double roll,
                       double width, double height) {
-  const Vec3 z = Normalized(facing);
+  const Vec3 front = Normalized(facing);
   Vec3 up{0, 1, 0};
-  if (std::abs(Dot(up, z)) > 0.95) up = {0, 0, 1};
-  const Vec3 y0 = Normalized(Sub(up, Scale(z, Dot(up, z))));
-  const Vec3 x0 = Cross(y0, z);
-  const Vec3 x = Add(Scale(x0, std::cos(roll)), Scale(y0, std::sin(roll)));
-  const Vec3 y = Cross(z, x);
+  if (std::abs(Dot(up, front)) > 0.95) up = {0, 0, 1};
+  const Vec3 up0 = Normalized(Sub(up, Scale(front, Dot(up, front))));
+  const Vec3 right0 = Cross(up0, front);  // to the right of a viewer facing the print
+  const Vec3 x = Add(Scale(right0, std::cos(roll)), Scale(up0, std::sin(roll)));
+  const Vec3 z = Scale(front, -1);
+  const Vec3 y = Cross(z, x);  // down the print
   TargetPose pose;
   pose.kind = kind;
   pose.R = {x[0], y[0], z[0], x[1], y[1], z[1], x[2], y[2], z[2]};  // columns: target axes

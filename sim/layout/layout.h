@@ -82,11 +82,12 @@ struct NodeTruth {
 enum class TargetKind { kCharuco, kColorChecker };
 
 // A calibration target placed in the capture volume: target frame -> world.
-//   X_world = R * X_target + t. The target lies in its plane z = 0 and its printed face is seen
-//   from +z. For the ChArUco board the target frame is OpenCV's board frame (the frame of
-//   CharucoBoard::chessboardCorners and of cv::aruco::estimatePoseCharucoBoard), so a
-//   calibration can be scored corner by corner. The ColorChecker spans [0, w] x [0, h], x to the
-//   right along its row of 6 patches, y up, its brown patch (1) top left when seen from +z.
+//   X_world = R * X_target + t. Targets follow OpenCV's board convention: the target lies in its
+//   plane z = 0, x to the right and y down as the print is read, origin at its top-left corner,
+//   so the printed face is seen from -z. For the ChArUco board the target frame is exactly
+//   OpenCV's board frame (CharucoBoard::chessboardCorners, cv::aruco::estimatePoseCharucoBoard),
+//   so a calibration can be scored corner by corner. The ColorChecker spans [0, w] x [0, h] with
+//   patch 1 (dark skin) top left and its 6 x 4 patches on a pitch of w / 6.2.
 struct TargetPose {
   TargetKind kind = TargetKind::kCharuco;
   Mat3 R{1, 0, 0, 0, 1, 0, 0, 0, 1};

@@ -274,7 +274,7 @@ Result<cv::aruco::PREDEFINED_DICTIONARY_NAME> DictionaryByName(const std::string
 }
 
 // A planar calibration target: its texture covers [0, width] x [0, height] of the target plane
-// (target y up, texture rows down), with a white margin around it as on a mounted print.
+// (x along texture columns, y along rows), with a white margin around it as on a mounted print.
 struct Target {
   TargetKind kind = TargetKind::kCharuco;
   Mat3 R{};  // target -> world
@@ -505,7 +505,7 @@ struct Renderer::Impl {
       return hit;
     }
     hit.what = Hit::What::kTarget;
-    const bool front = d.z < 0;       // the printed face is seen from +z
+    const bool front = d.z > 0;       // the printed face is seen from -z (OpenCV board frame)
     Rgb albedo{0.05F, 0.05F, 0.05F};  // the back of the mount
     if (front) {
       if (x < 0 || y < 0 || x > target.width || y > target.height) {
@@ -513,11 +513,12 @@ struct Renderer::Impl {
       } else {
         const Texture& texture = *target.texture;
         albedo = texture.Sample(x / target.width * texture.width(),
-                                (target.height - y) / target.height * texture.height());
+                                y / target.height * texture.height());
       }
     }
+    // The normal on the side the ray comes from.
     V3 normal{target.R[2], target.R[5], target.R[8]};
-    if (!front) normal = normal * -1.0;
+    if (front) normal = normal * -1.0;
     const float light = Diffuse(normal);
     for (int k = 0; k < 3; ++k) hit.radiance[k] = albedo[k] * light;
     return hit;
