@@ -36,9 +36,12 @@ class Hal {
                        std::uint32_t capture_id) = 0;
 
   // --- datagrams
-  // Sends one datagram to `to`. A board stamps nothing in it: the application writes the transmit
-  // tick (from Now()) just before calling Send.
-  virtual void Send(const std::uint8_t* data, std::size_t size, const Peer& to) = 0;
+  // Sends one datagram to `to`. When `tx_stamp_offset` is not 0, the 8 bytes at that offset are the
+  // frame's transmit tick (little-endian), already filled with Now(): a board that can stamp at the
+  // wire (a MAC with one-step timestamping, or the sim board at the moment the datagram leaves)
+  // overwrites them with the tick of departure; others leave them.
+  virtual void Send(const std::uint8_t* data, std::size_t size, const Peer& to,
+                    std::size_t tx_stamp_offset) = 0;
 
   // --- watchdog
   virtual void KickWatchdog() = 0;

@@ -203,10 +203,12 @@ void Node::Dispatch(const fb::Frame& frame, std::uint64_t rx_tick, const Peer& f
       SendIdentity(seq, from);
       return;
     case fb::Body::SyncRequest: {
-      const std::uint64_t tx_tick = hal_.Now();
+      // The transmit tick is written now and restamped at the wire by boards that can.
+      builder_.ForceDefaults(true);  // keep the field even if the tick happens to be 0
       auto reply = fb::CreateSyncReply(builder_, frame.body_as_SyncRequest()->host_send_ns(),
-                                       rx_tick, tx_tick);
-      Finish(seq, fb::Body::SyncReply, reply.Union(), from);
+                                       rx_tick, hal_.Now());
+      builder_.ForceDefaults(false);
+      Finish(seq, fb::Body::SyncReply, reply.Union(), from, true);
       return;
     }
     case fb::Body::GetStatus:
@@ -514,13 +516,21 @@ void Node::SendStatus(std::uint32_t seq, const Peer& to) {
   Finish(seq, fb::Body::Status, status.Union(), to);
 }
 
-void Node::Finish(std::uint32_t ack, fb::Body type, flatbuffers::Offset<void> body,
-                  const Peer& to) {
+void Node::Finish(std::uint32_t ack, fb::Body type, flatbuffers::Offset<void> body, const Peer& to,
+                  bool stamp_sync_tx) {
   auto frame = fb::CreateFrame(builder_, boot_id_, ++tx_seq_, ack, config_.node_id, type, body);
   fb::FinishFrameBuffer(builder_, frame);
-  hal_.Send(builder_.GetBufferPointer(), builder_.GetSize(), to);
+  const std::uint8_t* buffer = builder_.GetBufferPointer();
+  std::size_t stamp_offset = 0;
+  if (stamp_sync_tx) {
+    // SyncReply is a flatbuffers::Table underneath; its tx_tick field is where the board stamps.
+    const auto* reply =
+        reinterpret_cast<const flatbuffers::Table*>(fb::GetFrame(buffer)->body_as_SyncReply());
+    const std::uint8_t* field = reply->GetAddressOf(fb::SyncReply::VT_TX_TICK);
+    if (field != nullptr) stamp_offset = static_cast<std::size_t>(field - buffer);
+  }
+  hal_.Send(buffer, builder_.GetSize(), to, stamp_offset);
   ++counters_.frames_tx;
   builder_.Clear();
 }
-
 }  // namespace twinrig::rig

@@ -127,7 +127,7 @@ class Node {
   void SendIdentity(std::uint32_t seq, const Peer& to);
   void SendStatus(std::uint32_t seq, const Peer& to);
   void Finish(std::uint32_t ack, protocol::fb::Body type, flatbuffers::Offset<void> body,
-              const Peer& to);
+              const Peer& to, bool stamp_sync_tx = false);
 
   Hal& hal_;
   NodeConfig config_;

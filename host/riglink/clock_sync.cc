@@ -10,6 +10,7 @@ std::vector<std::string> ClockSyncOptions::Validate() const {
   if (window < 8) problems.push_back("sync window must keep at least 8 exchanges");
   if (keep_fraction <= 0 || keep_fraction > 1)
     problems.push_back("keep fraction must be in (0, 1]");
+  if (envelope < 1 || envelope > window) problems.push_back("envelope must be 1 .. window");
   if (min_samples < 3 || min_samples > window) {
     problems.push_back("minimum samples must be 3 .. window");
   }
@@ -128,29 +129,97 @@ void ClockSync::Fit() {
     }
   }
   double sum_sq = 0;
+  double sxx = 0;
   for (const Point& p : used) {
     const double r = residual_ns(p, center, intercept, slope);
     sum_sq += r * r;
+    sxx += (p.host - center) * (p.host - center);
   }
-  center_host_ = center;
-  intercept_ = intercept;
+  const double residual_var_ticks =
+      sum_sq / static_cast<double>(used.size()) / (ns_per_tick * ns_per_tick);
+  slope_stderr_ = sxx > 0 ? std::sqrt(residual_var_ticks / sxx) : 0;
+
+  // The one-way bounds of exchanges [from, to) with rate `rate`:
+  //   t1 - rate * t0 >= intercept  (the request arrived after it was sent)
+  //   t2 - rate * t3 <= intercept  (the reply left before it arrived)
+  struct Bounds {
+    std::vector<double> upper;  // ascending: front is the sharpest
+    std::vector<double> lower;  // descending: front is the sharpest
+    double center = 0;          // mean host time of the exchanges
+    [[nodiscard]] double middle() const { return (upper.front() + lower.front()) / 2; }
+  };
+  auto bounds = [&](std::size_t from, std::size_t to, double rate) {
+    Bounds b;
+    for (std::size_t i = from; i < to; ++i) {
+      const SyncSample& s = samples_[i];
+      const double t0 = static_cast<double>(s.host_send_ns - reference_host_);
+      const double t3 = static_cast<double>(s.host_receive_ns - reference_host_);
+      const double t1 =
+          static_cast<double>(static_cast<std::int64_t>(s.node_rx_tick - reference_tick_));
+      const double t2 =
+          static_cast<double>(static_cast<std::int64_t>(s.node_tx_tick - reference_tick_));
+      b.upper.push_back(t1 + 1 - rate * t0);  // +1: a counter reads the floor of its clock
+      b.lower.push_back(t2 - rate * t3);
+      b.center += (t0 + t3) / 2;
+    }
+    b.center /= static_cast<double>(to - from);
+    std::sort(b.upper.begin(), b.upper.end());
+    std::sort(b.lower.begin(), b.lower.end(), std::greater<>());
+    return b;
+  };
+
+  // Refine the rate with the bounds themselves: a rate error tilts them, so the offsets bounded in
+  // the older and the newer half of the window differ by (rate error) x (time between the halves).
+  // Only the sharpest exchanges matter, so outliers and one-sided jitter cannot pull it.
+  const std::size_t n = samples_.size();
+  if (n >= 2 * options_.min_samples / 3 && n >= 16) {
+    for (int iteration = 0; iteration < 3; ++iteration) {
+      const Bounds older = bounds(0, n / 2, slope);
+      const Bounds newer = bounds(n / 2, n, slope);
+      const double span = newer.center - older.center;
+      if (span < 1e9) break;  // under a second apart: the regression's rate is as good
+      const double correction = (newer.middle() - older.middle()) / span;
+      slope += correction;
+      const double half_gap =
+          std::hypot(older.upper[1] - older.upper[0], older.lower[0] - older.lower[1]) / 2 +
+          std::hypot(newer.upper[1] - newer.upper[0], newer.lower[0] - newer.lower[1]) / 2;
+      slope_stderr_ = half_gap / span;
+    }
+  }
   slope_ = slope;
+
+  // The offset from the recent exchanges.
+  const std::size_t recent = std::min(options_.envelope, n);
+  const Bounds latest = bounds(n - recent, n, slope);
+  const std::vector<double>& upper = latest.upper;
+  const std::vector<double>& lower = latest.lower;
+  const double recent_center = latest.center;
+  const double high = upper.front();
+  const double low = lower.front();
+  center_host_ = 0;
+  intercept_ = (high + low) / 2;
+  // How sharp each bound is: the gap to the runner-up.
+  const double gap_high = upper.size() > 1 ? upper[1] - upper[0] : high - low;
+  const double gap_low = lower.size() > 1 ? lower[0] - lower[1] : high - low;
 
   quality_.used = used.size();
   quality_.residual_us = std::sqrt(sum_sq / static_cast<double>(used.size())) / 1e3;
   quality_.drift_ppm = (slope_ * ns_per_tick - 1.0) * 1e6;
-  const SyncSample& last = samples_.back();
-  const std::int64_t last_host = last.host_send_ns;
-  // Offset: node clock reading (in ns at the nominal rate) minus host clock, at the last exchange.
+  quality_.bound_us = std::max(0.0, (high - low) / 2) * ns_per_tick / 1e3;
+  const std::int64_t last_host = samples_.back().host_send_ns;
+  // Offset: the node clock's reading (in ns at the nominal rate) minus the host clock, now.
   quality_.offset_ms =
       (static_cast<double>(HostToTick(last_host)) * ns_per_tick - static_cast<double>(last_host)) /
       1e6;
-  // The error of a conversion: the fit's standard error, never below half a tick, plus half the
-  // spread of round trips the fit had to accept (asymmetry can hide in it).
-  const double spread_us = (rtt_cut - rtts.front()) / 1e3;
-  quality_.est_error_us = std::max(
-      0.5 * ns_per_tick / 1e3,
-      quality_.residual_us / std::sqrt(static_cast<double>(used.size())) + spread_us / 4.0);
+  // Error of a conversion a fraction of a second ahead: the sharpness of the two bounds, the rate
+  // error carried from the middle of the recent exchanges, and the tick itself.
+  const double ahead_ns = static_cast<double>(last_host - reference_host_) + 0.2e9 - recent_center;
+  const double bound_error_ticks = 0.5 * std::hypot(gap_high, gap_low);
+  const double rate_error_ticks = slope_stderr_ * std::max(0.0, ahead_ns);
+  // Crossed bounds (high < low) mean the rate is off or a clock jumped: count the overlap too.
+  const double crossed_ticks = std::max(0.0, (low - high) / 2);
+  quality_.est_error_us =
+      (std::hypot(bound_error_ticks, rate_error_ticks) + crossed_ticks + 0.5) * ns_per_tick / 1e3;
   quality_.ready = samples_.size() >= options_.min_samples;
 }
 

@@ -1,12 +1,16 @@
-// Clock sync of one node against the host (Klipper's clocksync regression, with the filtering a
-// busy network needs): each exchange gives host send/receive times (t0, t3, host clock =
-// CLOCK_MONOTONIC ns) and the node's receive/transmit ticks (t1, t2). Under symmetric delay the
-// node instant (t1 + t2) / 2 corresponds to the host instant (t0 + t3) / 2; delay asymmetry is the
-// error, and it is smallest in the exchanges with the shortest round trip. So the estimator
-//   1. keeps a window of recent exchanges,
-//   2. keeps the fraction with the smallest round-trip times (minimum-delay filtering),
-//   3. fits node ticks against host time by least squares (offset and drift),
-//   4. drops points whose residual exceeds a few median absolute deviations and fits again.
+// Clock sync of one node against the host (after Klipper's clocksync, with the filtering a busy
+// network needs). Each exchange gives the host's send and receive times (t0, t3; host clock =
+// CLOCK_MONOTONIC ns) and the node's receive and transmit ticks (t1, t2), and two hard facts: the
+// request reached the node after t0, and the reply left it before t3. The estimator
+//   1. keeps a window of recent exchanges;
+//   2. fits the rate (drift) by least squares on the midpoints of the exchanges with the shortest
+//      round trips (minimum-delay filtering), dropping residuals beyond a few median absolute
+//      deviations (outliers: a descheduled host, a queue in a switch);
+//   3. with that rate, bounds the offset from above by the fastest request (min over t1 - rate*t0)
+//      and from below by the fastest reply (max over t2 - rate*t3) among the recent exchanges, and
+//      takes the middle. Each direction's fastest datagram is chosen on its own, so jitter in one
+//      direction does not spoil the other; the error is half the difference of the two minimum
+//      one-way delays, not half the jitter.
 #pragma once
 
 #include <cstddef>
@@ -25,9 +29,10 @@ struct SyncSample {
 };
 
 struct ClockSyncOptions {
-  std::size_t window = 160;      // exchanges kept
-  double keep_fraction = 0.25;   // of the window, lowest round trip first
-  std::size_t min_samples = 12;  // before the estimate is usable
+  std::size_t window = 500;      // exchanges kept for the rate fit (10 s at 50 Hz)
+  std::size_t envelope = 150;    // most recent exchanges that bound the offset (3 s)
+  double keep_fraction = 0.5;    // of the window for the rate fit, lowest round trip first
+  std::size_t min_samples = 50;  // before the estimate is usable
   double outlier_mads = 3.0;     // residual beyond this many MADs is dropped
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
@@ -40,7 +45,8 @@ struct SyncQuality {
   double drift_ppm = 0;     // node clock rate against nominal, parts per million
   double min_rtt_us = 0;    // shortest round trip in the window
   double median_rtt_us = 0;
-  double residual_us = 0;   // RMS residual of the fit (how well the model explains the data)
+  double residual_us = 0;   // RMS residual of the rate fit
+  double bound_us = 0;      // hard bound: half the width of the feasible offset interval
   double est_error_us = 0;  // estimated error of a host->tick conversion now
 };
 
@@ -72,6 +78,7 @@ class ClockSync {
   double center_host_ = 0;
   double intercept_ = 0;
   double slope_ = 0;  // ticks per host ns
+  double slope_stderr_ = 0;
   SyncQuality quality_;
 };
 

@@ -44,7 +44,7 @@ struct PortSetting {
 
 struct RigLinkOptions {
   std::string bind_address = "127.0.0.1";  // local address of the host's socket
-  std::chrono::milliseconds sync_interval{50};
+  std::chrono::milliseconds sync_interval{20};
   std::chrono::milliseconds retransmit_after{40};
   int max_attempts = 10;  // then the request fails and the node counts as silent
   std::chrono::milliseconds silent_after{1500};  // no frame for this long: the node is silent

@@ -9,8 +9,9 @@ void FakeHal::SetLine(std::uint8_t port, Line line, bool closed, std::uint64_t t
   lines.push_back({port, line, closed, tick, capture_id});
 }
 
-void FakeHal::Send(const std::uint8_t* data, std::size_t size, const Peer& to) {
-  sent.push_back({std::vector<std::uint8_t>(data, data + size), to});
+void FakeHal::Send(const std::uint8_t* data, std::size_t size, const Peer& to,
+                   std::size_t tx_stamp_offset) {
+  sent.push_back({std::vector<std::uint8_t>(data, data + size), to, tx_stamp_offset});
 }
 
 std::size_t FakeHal::LoadConfig(std::uint8_t* data, std::size_t capacity) {

@@ -21,6 +21,7 @@ struct LineChange {
 struct SentDatagram {
   std::vector<std::uint8_t> bytes;
   Peer to;
+  std::size_t tx_stamp_offset = 0;
 };
 
 class FakeHal : public Hal {
@@ -32,7 +33,8 @@ class FakeHal : public Hal {
   std::uint32_t TickRateHz() override { return tick_rate_hz_; }
   void SetLine(std::uint8_t port, Line line, bool closed, std::uint64_t tick,
                std::uint32_t capture_id) override;
-  void Send(const std::uint8_t* data, std::size_t size, const Peer& to) override;
+  void Send(const std::uint8_t* data, std::size_t size, const Peer& to,
+            std::size_t tx_stamp_offset) override;
   void KickWatchdog() override { ++watchdog_kicks; }
   bool ResetByWatchdog() override { return reset_by_watchdog; }
   std::size_t LoadConfig(std::uint8_t* data, std::size_t capacity) override;

@@ -52,6 +52,24 @@ std::int64_t RealtimeNs() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
+// CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads close together (a preemption
+// between the reads would skew the kernel timestamps converted with it).
+std::int64_t RealtimeMinusMonotonic() {
+  std::int64_t best = 0;
+  std::int64_t best_span = INT64_MAX;
+  for (int i = 0; i < 5; ++i) {
+    const std::int64_t before = TrueNowNs();
+    const std::int64_t realtime = RealtimeNs();
+    const std::int64_t after = TrueNowNs();
+    if (after - before < best_span) {
+      best_span = after - before;
+      best = realtime - (before + (after - before) / 2);
+    }
+    if (best_span < 2000) break;
+  }
+  return best;
+}
+
 bool ParseIpv4(const std::string& text, std::uint16_t default_port, sockaddr_in* out) {
   std::string host = text;
   std::uint16_t port = default_port;
@@ -80,6 +98,8 @@ struct Packet {
   std::uint64_t order = 0;
   std::vector<std::uint8_t> bytes;
   sockaddr_in peer{};
+  std::int64_t delay_ns = 0;        // injected delay (outgoing: from the node to the wire's end)
+  std::size_t tx_stamp_offset = 0;  // outgoing: where the transmit tick is stamped
 };
 struct LaterFirst {
   bool operator()(const Packet& a, const Packet& b) const {
@@ -130,7 +150,8 @@ class SimHal : public Hal {
     }
   }
 
-  void Send(const std::uint8_t* data, std::size_t size, const Peer& to) override {
+  void Send(const std::uint8_t* data, std::size_t size, const Peer& to,
+            std::size_t tx_stamp_offset) override {
     sockaddr_in peer{};
     peer.sin_family = AF_INET;
     peer.sin_addr.s_addr = to.address;
@@ -139,8 +160,22 @@ class SimHal : public Hal {
     const std::int64_t now = TrueNowNs();
     for (int copy = 0; copy < fate.copies; ++copy) {
       tx_.push({now + fate.delay_ns[copy], order_++, std::vector<std::uint8_t>(data, data + size),
-                peer});
+                peer, fate.delay_ns[copy], tx_stamp_offset});
     }
+  }
+
+  // Puts a queued datagram on the wire. The sim sends it when its injected delay has passed, but
+  // the process may wake up late; the datagram is then taken to have left the node that much later
+  // (as if the firmware had been slower), and its transmit stamp says so, as a MAC with one-step
+  // timestamping would. So the host sees exactly the injected delay on the way back, never the
+  // simulation's OS latency.
+  void Transmit(Packet& packet) {
+    if (packet.tx_stamp_offset != 0 && packet.tx_stamp_offset + 8 <= packet.bytes.size()) {
+      const std::uint64_t tick = clock_.TickAt(TrueNowNs() - packet.delay_ns);
+      std::memcpy(packet.bytes.data() + packet.tx_stamp_offset, &tick, 8);  // little-endian host
+    }
+    sendto(socket_, packet.bytes.data(), packet.bytes.size(), 0,
+           reinterpret_cast<const sockaddr*>(&packet.peer), sizeof(packet.peer));
   }
 
   void KickWatchdog() override { last_kick_ns_ = TrueNowNs(); }
@@ -261,7 +296,7 @@ void DrainSocket(int fd, NetShaper& incoming, PacketQueue& rx, std::uint64_t& or
         std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
         const std::int64_t realtime =
             static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
-        arrival = std::min(mono_now, realtime - (RealtimeNs() - TrueNowNs()));
+        arrival = std::min(mono_now, realtime - RealtimeMinusMonotonic());
       }
     }
     if (!accepting) continue;  // rebooting: the datagram hits a board that is not listening
@@ -473,10 +508,9 @@ Status RunSimNode(const SimNodeOptions& options) {
                          from);
         rx.pop();
       } else {
-        const Packet& packet = hal.tx().top();
-        sendto(fd, packet.bytes.data(), packet.bytes.size(), 0,
-               reinterpret_cast<const sockaddr*>(&packet.peer), sizeof(packet.peer));
+        Packet packet = hal.tx().top();
         hal.tx().pop();
+        hal.Transmit(packet);
       }
     }
     node->Poll();

@@ -1,0 +1,50 @@
+// The trigger node on the MPS2 AN385 board: the same application as every board, in a polled
+// main loop. All memory is static; the heap is never used (operator new traps).
+#include <cstddef>
+#include <new>
+
+#include "protocol/frame.h"
+#include "rig/boards/mps2_an385/mps2_hal.h"
+#include "rig/node.h"
+
+namespace {
+
+twinrig::rig::mps2::Mps2Hal g_hal;
+twinrig::rig::NodeConfig MakeConfig() {
+  twinrig::rig::NodeConfig config;
+  config.node_id = 1;  // TODO(board bring-up): from the board's DIP switches or stored config
+  config.port_count = 8;
+  return config;
+}
+twinrig::rig::Node g_node(g_hal, MakeConfig());
+std::uint8_t g_rx[twinrig::protocol::kMaxDatagram];
+
+}  // namespace
+
+// No heap after init — and on this board, none at all: any allocation is a bug.
+void* operator new(std::size_t) { __builtin_trap(); }
+void* operator new[](std::size_t) { __builtin_trap(); }
+void operator delete(void*) noexcept {}
+void operator delete[](void*) noexcept {}
+void operator delete(void*, std::size_t) noexcept {}
+void operator delete[](void*, std::size_t) noexcept {}
+
+int main() {
+  g_hal.Init();
+  g_node.Boot();
+  for (;;) {
+    std::size_t size = 0;
+    twinrig::rig::Peer from;
+    std::uint64_t rx_tick = 0;
+    if (g_hal.Receive(g_rx, sizeof(g_rx), &size, &from, &rx_tick)) {
+      g_node.OnDatagram(g_rx, size, rx_tick, from);
+    }
+    std::uint64_t deadline = 0;
+    if (g_node.NextDeadline(&deadline)) {
+      const std::uint64_t now = g_hal.Now();
+      if (!twinrig::protocol::TickBefore(now, deadline)) g_node.OnTimer(deadline);
+    }
+    g_node.Poll();
+    if (g_hal.reboot_requested()) twinrig::rig::mps2::Mps2Hal::SystemReset();
+  }
+}

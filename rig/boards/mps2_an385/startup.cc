@@ -1,0 +1,48 @@
+// Reset and vector table of the MPS2 AN385 firmware (Cortex-M3).
+#include <cstdint>
+
+extern "C" {
+extern std::uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _stack_top;
+void __libc_init_array();
+int main();
+[[noreturn]] void Reset_Handler();
+void Default_Handler();
+void Watchdog_Handler();  // hal.cc: records the reset cause before the watchdog resets the core
+}
+
+extern "C" [[noreturn]] void Reset_Handler() {
+  // Copy initialised data, clear the rest, run the static constructors (the node lives in static
+  // storage, so all of its memory is placed here, before main).
+  for (std::uint32_t *src = &_data_load, *dst = &_data_start; dst < &_data_end;) *dst++ = *src++;
+  for (std::uint32_t* dst = &_bss_start; dst < &_bss_end;) *dst++ = 0;
+  __libc_init_array();
+  main();
+  for (;;) {
+  }
+}
+
+extern "C" void Default_Handler() {
+  for (;;) {  // an unexpected fault: the watchdog resets the node, which then latches Watchdog
+  }
+}
+
+using Vector = void (*)();
+// Core vectors, then the AN385 interrupts; the watchdog's interrupt arrives as an NMI.
+__attribute__((section(".isr_vector"), used)) const Vector kVectors[16 + 32] = {
+    reinterpret_cast<Vector>(&_stack_top),
+    Reset_Handler,
+    Watchdog_Handler,  // NMI
+    Default_Handler,   // HardFault
+    Default_Handler,   // MemManage
+    Default_Handler,   // BusFault
+    Default_Handler,   // UsageFault
+    nullptr,
+    nullptr,
+    nullptr,
+    nullptr,
+    Default_Handler,  // SVCall
+    Default_Handler,  // Debug monitor
+    nullptr,
+    Default_Handler,  // PendSV
+    Default_Handler,  // SysTick
+};
