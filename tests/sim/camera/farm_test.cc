@@ -1,0 +1,94 @@
+// The farm itself: addressing, configuration errors, a 200-camera studio on a fixed thread pool.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "sim/camera/camera_farm.h"
+#include "tests/sim/camera/camera_test_support.h"
+#include "tests/test_support.h"
+
+namespace twinrig::sim::camera {
+namespace {
+
+std::size_t ThreadCount() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    ++n;
+  }
+  return n;
+}
+
+TEST_CASE("studio addressing gives each camera its own loopback address and serial", "[unit]") {
+  auto configs = MakeCameraConfigs(300, {});
+  REQUIRE(configs.ok());
+  CHECK((*configs)[0].address == "127.0.0.2");
+  CHECK((*configs)[0].serial == "TWR00001");
+  CHECK((*configs)[253].address == "127.0.0.255");
+  CHECK((*configs)[254].address == "127.0.1.0");
+  CHECK((*configs)[299].serial == "TWR00300");
+  for (const auto& c : *configs) {
+    CHECK(c.shutter_lag_ns >= 59'500'000);
+    CHECK(c.shutter_lag_ns <= 60'500'000);
+    CHECK(c.Validate().empty());
+  }
+  CHECK((*configs)[0].shutter_lag_ns != (*configs)[1].shutter_lag_ns);
+
+  CHECK_FALSE(MakeCameraConfigs(10, {.base_address = "127.255.255.250"}).ok());
+  CHECK_FALSE(MakeCameraConfigs(1, {.base_address = "camera.local"}).ok());
+
+  CameraConfig bad;
+  bad.address = "10.0.0.1";
+  bad.battery_level = 101;
+  CHECK(bad.Validate().size() == 3);  // no serial, not loopback, battery
+}
+
+TEST_CASE("the farm refuses bad configs and busy addresses with the camera named", "[unit]") {
+  auto configs = MakeCameraConfigs(2, {.base_address = "127.42.13.2"});
+  REQUIRE(configs.ok());
+  auto twins = *configs;
+  twins[1].serial = twins[0].serial;
+  CameraFarm duplicate(twins);
+  auto status = duplicate.Start();
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().what.find("serial is used twice") != std::string::npos);
+
+  CameraFarm first(*configs);
+  REQUIRE(first.Start().ok());
+  CameraFarm second(*configs);
+  status = second.Start();
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().where == "TWR00001");
+  CHECK(status.error().what.find("127.42.13.2:15740") != std::string::npos);
+
+  CHECK_FALSE(first.SetFault("NOPE", Fault{}).ok());
+  CHECK_FALSE(first.SetFault(2, Fault{}).ok());
+  CHECK(first.SetFault(1, Fault{}).ok());
+  CHECK(first.GphotoPort(0) == "ptpip:127.42.13.2");
+}
+
+TEST_CASE("200 virtual cameras run on a fixed thread pool and each answers as itself",
+          "[integration]") {
+  twinrig::testing::TempDir home;
+  setenv("HOME", home.path().c_str(), 1);
+  auto configs = MakeCameraConfigs(200, {.base_address = "127.42.14.2", .serial_prefix = "BIG"});
+  REQUIRE(configs.ok());
+  FarmOptions options;
+  options.io_threads = 2;
+  options.image_threads = 2;
+  CameraFarm farm(*configs, options);
+  const std::size_t before = ThreadCount();
+  REQUIRE(farm.Start().ok());
+  CHECK(ThreadCount() - before == 5);  // 2 io + 1 shutter + 2 image workers
+  for (std::size_t index : {0UL, 99UL, 199UL}) {
+    testing::GphotoCamera camera;
+    REQUIRE(camera.Open(farm.GphotoPort(index)) == GP_OK);
+    auto summary = camera.Summary();
+    REQUIRE(summary.ok());
+    CHECK(summary->find("Serial Number: " + farm.config(index).serial) != std::string::npos);
+  }
+  CHECK(farm.config(199).address == "127.42.14.201");
+}
+
+}  // namespace
+}  // namespace twinrig::sim::camera
