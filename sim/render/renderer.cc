@@ -371,7 +371,8 @@ struct Lens {
       Distort(x, y, fx_, fy_);
       const double ex = fx_ - xd;
       const double ey = fy_ - yd;
-      if (std::abs(ex) < 1e-15 && std::abs(ey) < 1e-15) return true;
+      // 1e-13 in normalised coordinates is below 1e-9 px for any real focal length.
+      if (std::abs(ex) < 1e-13 && std::abs(ey) < 1e-13) return true;
       const double r2 = x * x + y * y;
       const double radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3));
       const double dradial_dr2 = k1 + r2 * (2 * k2 + 3 * k3 * r2);
