@@ -74,6 +74,10 @@ Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const WorkerOptions&
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   std::string log = options.log_file.empty() ? "/dev/null" : options.log_file.string();
+  if (!options.log_file.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(options.log_file.parent_path(), ec);
+  }
   posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
 
   std::vector<std::string> env_storage;
