@@ -178,6 +178,7 @@ CaseResult RunCase(const Libraries& libs, const std::string& base, int cameras, 
   auto started = farm.Start();
   if (!started.ok()) Die(started.error().Describe());
   std::vector<std::unique_ptr<GpCamera>> opened;
+  opened.reserve(cameras);
   for (int i = 0; i < cameras; ++i) opened.push_back(OpenAndCapture(libs, farm.GphotoPort(i)));
   RawServer raw(base, bytes);
 

@@ -493,7 +493,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
           if (done.pace_bytes_per_s > 0) {
             self->writing_ = true;  // hold the queue while pacing
             self->pace_timer_.expires_after(std::chrono::nanoseconds(
-                static_cast<std::int64_t>(done.length * 1e9 / done.pace_bytes_per_s)));
+                static_cast<std::int64_t>(done.length * 1'000'000'000ULL / done.pace_bytes_per_s)));
             self->pace_timer_.async_wait([self](boost::system::error_code) {
               self->writing_ = false;
               self->WriteNext();
@@ -507,7 +507,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void CloseNow(const std::string& why) {
     if (closed_) return;
     closed_ = true;
-    queue_.clear();
+    // A write in flight still uses the front chunk's bytes until its handler runs.
+    if (!writing_) queue_.clear();
     if (role_ != Role::kUnknown) log_.Info("connection closed: {}", why);
     boost::system::error_code ignored;
     pace_timer_.cancel();

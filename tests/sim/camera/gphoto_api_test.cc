@@ -26,6 +26,7 @@ void RunBounded(std::vector<std::function<void()>> jobs, int seconds) {
   std::condition_variable cv;
   std::size_t done = 0;
   std::vector<std::thread> threads;
+  threads.reserve(jobs.size());
   for (auto& job : jobs) {
     threads.emplace_back([&, job] {
       job();
@@ -51,7 +52,7 @@ TEST_CASE("48 virtual cameras connect and capture at once through libgphoto2", "
   StudioAddressing addressing;
   addressing.base_address = "127.42.2.2";
   addressing.serial_prefix = "API";
-  addressing.synthetic_jpeg_bytes = 512 * 1024;
+  addressing.synthetic_jpeg_bytes = std::size_t{512} * 1024;
   auto configs = MakeCameraConfigs(kCameras, addressing);
   REQUIRE(configs.ok());
   CameraFarm farm(*configs);
@@ -69,6 +70,7 @@ TEST_CASE("48 virtual cameras connect and capture at once through libgphoto2", "
   };
   std::vector<Outcome> outcomes(kCameras);
   std::vector<std::function<void()>> jobs;
+  jobs.reserve(kCameras);
   for (int i = 0; i < kCameras; ++i) {
     jobs.emplace_back([&, i] {
       Outcome& out = outcomes[i];
