@@ -94,7 +94,9 @@ class CameraFarm {
   // Validates the configs, binds every camera's sockets and starts the threads. An Error (bad
   // config, address in use) leaves nothing running. Start once.
   Status Start();
-  // Closes every socket, finishes exposures in flight and joins the threads. Idempotent.
+  // Drops exposures still waiting for their true time, finishes the images of exposures already
+  // taken (image source, truth log, callbacks), closes every socket and joins the threads.
+  // Idempotent.
   void Stop();
 
   // Replaces the image source for every camera (default: SyntheticJpeg of the camera's

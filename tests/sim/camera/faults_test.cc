@@ -205,7 +205,7 @@ TEST_CASE("slow transfers are paced, and a low battery shows in the config", "[i
   CHECK(*bytes == studio.source.Get("FLT00001", 1));
 }
 
-TEST_CASE("malformed packets close only that connection; the camera keeps serving",
+TEST_CASE("malformed packets close only that connection and the camera keeps serving",
           "[integration]") {
   Studio studio("127.42.11.2");
   auto send_raw = [&](const std::vector<std::uint8_t>& bytes) {
