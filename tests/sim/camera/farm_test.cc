@@ -90,5 +90,23 @@ TEST_CASE("200 virtual cameras run on a fixed thread pool and each answers as it
   CHECK(farm.config(199).address == "127.42.14.201");
 }
 
+TEST_CASE("a studio on another port is reached with libgphoto2's cmd and event port syntax",
+          "[integration]") {
+  twinrig::testing::TempDir home;
+  setenv("HOME", home.path().c_str(), 1);
+  auto configs = MakeCameraConfigs(
+      2,
+      {.base_address = "127.42.15.2", .port = 15750, .remote_port = 15751, .serial_prefix = "PRT"});
+  REQUIRE(configs.ok());
+  CameraFarm farm(*configs);
+  REQUIRE(farm.Start().ok());
+  CHECK(farm.GphotoPort(1) == "ptpip:127.42.15.3:15750:15750");
+  testing::GphotoCamera camera;
+  REQUIRE(camera.Open(farm.GphotoPort(1)) == GP_OK);
+  auto summary = camera.Summary();
+  REQUIRE(summary.ok());
+  CHECK(summary->find("Serial Number: PRT00002") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace twinrig::sim::camera
