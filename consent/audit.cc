@@ -1,0 +1,184 @@
+#include "consent/audit.h"
+
+#include <sodium.h>
+
+#include <chrono>
+#include <ctime>
+
+#include "util/files.h"
+
+namespace twinrig::consent {
+namespace {
+
+using Hash = std::array<std::uint8_t, 32>;
+
+void PutU64(Bytes& out, std::uint64_t v) {
+  for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+}
+
+Hash EntryHash(const Hash& prev, std::string_view payload) {
+  Bytes input = ToBytes("audit-v1");
+  input.insert(input.end(), prev.begin(), prev.end());
+  PutU64(input, payload.size());
+  input.insert(input.end(), payload.begin(), payload.end());
+  Hash out{};
+  crypto_hash_sha256(out.data(), input.data(), input.size());
+  return out;
+}
+
+Bytes CheckpointInput(std::int64_t count, const std::string& head_hex) {
+  Bytes input = ToBytes("twinrig/audit-checkpoint/v1");
+  input.push_back(0);
+  PutU64(input, static_cast<std::uint64_t>(count));
+  input.insert(input.end(), head_hex.begin(), head_hex.end());
+  return input;
+}
+
+struct Head {
+  std::int64_t count = 0;
+  Hash hash{};
+};
+
+Result<Head> StoredHead(catalog::Catalog& catalog) {
+  auto stmt = catalog.db().Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (!stmt.ok()) return stmt.error();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.error();
+  Head head;
+  if (!*row) return head;
+  head.count = stmt->ColumnInt(0);
+  auto bytes = HexDecode(stmt->ColumnText(1));
+  if (!bytes.ok() || bytes->size() != 32) {
+    return MakeError("the audit log's last entry is damaged", catalog.db().path().string(),
+                     "run `twinrig audit verify`");
+  }
+  std::copy(bytes->begin(), bytes->end(), head.hash.begin());
+  return head;
+}
+
+}  // namespace
+
+std::string NowUtc() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[80];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+Result<std::int64_t> AuditAppend(catalog::Catalog& catalog, const std::string& event,
+                                 const Json& details) {
+  Json entry = details.is_object() ? details : Json{{"details", details}};
+  entry["at"] = NowUtc();
+  entry["event"] = event;
+  auto payload = Canonical(entry);
+  if (!payload.ok()) return payload.error();
+  std::int64_t seq = 0;
+  Status status = catalog::InTransaction(catalog.db(), [&]() -> Status {
+    auto head = StoredHead(catalog);
+    if (!head.ok()) return head.error();
+    const Hash hash = EntryHash(head->hash, *payload);
+    seq = head->count + 1;
+    auto stmt = catalog.db().Prepare("INSERT INTO audit_log (seq, payload, hash) VALUES (?, ?, ?)");
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, seq).Bind(2, *payload).Bind(3, HexEncode(hash));
+    return stmt->Run();
+  });
+  if (!status.ok()) return status.error();
+  return seq;
+}
+
+Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key) {
+  auto head = StoredHead(catalog);
+  if (!head.ok()) return head.error();
+  const std::string head_hex = HexEncode(head->hash);
+  const Signature sig = studio_key.Sign(CheckpointInput(head->count, head_hex));
+  auto stmt = catalog.db().Prepare(
+      "INSERT INTO audit_checkpoints (count, head, at, kid, signature) VALUES (?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, head->count)
+      .Bind(2, head_hex)
+      .Bind(3, NowUtc())
+      .Bind(4, KeyId(studio_key.public_key()))
+      .Bind(5, HexEncode(sig));
+  return stmt->Run();
+}
+
+Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys) {
+  const std::string where = catalog.db().path().string() + " (audit_log)";
+  auto stmt = catalog.db().Prepare("SELECT seq, payload, hash FROM audit_log ORDER BY seq");
+  if (!stmt.ok()) return stmt.error();
+  std::vector<std::string> chain;  // recomputed hash of entry i+1
+  Hash prev{};
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    const std::int64_t seq = stmt->ColumnInt(0);
+    if (seq != static_cast<std::int64_t>(chain.size()) + 1) {
+      return MakeError("audit entry " + std::to_string(chain.size() + 1) + " is missing (next is " +
+                           std::to_string(seq) + ")",
+                       where, "the log was edited; restore studio.db from a backup");
+    }
+    const std::string payload = stmt->ColumnText(1);
+    prev = EntryHash(prev, payload);
+    const std::string recomputed = HexEncode(prev);
+    if (recomputed != stmt->ColumnText(2)) {
+      return MakeError("audit entry " + std::to_string(seq) +
+                           " does not match its hash: it was edited after it was written",
+                       where, "the log was tampered with; restore studio.db from a backup");
+    }
+    chain.push_back(recomputed);
+  }
+  AuditReport report;
+  report.entries = static_cast<std::int64_t>(chain.size());
+  report.head = chain.empty() ? "" : chain.back();
+
+  auto cps = catalog.db().Prepare(
+      "SELECT id, count, head, kid, signature FROM audit_checkpoints ORDER BY id");
+  if (!cps.ok()) return cps.error();
+  for (;;) {
+    auto row = cps->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    const std::string id = std::to_string(cps->ColumnInt(0));
+    const std::int64_t count = cps->ColumnInt(1);
+    const std::string head = cps->ColumnText(2);
+    const KeyInfo* key = keys.Find(cps->ColumnText(3));
+    if (key == nullptr || key->role != kRoleStudio) {
+      return MakeError("audit checkpoint " + id + " is signed by an unknown key", where,
+                       "only the studio key signs checkpoints; the log was tampered with");
+    }
+    auto sig_bytes = HexDecode(cps->ColumnText(4));
+    Signature sig{};
+    if (!sig_bytes.ok() || sig_bytes->size() != sig.size()) {
+      return MakeError("audit checkpoint " + id + " has a malformed signature", where);
+    }
+    std::copy(sig_bytes->begin(), sig_bytes->end(), sig.begin());
+    if (!VerifySignature(key->public_key, CheckpointInput(count, head), sig)) {
+      return MakeError("audit checkpoint " + id + " has a bad signature", where,
+                       "the checkpoint was altered; restore studio.db from a backup");
+    }
+    if (count > report.entries) {
+      return MakeError("the audit log was truncated: checkpoint " + id + " covers " +
+                           std::to_string(count) + " entries but only " +
+                           std::to_string(report.entries) + " remain",
+                       where, "restore studio.db from a backup");
+    }
+    if (count > 0 && chain[count - 1] != head) {
+      return MakeError("the audit log was rewritten: entry " + std::to_string(count) +
+                           " differs from the one signed in checkpoint " + id,
+                       where, "restore studio.db from a backup");
+    }
+    report.checkpoints++;
+    report.covered = std::max(report.covered, count);
+  }
+  return report;
+}
+
+}  // namespace twinrig::consent

@@ -1,0 +1,566 @@
+#include "consent/gates.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "consent/audit.h"
+#include "consent/glb.h"
+#include "util/files.h"
+#include "util/logging.h"
+
+namespace twinrig::consent {
+namespace {
+
+constexpr std::string_view kTrained =
+    "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia";
+constexpr std::string_view kComposite =
+    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia";
+
+std::string Where(const std::string& session_id) { return "session " + session_id; }
+
+Json Ref(const StoredRecord& rec) {
+  return {{"record_id", rec.record_id()}, {"sha256", rec.sha256}};
+}
+
+std::string Join(const std::vector<std::string>& parts, const std::string& sep) {
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : sep) + p;
+  return out;
+}
+
+bool Contains(const Json& list, const std::string& value) {
+  return list.is_array() && std::any_of(list.begin(), list.end(), [&](const Json& e) {
+           return e.is_string() && e.get<std::string>() == value;
+         });
+}
+
+Bytes ProvenanceInput(std::string_view payload) {
+  Bytes input = ToBytes("twinrig/provenance/v1");
+  input.push_back(0);
+  input.insert(input.end(), payload.begin(), payload.end());
+  return input;
+}
+
+// Writes the decision to the audit log; an audit failure turns an allowed decision into a refusal.
+Status AuditDecision(catalog::Catalog& catalog, const std::string& event, bool allowed,
+                     Json details, const std::string& reason) {
+  details["decision"] = allowed ? "allowed" : "refused";
+  if (!reason.empty()) details["reason"] = reason;
+  auto seq = AuditAppend(catalog, event, details);
+  if (!seq.ok()) return seq.error();
+  return OkStatus();
+}
+
+Status CopyInto(const std::filesystem::path& from, const std::filesystem::path& to) {
+  auto bytes = ReadFileBytes(from);
+  if (!bytes.ok()) return bytes.error();
+  return WriteFileAtomic(to, *bytes);
+}
+
+}  // namespace
+
+std::string TodayUtc() { return NowUtc().substr(0, 10); }
+
+Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject_id,
+                           const std::string& session_id) {
+  const Json details = {{"subject_id", subject_id}, {"session_id", session_id}};
+  auto refuse = [&](const std::string& what, const std::string& todo) -> Status {
+    Log().With("session", session_id).Warn("capture refused: {}", what);
+    TWINRIG_RETURN_IF_ERROR(AuditDecision(catalog, "capture.gate", false, details, what));
+    return MakeError("capture refused: " + what, Where(session_id), todo);
+  };
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) {
+    return refuse("the consent records do not verify: " + chain.error().what + " (" +
+                      chain.error().where + ")",
+                  chain.error().todo);
+  }
+  const auto& records = chain->records();
+  const EffectiveState& state = chain->state();
+  if (records.empty()) {
+    return refuse("there is no consent record for this session",
+                  "the subject must read and sign consent first (`twinrig consent new`, then "
+                  "`twinrig consent sign` by the subject, the witness and the studio)");
+  }
+  const StoredRecord& consent = records.front();
+  if (consent.body.value("subject_id", "") != subject_id) {
+    return refuse("the consent record is for subject " + consent.body.value("subject_id", "") +
+                      ", not " + subject_id,
+                  "check the subject; each person signs their own consent");
+  }
+  if (!consent.complete) {
+    return refuse(
+        "the consent record still lacks signatures: " + Join(consent.MissingRoles(), ", "),
+        "sign it with `twinrig consent sign --role ROLE`");
+  }
+  if (!consent.body["biometric_processing"].value("explicit_consent", false)) {
+    return refuse("no explicit consent to biometric processing", "a new consent is needed");
+  }
+  if (state.destroyed || state.all_revoked) {
+    return refuse("consent for this session was revoked", "a new session needs a new consent");
+  }
+  if (state.seal != nullptr) {
+    return refuse("the session was already captured and sealed",
+                  "start a new session for another capture");
+  }
+  const std::string destroy_by =
+      consent.body["biometric_processing"]["retention"].value("destroy_by", "");
+  if (destroy_by < TodayUtc()) {
+    return refuse("the retention period ended on " + destroy_by, "a new consent is needed");
+  }
+  TWINRIG_RETURN_IF_ERROR(AuditDecision(
+      catalog, "capture.gate", true,
+      {{"subject_id", subject_id}, {"session_id", session_id}, {"record_id", consent.record_id()}},
+      ""));
+  return OkStatus();
+}
+
+Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& session_id,
+                                 const std::string& technician, std::string_view manifest_json,
+                                 const std::filesystem::path& session_folder) {
+  auto files = ParseManifest(manifest_json, "manifest of " + Where(session_id));
+  if (!files.ok()) return files.error();
+  if (files->empty()) {
+    return MakeError("the manifest lists no files", Where(session_id), "seal after capture");
+  }
+  if (!session_folder.empty()) {
+    TWINRIG_RETURN_IF_ERROR(CheckFilesAgainstManifest(session_folder, *files));
+  }
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) return chain.error();
+  if (chain->records().empty() || !chain->records().front().complete) {
+    return MakeError("no signed consent for this session: nothing may be sealed", Where(session_id),
+                     "capture needs a signed consent first");
+  }
+  if (chain->state().seal != nullptr) {
+    return MakeError("the session is already sealed", Where(session_id), "");
+  }
+  Json list = Json::array();
+  for (const auto& f : *files) {
+    list.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
+  }
+  Json body = {
+      {"consent", Ref(chain->records().front())},
+      {"technician", technician},
+      {"manifest",
+       {{"files", list}, {"file_count", files->size()}, {"root_sha256", ManifestRoot(*files)}}}};
+  return AppendRecord(catalog, session_id, "capture_seal", body);
+}
+
+Status VerifyCaptureFiles(catalog::Catalog& catalog, const std::string& session_id) {
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) return chain.error();
+  const StoredRecord* seal = chain->state().seal;
+  if (seal == nullptr) return MakeError("the session has no capture seal", Where(session_id));
+  auto files = ParseManifest(seal->body["manifest"].dump(), seal->path.string());
+  if (!files.ok()) return files.error();
+  if (ManifestRoot(*files) != seal->body["manifest"].value("root_sha256", "")) {
+    return MakeError("the seal's root hash does not match its file list", seal->path.string());
+  }
+  return CheckFilesAgainstManifest(catalog.studio() / "sessions" / session_id, *files);
+}
+
+std::filesystem::path TwinFolder(const std::filesystem::path& studio,
+                                 const std::string& session_id) {
+  return studio / "sessions" / session_id / "twin";
+}
+
+Result<StoredRecord> ReviewTwin(catalog::Catalog& catalog, const std::string& session_id,
+                                bool approve, const std::string& note) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
+  auto files = HashFolder(TwinFolder(catalog.studio(), session_id));
+  if (!files.ok() || files->empty()) {
+    return MakeError("there are no twin files to review",
+                     TwinFolder(catalog.studio(), session_id).string(),
+                     "reconstruct the session first");
+  }
+  Json list = Json::array();
+  for (const auto& f : *files) {
+    list.push_back({{"path", f.path}, {"sha256", f.sha256}, {"size", f.size}});
+  }
+  Json body = {{"note", note}, {"twin", {{"files", list}, {"root_sha256", ManifestRoot(*files)}}}};
+  return AppendRecord(catalog, session_id, approve ? "twin_approval" : "twin_rejection", body);
+}
+
+Result<StoredRecord> AddGrants(catalog::Catalog& catalog, const std::string& session_id,
+                               const std::string& type, const Json& grants) {
+  if (type != "grant" && type != "amendment") return MakeError("not a grant type: " + type);
+  if (!grants.is_array() || grants.empty()) {
+    return MakeError("no grants given", Where(session_id), "give a JSON list of grants");
+  }
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) return chain.error();
+  Json normal = Json::array();
+  std::set<std::string> ids;
+  for (const auto& g : grants) {
+    auto n = NormaliseGrant(g, Where(session_id));
+    if (!n.ok()) return n.error();
+    const std::string id = (*n)["grant_id"].get<std::string>();
+    if (!ids.insert(id).second) return MakeError("two grants with id " + id, Where(session_id));
+    const bool exists = chain->state().grants.contains(id);
+    if (type == "grant" && exists) {
+      return MakeError("grant " + id + " already exists", Where(session_id),
+                       "change it with `twinrig consent amend`, or choose a new grant_id");
+    }
+    if (type == "amendment" && !exists) {
+      return MakeError("grant " + id + " does not exist, so it cannot be amended",
+                       Where(session_id), "add it with `twinrig consent grant`");
+    }
+    normal.push_back(*n);
+  }
+  return AppendRecord(catalog, session_id, type, {{"grants", normal}});
+}
+
+Result<StoredRecord> Revoke(catalog::Catalog& catalog, const std::string& session_id,
+                            const std::vector<std::string>& grant_ids, bool erase_biometric,
+                            const std::string& reason) {
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) return chain.error();
+  for (const auto& id : grant_ids) {
+    if (!chain->state().grants.contains(id)) {
+      return MakeError("there is no grant " + id + " to revoke", Where(session_id),
+                       "`twinrig consent status` lists the grants");
+    }
+  }
+  Json ids = grant_ids;
+  return AppendRecord(catalog, session_id, "revocation",
+                      {{"all", grant_ids.empty()},
+                       {"grants", ids},
+                       {"effect", "prospective"},
+                       {"effective_at", NowUtc()},
+                       {"erase_biometric", erase_biometric},
+                       {"reason", reason}});
+}
+
+Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
+                                              const std::string& subject_id,
+                                              const SecretKey& studio_key,
+                                              const std::string& reason) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(subject_id, "subject"));
+  std::vector<std::string> sessions;
+  {
+    auto stmt = catalog.db().Prepare(
+        "SELECT DISTINCT session_id FROM consent_records WHERE subject_id = ? ORDER BY 1");
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, subject_id);
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      sessions.push_back(stmt->ColumnText(0));
+    }
+  }
+  // Check every chain first so a damaged one stops the erasure before anything is destroyed.
+  for (const auto& session : sessions) {
+    auto chain = Chain::ForSession(catalog, session);
+    if (!chain.ok()) return chain.error();
+    if (!chain->records().empty() && !chain->records().back().complete) {
+      return MakeError(
+          "record " + std::to_string(chain->records().back().seq) + " waits for signatures",
+          Where(session), "sign or finish it, then erase");
+    }
+  }
+  std::string wrapped_sha;
+  if (std::filesystem::exists(DataKeyPath(catalog.studio(), subject_id))) {
+    auto destroyed = DestroyDataKey(catalog.studio(), subject_id);
+    if (!destroyed.ok()) return destroyed.error();
+    wrapped_sha = *destroyed;
+  }
+  std::vector<std::string> recorded;
+  for (const auto& session : sessions) {
+    // Plaintext copies (images, twin) go too; the consent folder stays as the proof.
+    std::uintmax_t removed = 0;
+    for (const char* part : {"images", "twin", "reconstruction"}) {
+      std::error_code ec;
+      removed += std::filesystem::remove_all(catalog.studio() / "sessions" / session / part, ec);
+    }
+    auto chain = Chain::ForSession(catalog, session);
+    if (!chain.ok()) return chain.error();
+    if (chain->state().destroyed) continue;
+    auto rec = AppendRecord(
+        catalog, session, "destruction",
+        {{"destroyed_keys",
+          Json::array(
+              {{{"subject_id", subject_id},
+                {"wrapped_key_sha256", wrapped_sha.empty() ? Json() : Json(wrapped_sha)},
+                {"method", "crypto-shredding: wrapped data key overwritten and removed"}}})},
+         {"plaintext_files_removed", removed},
+         {"reason", reason}});
+    if (!rec.ok()) return rec.error();
+    auto signed_rec = SignNewest(catalog, session, std::string(kRoleStudio), studio_key);
+    if (!signed_rec.ok()) return signed_rec.error();
+    recorded.push_back(session);
+  }
+  auto seq = AuditAppend(catalog, "subject.erased",
+                         {{"subject_id", subject_id},
+                          {"sessions", recorded},
+                          {"data_key_destroyed", !wrapped_sha.empty()}});
+  if (!seq.ok()) return seq.error();
+  TWINRIG_RETURN_IF_ERROR(AuditCheckpoint(catalog, studio_key));
+  return recorded;
+}
+
+Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain& chain,
+                                          const ExportRequest& request) {
+  const std::string today = request.today.empty() ? TodayUtc() : request.today;
+  Json details = {{"session_id", request.session_id}, {"licensee", request.licensee},
+                  {"purpose", request.purpose},       {"medium", request.medium},
+                  {"territory", request.territory},   {"date", today}};
+  auto refuse = [&](const std::string& what, const std::string& todo) -> Error {
+    Log().With("session", request.session_id).Warn("export refused: {}", what);
+    Status audited = AuditDecision(catalog, "export.gate", false, details, what);
+    if (!audited.ok()) return audited.error();
+    return MakeError("export refused: " + what, Where(request.session_id), todo);
+  };
+  const EffectiveState& state = chain.state();
+  if (chain.records().empty()) {
+    return refuse("there is no consent record for this session", "no export is possible");
+  }
+  if (state.destroyed) return refuse("the subject's data was destroyed", "nothing to export");
+  if (state.all_revoked) {
+    return refuse("the subject revoked consent for this session", "no new use is allowed");
+  }
+  if (state.twin == nullptr) {
+    return refuse("the subject has not approved the twin",
+                  "the subject reviews it first (`twinrig consent approve`)");
+  }
+  if (!state.twin_approved) return refuse("the subject rejected the twin", "no export");
+  auto twin_files = ParseManifest(state.twin->body["twin"].dump(), state.twin->path.string());
+  if (!twin_files.ok()) return refuse(twin_files.error().what, "");
+  Status same =
+      CheckFilesAgainstManifest(TwinFolder(catalog.studio(), request.session_id), *twin_files);
+  if (!same.ok()) {
+    return refuse("the twin is not the one the subject approved: " + same.error().what + " (" +
+                      same.error().where + ")",
+                  "restore the approved twin, or have the subject review the new one");
+  }
+  std::vector<std::string> reasons;
+  for (const auto& [id, active] : state.grants) {
+    const Json& g = active.grant;
+    if (g["licensee"].value("id", "") != request.licensee) continue;
+    std::vector<std::string> why;
+    if (auto r = state.revoked_grants.find(id); r != state.revoked_grants.end()) {
+      why.push_back("revoked on " + r->second);
+    }
+    if (g.value("purpose", "") != request.purpose) {
+      why.push_back("purpose is \"" + g.value("purpose", "") + "\", not \"" + request.purpose +
+                    "\"");
+    }
+    if (!Contains(g["media"], request.medium)) {
+      why.push_back("medium \"" + request.medium + "\" is not among " + g["media"].dump());
+    }
+    if (!request.territory.empty() && !Contains(g["territory"], request.territory)) {
+      why.push_back("territory \"" + request.territory + "\" is not among " +
+                    g["territory"].dump());
+    }
+    if (today < g.value("not_before", "")) {
+      why.push_back("not valid before " + g.value("not_before", ""));
+    }
+    if (today > g.value("not_after", "")) why.push_back("expired on " + g.value("not_after", ""));
+    if (g.value("per_use_approval", false)) {
+      why.push_back("each use needs the subject's approval (per_use_approval)");
+    }
+    if (why.empty()) {
+      details["grant_id"] = id;
+      details["record_id"] = active.record->record_id();
+      TWINRIG_RETURN_IF_ERROR(AuditDecision(catalog, "export.gate", true, details, ""));
+      return ExportDecision{id, active.record, g};
+    }
+    reasons.push_back("grant " + id + ": " + Join(why, "; "));
+  }
+  if (reasons.empty()) {
+    return refuse("no grant for licensee \"" + request.licensee + "\"",
+                  "the subject must grant this licensee first (`twinrig consent grant`)");
+  }
+  return refuse(Join(reasons, " | "),
+                "a use outside the grant needs new consent from the subject (an amendment)");
+}
+
+Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& request,
+                            const SecretKey& studio_key) {
+  auto chain = Chain::ForSession(catalog, request.session_id);
+  if (!chain.ok()) {
+    Status audited = AuditDecision(
+        catalog, "export.gate", false,
+        {{"session_id", request.session_id}, {"licensee", request.licensee}}, chain.error().what);
+    if (!audited.ok()) return audited.error();
+    return MakeError("export refused: the consent records do not verify: " + chain.error().what,
+                     chain.error().where, chain.error().todo);
+  }
+  auto decision = CheckExportAllowed(catalog, *chain, request);
+  if (!decision.ok()) return decision.error();
+  const EffectiveState& state = chain->state();
+  ExportResult result;
+  {
+    std::array<std::uint8_t, 16> id{};
+    randombytes_buf(id.data(), id.size());
+    result.export_id = "exp-" + HexEncode(id);
+  }
+  result.grant_id = decision->grant_id;
+  std::error_code ec;
+  std::filesystem::create_directories(request.out / "consent", ec);
+  if (ec)
+    return MakeError("cannot create the output folder: " + ec.message(), request.out.string());
+
+  const std::string source_type(request.composite ? kComposite : kTrained);
+  const std::string label =
+      "AI-generated: digital replica of a real person, used with their "
+      "consent (record " +
+      state.consent->record_id() + ", grant " + decision->grant_id + ")";
+  const Json stamp = {
+      {"consent_record", Ref(*state.consent)}, {"head_record", Ref(*state.head)},
+      {"grant_id", decision->grant_id},        {"grant_record", Ref(*decision->grant_record)},
+      {"digital_source_type", source_type},    {"ai_label", label},
+      {"export_id", result.export_id}};
+  auto twin = HashFolder(TwinFolder(catalog.studio(), request.session_id));
+  if (!twin.ok()) return twin.error();
+  Json files = Json::array();
+  for (const auto& f : *twin) {
+    const auto src = TwinFolder(catalog.studio(), request.session_id) / f.path;
+    const auto dst = request.out / f.path;
+    std::filesystem::create_directories(dst.parent_path(), ec);
+    auto bytes = ReadFileBytes(src);
+    if (!bytes.ok()) return bytes.error();
+    std::string ext = src.extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+    if (ext == ".glb") {
+      auto glb = ParseGlb(*bytes, src.string());
+      if (!glb.ok()) return glb.error();
+      glb->json["asset"]["extras"]["twinrig"] = stamp;
+      *bytes = WriteGlb(*glb);
+    } else if (ext == ".jpg" || ext == ".jpeg") {
+      auto tagged = InsertJpegXmp(*bytes,
+                                  ProvenanceXmp(source_type, state.consent->record_id(),
+                                                state.consent->sha256, decision->grant_id, label),
+                                  src.string());
+      if (!tagged.ok()) return tagged.error();
+      *bytes = std::move(*tagged);
+    }
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dst, *bytes));
+    files.push_back({{"path", f.path}, {"sha256", Sha256Hex(*bytes)}, {"size", bytes->size()}});
+    result.files.push_back(dst);
+  }
+  // What an offline verifier needs: the chain and the public keys.
+  for (const auto& rec : chain->records()) {
+    for (const char* ext : {".json", ".sigs.json", ".minisig"}) {
+      auto from = rec.path;
+      from.replace_extension(ext);
+      if (std::filesystem::exists(from)) {
+        TWINRIG_RETURN_IF_ERROR(CopyInto(from, request.out / "consent" / from.filename()));
+      }
+    }
+  }
+  auto keys = KeyRing::FromCatalog(catalog);
+  if (!keys.ok()) return keys.error();
+  TWINRIG_RETURN_IF_ERROR(
+      WriteFileAtomic(request.out / "keyring.json", keys->ToJson().dump(2) + "\n"));
+  TWINRIG_RETURN_IF_ERROR(
+      CopyInto(catalog.studio() / "keys" / "studio.pub", request.out / "studio.pub"));
+
+  const Json& g = decision->grant;
+  Json payload = stamp;
+  payload["schema"] = "twinrig-provenance/1";
+  payload["session_id"] = request.session_id;
+  payload["subject_id"] = state.subject_id;
+  payload["licensee"] = g["licensee"];
+  payload["purpose"] = request.purpose;
+  payload["medium"] = request.medium;
+  payload["territory"] = request.territory;
+  payload["exported_at"] = NowUtc();
+  payload["files"] = files;
+  payload["training"] = g["training"];
+  payload["disclosure"] = g["disclosure"];
+  payload["status"] = state.consent->body.value("status", Json());
+  auto payload_text = Canonical(payload);
+  if (!payload_text.ok()) return payload_text.error();
+  const Signature sig = studio_key.Sign(ProvenanceInput(*payload_text));
+  const Json sidecar = {{"payload", *payload_text},
+                        {"signatures", Json::array({{{"role", "studio"},
+                                                     {"alg", "Ed25519"},
+                                                     {"kid", KeyId(studio_key.public_key())},
+                                                     {"sig", HexEncode(sig)}}})}};
+  result.sidecar = request.out / "provenance.json";
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(result.sidecar, sidecar.dump(2) + "\n"));
+
+  const Json& comp = g["compensation"];
+  auto stmt = catalog.db().Prepare(
+      "INSERT INTO usage (export_id, at, session_id, subject_id, record_id, grant_id, licensee, "
+      "purpose, medium, per_use_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, result.export_id)
+      .Bind(2, payload["exported_at"].get<std::string>())
+      .Bind(3, request.session_id)
+      .Bind(4, state.subject_id)
+      .Bind(5, decision->grant_record->record_id())
+      .Bind(6, decision->grant_id)
+      .Bind(7, request.licensee)
+      .Bind(8, request.purpose)
+      .Bind(9, request.medium)
+      .Bind(10, comp.value("per_use_minor", std::int64_t{0}))
+      .Bind(11, comp.value("currency", ""));
+  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  auto seq = AuditAppend(catalog, "export",
+                         {{"export_id", result.export_id},
+                          {"session_id", request.session_id},
+                          {"grant_id", decision->grant_id},
+                          {"licensee", request.licensee},
+                          {"files", files.size()},
+                          {"provenance_sha256", Sha256Hex(sidecar.dump(2) + "\n")}});
+  if (!seq.ok()) return seq.error();
+  TWINRIG_RETURN_IF_ERROR(AuditCheckpoint(catalog, studio_key));
+  return result;
+}
+
+Status VerifyProvenance(const std::filesystem::path& sidecar, const KeyRing& keys) {
+  const std::string where = sidecar.string();
+  auto text = ReadFileText(sidecar);
+  if (!text.ok()) return text.error();
+  auto envelope = ParseStrict(*text, where);
+  if (!envelope.ok()) return envelope.error();
+  if (!envelope->is_object() || !(*envelope)["payload"].is_string() ||
+      !(*envelope)["signatures"].is_array() || (*envelope)["signatures"].empty()) {
+    return MakeError("not a twinrig provenance sidecar", where);
+  }
+  const std::string payload_text = (*envelope)["payload"].get<std::string>();
+  auto payload = ParseCanonical(payload_text, where);
+  if (!payload.ok()) return payload.error();
+  const Json& s = (*envelope)["signatures"][0];
+  const KeyInfo* key = keys.Find(s.value("kid", ""));
+  auto sig_bytes = HexDecode(s.value("sig", ""));
+  if (key == nullptr || key->role != kRoleStudio || !sig_bytes.ok() || sig_bytes->size() != 64) {
+    return MakeError("the provenance is not signed by a known studio key", where,
+                     "get the studio's key ring");
+  }
+  Signature sig{};
+  std::copy(sig_bytes->begin(), sig_bytes->end(), sig.begin());
+  if (!VerifySignature(key->public_key, ProvenanceInput(payload_text), sig)) {
+    return MakeError("the provenance signature does not verify", where, "do not trust it");
+  }
+  auto files = ParseManifest((*payload)["files"].dump(), where);
+  if (!files.ok()) return files.error();
+  return CheckFilesAgainstManifest(sidecar.parent_path(), *files);
+}
+
+Result<std::vector<UsageLine>> UsageReport(catalog::Catalog& catalog, const std::string& licensee,
+                                           const std::string& from, const std::string& to) {
+  auto stmt = catalog.db().Prepare(
+      "SELECT licensee, grant_id, session_id, COUNT(*), SUM(per_use_minor), currency FROM usage "
+      "WHERE (?1 = '' OR licensee = ?1) AND (?2 = '' OR at >= ?2) AND (?3 = '' OR at < ?3) "
+      "GROUP BY licensee, grant_id, session_id, currency ORDER BY licensee, grant_id, session_id");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, licensee).Bind(2, from).Bind(3, to);
+  std::vector<UsageLine> lines;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    lines.push_back({stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnText(2),
+                     stmt->ColumnInt(3), stmt->ColumnInt(4), stmt->ColumnText(5)});
+  }
+  return lines;
+}
+
+}  // namespace twinrig::consent

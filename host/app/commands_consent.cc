@@ -1,0 +1,704 @@
+// The consent commands: keys, subjects, consent records, export, audit. Every command runs
+// unattended: passphrases come from --passphrase-file (a file, "-" for stdin or fd:N), texts and
+// terms from files, and results go to stdout as "key value" lines that scripts can read.
+#include <iostream>
+#include <optional>
+
+#include "consent/audit.h"
+#include "consent/gates.h"
+#include "consent/keys.h"
+#include "consent/records.h"
+#include "host/app/command.h"
+#include "host/catalog/catalog.h"
+#include "util/files.h"
+
+namespace twinrig::app {
+namespace {
+
+namespace cs = twinrig::consent;
+
+int Fail(const Error& error) {
+  PrintError(error.what, error.where, error.todo);
+  return 1;
+}
+
+// Runs `body` with the opened catalog; errors become exit code 1 with the three-part message.
+template <typename Body>
+void WithCatalog(const GlobalOptions& global, int& exit_code, Body&& body) {
+  auto catalog = catalog::Catalog::Open(global.studio);
+  if (!catalog.ok()) {
+    exit_code = Fail(catalog.error());
+    return;
+  }
+  Status status = body(*catalog);
+  exit_code = status.ok() ? 0 : Fail(status.error());
+}
+
+Result<std::string> Passphrase(const std::string& source, const std::string& whose) {
+  if (source.empty()) {
+    return MakeError("no passphrase given for the " + whose, "",
+                     "pass --passphrase-file FILE (or - for stdin, fd:N for a descriptor)");
+  }
+  return cs::ReadPassphrase(source);
+}
+
+Result<cs::SecretKey> Unseal(catalog::Catalog& catalog, std::string_view role,
+                             const std::string& owner, const std::string& passphrase_source) {
+  auto pass = Passphrase(passphrase_source, std::string(role) + " key");
+  if (!pass.ok()) return pass.error();
+  return cs::UnsealKey(catalog, role, owner, *pass);
+}
+
+Result<cs::Json> ReadJsonFile(const std::string& path) {
+  auto text = ReadFileText(path);
+  if (!text.ok()) return text.error();
+  return cs::ParseStrict(*text, path);
+}
+
+Result<std::string> StudioName(catalog::Catalog& catalog) {
+  auto stmt = catalog.db().Prepare("SELECT value FROM studio_meta WHERE key = 'studio_name'");
+  if (!stmt.ok()) return stmt.error();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.error();
+  return *row ? stmt->ColumnText(0) : std::string("twinrig studio");
+}
+
+void PrintRecord(const cs::StoredRecord& rec) {
+  std::cout << "record " << rec.path.string() << "\n"
+            << "record_id " << rec.record_id() << "\n"
+            << "type " << rec.type << "\n"
+            << "sha256 " << rec.sha256 << "\n";
+  const bool complete =
+      cs::AnyOneRoleSuffices(rec.type) ? !rec.signatures.empty() : rec.MissingRoles().empty();
+  std::string missing;
+  for (const auto& r : rec.MissingRoles()) missing += (missing.empty() ? "" : ",") + r;
+  std::cout << "complete " << (complete ? "yes" : "no") << "\n";
+  if (!complete) std::cout << "awaiting " << missing << "\n";
+}
+
+// Appends a record and, when passphrases are given, signs it right away as those roles.
+struct SignNow {
+  std::string role;
+  std::string passphrase_file;
+};
+
+Status SignAs(catalog::Catalog& catalog, const std::string& session, const std::string& role,
+              const std::string& technician, const std::string& passphrase_file) {
+  auto chain = cs::Chain::ForSession(catalog, session);
+  if (!chain.ok()) return chain.error();
+  if (chain->records().empty()) {
+    return MakeError("the session has no consent record", "session " + session,
+                     "create one with `twinrig consent new`");
+  }
+  const cs::StoredRecord& newest = chain->records().back();
+  std::string owner = "studio";
+  if (role == cs::kRoleSubject) owner = chain->state().subject_id;
+  if (role == cs::kRoleTechnician) {
+    owner = technician;
+    if (owner.empty() && newest.body.contains("studio")) {
+      owner = newest.body["studio"].value("witness", "");
+    }
+    if (owner.empty()) owner = newest.body.value("technician", "");
+  }
+  auto key = Unseal(catalog, role, owner, passphrase_file);
+  if (!key.ok()) return key.error();
+  auto rec = cs::SignNewest(catalog, session, role, *key);
+  if (!rec.ok()) return rec.error();
+  PrintRecord(*rec);
+  if (role == cs::kRoleStudio) TWINRIG_RETURN_IF_ERROR(cs::AuditCheckpoint(catalog, *key));
+  return OkStatus();
+}
+
+}  // namespace
+
+void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* keys = parent.add_subcommand("keys", "studio and technician signing keys");
+  keys->require_subcommand(1);
+  struct Opts {
+    std::string passphrase_file, kdf = "moderate", name, id, out;
+  };
+  auto opts = std::make_shared<Opts>();
+
+  auto* init = keys->add_subcommand("init", "create the studio key (keys/studio.key, sealed)");
+  init->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+      ->required();
+  init->add_option("--name", opts->name, "the studio's legal name, written into records");
+  init->add_option("--kdf", opts->kdf, "Argon2id cost: moderate (default) or interactive");
+  init->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto strength = cs::ParseKdfStrength(opts->kdf);
+      if (!strength.ok()) return strength.error();
+      auto pass = Passphrase(opts->passphrase_file, "studio key");
+      if (!pass.ok()) return pass.error();
+      auto key = cs::CreateKey(catalog, cs::kRoleStudio, "studio", *pass, *strength);
+      if (!key.ok()) return key.error();
+      if (!opts->name.empty()) {
+        auto stmt = catalog.db().Prepare(
+            "INSERT OR REPLACE INTO studio_meta (key, value) VALUES ('studio_name', ?)");
+        if (!stmt.ok()) return stmt.error();
+        stmt->Bind(1, opts->name);
+        TWINRIG_RETURN_IF_ERROR(stmt->Run());
+      }
+      std::cout << "kid " << key->kid << "\npublic_key " << cs::HexEncode(key->public_key)
+                << "\nminisign_public_key " << (global.studio / "keys/studio.pub").string() << "\n";
+      auto seq = cs::AuditAppend(catalog, "key.created", {{"role", "studio"}, {"kid", key->kid}});
+      return seq.ok() ? OkStatus() : Status(seq.error());
+    });
+  });
+
+  auto* tech = keys->add_subcommand("add-technician", "create a technician's witness key");
+  tech->add_option("id", opts->id, "technician id (letters, digits, - _ .)")->required();
+  tech->add_option("--passphrase-file", opts->passphrase_file, "the technician's passphrase")
+      ->required();
+  tech->add_option("--kdf", opts->kdf, "Argon2id cost: moderate (default) or interactive");
+  tech->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto strength = cs::ParseKdfStrength(opts->kdf);
+      if (!strength.ok()) return strength.error();
+      auto pass = Passphrase(opts->passphrase_file, "technician key");
+      if (!pass.ok()) return pass.error();
+      auto key = cs::CreateKey(catalog, cs::kRoleTechnician, opts->id, *pass, *strength);
+      if (!key.ok()) return key.error();
+      std::cout << "kid " << key->kid << "\ntechnician " << opts->id << "\n";
+      auto seq = cs::AuditAppend(catalog, "key.created",
+                                 {{"role", "technician"}, {"owner", opts->id}, {"kid", key->kid}});
+      return seq.ok() ? OkStatus() : Status(seq.error());
+    });
+  });
+
+  keys->add_subcommand("list", "list the public keys the studio knows")
+      ->callback([&global, &exit_code] {
+        WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+          auto ring = cs::KeyRing::FromCatalog(catalog);
+          if (!ring.ok()) return ring.error();
+          for (const auto& k : ring->keys()) {
+            std::cout << k.kid << " " << k.role << " " << k.owner << " "
+                      << cs::HexEncode(k.public_key) << "\n";
+          }
+          return OkStatus();
+        });
+      });
+
+  auto* exp = keys->add_subcommand("export", "write the public key ring for offline verifiers");
+  exp->add_option("--out", opts->out, "key-ring JSON file")->required();
+  exp->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto ring = cs::KeyRing::FromCatalog(catalog);
+      if (!ring.ok()) return ring.error();
+      TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(opts->out, ring->ToJson().dump(2) + "\n"));
+      std::cout << "keyring " << opts->out << "\n";
+      return OkStatus();
+    });
+  });
+}
+
+void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* subject = parent.add_subcommand("subject", "the people scanned");
+  subject->require_subcommand(1);
+  struct Opts {
+    std::string name, id, passphrase_file, reason = "consent withdrawn", in, out;
+  };
+  auto opts = std::make_shared<Opts>();
+
+  auto* add = subject->add_subcommand("add", "register a subject; prints the new id");
+  add->add_option("--name", opts->name, "the subject's name (kept in the catalog only)")
+      ->required();
+  add->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      std::string id;
+      Status status = catalog::InTransaction(catalog.db(), [&]() -> Status {
+        auto n = catalog.db().QueryInt(
+            "SELECT COALESCE(MAX(CAST(substr(id, 5) AS INTEGER)), 0) + 1 FROM subjects "
+            "WHERE id LIKE 'SUB-%'");
+        if (!n.ok()) return n.error();
+        char buf[16];
+        std::snprintf(buf, sizeof(buf), "SUB-%06lld", static_cast<long long>(*n));
+        id = buf;
+        auto stmt = catalog.db().Prepare("INSERT INTO subjects (id, name) VALUES (?, ?)");
+        if (!stmt.ok()) return stmt.error();
+        stmt->Bind(1, id).Bind(2, opts->name);
+        return stmt->Run();
+      });
+      if (!status.ok()) return status;
+      std::cout << id << "\n";
+      return OkStatus();
+    });
+  });
+
+  subject->add_subcommand("list", "id, key id, name")->callback([&global, &exit_code] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto stmt = catalog.db().Prepare(
+          "SELECT s.id, COALESCE((SELECT kid FROM public_keys k WHERE k.role = 'subject' AND "
+          "k.owner = s.id ORDER BY k.rowid DESC LIMIT 1), '-'), s.name FROM subjects s ORDER BY "
+          "s.id");
+      if (!stmt.ok()) return stmt.error();
+      for (;;) {
+        auto row = stmt->Step();
+        if (!row.ok()) return row.error();
+        if (!*row) break;
+        std::cout << stmt->ColumnText(0) << " " << stmt->ColumnText(1) << " " << stmt->ColumnText(2)
+                  << "\n";
+      }
+      return OkStatus();
+    });
+  });
+
+  auto* erase = subject->add_subcommand(
+      "erase", "crypto-shred the subject's data key, remove plaintext copies, record it");
+  erase->add_option("id", opts->id, "subject id")->required();
+  erase->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+      ->required();
+  erase->add_option("--reason", opts->reason, "why (written into the destruction record)");
+  erase->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
+      if (!key.ok()) return key.error();
+      auto sessions = cs::EraseSubject(catalog, opts->id, *key, opts->reason);
+      if (!sessions.ok()) return sessions.error();
+      std::cout << "erased " << opts->id << "\n";
+      for (const auto& s : *sessions) std::cout << "destruction_recorded " << s << "\n";
+      return OkStatus();
+    });
+  });
+
+  for (const bool encrypt : {true, false}) {
+    auto* cmd = subject->add_subcommand(
+        encrypt ? "encrypt" : "decrypt",
+        encrypt ? "encrypt a file with the subject's data key (created on first use)"
+                : "decrypt a file encrypted with the subject's data key");
+    cmd->add_option("id", opts->id, "subject id")->required();
+    cmd->add_option("--in", opts->in, "input file")->required();
+    cmd->add_option("--out", opts->out, "output file")->required();
+    cmd->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+        ->required();
+    cmd->callback([&global, &exit_code, opts, encrypt] {
+      WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+        auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
+        if (!key.ok()) return key.error();
+        auto dek = encrypt ? cs::LoadOrCreateDataKey(catalog.studio(), opts->id, *key)
+                           : cs::LoadDataKey(catalog.studio(), opts->id, *key);
+        if (!dek.ok()) return dek.error();
+        return encrypt ? cs::EncryptFile(*dek, opts->id, opts->in, opts->out)
+                       : cs::DecryptFile(*dek, opts->id, opts->in, opts->out);
+      });
+    });
+  }
+}
+
+void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* consent = parent.add_subcommand("consent", "signed consent records, grants, verification");
+  consent->require_subcommand(1);
+  struct Opts {
+    std::string subject, session, technician, text, text_version,
+        language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
+        passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
+        licensee, from, to;
+    std::vector<std::string> grant_ids;
+    bool erase = false, no_check = false, json = false;
+  };
+  auto opts = std::make_shared<Opts>();
+
+  auto* create = consent->add_subcommand(
+      "new", "write a consent record for a session (before capture); then sign it");
+  create->add_option("--subject", opts->subject, "subject id")->required();
+  create->add_option("--session", opts->session, "session id")->required();
+  create->add_option("--technician", opts->technician, "the witnessing technician")->required();
+  create->add_option("--text", opts->text, "the exact consent text shown (file)")->required();
+  create->add_option("--text-version", opts->text_version, "its version")->required();
+  create->add_option("--language", opts->language, "its language (default en)");
+  create->add_option("--notice-given-at", opts->notice, "RFC 3339 time notice was given");
+  create
+      ->add_option("--terms", opts->terms,
+                   "JSON terms: jurisdictions, biometric_processing, "
+                   "representation, subject, grants …")
+      ->required();
+  create->add_option("--subject-passphrase-file", opts->subject_passphrase_file,
+                     "the subject's passphrase; creates their key at first consent");
+  create->add_option("--kdf", opts->kdf, "Argon2id cost for a new subject key");
+  create->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto text = ReadFileBytes(opts->text);
+      if (!text.ok()) return text.error();
+      auto terms = ReadJsonFile(opts->terms);
+      if (!terms.ok()) return terms.error();
+      TWINRIG_RETURN_IF_ERROR(cs::CheckOwnerId(opts->subject, "subject"));
+      auto known = catalog.db().Prepare("SELECT 1 FROM subjects WHERE id = ?");
+      if (!known.ok()) return known.error();
+      known->Bind(1, opts->subject);
+      auto found = known->Step();
+      if (!found.ok()) return found.error();
+      if (!*found) {
+        return MakeError("unknown subject " + opts->subject, "",
+                         "register them with `twinrig subject add --name …`");
+      }
+      auto ring = cs::KeyRing::FromCatalog(catalog);
+      if (!ring.ok()) return ring.error();
+      cs::KeyInfo subject_key;
+      if (const cs::KeyInfo* k = ring->FindOwner(cs::kRoleSubject, opts->subject); k != nullptr) {
+        subject_key = *k;
+      } else {
+        auto strength = cs::ParseKdfStrength(opts->kdf);
+        if (!strength.ok()) return strength.error();
+        auto pass = Passphrase(opts->subject_passphrase_file,
+                               "subject's new key (--subject-passphrase-file)");
+        if (!pass.ok()) return pass.error();
+        auto created = cs::CreateKey(catalog, cs::kRoleSubject, opts->subject, *pass, *strength);
+        if (!created.ok()) return created.error();
+        subject_key = *created;
+        std::cout << "subject_key " << subject_key.kid << "\n";
+      }
+      if (ring->FindOwner(cs::kRoleTechnician, opts->technician) == nullptr) {
+        return MakeError("unknown technician " + opts->technician, "",
+                         "create their key with `twinrig keys add-technician`");
+      }
+      auto studio_name = StudioName(catalog);
+      if (!studio_name.ok()) return studio_name.error();
+      cs::ConsentInput input;
+      input.subject_id = opts->subject;
+      input.session_id = opts->session;
+      input.technician = opts->technician;
+      input.text_sha256 = Sha256Hex(*text);
+      input.text_version = opts->text_version;
+      input.language = opts->language;
+      input.notice_given_at = opts->notice;
+      input.terms = *terms;
+      auto body = cs::BuildConsentBody(input, subject_key, *studio_name);
+      if (!body.ok()) return body.error();
+      auto rec = cs::AppendRecord(catalog, opts->session, "consent", *body);
+      if (!rec.ok()) return rec.error();
+      PrintRecord(*rec);
+      return OkStatus();
+    });
+  });
+
+  auto* sign = consent->add_subcommand("sign", "sign the session's newest record as a role");
+  sign->add_option("--session", opts->session, "session id")->required();
+  sign->add_option("--role", opts->role, "subject, technician or studio")
+      ->required()
+      ->check(CLI::IsMember({"subject", "technician", "studio"}));
+  sign->add_option("--technician", opts->technician, "technician id (default: the witness)");
+  sign->add_option("--passphrase-file", opts->passphrase_file, "the signer's passphrase")
+      ->required();
+  sign->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      return SignAs(catalog, opts->session, opts->role, opts->technician, opts->passphrase_file);
+    });
+  });
+
+  auto* check = consent->add_subcommand(
+      "check-capture", "the capture gate: exit 0 when the session may be captured");
+  check->add_option("--subject", opts->subject, "subject id")->required();
+  check->add_option("--session", opts->session, "session id")->required();
+  check->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      TWINRIG_RETURN_IF_ERROR(cs::CheckCaptureAllowed(catalog, opts->subject, opts->session));
+      std::cout << "capture allowed\n";
+      return OkStatus();
+    });
+  });
+
+  auto* seal = consent->add_subcommand(
+      "seal", "seal the captured files (manifest of path, size, SHA-256); then sign");
+  seal->add_option("--session", opts->session, "session id")->required();
+  seal->add_option("--technician", opts->technician, "the technician who captured")->required();
+  seal->add_option("--manifest", opts->manifest, "manifest JSON")->required();
+  seal->add_flag("--no-check", opts->no_check, "do not re-hash the files in the session folder");
+  seal->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto manifest = ReadFileText(opts->manifest);
+      if (!manifest.ok()) return manifest.error();
+      auto rec = cs::SealCapture(
+          catalog, opts->session, opts->technician, *manifest,
+          opts->no_check ? std::filesystem::path() : global.studio / "sessions" / opts->session);
+      if (!rec.ok()) return rec.error();
+      PrintRecord(*rec);
+      return OkStatus();
+    });
+  });
+
+  for (const bool approve : {true, false}) {
+    auto* review = consent->add_subcommand(
+        approve ? "approve" : "reject",
+        approve ? "the subject approves the twin (hashes of twin/); then sign"
+                : "the subject rejects the twin; then sign");
+    review->add_option("--session", opts->session, "session id")->required();
+    review->add_option("--note", opts->note, "the subject's words");
+    review->callback([&global, &exit_code, opts, approve] {
+      WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+        auto rec = cs::ReviewTwin(catalog, opts->session, approve, opts->note);
+        if (!rec.ok()) return rec.error();
+        PrintRecord(*rec);
+        return OkStatus();
+      });
+    });
+  }
+
+  for (const char* type : {"grant", "amend"}) {
+    const std::string record_type = std::string(type) == "grant" ? "grant" : "amendment";
+    auto* cmd = consent->add_subcommand(
+        type, record_type == "grant" ? "license the twin to licensees (JSON grants); then sign"
+                                     : "change existing grants (new consent, R9); then sign");
+    cmd->add_option("--session", opts->session, "session id")->required();
+    cmd->add_option("--grants", opts->grants, "JSON: a grant, a list, or {\"grants\":[…]}")
+        ->required();
+    cmd->callback([&global, &exit_code, opts, record_type] {
+      WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+        auto json = ReadJsonFile(opts->grants);
+        if (!json.ok()) return json.error();
+        cs::Json list = *json;
+        if (list.is_object() && list.contains("grants")) list = list["grants"];
+        if (list.is_object()) list = cs::Json::array({list});
+        auto rec = cs::AddGrants(catalog, opts->session, record_type, list);
+        if (!rec.ok()) return rec.error();
+        PrintRecord(*rec);
+        return OkStatus();
+      });
+    });
+  }
+
+  auto* revoke = consent->add_subcommand(
+      "revoke", "withdraw consent (some grants, or all); signed at once by the subject");
+  revoke->add_option("--session", opts->session, "session id")->required();
+  revoke->add_option("--grant", opts->grant_ids, "grant id (repeat); none: everything");
+  revoke->add_flag("--erase", opts->erase, "also ask for erasure of the biometric data");
+  revoke->add_option("--reason", opts->reason, "why");
+  revoke
+      ->add_option("--role", opts->role,
+                   "who signs: subject (default) or studio on the "
+                   "subject's verified request")
+      ->check(CLI::IsMember({"subject", "studio"}));
+  revoke->add_option("--passphrase-file", opts->passphrase_file, "the signer's passphrase")
+      ->required();
+  revoke->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      const std::string role = opts->role.empty() ? "subject" : opts->role;
+      auto chain = cs::Chain::ForSession(catalog, opts->session);
+      if (!chain.ok()) return chain.error();
+      const std::string owner = role == "subject" ? chain->state().subject_id : "studio";
+      // Unseal first: a wrong passphrase must not leave an unsigned revocation behind.
+      auto key = Unseal(catalog, role, owner, opts->passphrase_file);
+      if (!key.ok()) return key.error();
+      auto rec = cs::Revoke(catalog, opts->session, opts->grant_ids, opts->erase, opts->reason);
+      if (!rec.ok()) return rec.error();
+      auto signed_rec = cs::SignNewest(catalog, opts->session, role, *key);
+      if (!signed_rec.ok()) return signed_rec.error();
+      PrintRecord(*signed_rec);
+      if (opts->erase) {
+        std::cout << "next run `twinrig subject erase " << chain->state().subject_id
+                  << "` to crypto-shred the data\n";
+      }
+      return OkStatus();
+    });
+  });
+
+  auto* verify = consent->add_subcommand(
+      "verify", "verify a session's chain, or offline a folder of records with a key ring");
+  verify->add_option("--session", opts->session, "session id in this studio");
+  verify->add_option("--dir", opts->dir, "folder of records (offline; with --keys)");
+  verify->add_option("--keys", opts->keys, "key-ring JSON (from `twinrig keys export`)");
+  verify->add_flag("--json", opts->json, "print JSON");
+  verify->callback([&global, &exit_code, opts] {
+    auto run = [&](std::optional<catalog::Catalog*> catalog) -> Status {
+      Result<cs::Chain> chain = MakeError("no chain");
+      if (catalog.has_value()) {
+        chain = cs::Chain::ForSession(**catalog, opts->session);
+      } else {
+        auto ring = cs::KeyRing::FromFile(opts->keys);
+        if (!ring.ok()) return ring.error();
+        chain = cs::Chain::Load(opts->dir, *ring);
+      }
+      if (!chain.ok()) return chain.error();
+      if (chain->records().empty()) {
+        return MakeError("no consent records found", opts->dir.empty() ? opts->session : opts->dir,
+                         "check the session id or folder");
+      }
+      const auto& state = chain->state();
+      cs::Json out = {{"valid", true},
+                      {"subject_id", state.subject_id},
+                      {"session_id", state.session_id},
+                      {"records", cs::Json::array()}};
+      for (const auto& rec : chain->records()) {
+        cs::Json roles = cs::Json::array();
+        for (const auto& s : rec.signatures) roles.push_back(s.role);
+        out["records"].push_back({{"seq", rec.seq},
+                                  {"type", rec.type},
+                                  {"record_id", rec.record_id()},
+                                  {"sha256", rec.sha256},
+                                  {"signed_by", roles},
+                                  {"complete", rec.complete}});
+      }
+      if (catalog.has_value() && state.seal != nullptr) {
+        Status files = cs::VerifyCaptureFiles(**catalog, opts->session);
+        out["capture_files"] = files.ok() ? "match the seal" : files.error().Describe();
+        if (!files.ok()) out["valid"] = false;
+      }
+      if (opts->json) {
+        std::cout << out.dump(2) << "\n";
+      } else {
+        for (const auto& r : out["records"]) {
+          std::cout << r["seq"].get<int>() << " " << r["type"].get<std::string>() << " "
+                    << r["record_id"].get<std::string>() << " signed_by=" << r["signed_by"].dump()
+                    << (r["complete"].get<bool>() ? "" : " INCOMPLETE") << "\n";
+        }
+        if (out.contains("capture_files")) {
+          std::cout << "capture files: " << out["capture_files"].get<std::string>() << "\n";
+        }
+        std::cout << (out["valid"].get<bool>() ? "valid" : "INVALID") << "\n";
+      }
+      if (!out["valid"].get<bool>()) {
+        return MakeError("captured files do not match the seal", opts->session,
+                         "restore them from a backup");
+      }
+      return OkStatus();
+    };
+    if (!opts->dir.empty()) {
+      if (opts->keys.empty()) {
+        exit_code = Fail(MakeError("--dir needs --keys", "", "pass the key ring file"));
+        return;
+      }
+      Status s = run(std::nullopt);
+      exit_code = s.ok() ? 0 : Fail(s.error());
+      return;
+    }
+    if (opts->session.empty()) {
+      exit_code = Fail(MakeError("give --session, or --dir with --keys", "", ""));
+      return;
+    }
+    WithCatalog(global, exit_code,
+                [&](catalog::Catalog& catalog) -> Status { return run(&catalog); });
+  });
+
+  auto* status = consent->add_subcommand("status", "what the chain allows now: grants, state");
+  status->add_option("--session", opts->session, "session id")->required();
+  status->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto chain = cs::Chain::ForSession(catalog, opts->session);
+      if (!chain.ok()) return chain.error();
+      const auto& s = chain->state();
+      cs::Json grants = cs::Json::array();
+      for (const auto& [id, g] : s.grants) {
+        cs::Json line = {{"grant_id", id},
+                         {"licensee", g.grant["licensee"]["id"]},
+                         {"purpose", g.grant["purpose"]},
+                         {"media", g.grant["media"]},
+                         {"territory", g.grant["territory"]},
+                         {"not_before", g.grant["not_before"]},
+                         {"not_after", g.grant["not_after"]},
+                         {"record_id", g.record->record_id()},
+                         {"revoked", s.all_revoked || s.revoked_grants.contains(id)}};
+        grants.push_back(line);
+      }
+      const cs::Json out = {
+          {"subject_id", s.subject_id},
+          {"session_id", s.session_id},
+          {"records", chain->records().size()},
+          {"consent_signed", s.consent != nullptr && s.consent->complete},
+          {"sealed", s.seal != nullptr},
+          {"twin",
+           s.twin == nullptr ? "not reviewed" : (s.twin_approved ? "approved" : "rejected")},
+          {"revoked", s.all_revoked},
+          {"destroyed", s.destroyed},
+          {"pending", s.pending},
+          {"grants", grants}};
+      std::cout << out.dump(2) << "\n";
+      return OkStatus();
+    });
+  });
+
+  auto* usage = consent->add_subcommand("usage", "exports per licensee and grant, with amounts");
+  usage->add_option("--licensee", opts->licensee, "one licensee (default all)");
+  usage->add_option("--from", opts->from, "from this date/time (inclusive, RFC 3339 prefix)");
+  usage->add_option("--to", opts->to, "to this date/time (exclusive)");
+  usage->add_flag("--json", opts->json, "print JSON");
+  usage->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto lines = cs::UsageReport(catalog, opts->licensee, opts->from, opts->to);
+      if (!lines.ok()) return lines.error();
+      cs::Json out = cs::Json::array();
+      for (const auto& l : *lines) {
+        out.push_back({{"licensee", l.licensee},
+                       {"grant_id", l.grant_id},
+                       {"session_id", l.session_id},
+                       {"uses", l.uses},
+                       {"amount_minor", l.amount_minor},
+                       {"currency", l.currency}});
+      }
+      if (opts->json) {
+        std::cout << out.dump(2) << "\n";
+        return OkStatus();
+      }
+      std::cout << "licensee grant session uses amount_minor currency\n";
+      for (const auto& l : *lines) {
+        std::cout << l.licensee << " " << l.grant_id << " " << l.session_id << " " << l.uses << " "
+                  << l.amount_minor << " " << l.currency << "\n";
+      }
+      return OkStatus();
+    });
+  });
+}
+
+void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* cmd = parent.add_subcommand(
+      "export", "export a twin to a licensee under a current grant, with signed provenance");
+  auto req = std::make_shared<cs::ExportRequest>();
+  auto pass = std::make_shared<std::string>();
+  cmd->add_option("session", req->session_id, "session id")->required();
+  cmd->add_option("--licensee", req->licensee, "licensee id")->required();
+  cmd->add_option("--purpose", req->purpose, "the purpose, as written in the grant")->required();
+  cmd->add_option("--medium", req->medium, "the medium (e.g. social, ecommerce)")->required();
+  cmd->add_option("--territory", req->territory, "where it will be used (checked when given)");
+  cmd->add_option("--out", req->out, "output folder")->required();
+  cmd->add_flag("--composite", req->composite,
+                "label as compositeWithTrainedAlgorithmicMedia (default trainedAlgorithmicMedia)");
+  cmd->add_option("--passphrase-file", *pass, "the studio key's passphrase (signs provenance)")
+      ->required();
+  cmd->callback([&global, &exit_code, req, pass] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
+      if (!key.ok()) return key.error();
+      auto result = cs::Export(catalog, *req, *key);
+      if (!result.ok()) return result.error();
+      std::cout << "export_id " << result->export_id << "\ngrant_id " << result->grant_id
+                << "\nprovenance " << result->sidecar.string() << "\n";
+      for (const auto& f : result->files) std::cout << "file " << f.string() << "\n";
+      return OkStatus();
+    });
+  });
+}
+
+void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* audit = parent.add_subcommand("audit", "the hash-chained audit log");
+  audit->require_subcommand(1);
+  auto pass = std::make_shared<std::string>();
+  audit->add_subcommand("verify", "recompute the chain and check the signed checkpoints")
+      ->callback([&global, &exit_code] {
+        WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+          auto ring = cs::KeyRing::FromCatalog(catalog);
+          if (!ring.ok()) return ring.error();
+          auto report = cs::AuditVerify(catalog, *ring);
+          if (!report.ok()) return report.error();
+          std::cout << "entries " << report->entries << "\ncheckpoints " << report->checkpoints
+                    << "\ncovered " << report->covered << "\nhead " << report->head << "\n";
+          if (report->covered < report->entries) {
+            std::cout << "unanchored " << report->entries - report->covered
+                      << " (entries after the newest checkpoint; run `twinrig audit "
+                         "checkpoint`)\n";
+          }
+          std::cout << "valid\n";
+          return OkStatus();
+        });
+      });
+  auto* cp = audit->add_subcommand("checkpoint", "sign (count, head) with the studio key");
+  cp->add_option("--passphrase-file", *pass, "the studio key's passphrase")->required();
+  cp->callback([&global, &exit_code, pass] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
+      if (!key.ok()) return key.error();
+      TWINRIG_RETURN_IF_ERROR(cs::AuditCheckpoint(catalog, *key));
+      std::cout << "checkpoint written\n";
+      return OkStatus();
+    });
+  });
+}
+
+}  // namespace twinrig::app
