@@ -30,6 +30,12 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddRig(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 
 // Prints an error for a person: what failed, where, what to do.
 void PrintError(const std::string& what, const std::string& where, const std::string& todo);

@@ -19,6 +19,12 @@ constexpr Command kCommands[] = {
     {"sim", AddSim},
     {"session", AddSession},
     {"capture", AddCapture},
+    {"rig", AddRig},
+    {"keys", AddKeys},
+    {"subject", AddSubject},
+    {"consent", AddConsent},
+    {"export", AddExport},
+    {"audit", AddAudit},
 };
 
 }  // namespace
