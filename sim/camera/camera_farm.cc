@@ -221,15 +221,29 @@ namespace farm_detail {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Camera& camera, tcp::socket socket, std::size_t chunk_bytes)
+  Connection(Camera& camera, tcp::socket socket, std::size_t chunk_bytes,
+             std::chrono::milliseconds handshake_timeout)
       : camera_(camera),
         socket_(std::move(socket)),
         pace_timer_(socket_.get_executor()),
+        handshake_timer_(socket_.get_executor()),
         chunk_bytes_(chunk_bytes),
+        handshake_timeout_(handshake_timeout),
         log_(camera.log) {}
 
   void Start() {
-    asio::post(socket_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      // A peer that connects and never completes the handshake would hold the socket forever.
+      self->handshake_timer_.expires_after(self->handshake_timeout_);
+      self->handshake_timer_.async_wait([self](boost::system::error_code ec) {
+        if (!ec && self->role_ == Role::kUnknown) {
+          self->log_.Warn("closing a connection that sent no handshake within {} ms",
+                          self->handshake_timeout_.count());
+          self->CloseNow("no handshake");
+        }
+      });
+      self->ReadHeader();
+    });
   }
   // Thread-safe.
   void Close(const std::string& why) {
@@ -313,6 +327,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return false;
     }
     role_ = Role::kCommand;
+    handshake_timer_.cancel();
     {
       std::lock_guard lock(camera_.mutex);
       connection_number_ = camera_.next_connection++;
@@ -341,6 +356,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return false;
     }
     role_ = Role::kEvent;
+    handshake_timer_.cancel();
     connection_number_ = request.connection_number;
     log_ = camera_.log.With("conn", std::to_string(connection_number_)).With("channel", "event");
     Queue(OutChunk{BuildInitEventAck()});
@@ -512,6 +528,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (role_ != Role::kUnknown) log_.Info("connection closed: {}", why);
     boost::system::error_code ignored;
     pace_timer_.cancel();
+    handshake_timer_.cancel();
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
     if (role_ == Role::kCommand) {
@@ -527,7 +544,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Camera& camera_;
   tcp::socket socket_;
   asio::steady_timer pace_timer_;
+  asio::steady_timer handshake_timer_;
   const std::size_t chunk_bytes_;
+  const std::chrono::milliseconds handshake_timeout_;
   ContextLogger log_;
   // Read and written only on the socket's strand; role_ and connection_number_ are set once,
   // before the connection is visible to event routing as an event channel.
@@ -738,8 +757,8 @@ void CameraFarm::Impl::Accept(Camera& camera) {
           } else {
             boost::system::error_code ignored;
             socket.set_option(tcp::no_delay(true), ignored);
-            auto connection =
-                std::make_shared<Connection>(camera, std::move(socket), options.data_chunk_bytes);
+            auto connection = std::make_shared<Connection>(
+                camera, std::move(socket), options.data_chunk_bytes, options.handshake_timeout);
             {
               std::lock_guard lock(camera.mutex);
               std::erase_if(camera.connections, [](const auto& w) { return w.expired(); });
@@ -814,6 +833,7 @@ std::vector<std::string> FarmOptions::Validate() const {
   std::vector<std::string> problems;
   if (io_threads < 1 || io_threads > 64) problems.push_back("io_threads must be 1..64");
   if (image_threads < 1 || image_threads > 64) problems.push_back("image_threads must be 1..64");
+  if (handshake_timeout.count() < 1) problems.push_back("handshake_timeout must be positive");
   if (data_chunk_bytes < 1024 || data_chunk_bytes > (16U << 20)) {
     problems.push_back("data_chunk_bytes must be 1 KiB..16 MiB");
   }

@@ -26,6 +26,7 @@
 // kept until deleted but do not use card space.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -43,6 +44,8 @@ struct FarmOptions {
   int image_threads = 2;            // image source calls run here, not on the socket threads
   std::filesystem::path truth_log;  // append-only JSON lines of ExposureRecord; empty: none
   std::size_t data_chunk_bytes = 1U << 20;  // PTP/IP Data packet payload for GetObject
+  // A connection that sends no InitCommandRequest/InitEventRequest within this is closed.
+  std::chrono::milliseconds handshake_timeout{10'000};
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 

@@ -31,7 +31,8 @@ bool KilledAtDeadline(const SubprocessResult& run) {
 }
 
 struct Studio {
-  explicit Studio(const std::string& base, std::size_t image_bytes = 200'000)
+  explicit Studio(const std::string& base, std::size_t image_bytes = 200'000,
+                  FarmOptions options = {})
       : source(image_bytes) {
     StudioAddressing addressing;
     addressing.base_address = base;
@@ -39,7 +40,7 @@ struct Studio {
     addressing.synthetic_jpeg_bytes = image_bytes;
     auto configs = MakeCameraConfigs(1, addressing);
     REQUIRE(configs.ok());
-    farm = std::make_unique<CameraFarm>(*configs);
+    farm = std::make_unique<CameraFarm>(*configs, options);
     farm->SetImageSource(source.Source());
     farm->OnExposure(log.Callback());
     REQUIRE(farm->Start().ok());
@@ -207,7 +208,9 @@ TEST_CASE("slow transfers are paced, and a low battery shows in the config", "[i
 
 TEST_CASE("malformed packets close only that connection and the camera keeps serving",
           "[integration]") {
-  Studio studio("127.42.11.2");
+  FarmOptions options;
+  options.handshake_timeout = std::chrono::milliseconds(300);
+  Studio studio("127.42.11.2", 200'000, options);
   auto send_raw = [&](const std::vector<std::uint8_t>& bytes) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in to{};
@@ -229,6 +232,10 @@ TEST_CASE("malformed packets close only that connection and the camera keeps ser
   CHECK(send_raw({4, 0, 0, 0, 1, 0, 0, 0}) == 0);
   CHECK(send_raw({0x12, 0, 0, 0, 6, 0, 0, 0, 1, 0, 0, 0, 1, 0x10, 0, 0, 0, 0}) == 0);
   CHECK(studio.farm->Stats(0).malformed_packets == 3);
+  // A peer that never says hello is closed after the handshake timeout.
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(send_raw({}) == 0);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
   // Junk on the remote port is counted and ignored.
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in to{};
