@@ -31,16 +31,15 @@ int main(int argc, char** argv) {
   layout_options.kind = "head24";
   auto layout = sim::layout::GenerateLayout(layout_options);
   if (!layout.ok()) return Fail(layout.error());
-  // The scene is found from the repository top (bench/lib.sh runs from anywhere).
-  const std::filesystem::path head =
-      std::filesystem::path(TWINRIG_BENCH_SOURCE_DIR) / "sim" / "data" / "head";
+  auto head = sim::render::FindHeadData();
+  if (!head.ok()) return Fail(head.error());
   bench::Stopwatch load;
-  auto parallel = sim::render::Renderer::Create(head, layout->truth);
+  auto parallel = sim::render::Renderer::Create(*head, layout->truth);
   if (!parallel.ok()) return Fail(parallel.error());
   const double load_s = load.Seconds();
   sim::render::RendererOptions one;
   one.threads = 1;
-  auto serial = sim::render::Renderer::Create(head, layout->truth, one);
+  auto serial = sim::render::Renderer::Create(*head, layout->truth, one);
   if (!serial.ok()) return Fail(serial.error());
 
   // Views spread over the three rings.

@@ -188,8 +188,8 @@ Vec3 Apply(const Mat3& R, const Vec3& x) {
 Vec3 ApplyTransposed(const Mat3& R, const Vec3& x) { return Apply(Transposed(R), x); }
 Mat3 Multiply(const Mat3& a, const Mat3& b) {
   Mat3 out{};
-  for (int i = 0; i < 3; ++i) {
-    for (int j = 0; j < 3; ++j) {
+  for (size_t i = 0; i < 3; ++i) {
+    for (size_t j = 0; j < 3; ++j) {
       out[i * 3 + j] = a[i * 3] * b[j] + a[i * 3 + 1] * b[3 + j] + a[i * 3 + 2] * b[6 + j];
     }
   }

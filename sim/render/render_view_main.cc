@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Renders views of the virtual studio (sim/render)"};
   std::string layout_name = "head24";
   std::uint64_t seed = 1;
-  std::filesystem::path head = "sim/data/head";
+  std::filesystem::path head;
   int camera_index = 0;
   int width = 0;
   int height = 0;
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
                  "head24, body160, or a folder with rig.toml and "
                  "groundtruth.json");
   app.add_option("--seed", seed, "layout and noise seed");
-  app.add_option("--head", head, "folder with head.obj and Map-COL.jpg (default sim/data/head)");
+  app.add_option("--head", head,
+                 "folder with head.obj and Map-COL.jpg (default: found from the repository)");
   app.add_option("--camera", camera_index, "camera index in the layout (0-based)");
   app.add_option("--width", width, "output width (default: the camera's full size)");
   app.add_option("--height", height, "output height");
@@ -85,7 +86,9 @@ int main(int argc, char** argv) {
   }
   if (out.empty() && sheet.empty()) return 0;
 
-  auto renderer = render::Renderer::Create(head, layout.truth);
+  auto head_folder = render::FindHeadData(head);
+  if (!head_folder.ok()) return Fail(head_folder.error());
+  auto renderer = render::Renderer::Create(*head_folder, layout.truth);
   if (!renderer.ok()) return Fail(renderer.error());
   render::SceneState scene;
   if (pose >= 0) {

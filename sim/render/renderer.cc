@@ -11,6 +11,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <limits>
@@ -86,7 +87,7 @@ class Texture {
           const float g = lut[image.at<std::uint8_t>(y, x)];
           t = {g, g, g};
         } else {
-          const cv::Vec3b bgr = image.at<cv::Vec3b>(y, x);
+          const cv::Vec3b& bgr = image.at<cv::Vec3b>(y, x);
           t = {lut[bgr[2]], lut[bgr[1]], lut[bgr[0]]};
         }
       }
@@ -666,7 +667,7 @@ Result<std::unique_ptr<Renderer>> Renderer::Create(const std::filesystem::path& 
   const int px = options.board_texture_px_per_square;
   (*board)->draw(cv::Size(spec->squares_x * px, spec->squares_y * px), board_image, 0, 1);
   impl->charuco_texture = Texture(board_image);
-  impl->colorchecker_texture = Texture(DrawColorChecker(1395));
+  impl->colorchecker_texture = Texture(DrawColorChecker(744));
 
   // The head in the world: X_world = R_subject * X_scan + t_subject; smooth normals from the
   // area-weighted face normals around each position.
@@ -952,6 +953,39 @@ Result<std::vector<std::uint8_t>> Renderer::RenderJpeg(const CameraTruth& camera
   out.insert(out.end(), exif_bytes->begin(), exif_bytes->end());
   out.insert(out.end(), compressed.begin() + static_cast<long>(insert_at), compressed.end());
   return out;
+}
+
+Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint) {
+  auto has_head = [](const std::filesystem::path& folder) {
+    std::error_code ec;
+    return std::filesystem::is_regular_file(folder / "head.obj", ec) &&
+           std::filesystem::is_regular_file(folder / "Map-COL.jpg", ec);
+  };
+  std::vector<std::filesystem::path> tried;
+  if (!hint.empty()) {
+    if (has_head(hint)) return hint;
+    return MakeError("no head.obj and Map-COL.jpg in the given folder", hint.string(),
+                     "point it at the repository's sim/data/head");
+  }
+  if (const char* env = std::getenv("TWINRIG_SIM_DATA"); env != nullptr && *env != '\0') {
+    tried.push_back(std::filesystem::path(env) / "head");
+  }
+  tried.push_back(std::filesystem::current_path() / "sim" / "data" / "head");
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (auto folder = exe.parent_path(); !folder.empty(); folder = folder.parent_path()) {
+      tried.push_back(folder / "sim" / "data" / "head");
+      if (folder == folder.root_path()) break;
+    }
+  }
+  std::string where;
+  for (const auto& folder : tried) {
+    if (has_head(folder)) return folder;
+    where += (where.empty() ? "" : ", ") + folder.string();
+  }
+  return MakeError("the head scan (head.obj, Map-COL.jpg) was not found", where,
+                   "run from the repository top or set TWINRIG_SIM_DATA to its sim/data folder");
 }
 
 std::int64_t MonotonicToUnixOffsetNs() {

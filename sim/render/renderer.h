@@ -60,6 +60,7 @@ struct RendererOptions {
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 
+// Thread-safe once created: RenderImage, RenderJpeg and RenderCoverage may run concurrently.
 class Renderer {
  public:
   // Loads head.obj + Map-COL.jpg from `head_folder` and builds the scene for `truth` (subject
@@ -96,6 +97,11 @@ class Renderer {
   explicit Renderer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Where the head scan is: `hint` when given, else $TWINRIG_SIM_DATA/head, else sim/data/head
+// under the current folder or under any parent of the running executable's folder (so binaries
+// in a build tree inside the repository find it). Errors list where it looked.
+Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint = {});
 
 // CLOCK_REALTIME - CLOCK_MONOTONIC now, in ns: sample once per studio and pass it in Exposure.
 std::int64_t MonotonicToUnixOffsetNs();
