@@ -32,7 +32,7 @@ bool KilledAtDeadline(const SubprocessResult& run) {
 
 struct Studio {
   explicit Studio(const std::string& base, std::size_t image_bytes = 200'000,
-                  FarmOptions options = {})
+                  const FarmOptions& options = {})
       : source(image_bytes) {
     StudioAddressing addressing;
     addressing.base_address = base;
