@@ -580,14 +580,20 @@ struct Renderer::Impl {
         }
       }
     };
-    const tbb::blocked_range<int> all(0, height, 4);
+    ForRows(height, 4, trace_rows);
+    return OkStatus();
+  }
+
+  // Runs `body` over row ranges on options.threads threads (0: TBB's default, all cores).
+  template <typename Body>
+  void ForRows(int rows, int grain, const Body& body) const {
+    const tbb::blocked_range<int> all(0, rows, grain);
     if (options.threads > 0) {
       tbb::task_arena arena(options.threads);
-      arena.execute([&] { tbb::parallel_for(all, trace_rows); });
+      arena.execute([&] { tbb::parallel_for(all, body); });
     } else {
-      tbb::parallel_for(all, trace_rows);
+      tbb::parallel_for(all, body);
     }
-    return OkStatus();
   }
 };
 
@@ -783,25 +789,24 @@ Result<cv::Mat> Renderer::RenderImage(const CameraTruth& camera, const Exposure&
         std::lround(255.0F * LinearToSrgb(static_cast<float>(i) / 4096.0F)));
   }
   cv::Mat image(height, width, CV_8UC3);
-  tbb::parallel_for(
-      tbb::blocked_range<int>(0, height, 8), [&](const tbb::blocked_range<int>& rows) {
-        for (int row = rows.begin(); row < rows.end(); ++row) {
-          const auto* in = radiance.ptr<cv::Vec3f>(row);
-          auto* out = image.ptr<cv::Vec3b>(row);
-          for (int col = 0; col < width; ++col) {
-            for (int k = 0; k < 3; ++k) {
-              double value = in[col][k] * gain * channel[k];
-              if (noise) {
-                const auto index = (static_cast<std::uint64_t>(row) * width + col) * 3 + k;
-                const double sigma = std::sqrt(shot * std::max(0.0, value) + read * read);
-                value += sigma * GaussianAt(noise_seed, index);
-              }
-              const int level = static_cast<int>(std::lround(std::clamp(value, 0.0, 1.0) * 4096));
-              out[col][2 - k] = encode[level];  // BGR
-            }
+  impl_->ForRows(height, 8, [&](const tbb::blocked_range<int>& rows) {
+    for (int row = rows.begin(); row < rows.end(); ++row) {
+      const auto* in = radiance.ptr<cv::Vec3f>(row);
+      auto* out = image.ptr<cv::Vec3b>(row);
+      for (int col = 0; col < width; ++col) {
+        for (int k = 0; k < 3; ++k) {
+          double value = in[col][k] * gain * channel[k];
+          if (noise) {
+            const auto index = (static_cast<std::uint64_t>(row) * width + col) * 3 + k;
+            const double sigma = std::sqrt(shot * std::max(0.0, value) + read * read);
+            value += sigma * GaussianAt(noise_seed, index);
           }
+          const int level = static_cast<int>(std::lround(std::clamp(value, 0.0, 1.0) * 4096));
+          out[col][2 - k] = encode[level];  // BGR
         }
-      });
+      }
+    }
+  });
   return image;
 }
 
