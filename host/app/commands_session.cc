@@ -2,10 +2,12 @@
 
 #include <cstdio>
 #include <iostream>
+#include <random>
 
 #include "host/app/command.h"
 #include "host/catalog/catalog.h"
 #include "host/session/capture.h"
+#include "host/session/node_trigger.h"
 #include "host/session/session.h"
 
 namespace twinrig::app {
@@ -48,6 +50,7 @@ struct CaptureArgs {
   bool software_trigger = false;
   bool resume = false;
   bool retake_missing = false;
+  int capture_timeout_s = 15;
 };
 
 struct NewArgs {
@@ -106,6 +109,9 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--software-trigger", args.software_trigger,
                 "InitiateCapture on every camera at once (rigs without trigger nodes)");
   cmd->add_flag("--resume", args.resume, "finish takes a stopped station left open");
+  cmd->add_option("--capture-timeout", args.capture_timeout_s,
+                  "seconds a camera may take from trigger to a new image before it counts as hung")
+      ->check(CLI::Range(1, 3600));
   cmd->add_flag("--retake-missing", args.retake_missing,
                 "fire again only the cameras whose frame of the last take is missing");
   cmd->callback([&global, &exit_code] {
@@ -123,7 +129,27 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     session::CaptureOptions options;
     options.takes = args.takes;
     options.software_trigger = args.software_trigger;
+    std::unique_ptr<session::NodeTrigger> trigger;
+    if (!args.software_trigger && !args.resume) {
+      auto connected =
+          session::NodeTrigger::Connect(global.studio / "rigs" / info->rig / "rig.toml", *info);
+      if (!connected.ok()) {
+        Error error = connected.error();
+        error.todo += "; or capture without nodes: --software-trigger";
+        return Fail(error, exit_code);
+      }
+      trigger = std::move(connected).value();
+      const std::uint32_t base = std::random_device{}() & 0xFFFF0000U;
+      options.hardware_fire = [&trigger, base](int take,
+                                               const std::vector<std::string>& serials) -> Status {
+        auto fired = trigger->Fire(base + static_cast<std::uint32_t>(take), serials);
+        if (!fired.ok()) return fired.error();
+        return OkStatus();
+      };
+    }
     options.worker.home = global.studio / ".gphoto";
+    options.worker.capture_deadline = std::chrono::seconds(args.capture_timeout_s);
+    options.frame_wait = std::chrono::seconds(args.capture_timeout_s);
     options.progress = ShowProgress;
     session::CaptureRunner runner(*info, options);
     std::cout << "session " << id << ": " << info->cameras.size() << " cameras\n";

@@ -12,11 +12,15 @@ void PrintStudio(const nlohmann::json& status) {
             << status.at("cameras").size() << " cameras, images: " << status.value("render", "?")
             << ", pid " << status.value("pid", 0) << "\n";
   std::cout << "rig file: " << status.value("rig_file", "") << "\n";
-  std::cout << "  " << std::left << std::setw(12) << "serial" << std::setw(28) << "port"
+  for (const auto& node : status.value("nodes", nlohmann::json::array())) {
+    std::cout << "  trigger node " << node.value("id", 0) << " at " << node.value("endpoint", "")
+              << (node.value("running", false) ? "  running" : "  STOPPED") << "\n";
+  }
+  std::cout << "  " << std::left << std::setw(16) << "serial" << std::setw(28) << "port"
             << std::setw(11) << "exposures"
             << "on card\n";
   for (const auto& camera : status.at("cameras")) {
-    std::cout << "  " << std::left << std::setw(12) << camera.value("serial", "") << std::setw(28)
+    std::cout << "  " << std::left << std::setw(16) << camera.value("serial", "") << std::setw(28)
               << camera.value("port", "") << std::setw(11) << camera.value("exposures", 0)
               << camera.value("images_on_card", 0) << "\n";
   }

@@ -59,6 +59,7 @@ Result<layout::Layout> MakeLayout(const UpOptions& options) {
     if (!base.ok()) return base.error();
     lo.camera_base_address = *base;
     lo.node_base_address = options.node_base_address;
+    lo.node_udp_port = 15800;  // the trigger-node protocol's port (protocol/frame.h)
     auto generated = layout::GenerateLayout(lo);
     if (!generated.ok()) return generated.error();
     made = std::move(generated).value();

@@ -2,11 +2,14 @@
 // virtual camera of the rig in one CameraFarm, renders their images from the ground truth, and
 // answers the control socket until told to stop (or SIGTERM).
 #include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <iostream>
 #include <mutex>
 #include <thread>
@@ -19,8 +22,89 @@
 #include "util/files.h"
 #include "util/logging.h"
 
+extern char** environ;
+
 namespace twinrig::sim::studio {
 namespace {
+
+// A simulated trigger node (twinrig-node-sim) running as a child of the studio.
+struct NodeProcess {
+  int id = 0;
+  std::string endpoint;
+  pid_t pid = -1;
+};
+
+// Starts one twinrig-node-sim per node of the rig, with its true clock error from the ground truth
+// and its outputs wired to the remote ports of the cameras the rig file says it drives.
+Result<std::vector<NodeProcess>> StartNodes(const layout::Rig& rig,
+                                            const layout::GroundTruth& truth, const Paths& paths,
+                                            const std::filesystem::path& binary) {
+  std::vector<NodeProcess> nodes;
+  std::error_code ec;
+  std::filesystem::create_directories(paths.SimFolder() / "nodes", ec);
+  for (const auto& node : rig.nodes) {
+    double offset_s = 0;
+    double drift_ppm = 0;
+    for (const auto& t : truth.nodes) {
+      if (t.id == node.id) {
+        offset_s = t.clock_offset_s;
+        drift_ppm = t.drift_ppm;
+      }
+    }
+    std::vector<std::string> args = {
+        binary.string(),
+        "--bind",
+        node.address,
+        "--udp-port",
+        std::to_string(node.udp_port),
+        "--node-id",
+        std::to_string(node.id),
+        "--ports",
+        std::to_string(node.ports),
+        "--offset-ns",
+        std::to_string(static_cast<std::int64_t>(offset_s * 1e9)),
+        "--drift-ppm",
+        std::to_string(drift_ppm),
+        "--truth-log",
+        (paths.SimFolder() / "nodes" / ("node-" + std::to_string(node.id) + ".jsonl")).string()};
+    for (const auto& camera : rig.cameras) {
+      if (camera.node_id != node.id) continue;
+      args.push_back("--wire");
+      args.push_back(std::to_string(camera.node_port) + "=" + camera.address + ":" +
+                     std::to_string(wire::kRemotePortUdp));
+    }
+    std::vector<char*> argv;
+    argv.reserve(args.size() + 1);
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    int rc = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    if (rc != 0) {
+      return MakeError(
+          "could not start trigger node " + std::to_string(node.id) + ": " + std::strerror(rc),
+          binary.string(), "check the twinrig installation (twinrig-node-sim)");
+    }
+    nodes.push_back({node.id, node.address + ":" + std::to_string(node.udp_port), pid});
+  }
+  return nodes;
+}
+
+void StopNodes(std::vector<NodeProcess>& nodes) {
+  for (auto& n : nodes) {
+    if (n.pid > 0) ::kill(n.pid, SIGTERM);
+  }
+  for (auto& n : nodes) {
+    if (n.pid <= 0) continue;
+    for (int i = 0; i < 100 && ::waitpid(n.pid, nullptr, WNOHANG) == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (::waitpid(n.pid, nullptr, WNOHANG) == 0) {
+      ::kill(n.pid, SIGKILL);
+      ::waitpid(n.pid, nullptr, 0);
+    }
+    n.pid = -1;
+  }
+}
 
 using nlohmann::json;
 
@@ -34,6 +118,7 @@ struct Settings {
   int width = 0;
   int height = 0;
   std::size_t synthetic_bytes = 0;
+  bool with_nodes = true;
 };
 
 // Where the head scan is: --head, TWINRIG_DATA, next to the binary's source tree.
@@ -139,6 +224,19 @@ int Run(const Settings& settings) {
     return 1;
   }
 
+  std::vector<NodeProcess> nodes;
+  const auto node_binary =
+      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "twinrig-node-sim";
+  if (settings.with_nodes && !rig->nodes.empty()) {
+    auto started_nodes = StartNodes(*rig, *truth, paths, node_binary);
+    if (!started_nodes.ok()) {
+      std::cerr << "error: " << started_nodes.error().Describe() << "\n";
+      farm.Stop();
+      return 1;
+    }
+    nodes = std::move(started_nodes).value();
+  }
+
   auto describe = [&]() {
     json cameras = json::array();
     for (size_t i = 0; i < farm.size(); ++i) {
@@ -153,8 +251,14 @@ int Run(const Settings& settings) {
     std::string mode = scene.mode == render::SceneState::Mode::kSubject       ? "subject"
                        : scene.mode == render::SceneState::Mode::kCalibration ? "calibration"
                                                                               : "empty";
+    json node_list = json::array();
+    for (const auto& n : nodes) {
+      bool alive = n.pid > 0 && ::waitpid(n.pid, nullptr, WNOHANG) == 0;
+      node_list.push_back({{"id", n.id}, {"endpoint", n.endpoint}, {"running", alive}});
+    }
     return json{{"ok", true},
                 {"ready", true},
+                {"nodes", node_list},
                 {"pid", ::getpid()},
                 {"rig", settings.rig},
                 {"rig_file", paths.RigFile(settings.rig).string()},
@@ -208,6 +312,7 @@ int Run(const Settings& settings) {
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Log().Info("virtual studio {}: stopping", settings.rig);
   control.Stop();
+  StopNodes(nodes);
   farm.Stop();
   std::filesystem::remove(paths.StateFile());
   return 0;
@@ -227,7 +332,10 @@ int main(int argc, char** argv) {
   app.add_option("--height", settings.height, "render height");
   app.add_option("--synthetic-bytes", settings.synthetic_bytes,
                  "synthetic payload size instead of renders");
+  bool no_nodes = false;
+  app.add_flag("--no-nodes", no_nodes, "start the cameras only (no simulated trigger nodes)");
   CLI11_PARSE(app, argc, argv);
+  settings.with_nodes = !no_nodes;
   if (settings.head_folder.empty())
     settings.head_folder = twinrig::sim::studio::DefaultHeadFolder();
   twinrig::ConfigureLogging("info");
