@@ -2,7 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fmt/ranges.h>
 
@@ -601,34 +603,43 @@ void CameraFarm::Impl::ShutterLoop() {
       shot_cv.wait_for(lock, std::chrono::nanoseconds(target - now - 1'000'000));
       continue;
     }
-    PendingExposure shot = std::move(pending.begin()->second);
-    pending.erase(pending.begin());
     lock.unlock();
-    ShotJob job;
-    if (shot.refused.empty()) {
-      SleepUntilMonotonic(target);
-      job.woke_ns = MonotonicNs();
-      job.settings = shot.camera->device.Settings();
-    } else {
-      job.woke_ns = MonotonicNs();
-      job.settings = shot.camera->device.Settings();
+    SleepUntilMonotonic(target);
+    const std::int64_t woke = MonotonicNs();
+    lock.lock();
+    // Every shot due by now exposes at this wake-up: take them all before any slower work, so a
+    // studio of cameras firing together is not exposed one bookkeeping step after another.
+    std::vector<ShotJob> due;
+    while (!pending.empty() && pending.begin()->first <= woke) {
+      ShotJob job;
+      job.shot = std::move(pending.begin()->second);
+      job.woke_ns = woke;
+      pending.erase(pending.begin());
+      due.push_back(std::move(job));
     }
-    {
-      std::lock_guard camera_lock(shot.camera->mutex);
-      job.sequence = ++shot.camera->sequence;
-      if (shot.refused.empty()) ++shot.camera->stats.exposures;
+    lock.unlock();
+    for (ShotJob& job : due) {
+      Camera& camera = *job.shot.camera;
+      job.settings = camera.device.Settings();
+      std::lock_guard camera_lock(camera.mutex);
+      job.sequence = ++camera.sequence;
+      if (job.shot.refused.empty()) ++camera.stats.exposures;
     }
-    job.shot = std::move(shot);
     {
       std::lock_guard job_lock(job_mutex);
-      jobs.push_back(std::move(job));
+      for (ShotJob& job : due) jobs.push_back(std::move(job));
     }
-    job_cv.notify_one();
+    job_cv.notify_all();
     lock.lock();
   }
 }
 
 void CameraFarm::Impl::ImageLoop() {
+  // Image production is bulk work (a renderer, JPEG encoding, hashing); the shutter thread must
+  // win the CPU when an exposure is due, so the image workers run at a lower priority.
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10) != 0) {
+    Log().Debug("could not lower the image worker's priority");
+  }
   for (;;) {
     ShotJob job;
     {
@@ -718,11 +729,18 @@ void CameraFarm::Impl::SendEvents(Camera& camera, std::uint32_t handle,
     camera.Count(&CameraStats::events_suppressed, 2);
     return;
   }
-  for (const auto& c : camera.Live()) {
+  const auto live = camera.Live();
+  bool sent = false;
+  for (const auto& c : live) {
     if (!c->is_event()) continue;
     c->SendEvent(BuildEvent(ev::kObjectAdded, event_tid, added));
     c->SendEvent(BuildEvent(ev::kCaptureComplete, event_tid, complete));
     camera.Count(&CameraStats::events_sent, 2);
+    sent = true;
+  }
+  if (!sent) {
+    camera.log.Info("object {} added with no host on the event channel ({} connections)", handle,
+                    live.size());
   }
 }
 

@@ -6,6 +6,9 @@
 #include <condition_variable>
 #include <thread>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "sim/camera/camera_farm.h"
 #include "sim/camera/synthetic_jpeg.h"
 #include "tests/sim/camera/camera_test_support.h"
@@ -139,23 +142,27 @@ TEST_CASE("a remote-port shutter edge exposes at edge + lag and the host downloa
 
   std::string folder;
   std::string name;
-  RunBounded(
-      {[&] {
-        for (int i = 0; i < 100 && name.empty(); ++i) {
-          CameraEventType type;
-          void* data = nullptr;
-          if (gp_camera_wait_for_event(camera.get(), 100, &type, &data, camera.context()) < GP_OK) {
-            break;
-          }
-          if (type == GP_EVENT_FILE_ADDED) {
-            auto* path = static_cast<CameraFilePath*>(data);
-            folder = path->folder;
-            name = path->name;
-          }
-          free(data);  // NOLINT(cppcoreguidelines-no-malloc): libgphoto2 mallocs it
-        }
-      }},
-      30);
+  std::vector<int> events;  // event types seen, or the error that ended the wait
+  RunBounded({[&] {
+               // gp_camera_wait_for_event sometimes returns a timeout well before its 100 ms: wait
+               // against a wall-clock deadline, not a count of calls.
+               const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+               while (name.empty() && std::chrono::steady_clock::now() < deadline) {
+                 CameraEventType type;
+                 void* data = nullptr;
+                 const int rc =
+                     gp_camera_wait_for_event(camera.get(), 100, &type, &data, camera.context());
+                 events.push_back(rc < GP_OK ? rc : static_cast<int>(type));
+                 if (rc < GP_OK) break;
+                 if (type == GP_EVENT_FILE_ADDED) {
+                   auto* path = static_cast<CameraFilePath*>(data);
+                   folder = path->folder;
+                   name = path->name;
+                 }
+                 free(data);  // NOLINT(cppcoreguidelines-no-malloc): libgphoto2 mallocs it
+               }
+             }},
+             30);
   REQUIRE(log.Wait(1, 2000));
   const ExposureRecord record = log.Records().at(0);
   CHECK(record.trigger == "remote");
@@ -169,6 +176,9 @@ TEST_CASE("a remote-port shutter edge exposes at edge + lag and the host downloa
   CHECK(record.os_lateness_ns == record.os_wake_ns - record.true_time_ns);
   CHECK(record.os_lateness_ns < 50'000'000);
 
+  INFO("events: " << fmt::format("{}", fmt::join(events, ",")) << " camera sent "
+                  << farm.Stats(0).events_sent << " events, stored " << farm.Stats(0).images_stored
+                  << ", record stored " << record.stored << ", error " << record.error);
   REQUIRE_FALSE(name.empty());
   CHECK(name == record.filename);
   CHECK(folder == "/store_00010001/DCIM/100TWRIG");
