@@ -111,9 +111,9 @@ TEST_CASE("a studio on another port is reached with libgphoto2's cmd and event p
 
 TEST_CASE("200 cameras fired for the same instant all expose at edge + their own lag",
           "[integration]") {
-  auto configs = MakeCameraConfigs(
-      200,
-      {.base_address = "127.42.16.2", .serial_prefix = "SYN", .synthetic_jpeg_bytes = 16 * 1024});
+  auto configs = MakeCameraConfigs(200, {.base_address = "127.42.16.2",
+                                         .serial_prefix = "SYN",
+                                         .synthetic_jpeg_bytes = std::size_t{16} * 1024});
   REQUIRE(configs.ok());
   CameraFarm farm(*configs);
   testing::RecordLog log;
