@@ -11,8 +11,6 @@
 
 namespace twinrig::protocol {
 
-namespace fb = ::twinrig::protocol::fb;
-
 // The largest datagram either side sends or accepts: below an Ethernet MTU, so a frame is never
 // fragmented.
 inline constexpr std::size_t kMaxDatagram = 1200;

@@ -1,5 +1,7 @@
 #include "rig/node.h"
 
+#include <climits>
+#include <cstdint>
 #include <cstring>
 
 namespace twinrig::rig {
@@ -67,6 +69,15 @@ class Detail {
   char buffer_[96] = {};
   std::size_t length_ = 0;
 };
+
+// Ticks to microseconds without overflow for any tick difference.
+std::int64_t TicksToUs(std::int64_t ticks, std::uint32_t rate) {
+  const std::int64_t whole = ticks / rate;
+  constexpr std::int64_t kLimit = INT64_MAX / 1000000 - 1;
+  if (whole > kLimit) return INT64_MAX;
+  if (whole < -kLimit) return INT64_MIN;
+  return whole * 1000000 + (ticks % rate) * 1000000 / rate;
+}
 
 }  // namespace
 
@@ -341,7 +352,7 @@ void Node::HandleFireAt(const fb::FireAt& message, std::uint32_t seq, const Peer
       ++counters_.fires_refused;
       Detail detail;
       detail.Text("fire-at of capture ").Number(capture).Text(" is ");
-      detail.Number(TickDiff(earliest, first) * 1000000 / tick_rate_hz_);
+      detail.Number(TicksToUs(TickDiff(earliest, first), tick_rate_hz_));
       detail.Text(" us too late for port ").Number(p).Text(": refused, not fired");
       SendAck(seq, from, false, fb::Fault::FireInPast, detail.c_str());
       return;
@@ -393,7 +404,7 @@ void Node::OnTimer(std::uint64_t tick) {
     if (TickDiff(tick, edge.tick) > max_late) {
       Detail detail;
       detail.Text("edge of capture ").Number(edge.capture_id).Text(" on port ").Number(edge.port);
-      detail.Text(" was due ").Number(TickDiff(tick, edge.tick) * 1000000 / tick_rate_hz_);
+      detail.Text(" was due ").Number(TicksToUs(TickDiff(tick, edge.tick), tick_rate_hz_));
       detail.Text(" us ago");
       LatchFault(fb::Fault::MissedDeadline, detail.c_str());
       return;

@@ -199,15 +199,15 @@ int Run(int argc, char** argv) {
                   reports[n].sync.est_error_us);
     }
 
-    // Fires at a fixed cadence, each scheduled 500 ms ahead of its instant (a loaded machine can
-    // stall a sim node's process for a good part of that).
-    const std::int64_t start = riglink::HostNowNs() + 600'000'000;
+    // A fire every `spacing` ms, each scheduled 500 ms ahead of its instant (a loaded machine can
+    // stall a sim node's process for a good part of that; a lost datagram costs a retransmission).
+    std::int64_t next_send = riglink::HostNowNs();
     for (int k = 0; k < args.fires; ++k) {
-      const std::int64_t instant =
-          start + static_cast<std::int64_t>(k) * args.spacing_ms * 1'000'000;
-      const std::int64_t send_at = instant - 500'000'000;
-      const std::int64_t wait = send_at - riglink::HostNowNs();
+      const std::int64_t wait = next_send - riglink::HostNowNs();
       if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+      next_send = std::max(next_send, riglink::HostNowNs()) +
+                  static_cast<std::int64_t>(args.spacing_ms) * 1'000'000;
+      const std::int64_t instant = riglink::HostNowNs() + 500'000'000;
       const auto capture = static_cast<std::uint32_t>(k + 1);
       auto ticket = link.ScheduleCapture(capture, instant);
       if (!ticket.ok()) return Fail(ticket.error().Describe());

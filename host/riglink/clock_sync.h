@@ -29,11 +29,11 @@ struct SyncSample {
 };
 
 struct ClockSyncOptions {
-  std::size_t window = 500;      // exchanges kept for the rate fit (10 s at 50 Hz)
-  std::size_t envelope = 150;    // most recent exchanges that bound the offset (3 s)
-  double keep_fraction = 0.5;    // of the window for the rate fit, lowest round trip first
-  std::size_t min_samples = 50;  // before the estimate is usable
-  double outlier_mads = 3.0;     // residual beyond this many MADs is dropped
+  std::size_t window = 500;       // exchanges kept for the rate fit (10 s at 50 Hz)
+  std::size_t envelope = 150;     // most recent exchanges that bound the offset (3 s)
+  double keep_fraction = 0.5;     // of the window for the rate fit, lowest round trip first
+  std::size_t min_samples = 150;  // before the estimate is usable (3 s: the rate needs a span)
+  double outlier_mads = 3.0;      // residual beyond this many MADs is dropped
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 

@@ -554,7 +554,9 @@ class RigLink::Impl {
     NodeState& node = *nodes_[pending->node];
     const std::uint32_t seq = ++seq_;
     builder_.Clear();
+    builder_.ForceDefaults(true);  // fields stamped after building must be present
     auto body = pending->build(builder_);
+    builder_.ForceDefaults(false);
     const std::uint16_t address_id =
         node.report.identified ? node.report.node_id : protocol::kAnyNode;
     auto frame = fb::CreateFrame(builder_, session_, seq, 0, address_id, pending->type, body);
@@ -563,6 +565,19 @@ class RigLink::Impl {
     pending_[seq] = pending;
     ++pending->attempts;
     if (pending->attempts > 1) ++node.report.retransmissions;
+    // A sync request carries the host's send time: stamp it as the last thing before the send, so
+    // that building the frame is not counted as network delay.
+    if (pending->type == fb::Body::SyncRequest) {
+      std::uint8_t* buffer = builder_.GetBufferPointer();
+      const auto* request =
+          reinterpret_cast<const flatbuffers::Table*>(fb::GetFrame(buffer)->body_as_SyncRequest());
+      const std::uint8_t* field =
+          request != nullptr ? request->GetAddressOf(fb::SyncRequest::VT_HOST_SEND_NS) : nullptr;
+      if (field != nullptr) {
+        const std::int64_t now = HostNowNs();
+        std::memcpy(buffer + (field - buffer), &now, sizeof(now));  // little-endian host
+      }
+    }
     boost::system::error_code error;
     socket_.send_to(asio::buffer(builder_.GetBufferPointer(), builder_.GetSize()), node.address, 0,
                     error);

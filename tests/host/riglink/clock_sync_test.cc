@@ -62,7 +62,7 @@ TEST_CASE("clock sync is not ready before enough exchanges and resets cleanly", 
   CHECK_FALSE(sync.ready());
   sync.Add({1000, 5, 6, 900});  // receive before send: ignored
   CHECK(sync.quality().samples == 0);
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 200; ++i) {
     sync.Add({i * 1'000'000LL, static_cast<std::uint64_t>(i * 1000 + 100),
               static_cast<std::uint64_t>(i * 1000 + 101), i * 1'000'000LL + 200'000});
   }
