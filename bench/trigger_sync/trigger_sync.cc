@@ -78,7 +78,11 @@ std::vector<double> NaiveFires(const std::vector<rig::sim::SimNodeOptions>& node
   sockaddr_in local{};
   local.sin_family = AF_INET;
   inet_pton(AF_INET, "127.0.0.1", &local.sin_addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+    close(fd);
+    *missed += fires * static_cast<int>(nodes.size());
+    return errors;
+  }
   std::vector<sockaddr_in> peers;
   std::vector<rig::sim::SimClock> clocks;
   for (const auto& node : nodes) {
@@ -183,6 +187,7 @@ int Run(int argc, char** argv) {
     std::this_thread::sleep_for(QuickMode(argc, argv) ? 4s : 8s);
     for (std::size_t n = 0; n < endpoints.size(); ++n) {
       std::vector<riglink::PortSetting> ports;
+      ports.reserve(static_cast<std::size_t>(args.ports));
       for (int p = 0; p < args.ports; ++p) {
         ports.push_back({static_cast<std::uint8_t>(p), true, 0, 10'000, 0});
       }

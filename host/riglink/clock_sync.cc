@@ -74,9 +74,10 @@ void ClockSync::Fit() {
   quality_.median_rtt_us = rtts[rtts.size() / 2] / 1e3;
 
   // Minimum-delay filtering: the exchanges with the shortest round trips.
-  const std::size_t keep = std::max<std::size_t>(
-      std::min<std::size_t>(points.size(), 4),
-      static_cast<std::size_t>(std::ceil(points.size() * options_.keep_fraction)));
+  const std::size_t keep =
+      std::max<std::size_t>(std::min<std::size_t>(points.size(), 4),
+                            static_cast<std::size_t>(std::ceil(static_cast<double>(points.size()) *
+                                                               options_.keep_fraction)));
   const double rtt_cut = rtts[std::min(keep, rtts.size()) - 1];
   std::vector<Point> used;
   for (const Point& p : points) {
@@ -114,10 +115,12 @@ void ClockSync::Fit() {
   // Outlier rejection by median absolute deviation of the residuals.
   if (used.size() >= 6) {
     std::vector<double> abs_residuals;
+    abs_residuals.reserve(used.size());
     for (const Point& p : used)
       abs_residuals.push_back(std::fabs(residual_ns(p, center, intercept, slope)));
     std::vector<double> sorted = abs_residuals;
-    std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
+    std::nth_element(sorted.begin(),
+                     sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
     const double mad = std::max(sorted[sorted.size() / 2], 500.0);  // floor: half a microsecond
     std::vector<Point> kept;
     for (std::size_t i = 0; i < used.size(); ++i) {

@@ -763,6 +763,7 @@ class RigLink::Impl {
         index, fb::Body::ConfigurePorts,
         [ports, persist](flatbuffers::FlatBufferBuilder& b) {
           std::vector<flatbuffers::Offset<fb::PortConfig>> configs;
+          configs.reserve(ports.size());
           for (const PortSetting& p : ports) {
             configs.push_back(fb::CreatePortConfig(b, p.port, p.enabled, p.focus_lead_us,
                                                    p.shutter_pulse_us, p.trim_us));

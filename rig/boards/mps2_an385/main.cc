@@ -29,7 +29,7 @@ void operator delete[](void*) noexcept {}
 void operator delete(void*, std::size_t) noexcept {}
 void operator delete[](void*, std::size_t) noexcept {}
 
-int main() {
+extern "C" int TwinrigFirmwareMain() {
   g_hal.Init();
   g_node.Boot();
   for (;;) {
@@ -48,3 +48,6 @@ int main() {
     if (g_hal.reboot_requested()) twinrig::rig::mps2::Mps2Hal::SystemReset();
   }
 }
+
+// The reset handler (startup.cc) calls TwinrigFirmwareMain; newlib's crt0 still names main.
+int main() { return TwinrigFirmwareMain(); }

@@ -4,7 +4,7 @@
 extern "C" {
 extern std::uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _stack_top;
 void __libc_init_array();
-int main();
+int TwinrigFirmwareMain();  // main.cc
 [[noreturn]] void Reset_Handler();
 void Default_Handler();
 void Watchdog_Handler();  // hal.cc: records the reset cause before the watchdog resets the core
@@ -16,7 +16,7 @@ extern "C" [[noreturn]] void Reset_Handler() {
   for (std::uint32_t *src = &_data_load, *dst = &_data_start; dst < &_data_end;) *dst++ = *src++;
   for (std::uint32_t* dst = &_bss_start; dst < &_bss_end;) *dst++ = 0;
   __libc_init_array();
-  main();
+  TwinrigFirmwareMain();
   for (;;) {
   }
 }

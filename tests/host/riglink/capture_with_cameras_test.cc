@@ -58,7 +58,8 @@ TEST_CASE("a capture through riglink exposes every wired virtual camera at one i
     o.max_seconds = 120;
     o.truth_log = dir / ("node" + std::to_string(n + 1) + ".jsonl");
     for (int p = 0; p < kPorts; ++p) {
-      const auto& camera = (*configs)[static_cast<std::size_t>(n * kPorts + p)];
+      const auto& camera =
+          (*configs)[static_cast<std::size_t>(n) * kPorts + static_cast<std::size_t>(p)];
       o.wiring.emplace_back(p, camera.address + ":" + std::to_string(camera.remote_port));
     }
     auto process = rig::sim::SimNodeProcess::Start(TWINRIG_NODE_SIM_BINARY, o);
@@ -75,7 +76,8 @@ TEST_CASE("a capture through riglink exposes every wired virtual camera at one i
   for (int n = 0; n < kNodes; ++n) {
     std::vector<PortSetting> ports;
     for (int p = 0; p < kPorts; ++p) {
-      const auto& camera = (*configs)[static_cast<std::size_t>(n * kPorts + p)];
+      const auto& camera =
+          (*configs)[static_cast<std::size_t>(n) * kPorts + static_cast<std::size_t>(p)];
       // The shutter edge leads by the camera's lag, so that the exposure lands on the instant.
       ports.push_back({static_cast<std::uint8_t>(p), true, 0, 30'000,
                        -static_cast<std::int32_t>(camera.shutter_lag_ns / 1000)});
@@ -96,13 +98,13 @@ TEST_CASE("a capture through riglink exposes every wired virtual camera at one i
   for (int i = 0; i < 100; ++i) {
     {
       std::lock_guard lock(mutex);
-      if (exposures.size() >= static_cast<std::size_t>(kNodes * kPorts)) break;
+      if (exposures.size() >= std::size_t{kNodes} * kPorts) break;
     }
     std::this_thread::sleep_for(50ms);
   }
   farm.Stop();
   std::lock_guard lock(mutex);
-  REQUIRE(exposures.size() == static_cast<std::size_t>(kNodes * kPorts));
+  REQUIRE(exposures.size() == std::size_t{kNodes} * kPorts);
   double worst_us = 0;
   for (const auto& record : exposures) {
     INFO(record.serial << " " << record.error);
