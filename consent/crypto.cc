@@ -17,7 +17,7 @@ namespace twinrig::consent {
 namespace {
 
 constexpr std::string_view kEncMagic = "TWRGENC1";
-constexpr size_t kChunk = 64 * 1024;
+constexpr size_t kChunk = size_t{64} * 1024;
 
 struct FileCloser {
   void operator()(std::FILE* f) const {
