@@ -2,6 +2,8 @@
 // results read from stdout, exit codes checked.
 #include <catch2/catch.hpp>
 
+#include <utility>
+
 #include "consent/canonical_json.h"
 #include "tests/consent/consent_fixture.h"
 #include "util/subprocess.h"
@@ -33,7 +35,7 @@ class Cli {
   }
   // Runs and requires success; returns the output.
   std::string Ok(std::vector<std::string> args) {
-    auto r = Run(args);
+    auto r = Run(std::move(args));
     INFO(r.output);
     REQUIRE(r.succeeded());
     return r.output;

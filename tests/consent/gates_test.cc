@@ -130,7 +130,7 @@ TEST_CASE("export is allowed only within a current grant and carries provenance"
   REQUIRE(WriteFileAtomic(Request(s).out / "twin.glb", tampered).ok());
   CHECK_FALSE(VerifyProvenance(ok->sidecar, ring).ok());
 
-  auto refused_with = [&](ExportRequest r, const std::string& reason) {
+  auto refused_with = [&](const ExportRequest& r, const std::string& reason) {
     auto res = Export(s.catalog, r, s.studio_key);
     REQUIRE_FALSE(res.ok());
     CAPTURE(res.error().what);
