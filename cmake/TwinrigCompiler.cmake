@@ -13,7 +13,7 @@ target_compile_options(twinrig_project_options INTERFACE
   -Wno-missing-field-initializers
   # GCC 12 at -O3 reports std::vector::insert of fixed arrays as stringop-overflow where there is
   # none (a known false positive of that release); keep it a warning, not an error.
-  -Wno-error=stringop-overflow)
+  $<$<CXX_COMPILER_ID:GNU>:-Wno-error=stringop-overflow>)
 
 if(TWINRIG_SANITIZE)
   set(_san -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

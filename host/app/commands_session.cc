@@ -4,10 +4,12 @@
 #include <iostream>
 #include <random>
 
+#include "consent/gates.h"
 #include "host/app/command.h"
 #include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/node_trigger.h"
+#include "host/session/preflight.h"
 #include "host/session/session.h"
 
 namespace twinrig::app {
@@ -53,9 +55,16 @@ struct CaptureArgs {
   int capture_timeout_s = 15;
 };
 
+struct PreflightArgs {
+  std::string rig;
+  int takes = 3;
+  double frame_mb = 30;
+};
+
 struct NewArgs {
   std::string subject;
   std::string rig;
+  bool calibration = false;
 };
 
 }  // namespace
@@ -67,6 +76,7 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* create = cmd->add_subcommand("new", "create a capture session for a subject");
   create->add_option("--subject", args.subject, "subject id (twinrig subject list)");
   create->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
+  create->add_flag("--calibration", args.calibration, "a session of board takes (no subject)");
   create->callback([&global, &exit_code] {
     auto catalog = catalog::Catalog::Open(global.studio);
     if (!catalog.ok()) return Fail(catalog.error(), exit_code);
@@ -76,7 +86,10 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!found.ok()) return Fail(found.error(), exit_code);
       rig = *found;
     }
-    auto created = session::CreateSession(*catalog, args.subject, rig);
+    auto created = session::CreateSession(
+        *catalog,
+        args.calibration ? session::SessionKind::kCalibration : session::SessionKind::kSubject,
+        args.subject, rig);
     if (!created.ok()) return Fail(created.error(), exit_code);
     std::cout << created->id << "\n";
     exit_code = 0;
@@ -126,6 +139,13 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto info = session::LoadSession(global.studio, id);
     if (!info.ok()) return Fail(info.error(), exit_code);
 
+    // A person is captured only under their signed consent for this very session. Resuming
+    // downloads what was already taken and needs no new decision.
+    if (info->kind == session::SessionKind::kSubject && !args.resume) {
+      Status allowed = consent::CheckCaptureAllowed(*catalog, info->subject_id, info->id);
+      if (!allowed.ok()) return Fail(allowed.error(), exit_code);
+    }
+
     session::CaptureOptions options;
     options.takes = args.takes;
     options.software_trigger = args.software_trigger;
@@ -158,6 +178,34 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                                                                   : runner.Capture();
     if (!report.ok()) return Fail(report.error(), exit_code);
     exit_code = PrintReport(*report);
+  });
+}
+
+}  // namespace twinrig::app
+
+namespace twinrig::app {
+
+void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  static PreflightArgs args;
+  auto* cmd = parent.add_subcommand("preflight", "everything a capture needs, with what to fix");
+  cmd->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
+  cmd->add_option("--takes", args.takes, "planned takes (card space)")->check(CLI::Range(1, 10000));
+  cmd->add_option("--frame-mb", args.frame_mb, "expected size of one frame in MB");
+  cmd->callback([&global, &exit_code] {
+    std::string rig = args.rig;
+    if (rig.empty()) {
+      auto found = session::DefaultRig(global.studio);
+      if (!found.ok()) return Fail(found.error(), exit_code);
+      rig = *found;
+    }
+    session::PreflightOptions options;
+    options.takes = args.takes;
+    options.frame_megabytes = args.frame_mb;
+    options.worker.home = global.studio / ".gphoto";
+    auto report = session::RunPreflight(global.studio / "rigs" / rig / "rig.toml", options);
+    if (!report.ok()) return Fail(report.error(), exit_code);
+    std::cout << "preflight of rig " << rig << "\n" << session::FormatPreflight(*report);
+    exit_code = report->ready() ? 0 : 1;
   });
 }
 

@@ -18,6 +18,7 @@ constexpr Command kCommands[] = {
     {"studio", AddStudio},
     {"sim", AddSim},
     {"session", AddSession},
+    {"preflight", AddPreflight},
     {"capture", AddCapture},
     {"rig", AddRig},
     {"keys", AddKeys},

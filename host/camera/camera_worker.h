@@ -24,7 +24,7 @@ struct WorkerOptions {
   std::filesystem::path worker_binary;  // empty: next to this executable, or TWINRIG_CAMERA_WORKER
   std::filesystem::path log_file;       // the worker's stderr (libgphoto2 messages); empty: discard
   std::filesystem::path home;           // HOME for libgphoto2's settings file; empty: inherit
-  std::chrono::milliseconds connect_deadline{std::chrono::seconds(15)};
+  std::chrono::milliseconds connect_deadline{std::chrono::seconds(30)};
   std::chrono::milliseconds call_deadline{std::chrono::seconds(10)};
   std::chrono::milliseconds capture_deadline{std::chrono::seconds(15)};
   std::chrono::milliseconds download_deadline{std::chrono::seconds(60)};

@@ -83,6 +83,9 @@ const std::vector<Migration>& Migrations() {
         );
         CREATE INDEX usage_by_licensee ON usage(licensee, at);
       )sql"},
+      {4, "session kinds: subject captures and calibration (board) captures", R"sql(
+        ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'subject';
+      )sql"},
   };
   return kMigrations;
 }

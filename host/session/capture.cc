@@ -10,7 +10,7 @@
 #include <sstream>
 #include <thread>
 
-#include "host/session/jpeg_check.h"
+#include "util/jpeg.h"
 #include "util/logging.h"
 #include "util/options.h"
 

@@ -31,6 +31,10 @@ std::string NowIso() {
   return text;
 }
 
+std::string_view KindName(SessionKind kind) {
+  return kind == SessionKind::kCalibration ? "calibration" : "subject";
+}
+
 }  // namespace
 
 json SessionInfo::ToJson() const {
@@ -41,11 +45,8 @@ json SessionInfo::ToJson() const {
                     {"node_id", c.node_id},
                     {"node_port", c.node_port}});
   }
-  return {{"id", id},
-          {"subject_id", subject_id},
-          {"rig", rig},
-          {"created_at", created_at},
-          {"cameras", cams}};
+  return {{"id", id},   {"kind", KindName(kind)},   {"subject_id", subject_id},
+          {"rig", rig}, {"created_at", created_at}, {"cameras", cams}};
 }
 
 std::string FramePath(const std::string& serial, int take) {
@@ -68,13 +69,33 @@ Result<std::string> DefaultRig(const std::filesystem::path& studio) {
   return MakeError("the studio has several rigs", studio.string(), "choose one with --rig");
 }
 
-Result<SessionInfo> CreateSession(catalog::Catalog& catalog, const std::string& subject_id,
-                                  const std::string& rig_name) {
+Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
+                                  const std::string& subject_id, const std::string& rig_name) {
   const auto studio = catalog.studio();
+  if (kind == SessionKind::kSubject) {
+    if (subject_id.empty()) {
+      return MakeError(
+          "a capture session needs the subject it captures", "twinrig session new",
+          "give --subject ID (twinrig subject list), or --calibration for board takes");
+    }
+    auto known = catalog.db().Prepare("SELECT count(*) FROM subjects WHERE id = ?1");
+    if (!known.ok()) return known.error();
+    known->Bind(1, subject_id);
+    auto row = known->Step();
+    if (!row.ok()) return row.error();
+    if (known->ColumnInt(0) == 0) {
+      return MakeError("no subject " + subject_id + " in this studio", "twinrig session new",
+                       "add the subject first: twinrig subject add --name ...");
+    }
+  } else if (!subject_id.empty()) {
+    return MakeError("a calibration session captures no subject", "twinrig session new",
+                     "leave out --subject, or leave out --calibration");
+  }
   auto rig = sim::layout::ReadRigFile(studio / "rigs" / rig_name / "rig.toml");
   if (!rig.ok()) return rig.error();
 
   SessionInfo info;
+  info.kind = kind;
   info.subject_id = subject_id;
   info.rig = rig_name;
   info.created_at = NowIso();
@@ -96,9 +117,9 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, const std::string& 
   info.folder = studio / "sessions" / info.id;
 
   auto insert = catalog.db().Prepare(
-      "INSERT INTO sessions(id, subject_id, rig, state) VALUES (?1, ?2, ?3, 'new')");
+      "INSERT INTO sessions(id, subject_id, rig, state, kind) VALUES (?1, ?2, ?3, 'new', ?4)");
   if (!insert.ok()) return insert.error();
-  insert->Bind(1, info.id).Bind(3, rig_name);
+  insert->Bind(1, info.id).Bind(3, rig_name).Bind(4, KindName(kind));
   if (subject_id.empty()) {
     insert->BindNull(2);
   } else {
@@ -129,6 +150,8 @@ Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::
   }
   SessionInfo info;
   info.id = j.value("id", id);
+  info.kind = j.value("kind", "subject") == "calibration" ? SessionKind::kCalibration
+                                                          : SessionKind::kSubject;
   info.subject_id = j.value("subject_id", "");
   info.rig = j.value("rig", "");
   info.created_at = j.value("created_at", "");

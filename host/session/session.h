@@ -23,8 +23,13 @@ struct SessionCamera {
   int node_port = 0;
 };
 
+// A subject session captures a person and needs their signed consent before any capture; a
+// calibration session captures boards and charts only, never a person.
+enum class SessionKind { kSubject, kCalibration };
+
 struct SessionInfo {
   std::string id;
+  SessionKind kind = SessionKind::kSubject;
   std::string subject_id;
   std::string rig;
   std::string created_at;
@@ -33,9 +38,10 @@ struct SessionInfo {
   [[nodiscard]] nlohmann::json ToJson() const;
 };
 
-// Creates a session for `subject_id` on the rig `rig` (rigs/<rig>/rig.toml in the studio).
-Result<SessionInfo> CreateSession(catalog::Catalog& catalog, const std::string& subject_id,
-                                  const std::string& rig);
+// Creates a session on the rig `rig` (rigs/<rig>/rig.toml in the studio): for a subject known to
+// the catalog, or (kCalibration, empty subject) for board takes.
+Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
+                                  const std::string& subject_id, const std::string& rig);
 Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::string& id);
 // The newest session in the catalog.
 Result<std::string> LatestSessionId(catalog::Catalog& catalog);

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "sim/camera/camera_config.h"
+#include "util/jpeg.h"
 #include "util/result.h"
 
 namespace twinrig::sim::camera {
@@ -18,9 +19,7 @@ namespace twinrig::sim::camera {
 Result<std::vector<std::uint8_t>> SyntheticJpeg(const ExposureRequest& request,
                                                 std::size_t size_bytes);
 
-// Walks the marker segments: SOI first, well-formed lengths, a frame header, entropy-coded data
-// after SOS and EOI as the last two bytes. Not a decoder; enough to catch truncation and junk.
-Status CheckJpegStructure(std::span<const std::uint8_t> bytes);
+using ::twinrig::CheckJpegStructure;  // util/jpeg.h
 
 // An image source that produces SyntheticJpeg of the camera's configured size.
 ImageSource SyntheticImageSource(std::size_t size_bytes);

@@ -58,7 +58,9 @@ struct Fixture {
     REQUIRE(sim::layout::WriteRigFile(studio() / "rigs" / "test" / "rig.toml", rig).ok());
     auto catalog = catalog::Catalog::Open(studio());
     REQUIRE(catalog.ok());
-    auto created = CreateSession(*catalog, "", "test");
+    // Board takes: these tests are about the cameras and the journal, not about consent (the
+    // consent gate of subject sessions has its own tests).
+    auto created = CreateSession(*catalog, SessionKind::kCalibration, "", "test");
     REQUIRE(created.ok());
     session = *created;
   }
@@ -226,6 +228,97 @@ TEST_CASE("a station killed during download resumes with every frame exactly onc
   for (const auto& e : std::filesystem::recursive_directory_iterator(f.session.folder)) {
     CHECK(e.path().extension() != ".part");
   }
+}
+
+}  // namespace
+}  // namespace twinrig::session
+
+#include "host/session/preflight.h"
+
+namespace twinrig::session {
+namespace {
+
+TEST_CASE("preflight names the missing, low, full and odd cameras", "[integration]") {
+  Fixture f("127.0.47.2", 4);
+  REQUIRE(f.farm->SetFault(0, Fault{.battery_level = 12}).ok());
+  REQUIRE(f.farm->SetFault(1, Fault{.card_full = true}).ok());
+  camera::WorkerOptions worker = f.Options().worker;
+  camera::CameraClient odd(f.farm->GphotoPort(2), worker);
+  REQUIRE(odd.Apply("iso", "800").ok());
+  odd.Stop();
+  // A fifth camera in the rig file that is not there.
+  auto rig = sim::layout::ReadRigFile(f.studio() / "rigs" / "test" / "rig.toml");
+  REQUIRE(rig.ok());
+  sim::layout::CameraSpec ghost = rig->cameras.back();
+  ghost.serial = "GHOST0001";
+  ghost.address = "127.0.47.200";
+  ghost.node_port = 4;
+  rig->cameras.push_back(ghost);
+  REQUIRE(sim::layout::WriteRigFile(f.studio() / "rigs" / "test" / "rig.toml", *rig).ok());
+
+  PreflightOptions options;
+  options.worker = worker;
+  options.check_nodes = false;
+  auto report = RunPreflight(f.studio() / "rigs" / "test" / "rig.toml", options);
+  REQUIRE(report.ok());
+  INFO(FormatPreflight(*report));
+  CHECK_FALSE(report->ready());
+  auto mentions = [&](const std::string& serial, const std::string& word) {
+    for (const auto& line : report->to_fix) {
+      if (line.find(serial) != std::string::npos && line.find(word) != std::string::npos)
+        return true;
+    }
+    return false;
+  };
+  CHECK(mentions(f.farm->config(0).serial, "battery"));
+  CHECK(mentions(f.farm->config(1).serial, "card"));
+  CHECK(mentions(f.farm->config(2).serial, "iso is 800"));
+  CHECK(mentions("GHOST0001", "not reachable"));
+  CHECK_FALSE(mentions(f.farm->config(3).serial, ""));
+}
+
+}  // namespace
+}  // namespace twinrig::session
+
+#include "util/subprocess.h"
+
+namespace twinrig::session {
+namespace {
+
+SubprocessResult Twinrig(const std::filesystem::path& studio, std::vector<std::string> args) {
+  args.insert(args.begin(), {testing::TwinrigBinary().string(), "--studio", studio.string()});
+  auto r = RunSubprocess(args);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+TEST_CASE("a person is not captured without their signed consent for the session",
+          "[integration]") {
+  Fixture f("127.0.48.2", 2);
+  auto no_subject = Twinrig(f.studio(), {"session", "new", "--rig", "test"});
+  CHECK(no_subject.exit_code == 1);
+  CHECK(no_subject.output.find("--subject") != std::string::npos);
+  auto unknown =
+      Twinrig(f.studio(), {"session", "new", "--rig", "test", "--subject", "SUB-999999"});
+  CHECK(unknown.exit_code == 1);
+
+  auto subject = Twinrig(f.studio(), {"subject", "add", "--name", "Ada Example"});
+  REQUIRE(subject.exit_code == 0);
+  std::string subject_id;
+  for (const std::string word : {"SUB-"}) {
+    auto at = subject.output.find(word);
+    REQUIRE(at != std::string::npos);
+    subject_id = subject.output.substr(at, subject.output.find_first_of(" \n", at) - at);
+  }
+  auto session = Twinrig(f.studio(), {"session", "new", "--rig", "test", "--subject", subject_id});
+  REQUIRE(session.exit_code == 0);
+  std::string id = session.output.substr(0, session.output.find('\n'));
+
+  auto refused = Twinrig(f.studio(), {"capture", "--session", id, "--software-trigger"});
+  INFO(refused.output);
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.output.find("consent") != std::string::npos);
+  for (size_t i = 0; i < f.farm->size(); ++i) CHECK(f.farm->Stats(i).exposures == 0);
 }
 
 }  // namespace

@@ -1,0 +1,184 @@
+#include "host/session/preflight.h"
+
+#include <iomanip>
+#include <sstream>
+#include <thread>
+
+#include "host/riglink/rig_file.h"
+#include "host/riglink/riglink.h"
+#include "sim/layout/layout.h"
+
+namespace twinrig::session {
+namespace {
+
+int BatteryPercent(const std::string& text) {
+  try {
+    return std::stoi(text);
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+void CheckCamera(CameraCheck& check, const PreflightOptions& options) {
+  camera::CameraClient client(check.port, options.worker);
+  auto id = client.Connect();
+  if (!id.ok()) {
+    check.problems.push_back("not reachable: " + id.error().what);
+    return;
+  }
+  if (id->serial != check.serial) {
+    check.problems.push_back("camera " + id->serial + " answers at " + check.port +
+                             ", the rig file expects " + check.serial +
+                             ": fix the wiring or the rig file");
+    return;
+  }
+  check.present = true;
+  auto settings = client.Settings();
+  if (!settings.ok()) {
+    check.problems.push_back("settings unreadable: " + settings.error().what);
+  } else {
+    for (const auto& name : options.uniform) {
+      auto it = settings->find(name);
+      if (it != settings->end()) check.settings[name] = it->second;
+    }
+    auto battery = settings->find("batterylevel");
+    if (battery != settings->end()) {
+      check.battery = battery->second;
+      int percent = BatteryPercent(battery->second);
+      if (percent >= 0 && percent < options.min_battery_percent) {
+        check.problems.push_back("battery at " + battery->second + ": charge or swap it");
+      }
+    }
+  }
+  auto storage = client.Storage();
+  if (!storage.ok()) {
+    check.problems.push_back("card unreadable: " + storage.error().what);
+  } else {
+    check.free_frames = static_cast<double>(storage->free_kb) / 1024.0 / options.frame_megabytes;
+    if (check.free_frames < options.takes) {
+      std::ostringstream line;
+      line << "card has room for " << static_cast<int>(check.free_frames) << " frames, "
+           << options.takes << " planned: free space or change the card";
+      check.problems.push_back(line.str());
+    }
+  }
+  client.Stop();
+}
+
+}  // namespace
+
+std::vector<std::string> PreflightOptions::Validate() const {
+  std::vector<std::string> problems = worker.Validate();
+  if (takes < 1) problems.push_back("takes must be at least 1");
+  if (frame_megabytes <= 0) problems.push_back("frame size must be positive");
+  return problems;
+}
+
+Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
+                                     const PreflightOptions& options) {
+  auto rig = sim::layout::ReadRigFile(rig_file);
+  if (!rig.ok()) return rig.error();
+  PreflightReport report;
+  for (const auto& camera : rig->cameras) {
+    CameraCheck check;
+    check.serial = camera.serial;
+    check.port = "ptpip:" + camera.address;
+    report.cameras.push_back(check);
+  }
+  // Every camera at once: one worker process each, as in a capture.
+  std::vector<std::thread> threads;
+  threads.reserve(report.cameras.size());
+  for (auto& check : report.cameras) {
+    threads.emplace_back([&check, &options] { CheckCamera(check, options); });
+  }
+  for (auto& t : threads) t.join();
+
+  // Uniform settings: the value most cameras have is the reference.
+  for (const auto& name : options.uniform) {
+    std::map<std::string, int> votes;
+    for (const auto& c : report.cameras) {
+      auto it = c.settings.find(name);
+      if (it != c.settings.end()) ++votes[it->second];
+    }
+    if (votes.empty()) continue;
+    auto best = std::max_element(votes.begin(), votes.end(),
+                                 [](const auto& a, const auto& b) { return a.second < b.second; });
+    report.majority[name] = best->first;
+    for (auto& c : report.cameras) {
+      auto it = c.settings.find(name);
+      if (it != c.settings.end() && it->second != best->first) {
+        c.problems.push_back(name + " is " + it->second + ", the others have " + best->first);
+      }
+    }
+  }
+
+  if (options.check_nodes && !rig->nodes.empty()) {
+    auto nodes = riglink::ReadRigNodes(rig_file);
+    auto link = riglink::RigLink::Create();
+    if (nodes.ok() && link.ok()) {
+      std::vector<riglink::NodeEndpoint> endpoints;
+      for (const auto& n : *nodes) endpoints.push_back(n.endpoint);
+      (void)(*link)->Connect(endpoints, std::chrono::seconds(3));
+      (void)(*link)->WaitForSync(std::chrono::seconds(5), 50.0);
+      for (const auto& r : (*link)->Report()) {
+        NodeCheck node;
+        node.endpoint = r.endpoint.ToString();
+        node.online = r.online && r.identified;
+        node.sync_error_us = r.sync.est_error_us;
+        if (!node.online) {
+          node.problems.push_back("not answering: check its power and network cable");
+        } else if (!r.sync.ready || r.sync.est_error_us > 50.0) {
+          node.problems.push_back("clock not in sync yet: wait, then run preflight again");
+        }
+        if (!r.schema_matches && node.online) {
+          node.problems.push_back("firmware speaks another protocol version: update it");
+        }
+        report.nodes.push_back(node);
+      }
+    } else {
+      report.to_fix.push_back("trigger nodes: " +
+                              (nodes.ok() ? link.error().Describe() : nodes.error().Describe()));
+    }
+  }
+
+  for (const auto& c : report.cameras) {
+    for (const auto& p : c.problems) report.to_fix.push_back("camera " + c.serial + ": " + p);
+  }
+  for (const auto& n : report.nodes) {
+    for (const auto& p : n.problems) report.to_fix.push_back("node " + n.endpoint + ": " + p);
+  }
+  return report;
+}
+
+std::string FormatPreflight(const PreflightReport& report) {
+  std::ostringstream out;
+  out << std::left << "  " << std::setw(16) << "camera" << std::setw(22) << "port" << std::setw(8)
+      << "state" << std::setw(9) << "battery" << std::setw(9) << "frames"
+      << "settings\n";
+  for (const auto& c : report.cameras) {
+    std::string settings;
+    for (const auto& [k, v] : c.settings) settings += (settings.empty() ? "" : " ") + k + "=" + v;
+    out << "  " << std::setw(16) << c.serial << std::setw(22) << c.port << std::setw(8)
+        << (!c.present           ? "MISSING"
+            : c.problems.empty() ? "ok"
+                                 : "FIX")
+        << std::setw(9) << (c.battery.empty() ? "-" : c.battery) << std::setw(9)
+        << static_cast<long>(c.free_frames) << settings << "\n";
+  }
+  for (const auto& n : report.nodes) {
+    out << "  node " << std::setw(22) << n.endpoint << (n.online ? "online" : "OFFLINE");
+    if (n.online)
+      out << "  sync error " << std::fixed << std::setprecision(1) << n.sync_error_us << " us";
+    out << "\n";
+  }
+  if (report.ready()) {
+    out << "READY: " << report.cameras.size() << " cameras and " << report.nodes.size()
+        << " trigger nodes checked\n";
+  } else {
+    out << "NOT READY: " << report.to_fix.size() << " thing(s) to fix:\n";
+    for (const auto& line : report.to_fix) out << "  - " << line << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace twinrig::session
