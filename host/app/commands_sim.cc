@@ -41,6 +41,8 @@ void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   up_cmd->add_option("--seed", up.seed, "layout seed (same seed, same studio)");
   up_cmd->add_option("--camera-base-address", up.camera_base_address,
                      "address of camera 1 (loopback)");
+  up_cmd->add_option("--node-base-address", up.node_base_address,
+                     "address of trigger node 1 (loopback)");
   up_cmd->add_option("--width", up.image_width, "render width (default: the camera's sensor)");
   up_cmd->add_option("--height", up.image_height, "render height");
   up_cmd->add_option("--synthetic-bytes", up.synthetic_bytes,
