@@ -193,7 +193,7 @@ TEST_CASE("a fire-at in the past or too close is refused with a fault and never 
   CHECK(rig.node.latched_fault() == fb::Fault::None);  // a refusal, not a latched fault
 }
 
-TEST_CASE("a fire-at while disarmed is refused; disarming cancels pending fires", "[unit]") {
+TEST_CASE("a fire-at while disarmed is refused and disarming cancels pending fires", "[unit]") {
   Rig rig;
   rig.FireAt(1, 2'000'000, 0b1);
   CHECK(rig.Ack()->fault() == fb::Fault::NotArmed);
@@ -253,7 +253,7 @@ TEST_CASE("a missed deadline releases every line and latches until ClearFault", 
   CHECK(rig.Ack()->ok());
 }
 
-TEST_CASE("a flood of malformed frames latches the safe state; each is counted", "[unit]") {
+TEST_CASE("a flood of malformed frames latches the safe state and each is counted", "[unit]") {
   Rig rig;
   std::vector<std::uint8_t> junk(40, 0xAB);
   std::vector<std::uint8_t> short_frame(3, 0);

@@ -294,7 +294,7 @@ TEST_CASE("riglink survives a node reboot and reports a silent node", "[integrat
   studio.nodes[1].Signal(SIGCONT);
 }
 
-TEST_CASE("commands get through loss, duplication and reordering; the node counts the damage",
+TEST_CASE("commands get through loss, duplication and reordering and the node counts the damage",
           "[integration]") {
   rig::sim::NetConditions net;
   net.delay_us = 300;
