@@ -14,18 +14,10 @@ namespace {
 
 // Subcommands in the order `--help` lists them.
 constexpr Command kCommands[] = {
-    {"doctor", AddDoctor},
-    {"studio", AddStudio},
-    {"sim", AddSim},
-    {"session", AddSession},
-    {"preflight", AddPreflight},
-    {"capture", AddCapture},
-    {"rig", AddRig},
-    {"keys", AddKeys},
-    {"subject", AddSubject},
-    {"consent", AddConsent},
-    {"export", AddExport},
-    {"audit", AddAudit},
+    {"doctor", AddDoctor},   {"studio", AddStudio},       {"sim", AddSim},
+    {"session", AddSession}, {"preflight", AddPreflight}, {"capture", AddCapture},
+    {"rig", AddRig},         {"keys", AddKeys},           {"subject", AddSubject},
+    {"consent", AddConsent}, {"export", AddExport},       {"audit", AddAudit},
 };
 
 }  // namespace
