@@ -95,6 +95,7 @@ Result<double> TcpCopyBaseline(const std::filesystem::path& folder, int cameras,
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
   std::thread server([&] {
     std::vector<std::thread> senders;
+    senders.reserve(static_cast<std::size_t>(cameras));
     for (int i = 0; i < cameras; ++i) {
       int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
       senders.emplace_back([fd, &payload] {
@@ -113,6 +114,7 @@ Result<double> TcpCopyBaseline(const std::filesystem::path& folder, int cameras,
   std::atomic<int> good{0};
   Stopwatch watch;
   std::vector<std::thread> clients;
+  clients.reserve(static_cast<std::size_t>(cameras));
   for (int i = 0; i < cameras; ++i) {
     clients.emplace_back([&, i] {
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

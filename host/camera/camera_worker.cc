@@ -163,12 +163,13 @@ Result<json> WorkerProcess::Call(json request, std::chrono::milliseconds deadlin
         end - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       Kill();
-      return MakeError("did not answer " + op + " within " +
-                           std::to_string(deadline.count() / 1000.0).substr(0, 4) +
-                           " s; its worker was stopped",
-                       label_,
-                       "the camera may be frozen: check it, power-cycle it if needed; twinrig "
-                       "reconnects on the next request");
+      return MakeError(
+          "did not answer " + op + " within " +
+              std::to_string(std::chrono::duration<double>(deadline).count()).substr(0, 4) +
+              " s; its worker was stopped",
+          label_,
+          "the camera may be frozen: check it, power-cycle it if needed; twinrig "
+          "reconnects on the next request");
     }
     pollfd pfd{from_worker_, POLLIN, 0};
     int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 200)));

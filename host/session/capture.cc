@@ -145,16 +145,29 @@ struct CaptureRunner::Impl {
         "the frame is still on the camera: check the camera, then run `twinrig capture --resume`");
   }
 
-  // Waits (hardware trigger) for the camera's new file.
-  Result<camera::FileRef> WaitForFrame(camera::CameraClient& client) {
+  // Waits (hardware trigger) for the camera's new file. Events are the fast path; when waiting for
+  // them fails (a dropped link, libgphoto2's socket timeout on a busy host) the card is listed
+  // instead, and the file that was not there before the trigger is the frame.
+  Result<camera::FileRef> WaitForFrame(camera::CameraClient& client,
+                                       const std::set<std::string>& before) {
     const auto deadline = std::chrono::steady_clock::now() + options.frame_wait;
+    std::string last_error;
     while (std::chrono::steady_clock::now() < deadline) {
       auto files = client.WaitForFiles(500);
-      if (!files.ok()) return files.error();
-      if (!files->empty()) return files->front();
+      if (files.ok() && !files->empty()) return files->front();
+      if (!files.ok()) {
+        last_error = files.error().what;
+        auto listed = client.ListFiles();
+        if (listed.ok()) {
+          for (const auto& f : *listed) {
+            if (!before.contains(f.folder + "/" + f.name)) return f;
+          }
+        }
+      }
     }
     return MakeError("no new image within " + std::to_string(options.frame_wait.count() / 1000) +
-                         " s of the trigger: the camera did not fire",
+                         " s of the trigger: the camera did not fire" +
+                         (last_error.empty() ? std::string() : " (" + last_error + ")"),
                      client.port(),
                      "check its remote cable and that it is not in a menu; then run "
                      "`twinrig capture --retake-missing`");
@@ -183,6 +196,14 @@ struct CaptureRunner::Impl {
           connected.count_down();
           return;
         }
+        // What is on the card before the trigger, to recognise the new frame without events.
+        std::set<std::string> before;
+        if (!options.software_trigger) {
+          auto listed = client.ListFiles();
+          if (listed.ok()) {
+            for (const auto& f : *listed) before.insert(f.folder + "/" + f.name);
+          }
+        }
         ready_serials[i] = serial;
         connected.count_down();
         connected.wait();  // every camera fires together
@@ -195,7 +216,7 @@ struct CaptureRunner::Impl {
             Problem(serial, fire.error().what, fire.error().todo);
             return;
           }
-          file = WaitForFrame(client);
+          file = WaitForFrame(client, before);
         }
         if (!file.ok()) {
           (void)Record({{"event", "failed"},
