@@ -211,7 +211,7 @@ struct CaptureRunner::Impl {
         if (options.software_trigger) {
           file = client.Capture();
         } else {
-          Status fire = triggered.get();
+          const Status& fire = triggered.get();
           if (!fire.ok()) {
             Problem(serial, fire.error().what, fire.error().todo);
             return;

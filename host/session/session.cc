@@ -112,7 +112,7 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
   auto row = count->Step();
   if (!row.ok()) return row.error();
   char number[24];
-  std::snprintf(number, sizeof(number), "%04lld", static_cast<long long>(count->ColumnInt(0) + 1));
+  std::snprintf(number, sizeof(number), "%04lld", static_cast<long long>(count->ColumnInt(0)) + 1);
   info.id = prefix + number;
   info.folder = studio / "sessions" / info.id;
 

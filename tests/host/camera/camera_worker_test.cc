@@ -15,7 +15,7 @@ struct Studio {
   explicit Studio(const std::string& base, int count) {
     sim::camera::StudioAddressing addressing;
     addressing.base_address = base;
-    addressing.synthetic_jpeg_bytes = 256 * 1024;
+    addressing.synthetic_jpeg_bytes = std::size_t{256} * 1024;
     auto configs = sim::camera::MakeCameraConfigs(count, addressing);
     REQUIRE(configs.ok());
     farm = std::make_unique<sim::camera::CameraFarm>(*configs);
@@ -70,7 +70,7 @@ TEST_CASE("a camera worker identifies, sets, captures, downloads and deletes", "
   auto got = camera.Download(*file, dir / "frame.jpg");
   INFO((got.ok() ? std::string() : got.error().Describe()));
   REQUIRE(got.ok());
-  CHECK(got->size == 256 * 1024);
+  CHECK(got->size == std::uint64_t{256} * 1024);
   CHECK(got->sha256 == studio.Sha256Of(id->serial));
   CHECK(*Sha256File(dir / "frame.jpg") == got->sha256);
   CHECK_FALSE(std::filesystem::exists(dir / "frame.jpg.part"));
