@@ -27,7 +27,8 @@ using sim::camera::Fault;
 
 // A studio folder with a rig file for a farm of virtual cameras, and a session on it.
 struct Fixture {
-  Fixture(const std::string& base_address, int cameras, std::size_t image_bytes = 256 * 1024) {
+  Fixture(const std::string& base_address, int cameras,
+          std::size_t image_bytes = std::size_t{256} * 1024) {
     sim::camera::StudioAddressing addressing;
     addressing.base_address = base_address;
     addressing.synthetic_jpeg_bytes = image_bytes;
@@ -140,7 +141,7 @@ TEST_CASE("busy, full and hung cameras are named, and resume plus retake complet
   const std::string slow = f.farm->config(2).serial;
   REQUIRE(f.farm->SetFault(busy, Fault{.busy_on_capture = true}).ok());
   REQUIRE(f.farm->SetFault(full, Fault{.card_full = true}).ok());
-  REQUIRE(f.farm->SetFault(slow, Fault{.transfer_bytes_per_s = 16 * 1024}).ok());
+  REQUIRE(f.farm->SetFault(slow, Fault{.transfer_bytes_per_s = std::uint64_t{16} * 1024}).ok());
 
   auto options = f.Options();
   options.download_attempts = 1;
@@ -181,14 +182,15 @@ TEST_CASE("busy, full and hung cameras are named, and resume plus retake complet
 
 TEST_CASE("a station killed during download resumes with every frame exactly once",
           "[integration]") {
-  Fixture f("127.0.46.2", 4, 512 * 1024);
+  Fixture f("127.0.46.2", 4, std::size_t{512} * 1024);
   // Two cameras transfer slowly, so the kill lands while they download.
-  REQUIRE(f.farm->SetFault(2, Fault{.transfer_bytes_per_s = 128 * 1024}).ok());
-  REQUIRE(f.farm->SetFault(3, Fault{.transfer_bytes_per_s = 128 * 1024}).ok());
+  REQUIRE(f.farm->SetFault(2, Fault{.transfer_bytes_per_s = std::uint64_t{128} * 1024}).ok());
+  REQUIRE(f.farm->SetFault(3, Fault{.transfer_bytes_per_s = std::uint64_t{128} * 1024}).ok());
 
   std::vector<std::string> args = {testing::TwinrigBinary().string(), "--studio",
                                    f.studio().string(), "capture", "--software-trigger"};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
