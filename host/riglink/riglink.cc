@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "util/check.h"
+#include "util/clock.h"
 #include "util/logging.h"
 #include "util/options.h"
 
@@ -30,30 +31,6 @@ std::int64_t HostNowNs() {
 }
 
 namespace {
-
-std::int64_t RealtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads close together: kernel
-// receive timestamps come in CLOCK_REALTIME, and a preemption between the reads would skew them.
-std::int64_t RealtimeMinusMonotonic() {
-  std::int64_t best = 0;
-  std::int64_t best_span = INT64_MAX;
-  for (int i = 0; i < 5; ++i) {
-    const std::int64_t before = HostNowNs();
-    const std::int64_t realtime = RealtimeNs();
-    const std::int64_t after = HostNowNs();
-    if (after - before < best_span) {
-      best_span = after - before;
-      best = realtime - (before + (after - before) / 2);
-    }
-    if (best_span < 2000) break;
-  }
-  return best;
-}
 
 std::string Where(const NodeEndpoint& endpoint, std::uint16_t node_id) {
   std::string text = "node " + endpoint.ToString();
@@ -637,7 +614,7 @@ class RigLink::Impl {
           std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
           const std::int64_t realtime =
               static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
-          arrival = std::min(now, realtime - RealtimeMinusMonotonic());
+          arrival = std::min(now, realtime - RealtimeMinusMonotonicNs());
         }
       }
       const udp::endpoint from(asio::ip::address_v4(ntohl(peer.sin_addr.s_addr)),

@@ -23,6 +23,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "util/check.h"
+#include "util/clock.h"
 #include "util/files.h"
 #include "util/options.h"
 
@@ -993,13 +994,6 @@ Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint) {
                    "run from the repository top or set TWINRIG_SIM_DATA to its sim/data folder");
 }
 
-std::int64_t MonotonicToUnixOffsetNs() {
-  timespec real{};
-  timespec mono{};
-  clock_gettime(CLOCK_REALTIME, &real);
-  clock_gettime(CLOCK_MONOTONIC, &mono);
-  return (static_cast<std::int64_t>(real.tv_sec) - mono.tv_sec) * 1000000000 +
-         (real.tv_nsec - mono.tv_nsec);
-}
+std::int64_t MonotonicToUnixOffsetNs() { return RealtimeMinusMonotonicNs(); }
 
 }  // namespace twinrig::sim::render

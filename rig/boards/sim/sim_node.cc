@@ -25,6 +25,7 @@
 #include "rig/hal.h"
 #include "rig/node.h"
 #include "sim/wire/remote_port.h"
+#include "util/clock.h"
 #include "util/files.h"
 #include "util/options.h"
 
@@ -44,30 +45,6 @@ void OnSignal(int signal) {
   } else {
     g_stop = 1;
   }
-}
-
-std::int64_t RealtimeNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-// CLOCK_REALTIME - CLOCK_MONOTONIC, read between two monotonic reads close together (a preemption
-// between the reads would skew the kernel timestamps converted with it).
-std::int64_t RealtimeMinusMonotonic() {
-  std::int64_t best = 0;
-  std::int64_t best_span = INT64_MAX;
-  for (int i = 0; i < 5; ++i) {
-    const std::int64_t before = TrueNowNs();
-    const std::int64_t realtime = RealtimeNs();
-    const std::int64_t after = TrueNowNs();
-    if (after - before < best_span) {
-      best_span = after - before;
-      best = realtime - (before + (after - before) / 2);
-    }
-    if (best_span < 2000) break;
-  }
-  return best;
 }
 
 bool ParseIpv4(const std::string& text, std::uint16_t default_port, sockaddr_in* out) {
@@ -296,7 +273,7 @@ void DrainSocket(int fd, NetShaper& incoming, PacketQueue& rx, std::uint64_t& or
         std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
         const std::int64_t realtime =
             static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
-        arrival = std::min(mono_now, realtime - RealtimeMinusMonotonic());
+        arrival = std::min(mono_now, realtime - RealtimeMinusMonotonicNs());
       }
     }
     if (!accepting) continue;  // rebooting: the datagram hits a board that is not listening
