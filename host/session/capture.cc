@@ -341,6 +341,7 @@ Result<CaptureReport> CaptureRunner::Capture() {
   CaptureReport report;
   const int first = impl.journal.state().LastTake() + 1;
   for (int take = first; take < first + options_.takes; ++take) {
+    if (options_.before_take) TWINRIG_RETURN_IF_ERROR(options_.before_take(take));
     TWINRIG_RETURN_IF_ERROR(
         impl.Record({{"event", "take_started"}, {"take", take}, {"cameras", serials}}));
     TakeReport r = impl.RunTake(take, serials);
@@ -430,6 +431,7 @@ Result<CaptureReport> CaptureRunner::RetakeMissing() {
     report.takes.push_back(impl.Summarise(take));
     return report;
   }
+  if (options_.before_take) TWINRIG_RETURN_IF_ERROR(options_.before_take(take));
   for (const auto& serial : missing) {
     TWINRIG_RETURN_IF_ERROR(impl.Record({{"event", "retake"}, {"take", take}, {"camera", serial}}));
   }

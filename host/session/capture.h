@@ -68,6 +68,9 @@ struct CaptureOptions {
   int download_attempts = 3;
   std::chrono::milliseconds frame_wait{std::chrono::seconds(15)};  // hardware: wait for each file
   std::function<void(const Progress&)> progress;  // called a few times a second while a take runs
+  // Called before a take fires (and before a retake of it): e.g. calibration moves the board to the
+  // take's pose first. An error stops the capture before anything fires.
+  std::function<Status(int take)> before_take;
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 
