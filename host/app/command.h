@@ -37,6 +37,8 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 
 // Prints an error for a person: what failed, where, what to do.
 void PrintError(const std::string& what, const std::string& where, const std::string& todo);

@@ -18,6 +18,8 @@ constexpr Command kCommands[] = {
     {"session", AddSession}, {"preflight", AddPreflight}, {"capture", AddCapture},
     {"rig", AddRig},         {"keys", AddKeys},           {"subject", AddSubject},
     {"consent", AddConsent}, {"export", AddExport},       {"audit", AddAudit},
+    {"review", AddReview},
+    {"demo", AddDemo},
 };
 
 }  // namespace

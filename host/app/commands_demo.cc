@@ -1,0 +1,428 @@
+// `twinrig demo`: the whole flow of a studio session on the virtual studio, end to end. Every stage
+// is the same `twinrig` subcommand a technician would type (run as a child of this process, its
+// output shown as it comes), so the demo exercises exactly the code a studio runs:
+//   virtual studio up → calibrate → subject + signed consent → preflight → capture → seal →
+//   preview twin → full twin → score against the ground truth → the subject approves and grants →
+//   export for the licensee → verify the chain and the audit log → the review station.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "host/app/command.h"
+#include "util/files.h"
+#include "util/result.h"
+#include "util/subprocess.h"
+
+namespace twinrig::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::json;
+
+struct DemoOptions {
+  std::string layout = "head24";
+  int cameras = 0;  // 0: every camera of the layout
+  int width = 800;
+  int height = 600;
+  int calibration_takes = 12;
+  bool full = true;          // also the full twin (the preview always)
+  bool keep_studio = false;  // leave the virtual studio running at the end
+  std::string review_listen = "127.0.0.1:8720";
+  bool review = true;  // start the review station at the end
+};
+
+struct StageTime {
+  std::string name;
+  double seconds = 0;
+};
+
+// The running twinrig binary: every stage runs it again with a subcommand.
+fs::path SelfBinary() {
+  std::error_code ec;
+  auto self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path("twinrig") : self;
+}
+
+class Demo {
+ public:
+  Demo(const GlobalOptions& global, DemoOptions options)
+      : studio_(global.studio), options_(std::move(options)), self_(SelfBinary()) {}
+
+  int Run();
+
+ private:
+  // Runs `twinrig --studio S args…` with this terminal as its output. True when it exited 0.
+  bool Step(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{self_.string(), "--studio", studio_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::cout << "\n$ twinrig";
+    for (const auto& a : args)
+      std::cout << ' ' << (a.find(' ') == std::string::npos ? a : '"' + a + '"');
+    std::cout << std::endl;
+    std::vector<char*> raw;
+    raw.reserve(argv.size() + 1);
+    for (auto& a : argv) raw.push_back(a.data());
+    raw.push_back(nullptr);
+    std::fflush(nullptr);
+    const pid_t pid = fork();
+    if (pid < 0) return false;
+    if (pid == 0) {
+      execv(raw[0], raw.data());
+      _exit(127);
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+      if (errno != EINTR) return false;
+    }
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+  // Runs a stage whose first output line is a value the demo needs (a subject or session id).
+  Result<std::string> StepValue(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{self_.string(), "--studio", studio_.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::cout << "\n$ twinrig";
+    for (const auto& a : args)
+      std::cout << ' ' << (a.find(' ') == std::string::npos ? a : '"' + a + '"');
+    std::cout << std::endl;
+    SubprocessOptions run;
+    run.timeout = std::chrono::minutes(5);
+    auto result = RunSubprocess(argv, run);
+    if (!result.ok()) return result.error();
+    std::cout << result->output;
+    if (!result->succeeded()) {
+      return MakeError("`twinrig " + args.front() + "` " + result->DescribeEnd(), "demo",
+                       "read its message above");
+    }
+    std::string first = result->output.substr(0, result->output.find('\n'));
+    return first;
+  }
+
+  void Begin(const std::string& stage) {
+    stage_ = stage;
+    stage_start_ = std::chrono::steady_clock::now();
+    ++stage_number_;
+    std::cout << "\n━━ [" << stage_number_ << "/" << kStages << "] " << stage << " ━━" << std::endl;
+  }
+  void End() {
+    const double s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start_).count();
+    times_.push_back({stage_, s});
+    std::cout << "   ✓ " << stage_ << " (" << std::fixed << std::setprecision(1) << s << " s)"
+              << std::endl;
+  }
+  int Fail(const std::string& todo) {
+    std::cout << std::flush;
+    PrintError("the demo stopped at stage \"" + stage_ + "\"", studio_.string(), todo);
+    PrintSummary(false);
+    return 1;
+  }
+
+  Status MakeSecrets();
+  void StartReviewStation();
+  void PrintSummary(bool complete);
+
+  static constexpr int kStages = 12;
+  fs::path studio_;
+  DemoOptions options_;
+  fs::path self_;
+  fs::path secrets_;
+  fs::path data_ = fs::path(TWINRIG_SOURCE_DIR) / "scripts" / "demo-data";
+  std::string stage_;
+  int stage_number_ = 0;
+  std::chrono::steady_clock::time_point stage_start_;
+  std::vector<StageTime> times_;
+  std::string subject_;
+  std::string session_;
+  fs::path delivery_;
+  std::string review_line_;
+};
+
+Status Demo::MakeSecrets() {
+  secrets_ = studio_ / "demo-secrets";
+  std::error_code ec;
+  fs::create_directories(secrets_, ec);
+  if (ec) {
+    return MakeError("cannot create the demo's passphrase folder: " + ec.message(),
+                     secrets_.string(), "check that the studio folder is writable");
+  }
+  fs::permissions(secrets_, fs::perms::owner_all, ec);
+  for (const char* who : {"studio", "technician", "subject"}) {
+    const fs::path file = secrets_ / (std::string(who) + ".pass");
+    if (fs::exists(file) && fs::file_size(file) > 0) continue;
+    std::ifstream random("/dev/urandom", std::ios::binary);
+    unsigned char bytes[18];
+    random.read(reinterpret_cast<char*>(bytes), sizeof bytes);
+    if (!random) return MakeError("cannot read /dev/urandom", file.string(), "");
+    std::ostringstream hex;
+    for (unsigned char b : bytes) hex << std::hex << std::setw(2) << std::setfill('0') << int(b);
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(file, hex.str() + "\n"));
+    fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, ec);
+  }
+  return OkStatus();
+}
+
+// The review station runs on after the demo (a background process; its log holds the PINs).
+void Demo::StartReviewStation() {
+  const fs::path log = studio_ / "review.log";
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return;
+  if (pid == 0) {
+    setsid();
+    std::FILE* out = std::freopen(log.c_str(), "w", stdout);
+    if (out == nullptr) _exit(127);
+    dup2(fileno(stdout), STDERR_FILENO);
+    std::string self = self_.string();
+    std::string studio = studio_.string();
+    std::string listen = options_.review_listen;
+    char review[] = "review";
+    char studio_flag[] = "--studio";
+    char listen_flag[] = "--listen";
+    char* argv[] = {self.data(), studio_flag,   studio.data(), review,
+                    listen_flag, listen.data(), nullptr};
+    execv(argv[0], argv);
+    _exit(127);
+  }
+  // Wait (bounded) for the station to say where it listens.
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) break;  // it stopped: its log says why
+    auto text = ReadFileText(log);
+    if (text.ok() && text->find("http://") != std::string::npos) break;
+  }
+  auto text = ReadFileText(log);
+  std::cout << (text.ok() ? *text : std::string()) << std::flush;
+  review_line_ = "review station: " + options_.review_listen + " (pid " + std::to_string(pid) +
+                 ", log " + log.string() + "; stop it with `kill " + std::to_string(pid) + "`)";
+}
+
+void Demo::PrintSummary(bool complete) {
+  std::cout << "\n━━ summary ━━\n";
+  double total = 0;
+  for (const auto& t : times_) {
+    std::cout << "  " << std::left << std::setw(34) << t.name << std::right << std::setw(8)
+              << std::fixed << std::setprecision(1) << t.seconds << " s\n";
+    total += t.seconds;
+  }
+  std::cout << "  " << std::left << std::setw(34) << "total" << std::right << std::setw(8)
+            << std::fixed << std::setprecision(1) << total << " s\n";
+  if (!session_.empty()) {
+    const fs::path session = studio_ / "sessions" / session_;
+    std::cout << "  session   " << session_ << " (subject " << subject_ << ")\n";
+    for (const char* level : {"preview", "full"}) {
+      auto text = ReadFileText(session / "twin" / level / "metrics.json");
+      if (!text.ok()) continue;
+      Json m = Json::parse(*text, nullptr, false);
+      if (m.is_discarded()) continue;
+      std::cout << "  " << level << " twin scores:";
+      if (m.contains("fscore")) {
+        for (const auto& [threshold, value] : m["fscore"].items()) {
+          if (value.is_number()) {
+            std::cout << " F@" << threshold << "=" << std::setprecision(3) << value.get<double>();
+          }
+        }
+      }
+      std::cout << "  (" << (session / "twin" / level / "metrics.json").string() << ")\n";
+    }
+    std::cout << "  images    " << (session / "images").string() << "\n";
+    std::cout << "  consent   " << (session / "consent").string() << "\n";
+    std::cout << "  twin      " << (session / "twin").string() << "\n";
+  }
+  if (!delivery_.empty()) {
+    std::cout << "  signed twin package for the licensee: " << delivery_.string() << "\n";
+  }
+  if (!review_line_.empty()) std::cout << "  " << review_line_ << "\n";
+  std::cout << (complete ? "demo complete\n" : "demo incomplete\n") << std::flush;
+}
+
+int Demo::Run() {
+  const auto pass = [&](const char* who) {
+    return (secrets_ / (std::string(who) + ".pass")).string();
+  };
+
+  Begin("check the host");
+  if (!Step({"doctor"})) return Fail("install what `twinrig doctor` lists (scripts/setup)");
+  if (auto made = MakeSecrets(); !made.ok()) {
+    PrintError(made.error().what, made.error().where, made.error().todo);
+    return 1;
+  }
+  auto keys = StepValue({"keys", "list"});
+  if (!keys.ok() || keys->find("studio") == std::string::npos) {
+    if (!Step({"keys", "init", "--name", "twinrig demo studio", "--passphrase-file",
+               pass("studio")}) ||
+        !Step({"keys", "add-technician", "tech1", "--passphrase-file", pass("technician")})) {
+      return Fail("the studio keys could not be created; see the message above");
+    }
+  }
+  End();
+
+  Begin("start the virtual studio");
+  (void)StepValue({"sim", "down"});
+  std::vector<std::string> up{"sim",      "up",
+                              "--layout", options_.layout,
+                              "--width",  std::to_string(options_.width),
+                              "--height", std::to_string(options_.height)};
+  if (options_.cameras > 0) {
+    up.insert(up.end(), {"--cameras", std::to_string(options_.cameras)});
+  }
+  if (!Step(up)) return Fail("see the message above; `twinrig sim status` shows what runs");
+  End();
+
+  const auto stop_studio = [&] {
+    if (!options_.keep_studio) (void)StepValue({"sim", "down"});
+  };
+
+  Begin("calibrate the rig");
+  if (!Step({"calibrate", "--takes", std::to_string(options_.calibration_takes)})) {
+    stop_studio();
+    return Fail("see the calibration's message above");
+  }
+  End();
+
+  Begin("subject and signed consent");
+  auto subject = StepValue({"subject", "add", "--name", "Demo Model"});
+  if (!subject.ok()) {
+    stop_studio();
+    return Fail(subject.error().what);
+  }
+  subject_ = *subject;
+  auto session = StepValue({"session", "new", "--subject", subject_});
+  if (!session.ok()) {
+    stop_studio();
+    return Fail(session.error().what);
+  }
+  session_ = *session;
+  if (!Step({"consent", "new", "--subject", subject_, "--session", session_, "--technician",
+             "tech1", "--text", (data_ / "consent-text.txt").string(), "--text-version", "demo-1.0",
+             "--terms", (data_ / "terms.json").string(), "--subject-passphrase-file",
+             pass("subject")}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "subject", "--passphrase-file",
+             pass("subject")}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "technician", "--passphrase-file",
+             pass("technician")}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
+             pass("studio")})) {
+    stop_studio();
+    return Fail("the consent could not be recorded; see the message above");
+  }
+  End();
+
+  Begin("preflight");
+  if (!Step({"preflight", "--takes", "1"})) {
+    stop_studio();
+    return Fail("fix what the preflight table lists, then run the demo again");
+  }
+  End();
+
+  Begin("capture");
+  // A technician finishes an incomplete take: fetch what is on the cards, then refire the rest.
+  if (!Step({"capture", "--session", session_, "--capture-timeout", "300"}) &&
+      !Step({"capture", "--session", session_, "--resume"}) &&
+      !Step({"capture", "--session", session_, "--retake-missing", "--capture-timeout", "300"})) {
+    stop_studio();
+    return Fail("some cameras did not deliver; `twinrig capture --retake-missing` fires them");
+  }
+  const fs::path manifest = studio_ / "sessions" / session_ / "manifest.json";
+  if (!Step({"consent", "seal", "--session", session_, "--technician", "tech1", "--manifest",
+             manifest.string()}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "technician", "--passphrase-file",
+             pass("technician")}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
+             pass("studio")})) {
+    stop_studio();
+    return Fail("the capture could not be sealed; see the message above");
+  }
+  End();
+  stop_studio();
+
+  Begin("preview twin");
+  if (!Step({"reconstruct", session_, "--preview"})) return Fail("see the reconstruction's log");
+  End();
+  if (options_.full) {
+    Begin("full twin");
+    if (!Step({"reconstruct", session_, "--full"})) return Fail("see the reconstruction's log");
+    End();
+  }
+
+  Begin("score against the ground truth");
+  if (!Step({"score", session_})) return Fail("see the message above");
+  End();
+
+  Begin("the subject approves and grants");
+  if (!Step({"consent", "approve", "--session", session_, "--note",
+             "reviewed on the spot; that is me"}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "subject", "--passphrase-file",
+             pass("subject")}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
+             pass("studio")}) ||
+      !Step({"consent", "grant", "--session", session_, "--grants",
+             (data_ / "grants.json").string()}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "subject", "--passphrase-file",
+             pass("subject")}) ||
+      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
+             pass("studio")})) {
+    return Fail("see the message above");
+  }
+  End();
+
+  Begin("export for the licensee");
+  delivery_ = studio_ / "deliveries" / (session_ + "-demo-brand");
+  std::error_code ec;
+  fs::remove_all(delivery_, ec);
+  if (!Step({"export", session_, "--licensee", "demo-brand", "--purpose", "SS27 campaign imagery",
+             "--medium", "social", "--territory", "EU", "--out", delivery_.string(),
+             "--passphrase-file", pass("studio")})) {
+    delivery_.clear();
+    return Fail("see the export gate's message above");
+  }
+  End();
+
+  Begin("verify the consent chain and the audit log");
+  if (!Step({"consent", "verify", "--session", session_}) || !Step({"audit", "verify"})) {
+    return Fail("the records do not verify; see the message above");
+  }
+  End();
+
+  Begin("review station");
+  if (options_.review) StartReviewStation();
+  End();
+
+  PrintSummary(true);
+  return 0;
+}
+
+}  // namespace
+
+void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  static DemoOptions options;
+  auto* cmd = parent.add_subcommand(
+      "demo", "the whole flow on the virtual studio: calibrate, consent, capture, twin, export");
+  cmd->add_option("--layout", options.layout, "virtual studio layout (head24, body160)");
+  cmd->add_option("--cameras", options.cameras, "use only the first N cameras");
+  cmd->add_option("--width", options.width, "rendered image width")->check(CLI::Range(160, 6000));
+  cmd->add_option("--height", options.height, "rendered image height")
+      ->check(CLI::Range(120, 4000));
+  cmd->add_option("--calibration-takes", options.calibration_takes, "board poses to capture")
+      ->check(CLI::Range(3, 100));
+  cmd->add_flag("!--no-full", options.full, "stop after the preview twin (no full twin)");
+  cmd->add_flag("--keep-studio", options.keep_studio, "leave the virtual studio running");
+  cmd->add_flag("!--no-review", options.review, "do not start the review station at the end");
+  cmd->add_option("--review-listen", options.review_listen, "review station address");
+  cmd->callback([&global, &exit_code] { exit_code = Demo(global, options).Run(); });
+}
+
+}  // namespace twinrig::app
