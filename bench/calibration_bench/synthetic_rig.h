@@ -1,0 +1,37 @@
+// A synthetic rig for scoring the rig solve against exact truth: cameras on rings around a
+// capture volume with lenses like the virtual studio's (distortion of 1-2 px at the image corner,
+// a little tangential), a ChArUco board at random poses turned toward each part of the rig, and
+// every visible corner projected through the true camera with Gaussian noise. Same seed -> same
+// rig.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "calibration/board.h"
+#include "calibration/rig_calibration.h"
+#include "calibration/solver.h"
+
+namespace twinrig::calibration_bench {
+
+struct SyntheticRigOptions {
+  int cameras = 48;
+  int poses = 40;
+  int rings = 3;
+  int width = 1600;
+  int height = 1200;
+  double noise_px = 0.3;  // RMS length of the 2-D corner error (each axis: noise_px / sqrt 2)
+  double distance_m = 0.85;
+  std::uint64_t seed = 1;
+  std::string board = "charuco:5x7:0.06:0.03:DICT_6X6_250";
+};
+
+struct SyntheticRig {
+  calibration::BoardSpec board;
+  std::vector<calibration::CameraCalibration> truth;          // true lenses and poses
+  std::vector<calibration::CameraObservations> observations;  // noisy corners per camera
+};
+
+SyntheticRig MakeSyntheticRig(const SyntheticRigOptions& options);
+
+}  // namespace twinrig::calibration_bench
