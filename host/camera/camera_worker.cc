@@ -142,6 +142,7 @@ Result<json> WorkerProcess::Call(json request, std::chrono::milliseconds deadlin
   if (pid_ <= 0) return MakeError("the camera worker is not running", label_);
   const std::uint64_t id = next_id_++;
   request["id"] = id;
+  last_failure_ = FailureKind::kConnection;  // until an answer says otherwise
   if (!WriteAll(to_worker_, request.dump() + "\n")) {
     Kill();
     return MakeError("the camera worker died before " + op, label_,
@@ -156,7 +157,13 @@ Result<json> WorkerProcess::Call(json request, std::chrono::milliseconds deadlin
       json answer = json::parse(line, nullptr, false);
       if (answer.is_discarded()) continue;
       if (answer.value("id", std::uint64_t{0}) != id) continue;  // a late answer to a killed call
-      if (!answer.value("ok", false)) return ErrorFromJson(answer.value("error", json::object()));
+      if (!answer.value("ok", false)) {
+        const json error = answer.value("error", json::object());
+        last_failure_ = FailureKindFromName(error.value("kind", "camera"));
+        if (last_failure_ == FailureKind::kNone) last_failure_ = FailureKind::kCamera;
+        return ErrorFromJson(error);
+      }
+      last_failure_ = FailureKind::kNone;
       return answer;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -178,7 +185,7 @@ Result<json> WorkerProcess::Call(json request, std::chrono::milliseconds deadlin
       return MakeError("lost the pipe to the camera worker", label_);
     }
     if (ready <= 0) continue;
-    char buffer[4096];
+    char buffer[16384];
     ssize_t n = ::read(from_worker_, buffer, sizeof(buffer));
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
@@ -193,40 +200,67 @@ Result<json> WorkerProcess::Call(json request, std::chrono::milliseconds deadlin
 CameraClient::CameraClient(std::string port, WorkerOptions options)
     : port_(std::move(port)), options_(std::move(options)), log_(Log().With("port", port_)) {}
 
-Result<json> CameraClient::Request(json request, std::chrono::milliseconds deadline) {
+Status CameraClient::Open() {
   if (!worker_ || !worker_->alive()) {
     if (worker_) ++restarts_;
+    worker_.reset();
     auto spawned = WorkerProcess::Spawn(options_, port_);
     if (!spawned.ok()) return spawned.error();
     worker_ = std::move(spawned).value();
-    auto opened = worker_->Call({{"op", "open"}, {"port", port_}}, options_.connect_deadline);
+    ++spawns_;
+  } else {
+    ++reopens_;
+  }
+  auto opened = worker_->Call({{"op", "open"}, {"port", port_}}, options_.connect_deadline);
+  if (!opened.ok()) {
+    last_failure_ = FailureKind::kConnection;
+    Error error = opened.error();
+    if (!identity_.serial.empty()) error.where = "camera " + identity_.serial + " (" + port_ + ")";
+    return error;
+  }
+  std::string serial = opened->value("serial", "");
+  if (!identity_.serial.empty() && serial != identity_.serial) {
+    // Another camera now answers at this address: never mix their images.
+    worker_->Kill();
+    last_failure_ = FailureKind::kConnection;
+    return MakeError("expected camera " + identity_.serial + " but camera " + serial + " answered",
+                     port_, "check the rig wiring and addresses; run twinrig preflight");
+  }
+  identity_ = {serial, opened->value("manufacturer", ""), opened->value("model", ""),
+               opened->value("firmware", ""), port_};
+  log_ = Log().With("camera", identity_.serial).With("port", port_);
+  needs_open_ = false;
+  return OkStatus();
+}
+
+Result<json> CameraClient::Request(json request, std::chrono::milliseconds deadline) {
+  if (!worker_ || !worker_->alive() || needs_open_) {
+    Status opened = Open();
     if (!opened.ok()) return opened.error();
-    std::string serial = opened->value("serial", "");
-    if (!identity_.serial.empty() && serial != identity_.serial) {
-      // Another camera now answers at this address: never mix their images.
-      worker_->Kill();
-      return MakeError(
-          "expected camera " + identity_.serial + " but camera " + serial + " answered", port_,
-          "check the rig wiring and addresses; run twinrig preflight");
-    }
-    identity_ = {serial, opened->value("manufacturer", ""), opened->value("model", ""),
-                 opened->value("firmware", ""), port_};
-    log_ = Log().With("camera", identity_.serial).With("port", port_);
-    if (request.value("op", "") == "identify") return *opened;
   }
   auto answer = worker_->Call(std::move(request), deadline);
   if (!answer.ok()) {
+    last_failure_ = worker_->last_failure();
+    // A broken link (or a transfer cut by a full disk) leaves libgphoto2's handle in an unknown
+    // state: the next request opens the camera again. A killed worker is respawned anyway.
+    if (last_failure_ == FailureKind::kConnection || last_failure_ == FailureKind::kDiskFull) {
+      needs_open_ = true;
+    }
     Error error = answer.error();
-    if (!identity_.serial.empty()) error.where = "camera " + identity_.serial + " (" + port_ + ")";
+    if (!identity_.serial.empty() && last_failure_ != FailureKind::kDiskFull) {
+      error.where = "camera " + identity_.serial + " (" + port_ + ")";
+    }
     log_.Warn("{}", error.Describe());
     return error;
   }
+  last_failure_ = FailureKind::kNone;
   return answer;
 }
 
 Result<CameraIdentity> CameraClient::Connect() {
-  auto answer = Request({{"op", "identify"}}, options_.call_deadline);
-  if (!answer.ok()) return answer.error();
+  if (connected() && !identity_.serial.empty()) return identity_;
+  Status opened = Open();
+  if (!opened.ok()) return opened.error();
   return identity_;
 }
 
@@ -292,6 +326,17 @@ Result<std::vector<FileRef>> CameraClient::ListFiles() {
   return files;
 }
 
-void CameraClient::Stop() { worker_.reset(); }
+void CameraClient::Stop() {
+  worker_.reset();
+  needs_open_ = true;
+}
+
+Result<std::vector<std::string>> AutodetectUsbPorts(const WorkerOptions& options) {
+  auto worker = WorkerProcess::Spawn(options, "usb");
+  if (!worker.ok()) return worker.error();
+  auto answer = (*worker)->Call({{"op", "autodetect"}}, options.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return answer->value("ports", std::vector<std::string>{});
+}
 
 }  // namespace twinrig::camera

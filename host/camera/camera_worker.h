@@ -2,7 +2,9 @@
 // to with JSON lines over pipes, every request under a deadline. A worker that misses its deadline
 // is killed (SIGKILL: libgphoto2 ignores SIGTERM while it is stuck in a capture loop) and the
 // camera is reported with the operation that hung; the next request starts a fresh worker and
-// reconnects.
+// reconnects. A worker lives as long as its CameraClient: spawned and connected once, it serves
+// every take of a capture run; a broken link (I/O error, dropped connection) only reopens the
+// camera inside the same worker.
 #pragma once
 
 #include <sys/types.h>
@@ -46,6 +48,8 @@ class WorkerProcess {
   Result<nlohmann::json> Call(nlohmann::json request, std::chrono::milliseconds deadline);
   [[nodiscard]] bool alive() const { return pid_ > 0; }
   [[nodiscard]] pid_t pid() const { return pid_; }
+  // The kind the worker gave its last failed answer (kConnection when it hung or died).
+  [[nodiscard]] FailureKind last_failure() const { return last_failure_; }
   void Kill();
 
  private:
@@ -57,6 +61,7 @@ class WorkerProcess {
   std::string label_;
   std::string pending_;  // bytes read past the last answer line
   std::uint64_t next_id_ = 1;
+  FailureKind last_failure_ = FailureKind::kNone;
 };
 
 // A camera as the station sees it: connects by port, knows itself by serial number, and survives
@@ -65,6 +70,8 @@ class CameraClient {
  public:
   CameraClient(std::string port, WorkerOptions options);
 
+  // Spawns the worker and opens the camera the first time; afterwards answers from what it knows
+  // (no round trip) unless the last request broke the link, which reopens the camera.
   Result<CameraIdentity> Connect();
   Result<std::map<std::string, std::string>> Settings();
   Status Apply(const std::string& name, const std::string& value);
@@ -79,15 +86,32 @@ class CameraClient {
   [[nodiscard]] const std::string& port() const { return port_; }
   [[nodiscard]] const CameraIdentity& identity() const { return identity_; }
   [[nodiscard]] int restarts() const { return restarts_; }
+  // Worker processes started by this client (1 for a whole run without hangs).
+  [[nodiscard]] int spawns() const { return spawns_; }
+  // Reopens of the camera inside a live worker after a broken link.
+  [[nodiscard]] int reopens() const { return reopens_; }
+  // Why the last failed request failed (kNone after a success).
+  [[nodiscard]] FailureKind last_failure() const { return last_failure_; }
+  [[nodiscard]] bool connected() const { return worker_ && worker_->alive() && !needs_open_; }
+  [[nodiscard]] pid_t worker_pid() const { return worker_ ? worker_->pid() : -1; }
 
  private:
   Result<nlohmann::json> Request(nlohmann::json request, std::chrono::milliseconds deadline);
+  Status Open();
   std::string port_;
   WorkerOptions options_;
   std::unique_ptr<WorkerProcess> worker_;
   CameraIdentity identity_;
   int restarts_ = 0;
+  int reopens_ = 0;
+  int spawns_ = 0;
+  bool needs_open_ = true;
+  FailureKind last_failure_ = FailureKind::kNone;
   ContextLogger log_;
 };
+
+// USB cameras libgphoto2 autodetects now, as port paths ("usb:001,007"), asked through a worker
+// (USB probing can hang like any libgphoto2 call).
+Result<std::vector<std::string>> AutodetectUsbPorts(const WorkerOptions& options);
 
 }  // namespace twinrig::camera

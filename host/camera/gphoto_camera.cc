@@ -2,8 +2,12 @@
 
 #include <fcntl.h>
 #include <gphoto2/gphoto2.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <sstream>
 
 #include "util/files.h"
@@ -66,6 +70,53 @@ void CollectWidgets(CameraWidget* widget, std::map<std::string, std::string>& ou
   }
 }
 
+// Port-level failures (and libgphoto2's generic error, which ptp2 returns for a broken stream)
+// leave the handle unusable: the next request must reopen the camera.
+bool IsConnectionFailure(int code) {
+  return code == GP_ERROR || code == GP_ERROR_IO || code == GP_ERROR_TIMEOUT ||
+         (code <= GP_ERROR_IO_SUPPORTED_SERIAL && code >= GP_ERROR_HAL);
+}
+
+// libgphoto2's gp_abilities_list_load opens every camera driver and lists its models: about 0.9 s
+// of CPU per process, which made connecting a rig of 24 cameras take over 10 s on two cores. A
+// PTP/IP camera only ever needs the ptp2 driver, so its worker loads that one alone (0.13 s) from a
+// folder that holds just a link to it. USB cameras may need any driver: they get the full list.
+void LoadAbilities(CameraAbilitiesList* abilities, GPContext* context, bool ptpip) {
+  if (ptpip) {
+    const char* env = std::getenv("CAMLIBS");
+    const std::filesystem::path drivers = env != nullptr && *env != '\0'
+                                              ? std::filesystem::path(env)
+                                              : std::filesystem::path(TWINRIG_GPHOTO_CAMLIBS);
+    const char* home = std::getenv("HOME");
+    std::error_code ec;
+    if (home != nullptr && *home != '\0' && std::filesystem::exists(drivers / "ptp2.so", ec)) {
+      const std::filesystem::path folder = std::filesystem::path(home) / ".twinrig-ptp2-driver";
+      const std::filesystem::path link = folder / "ptp2.so";
+      std::filesystem::create_directories(folder, ec);
+      if (std::filesystem::read_symlink(link, ec) != drivers / "ptp2.so") {
+        // Workers start together: each makes its own link and renames it into place.
+        const std::filesystem::path mine = folder / ("ptp2.so.tmp-" + std::to_string(::getpid()));
+        std::filesystem::remove(mine, ec);
+        std::filesystem::create_symlink(drivers / "ptp2.so", mine, ec);
+        if (!ec) std::filesystem::rename(mine, link, ec);
+      }
+      if (gp_abilities_list_load_dir(abilities, folder.c_str(), context) >= GP_OK &&
+          gp_abilities_list_lookup_model(abilities, "PTP/IP Camera") >= 0) {
+        return;
+      }
+      gp_abilities_list_reset(abilities);
+    }
+  }
+  gp_abilities_list_load(abilities, context);
+}
+
+// Free bytes for an unprivileged writer on the filesystem of `path`; -1 when unknown.
+long long FreeBytes(const std::filesystem::path& path) {
+  struct statvfs fs {};
+  if (::statvfs(path.c_str(), &fs) != 0) return -1;
+  return static_cast<long long>(fs.f_bavail) * static_cast<long long>(fs.f_frsize);
+}
+
 }  // namespace
 
 CameraIdentity ParseSummary(const std::string& summary) {
@@ -85,7 +136,8 @@ CameraIdentity ParseSummary(const std::string& summary) {
   return id;
 }
 
-Error GphotoCamera::GpError(int code, const std::string& doing) const {
+Error GphotoCamera::GpError(int code, const std::string& doing) {
+  last_failure_ = IsConnectionFailure(code) ? FailureKind::kConnection : FailureKind::kCamera;
   std::string todo = "check the camera's cable or network link and that it is switched on";
   if (code == GP_ERROR_CAMERA_BUSY) todo = "the camera is busy: wait for it, then retry";
   if (code == GP_ERROR_NO_SPACE) todo = "the card is full: free space or change the card";
@@ -108,7 +160,7 @@ Result<std::unique_ptr<GphotoCamera>> GphotoCamera::Open(const std::string& port
 
   CameraAbilitiesList* abilities = nullptr;
   gp_abilities_list_new(&abilities);
-  gp_abilities_list_load(abilities, context);
+  LoadAbilities(abilities, context, port.rfind("ptpip:", 0) == 0);
   CameraAbilities ability;
   int index = -1;
   if (port.rfind("ptpip:", 0) == 0) {
@@ -161,11 +213,34 @@ GphotoCamera::~GphotoCamera() {
   gp_context_unref(AsContext(context_));
 }
 
+std::string GphotoCamera::StatusText(const char* name) {
+  CameraWidget* widget = nullptr;
+  if (gp_camera_get_single_config(AsCamera(camera_), name, &widget, AsContext(context_)) != GP_OK) {
+    return {};
+  }
+  const char* value = nullptr;
+  std::string text;
+  if (gp_widget_get_value(widget, &value) == GP_OK && value != nullptr) text = Trim(value);
+  gp_widget_free(widget);
+  return text;
+}
+
 Result<CameraIdentity> GphotoCamera::Identify() {
-  CameraText text;
-  int rc = gp_camera_get_summary(AsCamera(camera_), &text, AsContext(context_));
-  if (rc != GP_OK) return GpError(rc, "reading the summary");
-  CameraIdentity id = ParseSummary(text.text);
+  // The status settings come from the DeviceInfo libgphoto2 read when it connected: no round trip.
+  // The summary (a fallback for drivers without them) asks the camera for every property, which
+  // is 60-100 ms per camera.
+  CameraIdentity id;
+  id.serial = StatusText("serialnumber");
+  if (!id.serial.empty()) {
+    id.manufacturer = StatusText("manufacturer");
+    id.model = StatusText("cameramodel");
+    id.firmware = StatusText("deviceversion");
+  } else {
+    CameraText text;
+    int rc = gp_camera_get_summary(AsCamera(camera_), &text, AsContext(context_));
+    if (rc != GP_OK) return GpError(rc, "reading the summary");
+    id = ParseSummary(text.text);
+  }
   id.port = port_;
   if (id.serial.empty()) {
     return MakeError("the camera reports no serial number", port_,
@@ -271,25 +346,80 @@ Result<Downloaded> GphotoCamera::Download(const FileRef& file,
                                           const std::filesystem::path& destination) {
   std::filesystem::path part = destination;
   part += ".part";
+  const std::string where = destination.string();
+  auto disk_full = [&](const std::string& what) -> Error {
+    last_failure_ = FailureKind::kDiskFull;
+    return MakeError(what, where,
+                     "the station's disk is full: free space on it, then run "
+                     "`twinrig capture --resume` (the frame stays on the camera)");
+  };
+  // The size first (ptp2 has the object info cached since the capture event): reserving the whole
+  // file up front turns a full disk into a clean refusal instead of a transfer cut in the middle.
+  CameraFileInfo info{};
+  std::uint64_t expected = 0;
+  if (gp_camera_file_get_info(AsCamera(camera_), file.folder.c_str(), file.name.c_str(), &info,
+                              AsContext(context_)) == GP_OK &&
+      (info.file.fields & GP_FILE_INFO_SIZE) != 0) {
+    expected = info.file.size;
+  }
   int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return MakeError("could not create the download file", part.string(),
-                     "check the session folder exists and the disk has space");
+    if (errno == ENOSPC || errno == EDQUOT) {
+      return disk_full("no room to create " + part.filename().string());
+    }
+    last_failure_ = FailureKind::kCamera;
+    return MakeError(std::string("could not create the download file: ") + std::strerror(errno),
+                     part.string(), "check the session folder exists and is writable");
+  }
+  if (expected > 0) {
+    int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(expected));
+    if (rc == ENOSPC || rc == EDQUOT || rc == EFBIG) {
+      ::close(fd);
+      std::error_code ec;
+      std::filesystem::remove(part, ec);
+      return disk_full("no room for " + destination.filename().string() + " (" +
+                       std::to_string(expected) + " bytes)");
+    }
+    // Other errors (a filesystem without fallocate): write without the reservation.
   }
   // libgphoto2 closes the descriptor it is given when the CameraFile goes: give it a duplicate and
-  // keep ours for fsync.
+  // keep ours for the size check and the fsync. It appends every chunk it receives straight to the
+  // file (no copy of the whole image in memory).
   CameraFile* camera_file = nullptr;
   gp_file_new_from_fd(&camera_file, ::dup(fd));
   int rc = gp_camera_file_get(AsCamera(camera_), file.folder.c_str(), file.name.c_str(),
                               GP_FILE_TYPE_NORMAL, camera_file, AsContext(context_));
   gp_file_unref(camera_file);
-  bool synced = rc == GP_OK && ::fsync(fd) == 0;
+  const int write_errno = errno;
+  // The reservation may leave the file longer than what arrived (a size that changed): cut it to
+  // what was written.
+  off_t written = ::lseek(fd, 0, SEEK_CUR);
+  bool synced = false;
+  int sync_errno = 0;
+  if (rc == GP_OK) {
+    if (written >= 0 && ::ftruncate(fd, written) != 0) sync_errno = errno;
+    synced = sync_errno == 0 && ::fsync(fd) == 0;
+    if (!synced && sync_errno == 0) sync_errno = errno;
+  }
   ::close(fd);
   if (rc != GP_OK || !synced) {
-    std::filesystem::remove(part);
+    std::error_code ec;
+    std::filesystem::remove(part, ec);
+    const long long free_bytes = FreeBytes(destination.parent_path());
+    const bool no_room = write_errno == ENOSPC || sync_errno == ENOSPC ||
+                         (free_bytes >= 0 && free_bytes < (1LL << 20));
+    if (no_room) {
+      // The transfer was cut mid-stream: the camera's link is in an unknown state as well.
+      Error error =
+          disk_full("the disk filled up while writing " + destination.filename().string());
+      if (rc != GP_OK) last_failure_ = FailureKind::kDiskFull;
+      return error;
+    }
     if (rc != GP_OK) return GpError(rc, "downloading " + file.folder + "/" + file.name);
-    return MakeError("could not flush the download to disk", part.string(),
-                     "free disk space, then retry the download");
+    last_failure_ = FailureKind::kCamera;
+    return MakeError(
+        std::string("could not flush the download to disk: ") + std::strerror(sync_errno),
+        part.string(), "check the disk, then retry the download");
   }
   auto hash = Sha256File(part);
   if (!hash.ok()) return hash.error();

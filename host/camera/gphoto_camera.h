@@ -41,6 +41,36 @@ struct Downloaded {
   std::string sha256;
 };
 
+// Why the last operation failed, as far as the station must act on it differently.
+enum class FailureKind {
+  kNone,
+  kCamera,      // the camera refused or reported an error; its connection is still good
+  kConnection,  // the link broke (I/O error, timeout): reopen the camera before the next request
+  kDiskFull,  // the station's disk has no room for the file: stop capturing, keep what is verified
+};
+
+// The kind's name on the worker's wire ("connection", …; "" for kNone) and back.
+inline std::string FailureKindName(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kNone:
+      return "";
+    case FailureKind::kCamera:
+      return "camera";
+    case FailureKind::kConnection:
+      return "connection";
+    case FailureKind::kDiskFull:
+      return "disk_full";
+  }
+  return "";
+}
+
+inline FailureKind FailureKindFromName(const std::string& name) {
+  if (name == "camera") return FailureKind::kCamera;
+  if (name == "connection") return FailureKind::kConnection;
+  if (name == "disk_full") return FailureKind::kDiskFull;
+  return FailureKind::kNone;
+}
+
 class GphotoCamera {
  public:
   // `port` is a libgphoto2 port path: "ptpip:<ipv4>[:<port>:<port>]" or "usb:BUS,DEV".
@@ -58,19 +88,28 @@ class GphotoCamera {
   Result<FileRef> Capture();
   // Drains camera events for up to `timeout_ms`; returns the files that appeared.
   Result<std::vector<FileRef>> WaitForFiles(int timeout_ms);
-  // Downloads to `destination` through a ".part" file, fsynced and renamed; hashes what is on disk.
+  // Streams the file to `destination` through a ".part" file: the space is reserved first (a full
+  // disk fails before a byte moves, naming the file), libgphoto2 writes straight into it, one
+  // fsync, then the copy on disk is hashed and renamed into place.
   Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
   Status Delete(const FileRef& file);
   // Every file on the camera's storage (for resuming after a crash: what is still on the card).
   Result<std::vector<FileRef>> ListFiles();
 
+  // What kind of failure the last failed call was (kNone after a success).
+  [[nodiscard]] FailureKind last_failure() const { return last_failure_; }
+  void ClearFailure() { last_failure_ = FailureKind::kNone; }
+
  private:
   GphotoCamera(void* camera, void* context, std::string port)
       : camera_(camera), context_(context), port_(std::move(port)) {}
-  [[nodiscard]] Error GpError(int code, const std::string& doing) const;
+  Error GpError(int code, const std::string& doing);
+  // A text setting from the camera's status section ("serialnumber"); "" when absent.
+  std::string StatusText(const char* name);
   void* camera_;   // Camera*
   void* context_;  // GPContext*
   std::string port_;
+  FailureKind last_failure_ = FailureKind::kNone;
 };
 
 // USB cameras libgphoto2 detects now, as port paths ("usb:001,007").

@@ -14,8 +14,11 @@ namespace {
 
 using nlohmann::json;
 
-json ErrorJson(const Error& error) {
-  return {{"what", error.what}, {"where", error.where}, {"todo", error.todo}};
+json ErrorJson(const Error& error, FailureKind kind = FailureKind::kNone) {
+  return {{"what", error.what},
+          {"where", error.where},
+          {"todo", error.todo},
+          {"kind", FailureKindName(kind)}};
 }
 
 json IdentityJson(const CameraIdentity& id) {
@@ -32,6 +35,7 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
   if (op == "open") {
     camera.reset();
     auto opened = GphotoCamera::Open(request.at("port").get<std::string>());
+    // Not reachable is a link problem: the supervisor opens again on its next request.
     if (!opened.ok()) return opened.error();
     camera = std::move(opened).value();
     auto id = camera->Identify();
@@ -44,6 +48,7 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
     return json{{"ports", *ports}};
   }
   if (!camera) return MakeError("no camera is open in this worker", "worker", "send open first");
+  camera->ClearFailure();
   if (op == "identify") {
     auto id = camera->Identify();
     if (!id.ok()) return id.error();
@@ -119,7 +124,10 @@ int Main() {
         answer = *result;
         answer["ok"] = true;
       } else {
-        answer = {{"ok", false}, {"error", ErrorJson(result.error())}};
+        const std::string op = request.value("op", "");
+        FailureKind kind = camera ? camera->last_failure() : FailureKind::kConnection;
+        if (op == "open") kind = FailureKind::kConnection;
+        answer = {{"ok", false}, {"error", ErrorJson(result.error(), kind)}};
       }
     } catch (const std::exception& e) {
       answer = {{"ok", false},
