@@ -18,6 +18,7 @@
 #include "sim/layout/layout.h"
 #include "sim/render/renderer.h"
 #include "sim/studio/control_socket.h"
+#include "sim/studio/rendering_source.h"
 #include "sim/studio/studio.h"
 #include "util/files.h"
 #include "util/logging.h"
@@ -181,7 +182,6 @@ int Run(const Settings& settings) {
   std::mutex scene_mutex;
   render::SceneState scene;
   std::unique_ptr<render::Renderer> renderer;
-  const std::int64_t clock_offset = render::MonotonicToUnixOffsetNs();
   if (settings.synthetic_bytes == 0) {
     auto created = render::Renderer::Create(settings.head_folder, *truth);
     if (!created.ok()) {
@@ -189,33 +189,11 @@ int Run(const Settings& settings) {
       return 1;
     }
     renderer = std::move(created).value();
-    const layout::GroundTruth& gt = *truth;
-    farm.SetImageSource([&, clock_offset](const camera::ExposureRequest& request)
-                            -> Result<std::vector<std::uint8_t>> {
-      const auto* cam = gt.Find(request.serial);
-      if (cam == nullptr) return MakeError("no truth for this camera", request.serial);
-      render::Exposure exposure;
-      exposure.iso = request.settings.iso;
-      exposure.shutter_s = request.settings.shutter_s;
-      exposure.aperture_f = request.settings.aperture_f;
-      exposure.white_balance_k = request.settings.white_balance_k;
-      exposure.width = settings.width;
-      exposure.height = settings.height;
-      exposure.jpeg_quality = request.settings.jpeg_quality;
-      exposure.true_time_ns = request.true_time_ns;
-      exposure.clock_offset_ns = clock_offset;
-      exposure.make = request.manufacturer;
-      exposure.model = request.model;
-      exposure.serial = request.serial;
-      render::SceneState now;
-      {
-        std::lock_guard lock(scene_mutex);
-        now = scene;
-      }
-      std::uint64_t seed =
-          std::hash<std::string>{}(request.serial) ^ (request.sequence * 0x9E3779B97F4A7C15ULL);
-      return renderer->RenderJpeg(*cam, exposure, now, seed);
-    });
+    farm.SetImageSource(
+        RenderingImageSource(*renderer, *truth, settings.width, settings.height, [&] {
+          std::lock_guard lock(scene_mutex);
+          return scene;
+        }));
   }
 
   Status started = farm.Start();
