@@ -1,0 +1,121 @@
+// `twinrig reconstruct SESSION --preview|--full` and `twinrig score SESSION`.
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "host/app/command.h"
+#include "reconstruct/pipeline.h"
+#include "reconstruct/score.h"
+
+namespace twinrig::app {
+namespace {
+
+struct ReconstructArgs {
+  std::string session;
+  bool preview = false;
+  bool full = false;
+  int take = 0;
+  double scale = 0;
+  int threads = 2;
+  bool bundle_adjust = false;
+  int target_faces = 0;
+  std::string colmap = "colmap";
+};
+
+struct ScoreArgs {
+  std::string session;
+  std::string level;
+};
+
+}  // namespace
+
+void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto args = std::make_shared<ReconstructArgs>();
+  auto* cmd = parent.add_subcommand(
+      "reconstruct",
+      "make the twin of a session: --preview (fast, for the review on the spot) or --full");
+  cmd->add_option("session", args->session, "session id")->required();
+  auto* preview = cmd->add_flag("--preview", args->preview, "the fast preview twin (default)");
+  cmd->add_flag("--full", args->full, "the full twin")->excludes(preview);
+  cmd->add_option("--take", args->take, "take number (default: the last take every camera has)");
+  cmd->add_option("--scale", args->scale, "image scale (default: preview 0.25, full 0.5)");
+  cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 64));
+  cmd->add_flag("--bundle-adjust", args->bundle_adjust,
+                "refine camera poses (intrinsics fixed) after triangulation");
+  cmd->add_option("--faces", args->target_faces, "target face count of the twin");
+  cmd->add_option("--colmap", args->colmap, "the colmap program");
+  cmd->callback([args, &global, &exit_code] {
+    reconstruct::ReconstructOptions options;
+    options.level = args->full ? reconstruct::Level::kFull : reconstruct::Level::kPreview;
+    options.take = args->take;
+    options.scale = args->scale;
+    options.threads = args->threads;
+    options.bundle_adjust = args->bundle_adjust;
+    options.target_faces = args->target_faces;
+    options.colmap = args->colmap;
+    std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
+              << ")\n";
+    double elapsed = 0;
+    auto report = reconstruct::ReconstructSession(
+        global.studio, args->session, options, [&](const reconstruct::StageTime& s) {
+          elapsed += s.seconds;
+          std::printf("  %-14s %7.1f s  (%6.1f s)  %s\n", s.stage.c_str(), s.seconds, elapsed,
+                      s.detail.c_str());
+          std::fflush(stdout);
+        });
+    if (!report.ok()) {
+      PrintError(report.error().what, report.error().where, report.error().todo);
+      exit_code = 1;
+      return;
+    }
+    std::printf("twin     %s\n", report->twin.string().c_str());
+    std::printf(
+        "cameras  %d (%d in COLMAP's triangulated model), %zu sparse points, %zu fused "
+        "points, %zu faces\n",
+        report->cameras, report->registered, report->sparse_points, report->fused_points,
+        report->faces);
+    std::printf("total    %.1f s\n", report->total_seconds);
+    exit_code = 0;
+  });
+}
+
+void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto args = std::make_shared<ScoreArgs>();
+  auto* cmd = parent.add_subcommand(
+      "score", "compare a session's twin with the virtual studio's ground truth (metrics.json)");
+  cmd->add_option("session", args->session, "session id")->required();
+  cmd->add_option("--level", args->level, "preview or full (default: full when it exists)")
+      ->check(CLI::IsMember({"preview", "full"}));
+  cmd->callback([args, &global, &exit_code] {
+    std::string level = args->level;
+    if (level.empty()) {
+      level = std::filesystem::exists(global.studio / "sessions" / args->session / "twin" / "full" /
+                                      "twin.ply")
+                  ? "full"
+                  : "preview";
+    }
+    auto metrics = reconstruct::ScoreSession(global.studio, args->session, level);
+    if (!metrics.ok()) {
+      PrintError(metrics.error().what, metrics.error().where, metrics.error().todo);
+      exit_code = 1;
+      return;
+    }
+    std::printf(
+        "score %s (%s): accuracy %.2f mm (median %.2f), completeness %.2f mm (median "
+        "%.2f), %.0f%% of the truth scored\n",
+        args->session.c_str(), level.c_str(), metrics->accuracy_mean_mm,
+        metrics->accuracy_median_mm, metrics->completeness_mean_mm, metrics->completeness_median_mm,
+        100 * metrics->scored_fraction);
+    for (const auto& s : metrics->scores) {
+      std::printf("  %.0f mm  precision %.3f  recall %.3f  F %.3f\n", s.threshold_mm, s.precision,
+                  s.recall, s.fscore);
+    }
+    std::printf("written  %s\n",
+                (global.studio / "sessions" / args->session / "twin" / level / "metrics.json")
+                    .string()
+                    .c_str());
+    exit_code = 0;
+  });
+}
+
+}  // namespace twinrig::app

@@ -1,0 +1,377 @@
+#include "reconstruct/mvs.h"
+#include "reconstruct/colmap.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <thread>
+
+#include <opencv2/core/utility.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "util/check.h"
+#include "util/options.h"
+
+namespace twinrig::reconstruct {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr double kPi = 3.14159265358979323846;
+
+struct ViewPlan {
+  std::vector<int> sources;
+  double min_depth = 0;
+  double max_depth = 0;
+  int planes = 0;
+};
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  const size_t k = std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(k), v.end());
+  return v[k];
+}
+
+std::vector<double> VisibleDepths(const PinholeView& v, const std::vector<cv::Vec3d>& points) {
+  std::vector<double> depths;
+  for (const auto& p : points) {
+    const cv::Vec3d xc = v.ToCamera(p);
+    if (xc[2] <= 0) continue;
+    const cv::Point2d px = v.Pixel(xc);
+    if (px.x >= 0 && px.y >= 0 && px.x < v.width && px.y < v.height) depths.push_back(xc[2]);
+  }
+  return depths;
+}
+
+ViewPlan Plan(const std::vector<PinholeView>& views, size_t r, const std::vector<cv::Vec3d>& points,
+              const cv::Vec3d& centre, const MvsOptions& o) {
+  ViewPlan plan;
+  const PinholeView& ref = views[r];
+  std::vector<std::pair<double, int>> candidates;
+  for (size_t s = 0; s < views.size(); ++s) {
+    if (s == r) continue;
+    const double angle =
+        std::acos(std::clamp(ref.Axis().dot(views[s].Axis()), -1.0, 1.0)) * 180 / kPi;
+    if (angle >= o.min_angle_deg && angle <= o.max_angle_deg) {
+      candidates.push_back({angle, static_cast<int>(s)});
+    }
+  }
+  std::sort(candidates.begin(), candidates.end());
+  for (const auto& [angle, s] : candidates) {
+    if (static_cast<int>(plan.sources.size()) < o.sources) plan.sources.push_back(s);
+  }
+  const std::vector<double> depths = VisibleDepths(ref, points);
+  if (depths.size() >= 30) {
+    plan.min_depth = Percentile(depths, 0.01) * 0.93;
+    plan.max_depth = Percentile(depths, 0.99) * 1.07;
+  } else {
+    // Too few sparse points in this view: the volume the rig converges on bounds the depth.
+    const double z = ref.ToCamera(centre)[2];
+    if (z <= o.fallback_radius_m) return plan;
+    plan.min_depth = z - o.fallback_radius_m;
+    plan.max_depth = z + o.fallback_radius_m;
+  }
+  // Planes: one disparity step apart in the source where the depth range moves the most.
+  double span = 0;
+  const cv::Vec3d ray((ref.width / 2.0 - ref.cx) / ref.fx, (ref.height / 2.0 - ref.cy) / ref.fy, 1);
+  for (int s : plan.sources) {
+    const PinholeView& src = views[static_cast<size_t>(s)];
+    const cv::Vec3d a = ref.R.t() * (ray * plan.min_depth - ref.t);
+    const cv::Vec3d b = ref.R.t() * (ray * plan.max_depth - ref.t);
+    const cv::Vec3d ca = src.ToCamera(a);
+    const cv::Vec3d cb = src.ToCamera(b);
+    if (ca[2] <= 0 || cb[2] <= 0) continue;
+    const cv::Point2d d = src.Pixel(ca) - src.Pixel(cb);
+    span = std::max(span, std::hypot(d.x, d.y));
+  }
+  plan.planes = std::clamp(static_cast<int>(std::ceil(span / o.disparity_step_px)) + 1,
+                           o.min_planes, o.max_planes);
+  return plan;
+}
+
+cv::Mat Box(const cv::Mat& m, int w) {
+  cv::Mat out;
+  cv::boxFilter(m, out, CV_32F, {w, w}, {-1, -1}, true, cv::BORDER_REFLECT);
+  return out;
+}
+
+struct DepthResult {
+  cv::Mat depth;   // CV_32F, 0 = none
+  cv::Mat normal;  // CV_32FC3, camera frame, toward the camera
+};
+
+DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
+                      size_t r, const ViewPlan& plan, const MvsOptions& o) {
+  const PinholeView& ref = views[r];
+  const cv::Mat& I = grey[r];
+  const int w = o.window;
+  const cv::Mat mean_r = Box(I, w);
+  cv::Mat var_r = Box(I.mul(I), w) - mean_r.mul(mean_r);
+  cv::max(var_r, 0, var_r);
+  const cv::Size size = I.size();
+  const int n = size.area();
+  const auto S = plan.sources.size();
+
+  std::vector<float> best(static_cast<size_t>(n), -2.0F);
+  std::vector<int> best_index(static_cast<size_t>(n), -1);
+  std::vector<float> left(static_cast<size_t>(n), -2.0F);
+  std::vector<float> right(static_cast<size_t>(n), -2.0F);
+  std::vector<float> previous(static_cast<size_t>(n), -2.0F);
+  std::vector<cv::Mat> ncc(S);
+  const cv::Matx33d K_inv = ref.K().inv();
+  const double inv_near = 1.0 / plan.min_depth;
+  const double inv_far = 1.0 / plan.max_depth;
+  const int P = plan.planes;
+  const int k = std::min<int>(o.top_k, static_cast<int>(S));
+  cv::Mat warped;
+  for (int p = 0; p < P; ++p) {
+    const double inv = inv_far + (inv_near - inv_far) * p / (P - 1);
+    const double depth = 1.0 / inv;
+    for (size_t si = 0; si < S; ++si) {
+      const PinholeView& src = views[static_cast<size_t>(plan.sources[si])];
+      const cv::Matx33d R_rel = src.R * ref.R.t();
+      const cv::Vec3d t_rel = src.t - R_rel * ref.t;
+      // Plane z = depth in the reference frame: X_src = (R_rel + t_rel n^T / depth) X_ref.
+      cv::Matx33d A = R_rel;
+      for (int row = 0; row < 3; ++row) A(row, 2) += t_rel[row] / depth;
+      const cv::Matx33d H = src.K() * A * K_inv;
+      cv::warpPerspective(grey[static_cast<size_t>(plan.sources[si])], warped, cv::Mat(H), size,
+                          cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT, 0);
+      const cv::Mat mean_s = Box(warped, w);
+      cv::Mat var_s = Box(warped.mul(warped), w) - mean_s.mul(mean_s);
+      const cv::Mat cov = Box(I.mul(warped), w) - mean_r.mul(mean_s);
+      cv::max(var_s, 0, var_s);
+      cv::Mat denom;
+      cv::sqrt(var_r.mul(var_s) + 1e-3, denom);
+      cv::divide(cov, denom, ncc[si]);
+    }
+    // Mean of the best k sources per pixel.
+    float scores[16];
+    for (int i = 0; i < n; ++i) {
+      for (size_t si = 0; si < S; ++si) scores[si] = ncc[si].ptr<float>()[i];
+      std::partial_sort(scores, scores + k, scores + S, std::greater<>());
+      float s = 0;
+      for (int j = 0; j < k; ++j) s += scores[j];
+      s /= static_cast<float>(std::max(1, k));
+      const auto u = static_cast<size_t>(i);
+      if (s > best[u]) {
+        best[u] = s;
+        best_index[u] = p;
+        left[u] = previous[u];
+        right[u] = -2.0F;
+      } else if (best_index[u] == p - 1) {
+        right[u] = s;
+      }
+      previous[u] = s;
+    }
+  }
+
+  DepthResult result;
+  result.depth = cv::Mat::zeros(size, CV_32F);
+  const float min_var = o.min_texture * o.min_texture;
+  for (int y = 0; y < size.height; ++y) {
+    for (int x = 0; x < size.width; ++x) {
+      const auto u = static_cast<size_t>(y * size.width + x);
+      const int b = best_index[u];
+      if (b <= 0 || b >= P - 1 || best[u] < o.min_ncc) continue;
+      if (var_r.at<float>(y, x) < min_var) continue;
+      double offset = 0;
+      const double denom = left[u] - 2.0 * best[u] + right[u];
+      if (denom < -1e-6) offset = std::clamp(0.5 * (left[u] - right[u]) / denom, -0.5, 0.5);
+      const double inv = inv_far + (inv_near - inv_far) * (b + offset) / (P - 1);
+      result.depth.at<float>(y, x) = static_cast<float>(1.0 / inv);
+    }
+  }
+  // Speckles: a depth that disagrees with its neighbourhood's median by more than 1% goes.
+  cv::Mat median;
+  cv::medianBlur(result.depth, median, 5);
+  for (int y = 0; y < size.height; ++y) {
+    for (int x = 0; x < size.width; ++x) {
+      float& d = result.depth.at<float>(y, x);
+      if (d > 0 && std::abs(d - median.at<float>(y, x)) > 0.01F * d) d = 0;
+    }
+  }
+  // Normals from the depth map smoothed over valid pixels, by central differences 2 px apart.
+  cv::Mat mask;
+  cv::threshold(result.depth, mask, 0, 1, cv::THRESH_BINARY);
+  cv::Mat sum_d;
+  cv::Mat sum_m;
+  cv::GaussianBlur(result.depth, sum_d, {5, 5}, 1.2);
+  cv::GaussianBlur(mask, sum_m, {5, 5}, 1.2);
+  result.normal = cv::Mat::zeros(size, CV_32FC3);
+  auto point = [&](int x, int y) -> cv::Vec3d {
+    const float m = sum_m.at<float>(y, x);
+    const double d = m > 1e-3F ? sum_d.at<float>(y, x) / m : 0.0;
+    return d * (K_inv * cv::Vec3d(x, y, 1));
+  };
+  constexpr int kStep = 2;
+  const cv::Mat before = result.depth.clone();  // neighbours as found, not as being erased
+  for (int y = kStep; y < size.height - kStep; ++y) {
+    for (int x = kStep; x < size.width - kStep; ++x) {
+      float& d = result.depth.at<float>(y, x);
+      if (d <= 0) continue;
+      const float dl = before.at<float>(y, x - kStep);
+      const float dr = before.at<float>(y, x + kStep);
+      const float du = before.at<float>(y - kStep, x);
+      const float dd = before.at<float>(y + kStep, x);
+      const float jump = 0.02F * d;
+      if (dl <= 0 || dr <= 0 || du <= 0 || dd <= 0 || std::abs(dl - dr) > jump ||
+          std::abs(du - dd) > jump) {
+        d = 0;
+        continue;
+      }
+      const cv::Vec3d dx = point(x + kStep, y) - point(x - kStep, y);
+      const cv::Vec3d dy = point(x, y + kStep) - point(x, y - kStep);
+      cv::Vec3d nrm = dx.cross(dy);
+      const double len = cv::norm(nrm);
+      if (len <= 0) {
+        d = 0;
+        continue;
+      }
+      nrm /= len;
+      const cv::Vec3d P3 = point(x, y);
+      if (nrm.dot(P3) > 0) nrm = -nrm;
+      // Grazing surfaces are unreliable.
+      if (-nrm.dot(P3) / cv::norm(P3) < 0.15) {
+        d = 0;
+        continue;
+      }
+      result.normal.at<cv::Vec3f>(y, x) = cv::Vec3f(nrm);
+    }
+  }
+  for (int y = 0; y < size.height; ++y) {
+    for (int x = 0; x < size.width; ++x) {
+      if (result.normal.at<cv::Vec3f>(y, x) == cv::Vec3f()) result.depth.at<float>(y, x) = 0;
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
+std::vector<std::string> MvsOptions::Validate() const {
+  std::vector<std::string> problems;
+  if (sources < 2 || sources > 16) problems.push_back("sources must be 2..16");
+  if (top_k < 1 || top_k > sources) problems.push_back("top_k must be 1..sources");
+  if (window < 3 || window % 2 == 0) problems.push_back("window must be odd and at least 3");
+  if (disparity_step_px <= 0) problems.push_back("disparity_step_px must be positive");
+  if (min_planes < 3 || max_planes < min_planes) problems.push_back("planes: 3 <= min <= max");
+  if (min_ncc < -1 || min_ncc > 1) problems.push_back("min_ncc must be in [-1, 1]");
+  if (threads < 1) problems.push_back("threads must be at least 1");
+  if (min_angle_deg < 0 || max_angle_deg <= min_angle_deg) {
+    problems.push_back("angles: 0 <= min_angle_deg < max_angle_deg");
+  }
+  return problems;
+}
+
+Status WriteColmapMat(const fs::path& path, const cv::Mat& image) {
+  TWINRIG_CHECK(image.depth() == CV_32F) << "float maps only";
+  std::vector<cv::Mat> planes;
+  cv::split(image, planes);
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << image.cols << "&" << image.rows << "&" << image.channels() << "&";
+    for (const auto& p : planes) {
+      const cv::Mat c = p.isContinuous() ? p : p.clone();
+      out.write(reinterpret_cast<const char*>(c.ptr<float>()),
+                static_cast<std::streamsize>(c.total() * sizeof(float)));
+    }
+    if (!out) {
+      return MakeError("cannot write depth map", path.string(), "free disk space and run again");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) return MakeError("cannot write depth map: " + ec.message(), path.string(), "");
+  return OkStatus();
+}
+
+Result<cv::Mat> ReadColmapMat(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  int w = 0;
+  int h = 0;
+  int c = 0;
+  char sep = 0;
+  in >> w >> sep >> h >> sep >> c >> sep;
+  if (!in || w <= 0 || h <= 0 || c <= 0 || c > 4) {
+    return MakeError("not a COLMAP map file", path.string(), "run the reconstruction again");
+  }
+  std::vector<cv::Mat> planes;
+  for (int k = 0; k < c; ++k) {
+    cv::Mat p(h, w, CV_32F);
+    in.read(reinterpret_cast<char*>(p.ptr<float>()),
+            static_cast<std::streamsize>(p.total() * sizeof(float)));
+    planes.push_back(p);
+  }
+  if (!in) return MakeError("COLMAP map file is truncated", path.string(), "");
+  cv::Mat out;
+  cv::merge(planes, out);
+  return out;
+}
+
+Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const fs::path& images,
+                                  const std::vector<cv::Vec3d>& points, const fs::path& dense,
+                                  const MvsOptions& options) {
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "multi-view stereo options"));
+  std::error_code ec;
+  fs::create_directories(dense / "stereo" / "depth_maps", ec);
+  fs::create_directories(dense / "stereo" / "normal_maps", ec);
+  std::vector<cv::Mat> grey(views.size());
+  for (size_t i = 0; i < views.size(); ++i) {
+    const cv::Mat g = cv::imread((images / views[i].name).string(), cv::IMREAD_GRAYSCALE);
+    if (g.empty()) {
+      return MakeError("cannot read the undistorted image", (images / views[i].name).string(),
+                       "run the reconstruction again");
+    }
+    g.convertTo(grey[i], CV_32F);
+  }
+  std::vector<ViewPlan> plans(views.size());
+  const cv::Vec3d centre = Convergence(views);
+  for (size_t i = 0; i < views.size(); ++i) {
+    plans[i] = Plan(views, i, points, centre, options);
+    if (plans[i].sources.size() < 2 || plans[i].planes == 0) {
+      return MakeError("camera " + views[i].serial +
+                           " has fewer than two neighbouring cameras or sees no sparse point",
+                       views[i].name, "check that the calibration matches the rig");
+    }
+  }
+  // One reference view per thread; OpenCV's own threads stay off meanwhile.
+  const int cv_threads = cv::getNumThreads();
+  cv::setNumThreads(1);
+  std::atomic<size_t> next{0};
+  std::mutex mutex;
+  std::vector<std::string> errors;
+  double valid = 0;
+  auto work = [&] {
+    for (size_t r = next++; r < views.size(); r = next++) {
+      DepthResult d = SweepView(views, grey, r, plans[r], options);
+      const double fraction = cv::countNonZero(d.depth) / static_cast<double>(d.depth.total());
+      const std::string stem = views[r].name + ".geometric.bin";
+      auto a = WriteColmapMat(dense / "stereo" / "depth_maps" / stem, d.depth);
+      auto b = WriteColmapMat(dense / "stereo" / "normal_maps" / stem, d.normal);
+      const std::lock_guard<std::mutex> lock(mutex);
+      valid += fraction;
+      if (!a.ok()) errors.push_back(a.error().Describe());
+      if (!b.ok()) errors.push_back(b.error().Describe());
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int k = 1; k < options.threads; ++k) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  cv::setNumThreads(cv_threads);
+  if (!errors.empty()) return MakeError(errors.front(), dense.string(), "free disk space");
+  MvsStats stats;
+  stats.views = static_cast<int>(views.size());
+  for (const auto& p : plans) stats.mean_planes += p.planes;
+  stats.mean_planes /= static_cast<double>(views.size());
+  stats.valid_fraction = valid / static_cast<double>(views.size());
+  return stats;
+}
+
+}  // namespace twinrig::reconstruct

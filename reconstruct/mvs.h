@@ -1,0 +1,53 @@
+// twinrig's CPU multi-view stereo (COLMAP's patch_match_stereo needs CUDA): a plane sweep per
+// reference view over its best-placed source views, scored by normalised cross-correlation and
+// aggregated over the best `top_k` sources per pixel (so that a view where the point is hidden
+// does not veto it), with sub-plane refinement. It writes COLMAP-format depth and normal maps
+// (stereo/depth_maps/<image>.geometric.bin, stereo/normal_maps/...) so that `colmap
+// stereo_fusion` fuses them with its own multi-view consistency checks.
+#pragma once
+
+#include <filesystem>
+#include <vector>
+
+#include <opencv2/core.hpp>
+
+#include "reconstruct/types.h"
+#include "util/result.h"
+
+namespace twinrig::reconstruct {
+
+struct MvsOptions {
+  int sources = 4;                 // source views per reference view
+  int top_k = 2;                   // best sources averaged per pixel
+  int window = 5;                  // NCC window side (odd)
+  double disparity_step_px = 1.0;  // plane spacing: this shift in the widest-baseline source
+  int min_planes = 32;
+  int max_planes = 384;
+  float min_ncc = 0.35F;     // aggregated NCC a depth must reach
+  float min_texture = 1.5F;  // grey-level standard deviation of the reference window
+  double min_angle_deg = 4;  // source views: viewing directions this far apart, at least
+  double max_angle_deg = 60;
+  double fallback_radius_m = 0.35;  // depth range around the rig's convergence point when a view
+                                    // sees too few sparse points
+  int threads = 2;
+  [[nodiscard]] std::vector<std::string> Validate() const;
+};
+
+struct MvsStats {
+  int views = 0;
+  double mean_planes = 0;
+  double valid_fraction = 0;  // of all reference pixels, those with a depth
+};
+
+// Depth and normal maps for every view. `images` holds views[i].name (the undistorted images);
+// `points` are the sparse points that bound each view's depth range.
+Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views,
+                                  const std::filesystem::path& images,
+                                  const std::vector<cv::Vec3d>& points,
+                                  const std::filesystem::path& dense, const MvsOptions& options);
+
+// COLMAP's mvs::Mat file: "width&height&channels&" then little-endian float32, channel-planar.
+Status WriteColmapMat(const std::filesystem::path& path, const cv::Mat& image);
+Result<cv::Mat> ReadColmapMat(const std::filesystem::path& path);
+
+}  // namespace twinrig::reconstruct

@@ -1,0 +1,267 @@
+#include "reconstruct/pipeline.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include "reconstruct/colmap.h"
+#include "reconstruct/mesh.h"
+#include "reconstruct/mvs.h"
+#include "reconstruct/texture.h"
+#include "util/files.h"
+#include "util/logging.h"
+#include "util/options.h"
+
+namespace twinrig::reconstruct {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+class Clock {
+ public:
+  double Lap() {
+    const auto now = std::chrono::steady_clock::now();
+    const double s = std::chrono::duration<double>(now - last_).count();
+    last_ = now;
+    return s;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+std::string Fixed(double v, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", digits, v);
+  return text;
+}
+
+}  // namespace
+
+std::string LevelName(Level level) { return level == Level::kFull ? "full" : "preview"; }
+
+std::vector<std::string> ReconstructOptions::Validate() const {
+  std::vector<std::string> problems;
+  if (scale < 0 || scale > 1)
+    problems.push_back("scale must be in (0, 1] (0: the level's default)");
+  if (threads < 1) problems.push_back("threads must be at least 1");
+  if (target_faces < 0) problems.push_back("target_faces must not be negative");
+  if (atlas_size < 0) problems.push_back("atlas_size must not be negative");
+  if (poisson_depth < 0 || poisson_depth > 13) problems.push_back("poisson_depth must be 0..13");
+  if (poisson_trim < 0 || poisson_trim > 20) problems.push_back("poisson_trim must be 0..20");
+  if (step_timeout_s < 1) problems.push_back("step_timeout_s must be positive");
+  return problems;
+}
+
+Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
+                                      const fs::path& workspace, const fs::path& twin,
+                                      const ReconstructOptions& options, const Progress& progress) {
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "reconstruction options"));
+  const bool full = options.level == Level::kFull;
+  const double scale = options.scale > 0 ? options.scale : (full ? 0.5 : 0.25);
+  const int target_faces =
+      options.target_faces > 0 ? options.target_faces : (full ? 200000 : 40000);
+  const int atlas = options.atlas_size > 0 ? options.atlas_size : (full ? 4096 : 2048);
+  const int poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (full ? 10 : 9);
+
+  ReconstructReport report;
+  report.level = LevelName(options.level);
+  report.workspace = workspace;
+  report.twin = twin;
+  report.cameras = static_cast<int>(views.size());
+  const auto log = Log().With("reconstruct", report.level);
+  Clock total;
+  Clock clock;
+  auto stage = [&](const std::string& name, double seconds, const std::string& detail) {
+    report.stages.push_back({name, seconds, detail});
+    if (progress) progress(report.stages.back());
+  };
+
+  TWINRIG_RETURN_IF_ERROR(CheckImages(views));
+  std::error_code ec;
+  fs::remove_all(workspace, ec);
+  fs::create_directories(workspace, ec);
+  if (ec) {
+    return MakeError("cannot create the workspace: " + ec.message(), workspace.string(),
+                     "check permissions and free space");
+  }
+  const fs::path images = workspace / "images";
+  auto prepared = PrepareImages(views, scale, images, options.threads);
+  if (!prepared.ok()) return prepared.error();
+  stage("prepare", clock.Lap(),
+        std::to_string(prepared->size()) + " images at " + std::to_string(prepared->front().width) +
+            "x" + std::to_string(prepared->front().height));
+
+  ColmapOptions colmap_options;
+  colmap_options.program = options.colmap;
+  colmap_options.threads = options.threads;
+  colmap_options.step_timeout = std::chrono::seconds(options.step_timeout_s);
+  Colmap colmap(workspace, colmap_options, log);
+  colmap.on_step = [&](const std::string& step, double seconds) {
+    clock.Lap();
+    const auto dash = step.find('-');
+    stage(dash == std::string::npos ? step : step.substr(dash + 1), seconds, "colmap");
+  };
+  SparseOptions sparse_options;
+  sparse_options.bundle_adjust = options.bundle_adjust;
+  auto sparse = RunSparse(colmap, *prepared, images, sparse_options);
+  if (!sparse.ok()) return sparse.error();
+  report.registered = sparse->registered;
+  report.pairs = sparse->pairs;
+  report.sparse_points = sparse->points.size();
+  report.mean_reprojection_px = sparse->mean_reprojection_px;
+  // The calibrated poses are used for every camera downstream; a camera COLMAP left without
+  // triangulated points only means its features were few, so it is reported, not fatal.
+  if (sparse->registered < static_cast<int>(views.size())) {
+    log.Warn(
+        "COLMAP's triangulated model holds {} of {} cameras; all are used with their "
+        "calibrated poses",
+        sparse->registered, views.size());
+  }
+  report.stages.back().detail = std::to_string(sparse->points.size()) + " points, " +
+                                std::to_string(sparse->registered) + " cameras in the model";
+
+  // Dense workspace: the undistorted images, the model, the depth and normal maps.
+  const fs::path dense = workspace / "dense";
+  fs::create_directories(dense / "images", ec);
+  for (const auto& v : sparse->views) {
+    fs::create_hard_link(images / v.name, dense / "images" / v.name, ec);
+    if (ec) fs::copy_file(images / v.name, dense / "images" / v.name, ec);
+  }
+  {
+    SparseOptions overlap;
+    overlap.pair_max_angle_deg = 80;
+    overlap.pair_neighbours = 10;
+    TWINRIG_RETURN_IF_ERROR(WritePinholeModel(sparse->views,
+                                              ChooseImagePairs(sparse->views, overlap),
+                                              Convergence(sparse->views), dense / "sparse"));
+  }
+  MvsOptions mvs;
+  mvs.threads = options.threads;
+  mvs.window = full ? 7 : 5;
+  mvs.disparity_step_px = full ? 1.0 : 1.0;
+  mvs.max_planes = full ? 384 : 256;
+  clock.Lap();
+  auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);
+  if (!depth.ok()) return depth.error();
+  stage("depth", clock.Lap(),
+        Fixed(depth->mean_planes, 0) + " planes, " + Fixed(100 * depth->valid_fraction, 1) +
+            "% pixels with depth");
+  {
+    std::string cfg;
+    for (const auto& v : sparse->views) cfg += v.name + "\n";
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "fusion.cfg", cfg));
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "patch-match.cfg", cfg));
+  }
+  const fs::path fused = dense / "fused.ply";
+  const std::string threads = std::to_string(options.threads);
+  auto fusion = colmap.Run(
+      "6-fusion", "stereo_fusion",
+      {"--workspace_path", dense.string(), "--workspace_format", "COLMAP", "--input_type",
+       "geometric", "--output_path", fused.string(), "--StereoFusion.num_threads", threads,
+       "--StereoFusion.min_num_pixels", "3", "--StereoFusion.max_normal_error", "25",
+       "--StereoFusion.max_reproj_error", "2", "--StereoFusion.max_depth_error", "0.01"});
+  if (!fusion.ok()) return fusion.error();
+  report.fused_points = PlyVertexCount(fused);
+  if (report.fused_points < static_cast<size_t>(options.min_fused_points)) {
+    return MakeError("stereo fusion kept only " + std::to_string(report.fused_points) +
+                         " points (at least " + std::to_string(options.min_fused_points) +
+                         " are needed for a mesh)",
+                     (workspace / "logs" / "6-fusion.log").string(),
+                     "check that the subject is lit, textured and in focus in every camera");
+  }
+  report.stages.back().detail = std::to_string(report.fused_points) + " points";
+
+  const fs::path poisson = workspace / "mesh" / "poisson.ply";
+  fs::create_directories(poisson.parent_path(), ec);
+  auto mesher =
+      colmap.Run("7-poisson", "poisson_mesher",
+                 {"--input_path", fused.string(), "--output_path", poisson.string(),
+                  "--PoissonMeshing.depth", std::to_string(poisson_depth), "--PoissonMeshing.trim",
+                  Fixed(options.poisson_trim, 1), "--PoissonMeshing.num_threads", threads});
+  if (!mesher.ok()) return mesher.error();
+  auto raw = ReadPly(poisson);
+  if (!raw.ok()) return raw.error();
+  if (raw->faces.empty()) {
+    return MakeError("Poisson meshing produced no faces",
+                     (workspace / "logs" / "7-poisson.log").string(),
+                     "lower the trim (--poisson-trim) or check the fused points");
+  }
+  report.stages.back().detail = std::to_string(raw->faces.size()) + " faces";
+
+  clock.Lap();
+  auto cloud = ReadPly(fused);
+  if (!cloud.ok()) return cloud.error();
+  const Box3 box = RobustBox(cloud->vertices, 0.002, 0.03);
+  Mesh mesh = CropToBox(*raw, box);
+  mesh = RemoveIslands(mesh, 0.05);
+  mesh = Decimate(mesh, static_cast<size_t>(target_faces));
+  if (mesh.faces.empty()) {
+    return MakeError("nothing of the mesh is left inside the subject's box", poisson.string(),
+                     "check the fused points for stray background");
+  }
+  report.faces = mesh.faces.size();
+  stage("cleanup", clock.Lap(), std::to_string(mesh.faces.size()) + " faces");
+
+  std::vector<cv::Mat> colour(sparse->views.size());
+  for (size_t i = 0; i < colour.size(); ++i) {
+    colour[i] = cv::imread((images / sparse->views[i].name).string(), cv::IMREAD_COLOR);
+  }
+  TextureOptions texture_options;
+  texture_options.atlas_size = atlas;
+  texture_options.threads = options.threads;
+  auto textured = TextureMesh(mesh, sparse->views, colour, texture_options);
+  if (!textured.ok()) return textured.error();
+  stage("texture", clock.Lap(),
+        std::to_string(atlas) + " px atlas, " + std::to_string(textured->faces_without_view) +
+            " faces unseen");
+
+  // The twin appears complete or not at all.
+  const fs::path staging =
+      twin.parent_path() / (twin.filename().string() + ".tmp-" + std::to_string(::getpid()));
+  fs::remove_all(staging, ec);
+  TWINRIG_RETURN_IF_ERROR(ExportTwin(*textured, staging));
+  fs::remove_all(twin, ec);
+  fs::rename(staging, twin, ec);
+  if (ec) {
+    return MakeError("cannot move the twin into place: " + ec.message(), twin.string(),
+                     "check permissions and free space");
+  }
+  stage("export", clock.Lap(), "twin.glb, twin.obj, twin.ply");
+  report.total_seconds = total.Lap();
+
+  json stages = json::array();
+  for (const auto& s : report.stages) {
+    stages.push_back({{"stage", s.stage}, {"seconds", s.seconds}, {"detail", s.detail}});
+  }
+  const json summary = {{"level", report.level},
+                        {"scale", scale},
+                        {"cameras", report.cameras},
+                        {"registered", report.registered},
+                        {"pairs", report.pairs},
+                        {"sparse_points", report.sparse_points},
+                        {"mean_reprojection_px", report.mean_reprojection_px},
+                        {"fused_points", report.fused_points},
+                        {"faces", report.faces},
+                        {"total_seconds", report.total_seconds},
+                        {"stages", stages}};
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(workspace / "report.json", summary.dump(2) + "\n"));
+  return report;
+}
+
+Result<ReconstructReport> ReconstructSession(const fs::path& studio, const std::string& session_id,
+                                             const ReconstructOptions& options,
+                                             const Progress& progress) {
+  auto input = LoadSessionInput(studio, session_id, options.take);
+  if (!input.ok()) return input.error();
+  const std::string level = LevelName(options.level);
+  return Reconstruct(input->views, input->session_folder / "reconstruction" / level,
+                     input->session_folder / "twin" / level, options, progress);
+}
+
+}  // namespace twinrig::reconstruct

@@ -1,0 +1,85 @@
+// The twin from a session, stage by stage, with a progress report per stage:
+//
+//   prepare        undistort, colour-correct and scale the take's images (calibration intrinsics)
+//   features       colmap feature_extractor, the calibrated intrinsics written into the database
+//   matches        colmap matches_importer with the rig's pair list (cameras that see the same
+//   side) triangulation  colmap point_triangulator with the calibrated poses (never mapper)
+//   [bundle]       colmap bundle_adjuster with intrinsics fixed (optional)
+//   depth          twinrig's CPU multi-view stereo -> COLMAP depth and normal maps
+//   fusion         colmap stereo_fusion
+//   poisson        colmap poisson_mesher (depth and trim for a head-sized subject)
+//   cleanup        crop to the subject, remove islands, decimate
+//   texture        UV atlas from the colour-corrected images
+//   export         twin.glb, twin.obj (+ mtl, jpg), twin.ply
+//
+// Files: <session>/reconstruction/<level>/ holds the workspace (images, database, sparse and dense
+// models, logs/, steps.log, report.json); <session>/twin/<level>/ gets only the twin, written into
+// a temporary folder and renamed into place when complete.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "reconstruct/input.h"
+#include "util/result.h"
+
+namespace twinrig::reconstruct {
+
+enum class Level { kPreview, kFull };
+std::string LevelName(Level level);  // "preview" | "full"
+
+struct ReconstructOptions {
+  Level level = Level::kPreview;
+  double scale = 0;  // processing scale of the images; 0: preview 0.25, full 0.5
+  int take = 0;      // 0: the last take every camera has
+  int threads = 2;
+  bool bundle_adjust = false;
+  int target_faces = 0;   // 0: preview 40000, full 200000
+  int atlas_size = 0;     // 0: preview 2048, full 4096
+  int poisson_depth = 0;  // 0: preview 9, full 10
+  double poisson_trim = 7;
+  int min_fused_points = 2000;
+  std::string colmap = "colmap";
+  int step_timeout_s = 1800;
+  [[nodiscard]] std::vector<std::string> Validate() const;
+};
+
+struct StageTime {
+  std::string stage;
+  double seconds = 0;
+  std::string detail;
+};
+
+struct ReconstructReport {
+  std::string level;
+  std::filesystem::path workspace;
+  std::filesystem::path twin;
+  int cameras = 0;
+  int registered = 0;
+  int pairs = 0;
+  size_t sparse_points = 0;
+  double mean_reprojection_px = 0;
+  size_t fused_points = 0;
+  size_t faces = 0;
+  double total_seconds = 0;
+  std::vector<StageTime> stages;
+};
+
+using Progress = std::function<void(const StageTime&)>;
+
+// The reconstruction of `views` in `workspace`, the twin files written into `twin`.
+Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
+                                      const std::filesystem::path& workspace,
+                                      const std::filesystem::path& twin,
+                                      const ReconstructOptions& options,
+                                      const Progress& progress = {});
+
+// A session's twin: <studio>/sessions/<id>/twin/<level>/.
+Result<ReconstructReport> ReconstructSession(const std::filesystem::path& studio,
+                                             const std::string& session_id,
+                                             const ReconstructOptions& options,
+                                             const Progress& progress = {});
+
+}  // namespace twinrig::reconstruct

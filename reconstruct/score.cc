@@ -1,0 +1,252 @@
+#include "reconstruct/score.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <nanoflann.hpp>
+#include <nlohmann/json.hpp>
+
+#include "reconstruct/mesh.h"
+#include "sim/layout/layout.h"
+#include "sim/render/renderer.h"
+#include "util/files.h"
+#include "util/options.h"
+
+namespace twinrig::reconstruct {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct Cloud {
+  const std::vector<cv::Vec3f>* points;
+  [[nodiscard]] size_t kdtree_get_point_count() const { return points->size(); }
+  [[nodiscard]] float kdtree_get_pt(size_t i, size_t dim) const {
+    return (*points)[i][static_cast<int>(dim)];
+  }
+  template <class Box>
+  bool kdtree_get_bbox(Box& /*box*/) const {
+    return false;
+  }
+};
+using Tree =
+    nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<float, Cloud>, Cloud, 3>;
+
+// Distance (mm) from every query point to the nearest of `points`.
+std::vector<double> NearestMm(const std::vector<cv::Vec3f>& points,
+                              const std::vector<cv::Vec3f>& queries) {
+  Cloud cloud{&points};
+  Tree tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+  tree.buildIndex();
+  std::vector<double> out(queries.size());
+  for (size_t i = 0; i < queries.size(); ++i) {
+    unsigned index = 0;
+    float d2 = 0;
+    tree.knnSearch(queries[i].val, 1, &index, &d2);
+    out[i] = std::sqrt(static_cast<double>(d2)) * 1000.0;
+  }
+  return out;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+double CappedMean(const std::vector<double>& v, double cap) {
+  if (v.empty()) return 0;
+  double s = 0;
+  for (double d : v) s += std::min(d, cap);
+  return s / static_cast<double>(v.size());
+}
+
+}  // namespace
+
+std::vector<std::string> ScoreOptions::Validate() const {
+  std::vector<std::string> problems;
+  if (samples_per_m2 < 1e4 || samples_per_m2 > 1e8)
+    problems.push_back("samples_per_m2 must be 1e4..1e8");
+  if (cap_mm <= 0) problems.push_back("cap_mm must be positive");
+  if (min_views < 1) problems.push_back("min_views must be at least 1");
+  if (thresholds_mm.empty()) problems.push_back("give at least one threshold");
+  return problems;
+}
+
+double Metrics::FScore(double threshold_mm) const {
+  for (const auto& s : scores) {
+    if (std::abs(s.threshold_mm - threshold_mm) < 1e-9) return s.fscore;
+  }
+  return 0;
+}
+
+double FractionInside(const std::vector<cv::Vec3f>& points, const cv::Vec3f& lo,
+                      const cv::Vec3f& hi) {
+  if (points.empty()) return 0;
+  size_t inside = 0;
+  for (const auto& p : points) {
+    if (p[0] >= lo[0] && p[1] >= lo[1] && p[2] >= lo[2] && p[0] <= hi[0] && p[1] <= hi[1] &&
+        p[2] <= hi[2]) {
+      ++inside;
+    }
+  }
+  return static_cast<double>(inside) / static_cast<double>(points.size());
+}
+
+Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
+                          const std::vector<PinholeView>& cameras, const ScoreOptions& options) {
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "score options"));
+  if (twin.faces.empty()) return MakeError("the twin has no faces", "", "reconstruct it again");
+  if (truth.faces.empty()) return MakeError("the ground truth has no faces", "", "");
+  Metrics m;
+  m.truth_area_m2 = SurfaceArea(truth);
+  std::vector<int> truth_face;
+  const auto truth_points = SampleSurface(truth, options.samples_per_m2, 7, &truth_face);
+  const auto twin_points = SampleSurface(twin, options.samples_per_m2, 11);
+  m.truth_samples = truth_points.size();
+  m.twin_samples = twin_points.size();
+
+  // The scored region: truth samples in front of and not hidden from at least min_views cameras.
+  std::vector<int> seen(truth_points.size(), 0);
+  for (const auto& camera : cameras) {
+    const cv::Mat depth = RenderDepth(truth, camera);
+    for (size_t i = 0; i < truth_points.size(); ++i) {
+      const cv::Vec3d xc = camera.ToCamera(cv::Vec3d(truth_points[i]));
+      if (xc[2] <= 0) continue;
+      const cv::Point2d p = camera.Pixel(xc);
+      const int x = static_cast<int>(std::lround(p.x));
+      const int y = static_cast<int>(std::lround(p.y));
+      if (x < 0 || y < 0 || x >= camera.width || y >= camera.height) continue;
+      // Hidden when the buffer holds something nearer by more than three pixel footprints (the
+      // buffer samples a sloped surface at pixel centres, not at this point).
+      const double footprint = xc[2] / camera.fx;
+      if (xc[2] <= depth.at<float>(y, x) + 3 * footprint) ++seen[i];
+    }
+  }
+  std::vector<cv::Vec3f> scored;
+  for (size_t i = 0; i < truth_points.size(); ++i) {
+    if (seen[i] >= options.min_views) scored.push_back(truth_points[i]);
+  }
+  m.truth_scored = scored.size();
+  m.scored_fraction =
+      truth_points.empty() ? 0 : static_cast<double>(scored.size()) / truth_points.size();
+  if (scored.empty()) {
+    return MakeError(
+        "no part of the ground truth is seen by " + std::to_string(options.min_views) + " cameras",
+        "", "check the cameras given to the scoring");
+  }
+  const auto accuracy = NearestMm(truth_points, twin_points);
+  const auto completeness = NearestMm(twin_points, scored);
+  m.accuracy_mean_mm = CappedMean(accuracy, options.cap_mm);
+  m.accuracy_median_mm = Median(accuracy);
+  m.completeness_mean_mm = CappedMean(completeness, options.cap_mm);
+  m.completeness_median_mm = Median(completeness);
+  for (double t : options.thresholds_mm) {
+    ThresholdScore s;
+    s.threshold_mm = t;
+    s.precision = static_cast<double>(std::count_if(accuracy.begin(), accuracy.end(),
+                                                    [t](double d) { return d <= t; })) /
+                  static_cast<double>(accuracy.size());
+    s.recall = static_cast<double>(std::count_if(completeness.begin(), completeness.end(),
+                                                 [t](double d) { return d <= t; })) /
+               static_cast<double>(completeness.size());
+    s.fscore =
+        s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0;
+    m.scores.push_back(s);
+  }
+  return m;
+}
+
+Result<Metrics> ScoreSession(const fs::path& studio, const std::string& session_id,
+                             const std::string& level, const fs::path& head_hint,
+                             const ScoreOptions& options) {
+  const fs::path session = studio / "sessions" / session_id;
+  auto session_text = ReadFileText(session / "session.json");
+  if (!session_text.ok()) {
+    return MakeError("no session " + session_id + " in this studio",
+                     (session / "session.json").string(),
+                     "list sessions with `twinrig session list`");
+  }
+  const json sj = json::parse(*session_text, nullptr, false);
+  const std::string rig = sj.is_object() ? sj.value("rig", "") : "";
+  const fs::path twin_ply = session / "twin" / level / "twin.ply";
+  if (!fs::exists(twin_ply)) {
+    return MakeError("the session has no " + level + " twin", twin_ply.string(),
+                     "run `twinrig reconstruct " + session_id + " --" + level + "` first");
+  }
+  const fs::path truth_json = studio / "sim" / rig / "groundtruth.json";
+  auto truth = sim::layout::ReadGroundTruth(truth_json);
+  if (!truth.ok()) {
+    return MakeError("no ground truth for rig '" + rig + "': scoring needs the virtual studio's " +
+                         "groundtruth.json",
+                     truth_json.string(),
+                     "score twins made in the virtual studio (`twinrig sim up`)");
+  }
+  auto head = sim::render::FindHeadData(head_hint);
+  if (!head.ok()) return head.error();
+  sim::render::RendererOptions ro;
+  ro.supersamples = 1;
+  auto renderer = sim::render::Renderer::Create(*head, *truth, ro);
+  if (!renderer.ok()) return renderer.error();
+  Mesh gt;
+  for (const auto& p : (*renderer)->HeadVertices()) {
+    const auto w = sim::layout::Apply(truth->subject_R, {p.x, p.y, p.z});
+    gt.vertices.emplace_back(static_cast<float>(w[0] + truth->subject_t[0]),
+                             static_cast<float>(w[1] + truth->subject_t[1]),
+                             static_cast<float>(w[2] + truth->subject_t[2]));
+  }
+  for (const auto& t : (*renderer)->HeadTriangles()) gt.faces.push_back(t);
+  auto twin = ReadPly(twin_ply);
+  if (!twin.ok()) return twin.error();
+  // Visibility at a quarter of the sensor: plenty for deciding what a camera sees.
+  std::vector<PinholeView> cameras;
+  for (const auto& c : truth->cameras) {
+    PinholeView v;
+    v.serial = c.serial;
+    const double s = 0.25;
+    v.width = static_cast<int>(c.intrinsics.width * s);
+    v.height = static_cast<int>(c.intrinsics.height * s);
+    v.fx = c.intrinsics.fx * s;
+    v.fy = c.intrinsics.fy * s;
+    v.cx = (c.intrinsics.cx + 0.5) * s - 0.5;
+    v.cy = (c.intrinsics.cy + 0.5) * s - 0.5;
+    for (int k = 0; k < 9; ++k) v.R.val[k] = c.R[static_cast<size_t>(k)];
+    v.t = {c.t[0], c.t[1], c.t[2]};
+    cameras.push_back(v);
+  }
+  auto metrics = ScoreMesh(*twin, gt, cameras, options);
+  if (!metrics.ok()) return metrics.error();
+  json scores = json::array();
+  for (const auto& s : metrics->scores) {
+    scores.push_back({{"threshold_mm", s.threshold_mm},
+                      {"precision", s.precision},
+                      {"recall", s.recall},
+                      {"fscore", s.fscore}});
+  }
+  const json out = {
+      {"format", "twinrig-twin-metrics"},
+      {"version", 1},
+      {"session", session_id},
+      {"level", level},
+      {"reference", "virtual studio ground truth: head scan at the subject pose of " +
+                        ("sim/" + rig + "/groundtruth.json")},
+      {"region",
+       {{"accuracy", "twin surface samples against the whole ground-truth surface"},
+        {"completeness", "ground-truth surface seen (in front, not hidden) by at least " +
+                             std::to_string(options.min_views) + " cameras"},
+        {"scored_fraction_of_truth", metrics->scored_fraction}}},
+      {"samples_per_m2", options.samples_per_m2},
+      {"twin_samples", metrics->twin_samples},
+      {"truth_samples_scored", metrics->truth_scored},
+      {"accuracy_mean_mm", metrics->accuracy_mean_mm},
+      {"accuracy_median_mm", metrics->accuracy_median_mm},
+      {"completeness_mean_mm", metrics->completeness_mean_mm},
+      {"completeness_median_mm", metrics->completeness_median_mm},
+      {"distance_cap_mm", options.cap_mm},
+      {"scores", scores}};
+  TWINRIG_RETURN_IF_ERROR(
+      WriteFileAtomic(session / "twin" / level / "metrics.json", out.dump(2) + "\n"));
+  return metrics;
+}
+
+}  // namespace twinrig::reconstruct

@@ -1,0 +1,251 @@
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include "calibration/rig_calibration.h"
+#include "reconstruct/colmap.h"
+#include "reconstruct/input.h"
+#include "reconstruct/mesh.h"
+#include "reconstruct/mvs.h"
+#include "reconstruct/pipeline.h"
+#include "reconstruct/score.h"
+#include "reconstruct/texture.h"
+#include "tests/reconstruct/rendered_session.h"
+#include "tests/test_support.h"
+#include "util/check.h"
+#include "util/files.h"
+
+namespace twinrig::reconstruct {
+namespace {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+using twinrig::testing::TempDir;
+
+// The ground-truth cameras of a head24 layout as ideal pinhole views.
+std::vector<PinholeView> TruthViews(const sim::layout::GroundTruth& truth) {
+  std::vector<PinholeView> views;
+  for (const auto& c : truth.cameras) {
+    PinholeView v;
+    v.serial = c.serial;
+    v.name = c.serial + ".jpg";
+    v.width = c.intrinsics.width;
+    v.height = c.intrinsics.height;
+    v.fx = c.intrinsics.fx;
+    v.fy = c.intrinsics.fy;
+    v.cx = c.intrinsics.cx;
+    v.cy = c.intrinsics.cy;
+    for (int k = 0; k < 9; ++k) v.R.val[k] = c.R[static_cast<size_t>(k)];
+    v.t = {c.t[0], c.t[1], c.t[2]};
+    views.push_back(v);
+  }
+  return views;
+}
+
+const sim::layout::Layout& Head24() {
+  static const sim::layout::Layout layout = [] {
+    sim::layout::LayoutOptions options;
+    options.kind = "head24";
+    options.seed = 11;
+    options.image_width = 400;
+    options.image_height = 300;
+    auto generated = sim::layout::GenerateLayout(options);
+    TWINRIG_CHECK(generated.ok()) << generated.error().Describe();
+    return *generated;
+  }();
+  return layout;
+}
+
+// An icosphere-like UV sphere of radius r at c.
+Mesh Sphere(double r, cv::Vec3f c, int rings = 40, int segments = 80) {
+  Mesh m;
+  for (int i = 0; i <= rings; ++i) {
+    const double theta = CV_PI * i / rings;
+    for (int j = 0; j < segments; ++j) {
+      const double phi = 2 * CV_PI * j / segments;
+      m.vertices.push_back(c + cv::Vec3f(static_cast<float>(r * std::sin(theta) * std::cos(phi)),
+                                         static_cast<float>(r * std::cos(theta)),
+                                         static_cast<float>(r * std::sin(theta) * std::sin(phi))));
+    }
+  }
+  for (int i = 0; i < rings; ++i) {
+    for (int j = 0; j < segments; ++j) {
+      const int a = i * segments + j;
+      const int b = i * segments + (j + 1) % segments;
+      const int c2 = (i + 1) * segments + j;
+      const int d = (i + 1) * segments + (j + 1) % segments;
+      m.faces.push_back({a, c2, b});
+      m.faces.push_back({b, c2, d});
+    }
+  }
+  return Compact(m);
+}
+
+TEST_CASE("Pairs are cameras that look at the same side of the subject", "[unit]") {
+  const auto views = TruthViews(Head24().truth);
+  SparseOptions options;
+  const auto pairs = ChooseImagePairs(views, options);
+  std::map<int, int> partners;
+  for (const auto& [a, b] : pairs) {
+    REQUIRE(a < b);
+    const double angle =
+        std::acos(views[static_cast<size_t>(a)].Axis().dot(views[static_cast<size_t>(b)].Axis())) *
+        180 / CV_PI;
+    CHECK(angle <= options.pair_max_angle_deg + 1e-9);
+    ++partners[a];
+    ++partners[b];
+  }
+  CHECK(partners.size() == views.size());
+  for (const auto& [camera, count] : partners) CHECK(count >= 3);
+  // Far fewer than exhaustive matching.
+  CHECK(pairs.size() < views.size() * (views.size() - 1) / 2 / 2);
+}
+
+TEST_CASE("COLMAP map files and PLY files round-trip", "[unit]") {
+  TempDir dir;
+  cv::Mat normals(5, 7, CV_32FC3);
+  cv::randu(normals, -1, 1);
+  REQUIRE(WriteColmapMat(dir / "n.bin", normals).ok());
+  auto back = ReadColmapMat(dir / "n.bin");
+  REQUIRE(back.ok());
+  CHECK(cv::norm(*back, normals, cv::NORM_INF) == 0);
+  // Channel-planar layout, as COLMAP's mvs::Mat stores it.
+  auto bytes = ReadFileBytes(dir / "n.bin");
+  REQUIRE(bytes.ok());
+  const std::string header = "7&5&3&";
+  REQUIRE(std::string(bytes->begin(), bytes->begin() + 6) == header);
+  float second = 0;
+  std::memcpy(&second, bytes->data() + 6 + 4, 4);
+  CHECK(second == normals.at<cv::Vec3f>(0, 1)[0]);
+  CHECK_FALSE(ReadColmapMat(dir / "missing.bin").ok());
+
+  Mesh m = Sphere(0.1, {0, 0, 0}, 8, 12);
+  m.colours.assign(m.vertices.size(), cv::Vec3b(10, 20, 30));
+  REQUIRE(WritePly(m, dir / "m.ply").ok());
+  auto read = ReadPly(dir / "m.ply");
+  REQUIRE(read.ok());
+  CHECK(read->vertices.size() == m.vertices.size());
+  CHECK(read->faces == m.faces);
+  CHECK(read->colours[3] == cv::Vec3b(10, 20, 30));
+  CHECK(PlyVertexCount(dir / "m.ply") == m.vertices.size());
+  REQUIRE(WriteFileAtomic(dir / "bad.ply",
+                          std::string("ply\nformat binary_big_endian 1.0\nend_header\n"))
+              .ok());
+  CHECK_FALSE(ReadPly(dir / "bad.ply").ok());
+}
+
+TEST_CASE("Mesh clean-up crops, removes islands and decimates", "[unit]") {
+  Mesh head = Sphere(0.1, {0, 0, 0});
+  const Mesh island = Sphere(0.01, {0.5F, 0, 0}, 6, 8);
+  Mesh both = head;
+  const int offset = static_cast<int>(both.vertices.size());
+  both.vertices.insert(both.vertices.end(), island.vertices.begin(), island.vertices.end());
+  for (auto f : island.faces) both.faces.push_back(f + cv::Vec3i(offset, offset, offset));
+  const Mesh kept = RemoveIslands(both, 0.1);
+  CHECK(kept.faces.size() == head.faces.size());
+  const Mesh cropped = CropToBox(both, {{-0.2F, 0, -0.2F}, {0.2F, 0.2F, 0.2F}});
+  CHECK(cropped.faces.size() < head.faces.size() / 2 + 100);
+  CHECK(cropped.faces.size() > head.faces.size() / 3);
+  const Mesh small = Decimate(head, 1000);
+  CHECK(small.faces.size() <= 1000);
+  CHECK(small.faces.size() > 500);
+  CHECK(std::abs(SurfaceArea(small) - SurfaceArea(head)) < 0.05 * SurfaceArea(head));
+}
+
+TEST_CASE("Scores measure distance to the truth at 1, 2 and 5 mm", "[unit]") {
+  const Mesh truth = Sphere(0.1, {0, 0, 0.0F}, 60, 120);
+  const Mesh offset = Sphere(0.1015, {0, 0, 0.0F}, 60, 120);  // 1.5 mm outside
+  std::vector<PinholeView> cameras;
+  for (int k = 0; k < 6; ++k) {
+    PinholeView v;
+    v.width = 200;
+    v.height = 200;
+    v.fx = v.fy = 400;
+    v.cx = v.cy = 100;
+    const double a = k * CV_PI / 3;
+    const cv::Vec3d eye(0.8 * std::sin(a), 0, 0.8 * std::cos(a));
+    const cv::Vec3d z = -eye / cv::norm(eye);
+    const cv::Vec3d x = cv::Vec3d(0, 1, 0).cross(z) / cv::norm(cv::Vec3d(0, 1, 0).cross(z));
+    const cv::Vec3d y = z.cross(x);
+    v.R = cv::Matx33d(x[0], x[1], x[2], y[0], y[1], y[2], z[0], z[1], z[2]);
+    v.t = -(v.R * eye);
+    cameras.push_back(v);
+  }
+  ScoreOptions options;
+  options.samples_per_m2 = 1e6;
+  auto same = ScoreMesh(truth, truth, cameras, options);
+  REQUIRE(same.ok());
+  CHECK(same->FScore(1) > 0.99);
+  CHECK(same->scored_fraction > 0.5);
+  CHECK(same->scored_fraction < 1.0);  // the poles are seen by no camera of the ring
+  auto off = ScoreMesh(offset, truth, cameras, options);
+  REQUIRE(off.ok());
+  CHECK(off->FScore(1) < 0.2);
+  CHECK(off->FScore(2) > 0.9);
+  CHECK(std::abs(off->accuracy_median_mm - 1.5) < 0.4);
+  CHECK(FractionInside({{0, 0, 0}, {1, 1, 1}}, {-0.5F, -0.5F, -0.5F}, {0.5F, 0.5F, 0.5F}) == 0.5);
+}
+
+TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[integration]") {
+  TempDir dir;
+  twinrig::testing::RenderedSessionOptions so;
+  so.width = 400;
+  so.height = 300;
+  so.supersamples = 1;
+  auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
+  if (!session.ok()) FAIL(session.error().Describe());
+  ReconstructOptions options;
+  options.level = Level::kPreview;
+  options.scale = 1.0;
+  options.target_faces = 8000;
+  options.atlas_size = 1024;
+  options.poisson_depth = 8;
+  std::vector<std::string> stages;
+  auto report = ReconstructSession(dir.path(), so.session_id, options,
+                                   [&](const StageTime& s) { stages.push_back(s.stage); });
+  if (!report.ok()) FAIL(report.error().Describe());
+  CHECK(report->cameras == 24);
+  CHECK(report->registered >= 3);
+  CHECK(report->fused_points >= 2000);
+  CHECK(report->faces > 1000);
+  for (const char* s : {"prepare", "features", "matches", "triangulation", "depth", "fusion",
+                        "poisson", "cleanup", "texture", "export"}) {
+    CHECK(std::find(stages.begin(), stages.end(), s) != stages.end());
+  }
+  const fs::path twin = session->session_folder / "twin" / "preview";
+  for (const char* f : {"twin.glb", "twin.ply", "twin.obj", "twin.mtl", "twin.jpg"}) {
+    CHECK(fs::exists(twin / f));
+  }
+  CHECK(fs::exists(session->session_folder / "reconstruction" / "preview" / "logs" /
+                   "3-triangulation.log"));
+  auto glb = ReadFileBytes(twin / "twin.glb");
+  REQUIRE(glb.ok());
+  REQUIRE(glb->size() > 20);
+  CHECK(std::string(glb->begin(), glb->begin() + 4) == "glTF");
+  std::uint32_t json_length = 0;
+  std::memcpy(&json_length, glb->data() + 12, 4);
+  const json doc = json::parse(std::string(glb->begin() + 20, glb->begin() + 20 + json_length));
+  CHECK(doc["images"][0]["mimeType"] == "image/jpeg");
+  CHECK(doc["materials"][0]["pbrMetallicRoughness"]["baseColorTexture"]["index"] == 0);
+
+  ScoreOptions score_options;
+  score_options.samples_per_m2 = 1e6;
+  auto metrics = ScoreSession(dir.path(), so.session_id, "preview", twinrig::testing::HeadFolder(),
+                              score_options);
+  if (!metrics.ok()) FAIL(metrics.error().Describe());
+  const json m = json::parse(*ReadFileText(twin / "metrics.json"));
+  CHECK(m["scores"].size() == 3);
+  INFO("F@2mm " << metrics->FScore(2) << " F@5mm " << metrics->FScore(5));
+  CHECK(metrics->FScore(5) > 0.1);
+}
+
+}  // namespace
+}  // namespace twinrig::reconstruct
