@@ -38,6 +38,8 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 
 // Prints an error for a person: what failed, where, what to do.

@@ -18,6 +18,7 @@ constexpr Command kCommands[] = {
     {"session", AddSession}, {"preflight", AddPreflight}, {"capture", AddCapture},
     {"rig", AddRig},         {"keys", AddKeys},           {"subject", AddSubject},
     {"consent", AddConsent}, {"export", AddExport},       {"audit", AddAudit},
+    {"reconstruct", AddReconstruct}, {"score", AddScore},
     {"review", AddReview},
     {"demo", AddDemo},
 };
