@@ -30,6 +30,8 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddCameras(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddSettings(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddRig(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code);

@@ -6,11 +6,14 @@
 
 #include "consent/gates.h"
 #include "host/app/command.h"
+#include "host/camera/discovery.h"
+#include "host/camera/settings.h"
 #include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/node_trigger.h"
 #include "host/session/preflight.h"
 #include "host/session/session.h"
+#include "host/session/studio_capture.h"
 
 namespace twinrig::app {
 namespace {
@@ -31,6 +34,9 @@ void ShowProgress(const session::Progress& p) {
 
 int PrintReport(const session::CaptureReport& report) {
   if (isatty(STDOUT_FILENO) != 0) std::printf("\n");
+  if (!report.stopped.empty()) {
+    std::cout << "STOPPED: " << report.stopped << "\n  what to do: " << report.stopped_todo << "\n";
+  }
   for (const auto& take : report.takes) {
     std::cout << session::DescribeTake(take) << "\n";
     for (const auto& p : take.problems) {
@@ -52,6 +58,7 @@ struct CaptureArgs {
   bool software_trigger = false;
   bool resume = false;
   bool retake_missing = false;
+  int finish = 0;
   int capture_timeout_s = 15;
 };
 
@@ -60,6 +67,32 @@ struct PreflightArgs {
   int takes = 3;
   double frame_mb = 30;
 };
+
+struct SettingsArgs {
+  std::string rig;
+  std::filesystem::path profile;
+};
+
+struct CamerasArgs {
+  std::string rig;
+  bool no_usb = false;
+};
+
+// The rig's cameras, each in its own worker (the pool a settings command works on).
+Result<std::unique_ptr<camera::CameraPool>> RigPool(const GlobalOptions& global,
+                                                    const std::string& rig_name) {
+  std::string rig = rig_name;
+  if (rig.empty()) {
+    auto found = session::DefaultRig(global.studio);
+    if (!found.ok()) return found.error();
+    rig = *found;
+  }
+  auto cameras = session::RigCameras(global.studio / "rigs" / rig / "rig.toml");
+  if (!cameras.ok()) return cameras.error();
+  camera::WorkerOptions worker;
+  worker.home = global.studio / ".gphoto";
+  return std::make_unique<camera::CameraPool>(*cameras, worker);
+}
 
 struct NewArgs {
   std::string subject;
@@ -125,6 +158,10 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--capture-timeout", args.capture_timeout_s,
                   "seconds a camera may take from trigger to a new image before it counts as hung")
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--finish", args.finish,
+                  "when a take is incomplete, resume it and retake the missing cameras up to N "
+                  "times, with the same connected cameras")
+      ->check(CLI::Range(0, 10));
   cmd->add_flag("--retake-missing", args.retake_missing,
                 "fire again only the cameras whose frame of the last take is missing");
   cmd->callback([&global, &exit_code] {
@@ -146,30 +183,14 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!allowed.ok()) return Fail(allowed.error(), exit_code);
     }
 
-    session::CaptureOptions options;
-    options.takes = args.takes;
-    options.software_trigger = args.software_trigger;
-    std::unique_ptr<session::NodeTrigger> trigger;
-    if (!args.software_trigger && !args.resume) {
-      auto connected =
-          session::NodeTrigger::Connect(global.studio / "rigs" / info->rig / "rig.toml", *info);
-      if (!connected.ok()) {
-        Error error = connected.error();
-        error.todo += "; or capture without nodes: --software-trigger";
-        return Fail(error, exit_code);
-      }
-      trigger = std::move(connected).value();
-      const std::uint32_t base = std::random_device{}() & 0xFFFF0000U;
-      options.hardware_fire = [&trigger, base](int take,
-                                               const std::vector<std::string>& serials) -> Status {
-        auto fired = trigger->Fire(base + static_cast<std::uint32_t>(take), serials);
-        if (!fired.ok()) return fired.error();
-        return OkStatus();
-      };
-    }
-    options.worker.home = global.studio / ".gphoto";
-    options.worker.capture_deadline = std::chrono::seconds(args.capture_timeout_s);
-    options.frame_wait = std::chrono::seconds(args.capture_timeout_s);
+    session::StudioCaptureArgs capture_args;
+    capture_args.takes = args.takes;
+    capture_args.software_trigger = args.software_trigger;
+    capture_args.connect_nodes = !args.resume;
+    capture_args.capture_timeout_s = args.capture_timeout_s;
+    auto prepared = session::PrepareStudioCapture(global.studio, *info, capture_args);
+    if (!prepared.ok()) return Fail(prepared.error(), exit_code);
+    session::CaptureOptions options = (*prepared)->options;
     options.progress = ShowProgress;
     session::CaptureRunner runner(*info, options);
     std::cout << "session " << id << ": " << info->cameras.size() << " cameras\n";
@@ -177,6 +198,17 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                                             : args.retake_missing ? runner.RetakeMissing()
                                                                   : runner.Capture();
     if (!report.ok()) return Fail(report.error(), exit_code);
+    // The same runner, hence the same worker per camera, finishes the take.
+    for (int round = 0; round < args.finish && !report->complete() && report->stopped.empty();
+         ++round) {
+      (void)PrintReport(*report);
+      std::cout << "finishing (round " << round + 1 << " of " << args.finish << ")\n";
+      report = runner.Resume();
+      if (!report.ok()) return Fail(report.error(), exit_code);
+      if (report->complete() || !report->stopped.empty()) break;
+      report = runner.RetakeMissing();
+      if (!report.ok()) return Fail(report.error(), exit_code);
+    }
     exit_code = PrintReport(*report);
   });
 }
@@ -206,6 +238,79 @@ void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code)
     if (!report.ok()) return Fail(report.error(), exit_code);
     std::cout << "preflight of rig " << rig << "\n" << session::FormatPreflight(*report);
     exit_code = report->ready() ? 0 : 1;
+  });
+}
+
+}  // namespace twinrig::app
+
+namespace twinrig::app {
+
+void AddSettings(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  static SettingsArgs args;
+  auto* cmd = parent.add_subcommand("settings", "every camera's settings; apply a profile");
+  cmd->require_subcommand(1);
+  auto* show = cmd->add_subcommand(
+      "show", "every camera's settings as a table, values that differ from the majority marked");
+  show->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
+  show->callback([&global, &exit_code] {
+    auto pool = RigPool(global, args.rig);
+    if (!pool.ok()) return Fail(pool.error(), exit_code);
+    auto survey = camera::ReadSettings(**pool);
+    std::cout << camera::FormatSurvey(survey, isatty(STDOUT_FILENO) != 0);
+    exit_code = survey.uniform() ? 0 : 1;
+  });
+  auto* apply = cmd->add_subcommand(
+      "apply", "set a profile on every camera at once, read it back, list who differs");
+  apply->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
+  apply
+      ->add_option("--profile", args.profile,
+                   "TOML (or .json) file: iso, shutter, aperture, whitebalance, imagequality, "
+                   "capturetarget")
+      ->required();
+  apply->callback([&global, &exit_code] {
+    auto profile = camera::LoadSettingsProfile(args.profile);
+    if (!profile.ok()) return Fail(profile.error(), exit_code);
+    auto pool = RigPool(global, args.rig);
+    if (!pool.ok()) return Fail(pool.error(), exit_code);
+    auto report = camera::ApplyProfile(**pool, *profile);
+    std::cout << camera::FormatSurvey(report.after, isatty(STDOUT_FILENO) != 0);
+    if (report.ok()) {
+      std::cout << "APPLIED: " << report.after.cameras.size() << " cameras have the profile\n";
+      exit_code = 0;
+      return;
+    }
+    std::cout << "DIFFER: " << report.differ.size() << " camera(s) do not have the profile:\n";
+    for (const auto& line : report.differ) std::cout << "  - " << line << "\n";
+    exit_code = 1;
+  });
+}
+
+void AddCameras(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  static CamerasArgs args;
+  auto* cmd = parent.add_subcommand(
+      "cameras", "cameras found on USB (autodetect) and at the rig's PTP/IP addresses, by serial");
+  cmd->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
+  cmd->add_flag("--no-usb", args.no_usb, "skip USB autodetect");
+  cmd->callback([&global, &exit_code] {
+    std::string rig = args.rig;
+    if (rig.empty()) {
+      auto found = session::DefaultRig(global.studio);
+      if (!found.ok()) return Fail(found.error(), exit_code);
+      rig = *found;
+    }
+    auto cameras = session::RigCameras(global.studio / "rigs" / rig / "rig.toml");
+    if (!cameras.ok()) return Fail(cameras.error(), exit_code);
+    std::vector<camera::ExpectedCamera> expected;
+    expected.reserve(cameras->size());
+    for (const auto& c : *cameras) expected.push_back({c.serial, c.port});
+    camera::DiscoveryOptions options;
+    options.usb = !args.no_usb;
+    options.worker.home = global.studio / ".gphoto";
+    auto discovery = camera::DiscoverCameras(expected, options);
+    std::cout << "cameras of rig " << rig << "\n" << camera::FormatDiscovery(discovery);
+    bool missing = false;
+    for (const auto& c : discovery.cameras) missing |= c.place == camera::CameraPlace::kMissing;
+    exit_code = missing ? 1 : 0;
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -23,15 +24,37 @@ Error ErrorFromJson(const json& error) {
                    error.value("todo", ""));
 }
 
+// Writes to a worker's pipe. A worker that died leaves a pipe without reader, and writing to it
+// raises SIGPIPE, which would kill the whole station: the signal is blocked in this thread for the
+// write, and one it raised is taken off the thread's pending set before unblocking.
 bool WriteAll(int fd, const std::string& data) {
+  sigset_t pipe_only;
+  sigset_t old;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  sigset_t pending;
+  sigemptyset(&pending);
+  sigpending(&pending);
+  const bool already_pending = sigismember(&pending, SIGPIPE) == 1;
+  pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
   size_t done = 0;
+  bool ok = true;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n <= 0) {
+      ok = false;
+      break;
+    }
     done += static_cast<size_t>(n);
   }
-  return true;
+  if (!ok && !already_pending) {
+    const timespec no_wait{0, 0};
+    while (sigtimedwait(&pipe_only, nullptr, &no_wait) < 0 && errno == EINTR) {
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  return ok;
 }
 
 }  // namespace

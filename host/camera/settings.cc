@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 #include <algorithm>
+#include <cctype>
 #include <iomanip>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -64,7 +65,13 @@ Result<SettingsProfile> FromPairs(const std::map<std::string, std::string>& give
   SettingsProfile profile;
   for (const auto& [key, name] : ProfileKeys()) {
     auto it = given.find(key);
-    if (it != given.end()) profile.values.emplace_back(name, it->second);
+    if (it == given.end()) continue;
+    std::string value = it->second;
+    // libgphoto2 lists apertures as "f/8": a bare number means that.
+    if (key == "aperture" && !value.empty() && std::isdigit(static_cast<unsigned char>(value[0]))) {
+      value = "f/" + value;
+    }
+    profile.values.emplace_back(name, value);
   }
   return profile;
 }

@@ -2,6 +2,11 @@
 // Requests and answers are JSON lines on stdin/stdout (see camera_worker.h); logs go to stderr.
 // If libgphoto2 hangs inside a call, this process simply stops answering and the supervisor kills
 // it; nothing else in the station is affected.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -21,6 +26,43 @@ json ErrorJson(const Error& error, FailureKind kind = FailureKind::kNone) {
           {"kind", FailureKindName(kind)}};
 }
 
+// libgphoto2 2.5.30 closes descriptor 0 when it shuts a PTP/IP camera down (a socket field that
+// starts at 0). Requests therefore arrive on a copy of stdin at a higher descriptor, and 0 is kept
+// on /dev/null so that stray close never takes a socket or file that happens to get number 0.
+void KeepDescriptorZeroHarmless() {
+  if (::fcntl(0, F_GETFD) >= 0) return;  // still open
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null > 0) {
+    ::dup2(null, 0);
+    ::close(null);
+  }
+}
+
+// Reads request lines from a descriptor (the supervisor's pipe).
+class LineReader {
+ public:
+  explicit LineReader(int fd) : fd_(fd) {}
+  bool Next(std::string& line) {
+    while (true) {
+      auto newline = buffer_.find('\n');
+      if (newline != std::string::npos) {
+        line = buffer_.substr(0, newline);
+        buffer_.erase(0, newline + 1);
+        return true;
+      }
+      char chunk[4096];
+      ssize_t n = ::read(fd_, chunk, sizeof(chunk));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;  // the supervisor closed the pipe (or went away)
+      buffer_.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  int fd_;
+  std::string buffer_;
+};
+
 json IdentityJson(const CameraIdentity& id) {
   return {{"serial", id.serial},
           {"manufacturer", id.manufacturer},
@@ -34,6 +76,7 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
   const std::string op = request.value("op", "");
   if (op == "open") {
     camera.reset();
+    KeepDescriptorZeroHarmless();
     auto opened = GphotoCamera::Open(request.at("port").get<std::string>());
     // Not reachable is a link problem: the supervisor opens again on its next request.
     if (!opened.ok()) return opened.error();
@@ -103,9 +146,18 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
 }
 
 int Main() {
+  // libgphoto2 writes to a camera's socket with write(): closing a session on a link the camera
+  // already dropped would raise SIGPIPE and end the worker silently. Ignored, the write fails and
+  // the camera is reopened. (A supervisor that went away still ends the worker: stdin closes.)
+  std::signal(SIGPIPE, SIG_IGN);
+  const int requests = ::fcntl(0, F_DUPFD_CLOEXEC, 3);
+  if (requests < 0) return 1;
+  ::close(0);
+  KeepDescriptorZeroHarmless();
+  LineReader reader(requests);
   std::unique_ptr<GphotoCamera> camera;
   std::string line;
-  while (std::getline(std::cin, line)) {
+  while (reader.Next(line)) {
     json answer;
     json request;
     try {

@@ -1,6 +1,7 @@
 #include "host/session/capture.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <future>
 #include <latch>
 #include <map>
@@ -19,6 +20,7 @@ namespace twinrig::session {
 using nlohmann::json;
 
 bool CaptureReport::complete() const {
+  if (!stopped.empty()) return false;
   for (const auto& t : takes) {
     if (!t.complete()) return false;
   }
@@ -47,15 +49,27 @@ std::string DescribeTake(const TakeReport& r) {
 }
 
 struct CaptureRunner::Impl {
-  Impl(const SessionInfo& s, const CaptureOptions& o, Journal j)
-      : session(s), options(o), journal(std::move(j)) {}
+  Impl(const SessionInfo& s, const CaptureOptions& o, Journal j, camera::CameraPool& p)
+      : session(s),
+        options(o),
+        journal(std::move(j)),
+        pool(p),
+        spawns_before(p.Spawns()),
+        reopens_before(p.Reopens()) {}
 
   const SessionInfo& session;
   const CaptureOptions& options;
   Journal journal;
   std::mutex journal_mutex;
-  std::mutex clients_mutex;
-  std::map<std::string, std::unique_ptr<camera::CameraClient>> clients;
+  camera::CameraPool& pool;
+  const int spawns_before;
+  const int reopens_before;
+
+  // A full disk stops everything: the first file that did not fit, and what to do.
+  std::atomic<bool> disk_full{false};
+  std::mutex stop_mutex;
+  std::string stopped;
+  std::string stopped_todo;
 
   // Counters of the take that runs now.
   std::atomic<int> fired{0};
@@ -65,25 +79,46 @@ struct CaptureRunner::Impl {
   std::mutex problems_mutex;
   std::vector<CameraProblem> problems;
 
-  camera::CameraClient& Client(const std::string& serial) {
-    std::lock_guard lock(clients_mutex);
-    auto& client = clients[serial];
-    if (!client) {
-      std::string port;
-      for (const auto& c : session.cameras) {
-        if (c.serial == serial) port = c.address;
-      }
-      camera::WorkerOptions worker = options.worker;
-      if (worker.log_file.empty())
-        worker.log_file = session.folder / "logs" / ("camera-" + serial + ".log");
-      client = std::make_unique<camera::CameraClient>(port, worker);
+  camera::CameraClient& Client(const std::string& serial) { return pool.Client(serial); }
+
+  void Stop(const std::string& what, const std::string& todo) {
+    std::lock_guard lock(stop_mutex);
+    if (stopped.empty()) {
+      stopped = what;
+      stopped_todo = todo;
     }
-    return *client;
+    disk_full = true;
   }
 
-  Status Record(json event) {
+  // Journals an event; returns once it is on disk. Cameras that finish together share one fsync.
+  Status Record(json event, bool sync = true) {
+    Result<std::uint64_t> written = MakeError("not written");
+    {
+      std::lock_guard lock(journal_mutex);
+      written = journal.Write(std::move(event));
+    }
+    Status appended = !written.ok() ? Status(written.error())
+                      : sync        ? journal.SyncTo(*written)
+                                    : OkStatus();
+    if (!appended.ok() && appended.error().todo.find("disk is full") != std::string::npos) {
+      Stop("the disk is full: " + appended.error().what + " (" + appended.error().where + ")",
+           appended.error().todo);
+    }
+    return appended;
+  }
+
+  // A copy of one take's state, consistent with concurrent appends.
+  TakeState TakeSnapshot(int take) {
     std::lock_guard lock(journal_mutex);
-    return journal.Append(std::move(event));
+    return journal.state().takes.at(take);
+  }
+
+  void Finish(CaptureReport& report) {
+    report.worker_spawns = pool.Spawns() - spawns_before;
+    report.camera_reopens = pool.Reopens() - reopens_before;
+    std::lock_guard lock(stop_mutex);
+    report.stopped = stopped;
+    report.stopped_todo = stopped_todo;
   }
 
   void Problem(const std::string& serial, const std::string& what, const std::string& todo) {
@@ -100,10 +135,30 @@ struct CaptureRunner::Impl {
     std::error_code ec;
     std::filesystem::create_directories(destination.parent_path(), ec);
     std::string last_error;
+    auto delay = options.retry_delay;
     for (int attempt = 1; attempt <= options.download_attempts; ++attempt) {
+      if (disk_full) {
+        Problem(
+            serial, "not downloaded: the capture stopped because the disk is full",
+            "free space, then run `twinrig capture --resume` (the frame is still on the camera)");
+        return;
+      }
       auto got = client.Download(file, destination);
       if (!got.ok()) {
         last_error = got.error().what;
+        if (client.last_failure() == camera::FailureKind::kDiskFull) {
+          Stop("the disk is full: " + got.error().what + " (" + got.error().where + ")",
+               got.error().todo);
+          (void)Record(
+              {{"event", "failed"}, {"take", take}, {"camera", serial}, {"error", last_error}});
+          Problem(serial, got.error().what + " (" + got.error().where + ")", got.error().todo);
+          return;
+        }
+        if (client.last_failure() == camera::FailureKind::kConnection &&
+            attempt < options.download_attempts) {
+          std::this_thread::sleep_for(delay);
+          delay *= 2;
+        }
         continue;
       }
       ++downloaded;
@@ -121,6 +176,8 @@ struct CaptureRunner::Impl {
                                 {"size", got->size},
                                 {"sha256", got->sha256}});
       if (!recorded.ok()) {
+        // Not journalled means not verified: the frame stays on the camera and resume fetches it
+        // again into the same path.
         Problem(serial, recorded.error().what, recorded.error().todo);
         return;
       }
@@ -128,7 +185,8 @@ struct CaptureRunner::Impl {
       bytes += got->size;
       Status deleted = client.Delete(file);
       if (deleted.ok()) {
-        (void)Record({{"event", "deleted"}, {"take", take}, {"camera", serial}});
+        // No fsync of its own: if it is lost, resume tries the delete again, which is harmless.
+        (void)Record({{"event", "deleted"}, {"take", take}, {"camera", serial}}, /*sync=*/false);
       } else {
         Problem(serial,
                 "the frame is safe on the station but could not be deleted on the camera: " +
@@ -210,6 +268,11 @@ struct CaptureRunner::Impl {
         Result<camera::FileRef> file = MakeError("not fired");
         if (options.software_trigger) {
           file = client.Capture();
+          // A link that broke since the last take: the camera is reopened and fired once more (it
+          // did not expose: the request never reached it or its answer was lost before the event).
+          if (!file.ok() && client.last_failure() == camera::FailureKind::kConnection) {
+            file = client.Capture();
+          }
         } else {
           const Status& fire = triggered.get();
           if (!fire.ok()) {
@@ -248,16 +311,27 @@ struct CaptureRunner::Impl {
       trigger.set_value(options.hardware_fire(take, fire_list));
     }
 
-    std::atomic<bool> done{false};
-    std::thread progress_thread([&] {
-      while (!done) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
-        if (options.progress) options.progress(Snapshot(take, serials.size(), start));
-      }
-    });
+    // Progress a few times a second; woken at once when the take ends (a sleeping reporter used to
+    // add up to 200 ms to every take).
+    std::mutex done_mutex;
+    std::condition_variable done_signal;
+    bool done = false;
+    std::thread progress_thread;
+    if (options.progress) {
+      progress_thread = std::thread([&] {
+        std::unique_lock lock(done_mutex);
+        while (!done_signal.wait_for(lock, std::chrono::milliseconds(200), [&] { return done; })) {
+          options.progress(Snapshot(take, serials.size(), start));
+        }
+      });
+    }
     for (auto& t : threads) t.join();
-    done = true;
-    progress_thread.join();
+    {
+      std::lock_guard lock(done_mutex);
+      done = true;
+    }
+    done_signal.notify_all();
+    if (progress_thread.joinable()) progress_thread.join();
     if (options.progress) options.progress(Snapshot(take, serials.size(), start));
 
     TakeReport report;
@@ -311,10 +385,15 @@ struct CaptureRunner::Impl {
   }
 };
 
-CaptureRunner::CaptureRunner(SessionInfo session, CaptureOptions options)
-    : session_(std::move(session)), options_(std::move(options)) {}
-
 namespace {
+
+std::vector<camera::PoolCamera> PoolCameras(const SessionInfo& session) {
+  std::vector<camera::PoolCamera> cameras;
+  cameras.reserve(session.cameras.size());
+  for (const auto& c : session.cameras) cameras.push_back({c.serial, c.address});
+  return cameras;
+}
+
 Status CheckOptions(const CaptureOptions& options) {
   auto problems = options.Validate();
   if (problems.empty()) return OkStatus();
@@ -322,13 +401,31 @@ Status CheckOptions(const CaptureOptions& options) {
   for (const auto& p : problems) text += (text.empty() ? "" : "; ") + p;
   return MakeError("cannot capture: " + text, "capture options", "correct the options");
 }
+
 }  // namespace
+
+CaptureRunner::CaptureRunner(SessionInfo session, CaptureOptions options)
+    : session_(std::move(session)), options_(std::move(options)) {
+  pool_ = std::make_unique<camera::CameraPool>(
+      PoolCameras(session_), options_.worker,
+      options_.worker.log_file.empty() ? session_.folder / "logs" : std::filesystem::path());
+}
+
+CaptureRunner::~CaptureRunner() = default;
+
+std::vector<CameraProblem> CaptureRunner::Connect() {
+  std::vector<CameraProblem> problems;
+  for (const auto& [serial, error] : pool_->ConnectAll()) {
+    problems.push_back({serial, error.what, error.todo});
+  }
+  return problems;
+}
 
 Result<CaptureReport> CaptureRunner::Capture() {
   TWINRIG_RETURN_IF_ERROR(CheckOptions(options_));
   auto journal = Journal::Open(session_.folder / "journal.jsonl");
   if (!journal.ok()) return journal.error();
-  Impl impl(session_, options_, std::move(journal).value());
+  Impl impl(session_, options_, std::move(journal).value(), *pool_);
   for (const auto& [take, state] : impl.journal.state().takes) {
     if (!state.closed) {
       return MakeError("take " + std::to_string(take) + " of this session is not finished",
@@ -340,14 +437,19 @@ Result<CaptureReport> CaptureRunner::Capture() {
   for (const auto& c : session_.cameras) serials.push_back(c.serial);
   CaptureReport report;
   const int first = impl.journal.state().LastTake() + 1;
-  for (int take = first; take < first + options_.takes; ++take) {
+  for (int take = first; take < first + options_.takes && !impl.disk_full; ++take) {
     if (options_.before_take) TWINRIG_RETURN_IF_ERROR(options_.before_take(take));
-    TWINRIG_RETURN_IF_ERROR(
-        impl.Record({{"event", "take_started"}, {"take", take}, {"cameras", serials}}));
+    Status started = impl.Record({{"event", "take_started"}, {"take", take}, {"cameras", serials}});
+    if (!started.ok()) {
+      if (impl.disk_full) break;  // nothing fired: the report says why the capture stopped
+      return started.error();
+    }
     TakeReport r = impl.RunTake(take, serials);
-    TWINRIG_RETURN_IF_ERROR(impl.CloseIfComplete(take));
+    Status closed = impl.CloseIfComplete(take);
     report.takes.push_back(std::move(r));
+    if (!closed.ok() && !impl.disk_full) return closed.error();
   }
+  impl.Finish(report);
   return report;
 }
 
@@ -356,59 +458,70 @@ Result<CaptureReport> CaptureRunner::Resume() {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(worker, "camera worker options"));
   auto journal = Journal::Open(session_.folder / "journal.jsonl");
   if (!journal.ok()) return journal.error();
-  Impl impl(session_, options_, std::move(journal).value());
+  Impl impl(session_, options_, std::move(journal).value(), *pool_);
   CaptureReport report;
   const JournalState snapshot = impl.journal.state();
   for (const auto& [take, state] : snapshot.takes) {
     if (state.closed) continue;
+    if (impl.disk_full) break;
     impl.problems.clear();
-    for (const auto& serial : state.cameras) {
+    // Every camera of the take at once; each camera's frames are its own.
+    pool_->ForEach(state.cameras, [&, take = take, &state = state](const std::string& serial,
+                                                                   camera::CameraClient& client) {
       const FrameState frame = state.frames.count(serial) ? state.frames.at(serial) : FrameState{};
-      auto& client = impl.Client(serial);
       if (frame.verified()) {
         if (!frame.deleted_on_camera &&
             client.Delete({*frame.camera_folder, *frame.camera_name}).ok()) {
           (void)impl.Record({{"event", "deleted"}, {"take", take}, {"camera", serial}});
         }
-        continue;
+        return;
       }
       if (frame.fired()) {
         impl.Collect(take, serial, {*frame.camera_folder, *frame.camera_name});
-        continue;
+        return;
       }
       // Not journalled as fired: the station may have died between the shot and the journal.
       // A single file on the card that no journal entry knows is that frame.
       auto files = client.ListFiles();
       if (!files.ok()) {
         impl.Problem(serial, files.error().what, files.error().todo);
-        continue;
+        return;
       }
       std::set<std::string> known;
-      for (const auto& [other_take, other] : impl.journal.state().takes) {
-        auto it = other.frames.find(serial);
-        if (it != other.frames.end() && it->second.fired()) known.insert(*it->second.camera_name);
+      {
+        std::lock_guard lock(impl.journal_mutex);
+        for (const auto& [other_take, other] : impl.journal.state().takes) {
+          auto it = other.frames.find(serial);
+          if (it != other.frames.end() && it->second.fired()) known.insert(*it->second.camera_name);
+        }
       }
       std::vector<camera::FileRef> unknown;
       for (const auto& f : *files) {
         if (!known.contains(f.name)) unknown.push_back(f);
       }
       if (unknown.size() == 1) {
-        (void)impl.Record({{"event", "fired"},
-                           {"take", take},
-                           {"camera", serial},
-                           {"folder", unknown[0].folder},
-                           {"name", unknown[0].name}});
+        Status recorded = impl.Record({{"event", "fired"},
+                                       {"take", take},
+                                       {"camera", serial},
+                                       {"folder", unknown[0].folder},
+                                       {"name", unknown[0].name}});
+        if (!recorded.ok()) {
+          impl.Problem(serial, recorded.error().what, recorded.error().todo);
+          return;
+        }
         impl.Collect(take, serial, unknown[0]);
       } else {
         impl.Problem(serial, "did not fire in take " + std::to_string(take),
                      "check the camera, then run `twinrig capture --retake-missing`");
       }
-    }
-    TWINRIG_RETURN_IF_ERROR(impl.CloseIfComplete(take));
+    });
+    Status closed = impl.CloseIfComplete(take);
+    if (!closed.ok() && !impl.disk_full) return closed.error();
     TakeReport r = impl.Summarise(take);
     r.problems = impl.problems;
     report.takes.push_back(std::move(r));
   }
+  impl.Finish(report);
   return report;
 }
 
@@ -416,7 +529,7 @@ Result<CaptureReport> CaptureRunner::RetakeMissing() {
   TWINRIG_RETURN_IF_ERROR(CheckOptions(options_));
   auto journal = Journal::Open(session_.folder / "journal.jsonl");
   if (!journal.ok()) return journal.error();
-  Impl impl(session_, options_, std::move(journal).value());
+  Impl impl(session_, options_, std::move(journal).value(), *pool_);
   const int take = impl.journal.state().LastTake();
   if (take == 0)
     return MakeError("this session has no take yet", session_.id, "run `twinrig capture`");
@@ -429,6 +542,7 @@ Result<CaptureReport> CaptureRunner::RetakeMissing() {
   CaptureReport report;
   if (missing.empty()) {
     report.takes.push_back(impl.Summarise(take));
+    impl.Finish(report);
     return report;
   }
   if (options_.before_take) TWINRIG_RETURN_IF_ERROR(options_.before_take(take));
@@ -436,11 +550,13 @@ Result<CaptureReport> CaptureRunner::RetakeMissing() {
     TWINRIG_RETURN_IF_ERROR(impl.Record({{"event", "retake"}, {"take", take}, {"camera", serial}}));
   }
   TakeReport partial = impl.RunTake(take, missing);
-  TWINRIG_RETURN_IF_ERROR(impl.CloseIfComplete(take));
+  Status closed = impl.CloseIfComplete(take);
+  if (!closed.ok() && !impl.disk_full) return closed.error();
   TakeReport r = impl.Summarise(take);
   r.problems = partial.problems;
   r.seconds = partial.seconds;
   report.takes.push_back(std::move(r));
+  impl.Finish(report);
   return report;
 }
 

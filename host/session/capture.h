@@ -10,13 +10,23 @@
 // file on its card); `RetakeMissing()` fires only the cameras whose frame of the last take is
 // missing. Every frame lands exactly once: its path is fixed (images/<serial>/take-NNNN.jpg) and
 // written through a temporary name and a rename.
+//
+// Workers. A CaptureRunner keeps one worker per camera (host/camera/camera_pool.h) for its whole
+// life: every take of Capture(), and Resume() and RetakeMissing() on the same runner, use the same
+// connected cameras. A dropped link reopens that camera and the download is tried again.
+//
+// A full disk stops the capture: no further download or take starts, the report names the file
+// that did not fit, every frame already verified stays as it is, and the frames that did not fit
+// stay on the cameras for `twinrig capture --resume` once there is space.
 #pragma once
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "host/camera/camera_pool.h"
 #include "host/camera/camera_worker.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
@@ -53,6 +63,14 @@ struct TakeReport {
 
 struct CaptureReport {
   std::vector<TakeReport> takes;
+  // Set when the capture stopped early (a full disk): what happened, naming the file, and what to
+  // do.
+  std::string stopped;
+  std::string stopped_todo;
+  // Worker processes started and cameras reopened during this call (1 spawn per camera per runner
+  // when nothing hangs).
+  int worker_spawns = 0;
+  int camera_reopens = 0;
   [[nodiscard]] bool complete() const;
 };
 
@@ -66,6 +84,9 @@ struct CaptureOptions {
   HardwareFire hardware_fire;  // required unless software_trigger
   camera::WorkerOptions worker;
   int download_attempts = 3;
+  // Pause before trying a download again after a broken link (doubled each attempt): a camera that
+  // dropped off the network gets a moment to come back.
+  std::chrono::milliseconds retry_delay{std::chrono::milliseconds(300)};
   std::chrono::milliseconds frame_wait{std::chrono::seconds(15)};  // hardware: wait for each file
   std::function<void(const Progress&)> progress;  // called a few times a second while a take runs
   // Called before a take fires (and before a retake of it): e.g. calibration moves the board to the
@@ -77,6 +98,12 @@ struct CaptureOptions {
 class CaptureRunner {
  public:
   CaptureRunner(SessionInfo session, CaptureOptions options);
+  ~CaptureRunner();
+  CaptureRunner(const CaptureRunner&) = delete;
+  CaptureRunner& operator=(const CaptureRunner&) = delete;
+  // Starts every camera's worker and connects them all at once (each call below does it too, for
+  // the cameras it needs). Returns the cameras that could not be connected.
+  std::vector<CameraProblem> Connect();
   // New takes after the last one in the journal.
   Result<CaptureReport> Capture();
   // Finishes every take the journal has open: downloads what is on the cards, adopts stray frames.
@@ -88,6 +115,7 @@ class CaptureRunner {
   struct Impl;
   SessionInfo session_;
   CaptureOptions options_;
+  std::unique_ptr<camera::CameraPool> pool_;
 };
 
 // The per-take summary line, e.g. "take 1: 24/24 fired, 24/24 verified, 48.1 MB in 3.2 s".

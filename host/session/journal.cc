@@ -89,35 +89,60 @@ Result<Journal> Journal::Open(const std::filesystem::path& path) {
 Journal::Journal(Journal&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       path_(std::move(other.path_)),
-      state_(std::move(other.state_)) {}
+      state_(std::move(other.state_)),
+      written_(other.written_.load()),
+      synced_(other.synced_) {}
 
 Journal::~Journal() {
   if (fd_ >= 0) ::close(fd_);
 }
 
 Status Journal::Append(json event) {
+  auto sequence = Write(std::move(event));
+  if (!sequence.ok()) return sequence.error();
+  return SyncTo(*sequence);
+}
+
+Result<std::uint64_t> Journal::Write(json event) {
   event["at"] = std::chrono::duration_cast<std::chrono::milliseconds>(
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   std::string line = event.dump() + "\n";
+  // Where this event starts: a write cut short by a full disk is cut back off, so the next event
+  // does not continue a torn line (which would make replay drop both).
+  const off_t start = ::lseek(fd_, 0, SEEK_END);
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd_, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      std::string todo = errno == ENOSPC
+      const int error = n == 0 ? ENOSPC : errno;
+      if (start >= 0) (void)::ftruncate(fd_, start);
+      std::string todo = error == ENOSPC || error == EDQUOT
                              ? "the disk is full: free space, then run twinrig capture --resume"
                              : "check the disk, then run twinrig capture --resume";
-      return MakeError(std::string("could not write the journal: ") + std::strerror(errno),
+      return MakeError(std::string("could not write the journal: ") + std::strerror(error),
                        path_.string(), todo);
     }
     done += static_cast<size_t>(n);
   }
-  if (::fdatasync(fd_) != 0) {
-    return MakeError(std::string("could not flush the journal: ") + std::strerror(errno),
-                     path_.string(), "check the disk, then run twinrig capture --resume");
-  }
   Apply(state_, event);
+  return ++written_;
+}
+
+Status Journal::SyncTo(std::uint64_t sequence) {
+  std::lock_guard lock(sync_mutex_);
+  if (synced_ >= sequence) return OkStatus();  // a sync by another thread covered it
+  const std::uint64_t target = written_.load();
+  if (::fdatasync(fd_) != 0) {
+    const int error = errno;
+    const bool full = error == ENOSPC || error == EDQUOT;
+    return MakeError(std::string("could not flush the journal: ") + std::strerror(error),
+                     path_.string(),
+                     full ? "the disk is full: free space, then run twinrig capture --resume"
+                          : "check the disk, then run twinrig capture --resume");
+  }
+  synced_ = target;
   return OkStatus();
 }
 

@@ -4,9 +4,11 @@
 // and nothing counted twice. A torn last line (the crash hit mid-write) is ignored on replay.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -55,6 +57,14 @@ class Journal {
   // fired {take, camera, folder, name}, verified {take, camera, path, size, sha256},
   // deleted {take, camera}, failed {take, camera, error}, take_closed {take}.
   Status Append(nlohmann::json event);
+
+  // The two halves of Append for many threads (group commit): Write appends the line and applies
+  // it to the state (callers serialise Write and state() themselves); SyncTo returns once the
+  // event numbered `sequence` is on disk, and is safe from any thread without the caller's lock:
+  // one fdatasync covers every event written before it, so cameras finishing together share it.
+  // An event counts only once SyncTo has succeeded.
+  Result<std::uint64_t> Write(nlohmann::json event);
+  Status SyncTo(std::uint64_t sequence);
   [[nodiscard]] const JournalState& state() const { return state_; }
 
   // Applies one event to a state (used by replay and by Append).
@@ -66,6 +76,9 @@ class Journal {
   int fd_;
   std::filesystem::path path_;
   JournalState state_;
+  std::atomic<std::uint64_t> written_{0};  // events written (the sequence of the last one)
+  std::mutex sync_mutex_;
+  std::uint64_t synced_ = 0;  // events known to be on disk; under sync_mutex_
 };
 
 }  // namespace twinrig::session

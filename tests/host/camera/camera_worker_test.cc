@@ -101,6 +101,32 @@ TEST_CASE("a hung camera is stopped at its deadline and reconnects afterwards", 
   CHECK(camera.restarts() == 1);
 }
 
+TEST_CASE("a dropped link reopens the camera inside the same worker", "[integration]") {
+  testing::TempDir dir;
+  Studio studio("127.0.43.2", 1);
+  CameraClient camera(studio.farm->GphotoPort(0), TestOptions(dir));
+  REQUIRE(camera.Connect().ok());
+  const pid_t pid = camera.worker_pid();
+  REQUIRE(studio.farm->SetFault(0, sim::camera::Fault{.drop_connection = true}).ok());
+  auto dropped = camera.Storage();
+  REQUIRE_FALSE(dropped.ok());
+  CHECK(camera.last_failure() == FailureKind::kConnection);
+  REQUIRE(studio.farm->SetFault(0, sim::camera::Fault{}).ok());
+  auto log = [&] {
+    auto text = ReadFileText(dir / "worker.log");
+    return text.ok() ? text->substr(0, 6000) : std::string("none");
+  };
+  for (int i = 0; i < 3; ++i) {
+    auto storage = camera.Storage();
+    INFO("call " << i << ": " << (storage.ok() ? std::string("ok") : storage.error().Describe())
+                  << "; worker log: " << log());
+    REQUIRE(storage.ok());
+  }
+  CHECK(camera.worker_pid() == pid);
+  CHECK(camera.reopens() == 1);
+  CHECK(camera.restarts() == 0);
+}
+
 TEST_CASE("a camera that is not there fails fast with what to do", "[integration]") {
   testing::TempDir dir;
   CameraClient camera("ptpip:127.0.42.250", TestOptions(dir));

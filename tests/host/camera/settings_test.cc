@@ -19,11 +19,11 @@ TEST_CASE("a TOML settings profile maps to libgphoto2 settings in apply order", 
   using Pairs = std::vector<std::pair<std::string, std::string>>;
   CHECK(profile->values == Pairs{{"iso", "200"},
                                  {"shutterspeed", "1/125"},
-                                 {"f-number", "8"},
+                                 {"f-number", "f/8"},
                                  {"whitebalance", "Daylight"}});
   auto json = ParseSettingsProfile(R"({"aperture": 5.6, "capturetarget": "card"})", true, "p.json");
   REQUIRE(json.ok());
-  CHECK(json->values == Pairs{{"capturetarget", "card"}, {"f-number", "5.6"}});
+  CHECK(json->values == Pairs{{"capturetarget", "card"}, {"f-number", "f/5.6"}});
 }
 
 TEST_CASE("a bad settings profile is refused naming the file and the key", "[unit]") {

@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "host/session/journal.h"
 #include "tests/test_support.h"
@@ -71,6 +75,50 @@ TEST_CASE("a retake forgets only that camera's old frame", "[unit]") {
   // Events for a take that never started are ignored rather than inventing one.
   Journal::Apply(state, {{"event", "fired"}, {"take", 9}, {"camera", "A"}});
   CHECK(state.takes.count(9) == 0);
+}
+
+}  // namespace
+}  // namespace twinrig::session
+
+namespace twinrig::session {
+namespace {
+
+TEST_CASE("events written by many threads are all on disk after one shared sync", "[unit]") {
+  testing::TempDir dir;
+  const auto path = dir / "journal.jsonl";
+  {
+    auto journal = Journal::Open(path);
+    REQUIRE(journal.ok());
+    REQUIRE(
+        journal->Append({{"event", "take_started"}, {"take", 1}, {"cameras", {"A", "B"}}}).ok());
+    std::mutex write_mutex;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (const std::string camera : {"A", "B"}) {
+      threads.emplace_back([&, camera] {
+        for (int i = 0; i < 20; ++i) {
+          Result<std::uint64_t> written = MakeError("not written");
+          {
+            std::lock_guard lock(write_mutex);
+            written = journal->Write({{"event", "failed"},
+                                      {"take", 1},
+                                      {"camera", camera},
+                                      {"error", "attempt " + std::to_string(i)}});
+          }
+          if (!written.ok() || !journal->SyncTo(*written).ok()) ++failures;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(failures == 0);
+    REQUIRE(journal->Append({{"event", "take_closed"}, {"take", 1}}).ok());
+  }
+  auto replayed = Journal::Open(path);
+  REQUIRE(replayed.ok());
+  CHECK(replayed->state().events == 42);
+  CHECK_FALSE(replayed->state().torn_tail);
+  CHECK(replayed->state().takes.at(1).closed);
+  CHECK(replayed->state().takes.at(1).frames.at("B").last_error == "attempt 19");
 }
 
 }  // namespace
