@@ -1,0 +1,912 @@
+#include "host/review/api.h"
+
+#include <algorithm>
+#include <ctime>
+#include <sstream>
+
+#include "consent/audit.h"
+#include "consent/gates.h"
+#include "consent/keys.h"
+#include "consent/records.h"
+#include "host/catalog/catalog.h"
+#include "host/review/static_files.h"
+#include "host/session/journal.h"
+#include "host/session/session.h"
+#include "util/files.h"
+#include "util/logging.h"
+#include "util/subprocess.h"
+
+namespace twinrig::review {
+namespace fs = std::filesystem;
+namespace cs = twinrig::consent;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kCookie = "twinrig_token";
+
+ApiResponse Json(int status, const json& body) {
+  return {status, "application/json", body.dump(), {}};
+}
+
+ApiResponse Fail(int status, const Error& error) {
+  return Json(status,
+              {{"error", {{"what", error.what}, {"where", error.where}, {"todo", error.todo}}}});
+}
+
+ApiResponse Fail(int status, const std::string& what, const std::string& where = {},
+                 const std::string& todo = {}) {
+  return Fail(status, MakeError(what, where, todo));
+}
+
+// Errors from the consent library are the person's to fix (wrong passphrase, nothing to sign …).
+ApiResponse Refused(const Error& error) { return Fail(422, error); }
+
+std::vector<std::string> Segments(std::string_view path) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    if (end > start) out.emplace_back(path.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
+std::string NowIso() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string Str(const json& body, const char* key) {
+  if (!body.is_object() || !body.contains(key) || !body[key].is_string()) return {};
+  return body[key].get<std::string>();
+}
+
+// Reads the journal without creating it (Journal::Open would), tolerating a torn last line.
+session::JournalState ReadJournal(const fs::path& file) {
+  session::JournalState state;
+  auto text = ReadFileText(file);
+  if (!text.ok()) return state;
+  std::istringstream in(*text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json event = json::parse(line, nullptr, false);
+    if (event.is_discarded() || !event.is_object()) continue;
+    session::Journal::Apply(state, event);
+  }
+  return state;
+}
+
+Result<catalog::Catalog> OpenCatalog(const fs::path& studio) {
+  return catalog::Catalog::Open(studio);
+}
+
+Result<std::string> StudioName(catalog::Catalog& catalog) {
+  auto stmt = catalog.db().Prepare("SELECT value FROM studio_meta WHERE key = 'studio_name'");
+  if (!stmt.ok()) return stmt.error();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.error();
+  return *row ? stmt->ColumnText(0) : std::string("twinrig studio");
+}
+
+// The owner of the technician signature a record expects: its witness.
+std::string WitnessOf(const cs::Chain& chain, const std::string& fallback) {
+  const auto& newest = chain.records().back();
+  std::string owner;
+  if (newest.body.contains("studio") && newest.body["studio"].is_object()) {
+    owner = newest.body["studio"].value("witness", "");
+  }
+  if (owner.empty()) owner = newest.body.value("technician", "");
+  if (owner.empty() && chain.state().consent != nullptr &&
+      chain.state().consent->body.contains("studio")) {
+    owner = chain.state().consent->body["studio"].value("witness", "");
+  }
+  return owner.empty() ? fallback : owner;
+}
+
+std::string Summary(const cs::StoredRecord& rec) {
+  if (rec.type == "grant" || rec.type == "amendment") {
+    std::string s;
+    for (const auto& g : rec.body.value("grants", json::array())) {
+      if (!s.empty()) s += "; ";
+      s += g.value("grant_id", "") + ": " + g["licensee"].value("name", "") + ", " +
+           g.value("purpose", "") + " (" + g.value("not_before", "") + " to " +
+           g.value("not_after", "") + ")";
+    }
+    return s;
+  }
+  if (rec.type == "twin_approval" || rec.type == "twin_rejection")
+    return rec.body.value("note", "");
+  if (rec.type == "revocation") return rec.body.value("reason", "");
+  return {};
+}
+
+bool IsNumber(const std::string& s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+}  // namespace
+
+std::string TokenOf(const ApiRequest& request) {
+  const std::string bearer = "Bearer ";
+  if (request.authorization.rfind(bearer, 0) == 0)
+    return request.authorization.substr(bearer.size());
+  // Cookie: a=b; twinrig_token=…; c=d
+  std::string_view c = request.cookie;
+  while (!c.empty()) {
+    size_t end = c.find(';');
+    std::string_view part = c.substr(0, end);
+    while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
+    const std::string prefix = std::string(kCookie) + "=";
+    if (part.substr(0, prefix.size()) == prefix) return std::string(part.substr(prefix.size()));
+    if (end == std::string_view::npos) break;
+    c.remove_prefix(end + 1);
+  }
+  return {};
+}
+
+PreflightView ParsePreflightOutput(const std::vector<std::string>& lines) {
+  PreflightView view;
+  view.ran = true;
+  view.at = NowIso();
+  for (const auto& line : lines) {
+    std::istringstream in(line);
+    std::vector<std::string> tok;
+    for (std::string t; in >> t;) tok.push_back(t);
+    if (tok.empty()) continue;
+    if (tok[0] == "READY:") view.ready = true;
+    if (tok[0] == "-" && line.rfind("  - ", 0) == 0) {
+      view.to_fix.push_back(line.substr(4));
+      continue;
+    }
+    if (tok[0] == "node" && tok.size() >= 3) {
+      NodeReadiness node;
+      node.endpoint = tok[1];
+      node.online = tok[2] == "online";
+      if (node.online && tok.size() >= 6 && tok[3] == "sync") {
+        try {
+          node.sync_error_us = std::stod(tok[5]);
+        } catch (const std::exception&) {
+          node.sync_error_us = -1;
+        }
+      }
+      view.nodes.push_back(node);
+      continue;
+    }
+    if (tok.size() >= 5 && (tok[2] == "ok" || tok[2] == "FIX" || tok[2] == "MISSING") &&
+        IsNumber(tok[4])) {
+      CameraReadiness cam;
+      cam.serial = tok[0];
+      cam.port = tok[1];
+      cam.state = tok[2];
+      cam.battery = tok[3];
+      cam.free_frames = std::stol(tok[4]);
+      for (size_t i = 5; i < tok.size(); ++i) {
+        const size_t eq = tok[i].find('=');
+        if (eq != std::string::npos) cam.settings[tok[i].substr(0, eq)] = tok[i].substr(eq + 1);
+      }
+      view.cameras[cam.serial] = cam;
+    }
+  }
+  // Settings match: each setting against the value most cameras have.
+  std::map<std::string, std::map<std::string, int>> counts;
+  for (const auto& [serial, cam] : view.cameras) {
+    for (const auto& [k, v] : cam.settings) ++counts[k][v];
+  }
+  for (auto& [serial, cam] : view.cameras) {
+    for (const auto& [k, v] : cam.settings) {
+      const auto& c = counts[k];
+      const auto best = std::max_element(
+          c.begin(), c.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+      if (best != c.end() && best->first != v) cam.settings_match = false;
+    }
+    for (const auto& fix : view.to_fix) {
+      if (fix.find(serial) != std::string::npos) cam.problems.push_back(fix);
+    }
+  }
+  return view;
+}
+
+Api::Api(ReviewOptions options, Access& access, JobRunner& jobs,
+         std::function<void(const std::string&)> notice)
+    : options_(std::move(options)), access_(access), jobs_(jobs), notice_(std::move(notice)) {}
+
+void Api::OnJobEvent(const json& event) {
+  if (event.value("event", "") != "ended") return;
+  const json& job = event["job"];
+  if (job.value("kind", "") != "preflight") return;
+  for (const auto& info : jobs_.Recent()) {
+    if (info.id != job.value("id", 0)) continue;
+    PreflightView view =
+        ParsePreflightOutput(std::vector<std::string>(info.lines.begin(), info.lines.end()));
+    std::lock_guard lock(view_mu_);
+    preflight_ = std::move(view);
+  }
+}
+
+ApiResponse Api::Handle(const ApiRequest& request) {
+  const std::string path = request.target.substr(0, request.target.find('?'));
+  if (path == "/api/login") {
+    if (request.method != "POST") return Fail(405, "use POST");
+    return Login(request);
+  }
+  // Everything else under /api/ needs a valid token, before anything about the route is said.
+  const std::string token = TokenOf(request);
+  const std::optional<Principal> who = access_.Lookup(token);
+  if (!who) {
+    return Fail(401, "not signed in", "review station", "enter your PIN");
+  }
+  json body = json::object();
+  if (request.method == "POST" && !request.body.empty()) {
+    body = json::parse(request.body, nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      return Fail(400, "the request body is not a JSON object");
+    }
+  }
+  const bool tech = who->role == Role::kTechnician;
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+  const auto seg = Segments(path);  // "api", …
+  if (seg.size() == 2 && seg[1] == "logout" && post) {
+    access_.Logout(token);
+    ApiResponse r = Json(200, {{"ok", true}});
+    r.headers.emplace_back(
+        "Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    return r;
+  }
+  if (seg.size() == 2 && seg[1] == "me" && get) {
+    return Json(200, {{"role", tech ? "technician" : "subject"}, {"session", who->session_id}});
+  }
+  if (seg.size() == 2 && seg[1] == "studio" && get) {
+    if (!tech) return Fail(403, "for the technician only");
+    return Studio();
+  }
+  if (seg.size() == 2 && seg[1] == "jobs" && get) {
+    if (!tech) return Fail(403, "for the technician only");
+    json list = json::array();
+    for (const auto& job : jobs_.Recent()) list.push_back(job.ToJson(true));
+    return Json(200, {{"jobs", list}});
+  }
+  if (seg.size() == 2 && seg[1] == "sessions" && post) {
+    if (!tech) return Fail(403, "for the technician only");
+    return NewSession(body);
+  }
+  if (seg.size() >= 3 && seg[1] == "sessions") {
+    const std::string& id = seg[2];
+    if (!SafeSegment(id)) return Fail(400, "malformed session id");
+    // The person scanned sees their own session and nothing else.
+    if (!tech && who->session_id != id) {
+      return Fail(403, "this is not your session", id, "sign in with the PIN for your session");
+    }
+    if (seg.size() == 3 && get) return SessionStatus(*who, id);
+    const std::string op = seg.size() >= 4 ? seg[3] : "";
+    if (seg.size() == 6 && get && (op == "images" || op == "twin")) {
+      if (!SafeSegment(seg[4]) || !SafeSegment(seg[5])) return Fail(400, "malformed file name");
+      return SessionFile(id, fs::path(op) / seg[4] / seg[5]);
+    }
+    if (seg.size() == 4 && get && op == "consent-text") return ConsentText(id);
+    if (seg.size() == 4 && post) {
+      static const std::vector<std::string> kSubjectOps = {"consent", "sign", "review", "revoke"};
+      static const std::vector<std::string> kTechOps = {"subject-pin", "preflight",   "capture",
+                                                        "retake",      "reconstruct", "seal",
+                                                        "countersign", "grants",      "export"};
+      const bool subject_op =
+          std::find(kSubjectOps.begin(), kSubjectOps.end(), op) != kSubjectOps.end();
+      const bool tech_op = std::find(kTechOps.begin(), kTechOps.end(), op) != kTechOps.end();
+      if (subject_op && tech) {
+        return Fail(403, "only the person scanned can do this", id,
+                    "hand the tablet to the model (their own PIN)");
+      }
+      if (tech_op && !tech) return Fail(403, "for the technician only");
+      if (op == "consent") return SignConsent(id, body);
+      if (op == "sign") return SubjectSign(id, body);
+      if (op == "review") return Review(id, body);
+      if (op == "revoke") return RevokeGrant(id, body);
+      if (op == "subject-pin") return IssuePin(id);
+      if (op == "preflight" || op == "capture" || op == "retake" || op == "reconstruct") {
+        return StartJob(id, op);
+      }
+      if (op == "seal") return Seal(id, body);
+      if (op == "countersign") return Countersign(id, body);
+      if (op == "grants") return ProposeGrants(id, body);
+      if (op == "export") return ExportTwin(id, body);
+    }
+  }
+  return Fail(404, "no such API route: " + request.method + " " + path);
+}
+
+ApiResponse Api::Login(const ApiRequest& request) {
+  json body = json::parse(request.body, nullptr, false);
+  const std::string pin = body.is_object() ? Str(body, "pin") : "";
+  LoginOutcome outcome = access_.Login(pin, request.client);
+  if (outcome.kind == LoginOutcome::Kind::kRateLimited) {
+    ApiResponse r = Fail(429, "too many wrong PINs from this device", request.client,
+                         "wait " + std::to_string(outcome.retry_after_s) + " s, then try again");
+    r.headers.emplace_back("Retry-After", std::to_string(outcome.retry_after_s));
+    return r;
+  }
+  if (outcome.kind == LoginOutcome::Kind::kWrongPin) {
+    Log().With("client", request.client).Warn("wrong PIN");
+    return Fail(401, "wrong PIN", "review station", "check the PIN shown on the station");
+  }
+  const bool tech = outcome.principal.role == Role::kTechnician;
+  ApiResponse r = Json(
+      200, {{"role", tech ? "technician" : "subject"}, {"session", outcome.principal.session_id}});
+  r.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=" + outcome.token +
+                                           "; Path=/; HttpOnly; SameSite=Strict");
+  return r;
+}
+
+ApiResponse Api::Studio() {
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  json subjects = json::array();
+  json sessions = json::array();
+  {
+    auto stmt = catalog->db().Prepare("SELECT id, name FROM subjects ORDER BY id");
+    if (!stmt.ok()) return Fail(500, stmt.error());
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return Fail(500, row.error());
+      if (!*row) break;
+      subjects.push_back({{"id", stmt->ColumnText(0)}, {"name", stmt->ColumnText(1)}});
+    }
+  }
+  {
+    auto stmt = catalog->db().Prepare(
+        "SELECT id, COALESCE(subject_id, ''), rig, state, created_at FROM sessions "
+        "ORDER BY created_at DESC, id DESC LIMIT 50");
+    if (!stmt.ok()) return Fail(500, stmt.error());
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return Fail(500, row.error());
+      if (!*row) break;
+      sessions.push_back({{"id", stmt->ColumnText(0)},
+                          {"subject_id", stmt->ColumnText(1)},
+                          {"rig", stmt->ColumnText(2)},
+                          {"state", stmt->ColumnText(3)},
+                          {"created_at", stmt->ColumnText(4)}});
+    }
+  }
+  auto name = StudioName(*catalog);
+  json preflight;
+  {
+    std::lock_guard lock(view_mu_);
+    preflight = {{"ran", preflight_.ran}, {"ready", preflight_.ready}, {"at", preflight_.at}};
+  }
+  return Json(200, {{"studio", name.ok() ? *name : std::string("twinrig studio")},
+                    {"technician", options_.technician},
+                    {"text_version", options_.text_version},
+                    {"subjects", subjects},
+                    {"sessions", sessions},
+                    {"preflight", preflight}});
+}
+
+ApiResponse Api::NewSession(const json& body) {
+  const std::string subject = Str(body, "subject");
+  if (!SafeSegment(subject)) {
+    return Fail(400, "choose a subject", "", "add one with `twinrig subject add --name …`");
+  }
+  // The same subcommand a technician types, so the station and the CLI create sessions alike.
+  SubprocessOptions opts;
+  opts.timeout = std::chrono::seconds(60);
+  auto run = RunSubprocess({options_.twinrig_binary, "--studio", options_.studio.string(),
+                            "session", "new", "--subject", subject},
+                           opts);
+  if (!run.ok()) return Fail(500, run.error());
+  if (!run->succeeded()) {
+    return Fail(422, "`twinrig session new` " + run->DescribeEnd() + ": " + run->output, subject,
+                "fix what it says, then try again");
+  }
+  std::istringstream in(run->output);
+  std::string id;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && SafeSegment(line)) id = line;
+  }
+  if (id.empty()) return Fail(500, "`twinrig session new` printed no session id: " + run->output);
+  Log().With("session", id).Info("session created for {}", subject);
+  return Json(200, {{"session", id}});
+}
+
+ApiResponse Api::IssuePin(const std::string& session) {
+  auto info = session::LoadSession(options_.studio, session);
+  if (!info.ok()) return Fail(404, info.error());
+  if (info->kind != session::SessionKind::kSubject) {
+    return Fail(422, "a calibration session has no subject", session);
+  }
+  const std::string pin = access_.IssueSubjectPin(session);
+  if (notice_) notice_("subject PIN for session " + session + ": " + pin);
+  return Json(200, {{"session", session}, {"pin", pin}});
+}
+
+ApiResponse Api::StartJob(const std::string& session, const std::string& kind) {
+  auto info = session::LoadSession(options_.studio, session);
+  if (!info.ok()) return Fail(404, info.error());
+  std::vector<std::string> args;
+  if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1"};
+  if (kind == "capture") args = {"capture", "--session", session};
+  if (kind == "retake") args = {"capture", "--session", session, "--retake-missing"};
+  if (kind == "reconstruct") args = {"reconstruct", session, "--preview"};
+  auto job = jobs_.Start(kind, session, args);
+  if (!job.ok()) return Fail(409, job.error());
+  return Json(202, {{"job", job->ToJson(false)}});
+}
+
+ApiResponse Api::SessionStatus(const Principal& who, const std::string& id) {
+  auto info = session::LoadSession(options_.studio, id);
+  if (!info.ok()) return Fail(404, info.error());
+  const session::JournalState journal = ReadJournal(info->folder / "journal.jsonl");
+  PreflightView preflight;
+  {
+    std::lock_guard lock(view_mu_);
+    preflight = preflight_;
+  }
+  const std::string base = "/api/sessions/" + id;
+  const int last_take = journal.LastTake();
+  json cameras = json::array();
+  json images = json::array();
+  for (const auto& cam : info->cameras) {
+    json c = {{"serial", cam.serial}, {"address", cam.address}, {"node", cam.node_id}};
+    auto it = preflight.cameras.find(cam.serial);
+    if (it != preflight.cameras.end()) {
+      const CameraReadiness& r = it->second;
+      c["state"] = r.state == "ok" ? "ready" : (r.state == "MISSING" ? "missing" : "fix");
+      c["connected"] = r.state != "MISSING";
+      c["battery"] = r.battery;
+      c["free_frames"] = r.free_frames;
+      c["settings_match"] = r.settings_match;
+      c["settings"] = r.settings;
+      c["problems"] = r.problems;
+    } else {
+      c["state"] = "unknown";
+    }
+    json takes = json::array();
+    std::string thumbnail;
+    for (const auto& [n, take] : journal.takes) {
+      if (std::find(take.cameras.begin(), take.cameras.end(), cam.serial) == take.cameras.end()) {
+        continue;
+      }
+      auto f = take.frames.find(cam.serial);
+      const bool fired = f != take.frames.end() && f->second.fired();
+      const bool verified = f != take.frames.end() && f->second.verified();
+      takes.push_back({{"take", n},
+                       {"fired", fired},
+                       {"downloaded", verified},
+                       {"verified", verified},
+                       {"closed", take.closed},
+                       {"error", f != take.frames.end() ? f->second.last_error : ""}});
+      if (verified) {
+        const fs::path rel = *f->second.path;
+        if (fs::exists(info->folder / rel)) {
+          thumbnail = base + "/images/" + cam.serial + "/" + rel.filename().string();
+          images.push_back({{"serial", cam.serial}, {"take", n}, {"url", thumbnail}});
+        }
+      }
+    }
+    // A camera whose frame of the newest finished take is missing: the tile flashes.
+    bool missed = false;
+    if (last_take > 0) {
+      const auto& take = journal.takes.at(last_take);
+      const bool planned =
+          std::find(take.cameras.begin(), take.cameras.end(), cam.serial) != take.cameras.end();
+      auto f = take.frames.find(cam.serial);
+      missed = planned && take.closed && (f == take.frames.end() || !f->second.verified());
+      const auto job = jobs_.Current();
+      const bool capturing = job && job->running && job->session == id &&
+                             (job->kind == "capture" || job->kind == "retake");
+      if (!capturing && planned && (f == take.frames.end() || !f->second.verified())) {
+        missed = true;
+      }
+    }
+    c["takes"] = takes;
+    c["thumbnail"] = thumbnail;
+    c["missed"] = missed;
+    cameras.push_back(c);
+  }
+  json nodes = json::array();
+  for (const auto& n : preflight.nodes) {
+    nodes.push_back(
+        {{"endpoint", n.endpoint}, {"online", n.online}, {"sync_error_us", n.sync_error_us}});
+  }
+  json consent = {{"records", json::array()}};
+  {
+    auto catalog = OpenCatalog(options_.studio);
+    if (!catalog.ok()) return Fail(500, catalog.error());
+    auto chain = cs::Chain::ForSession(*catalog, id);
+    if (!chain.ok()) {
+      consent["error"] = chain.error().Describe();
+    } else {
+      const cs::EffectiveState& s = chain->state();
+      for (const auto& rec : chain->records()) {
+        json missing = rec.MissingRoles();
+        const bool complete =
+            cs::AnyOneRoleSuffices(rec.type) ? !rec.signatures.empty() : rec.MissingRoles().empty();
+        if (complete) missing = json::array();
+        consent["records"].push_back({{"seq", rec.seq},
+                                      {"type", rec.type},
+                                      {"complete", complete},
+                                      {"missing", missing},
+                                      {"sha256", rec.sha256},
+                                      {"summary", Summary(rec)}});
+      }
+      consent["consented"] = s.consent != nullptr && !chain->records().empty() &&
+                             chain->records().front().MissingRoles().empty();
+      consent["sealed"] = s.seal != nullptr;
+      consent["twin"] =
+          s.twin == nullptr ? "not reviewed" : (s.twin_approved ? "approved" : "rejected");
+      consent["destroyed"] = s.destroyed;
+      consent["all_revoked"] = s.all_revoked;
+      consent["pending"] = s.pending;
+      if (!chain->records().empty()) {
+        const auto& newest = chain->records().back();
+        consent["newest"] = {{"seq", newest.seq}, {"type", newest.type}};
+        if (s.pending) consent["pending_record"] = newest.bytes;
+      }
+      json grants = json::array();
+      for (const auto& [gid, g] : s.grants) {
+        grants.push_back({{"grant_id", gid},
+                          {"licensee", g.grant["licensee"].value("name", "")},
+                          {"licensee_id", g.grant["licensee"].value("id", "")},
+                          {"purpose", g.grant.value("purpose", "")},
+                          {"media", g.grant.value("media", json::array())},
+                          {"territory", g.grant.value("territory", json::array())},
+                          {"not_before", g.grant.value("not_before", "")},
+                          {"not_after", g.grant.value("not_after", "")},
+                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0}});
+      }
+      consent["grants"] = grants;
+    }
+  }
+  json twin = json::object();
+  for (const char* level : {"preview", "full"}) {
+    const fs::path glb = info->folder / "twin" / level / "twin.glb";
+    if (fs::exists(glb)) twin[level] = base + "/twin/" + level + "/twin.glb";
+  }
+  json takes = json::array();
+  for (const auto& [n, take] : journal.takes) {
+    int fired = 0;
+    int verified = 0;
+    for (const auto& [serial, f] : take.frames) {
+      fired += f.fired() ? 1 : 0;
+      verified += f.verified() ? 1 : 0;
+    }
+    takes.push_back({{"take", n},
+                     {"cameras", take.cameras.size()},
+                     {"fired", fired},
+                     {"verified", verified},
+                     {"closed", take.closed}});
+  }
+  json out = {{"id", id},
+              {"subject_id", info->subject_id},
+              {"rig", info->rig},
+              {"created_at", info->created_at},
+              {"cameras", cameras},
+              {"nodes", nodes},
+              {"takes", takes},
+              {"images", images},
+              {"consent", consent},
+              {"twin", twin},
+              {"manifest", fs::exists(info->folder / "manifest.json")},
+              {"preflight",
+               {{"ran", preflight.ran},
+                {"ready", preflight.ready},
+                {"at", preflight.at},
+                {"to_fix", preflight.to_fix}}}};
+  if (who.role == Role::kTechnician) {
+    const auto job = jobs_.Current();
+    if (job) out["job"] = job->ToJson(true);
+  }
+  return Json(200, out);
+}
+
+ApiResponse Api::ConsentText(const std::string& session) {
+  auto text = ReadFileText(options_.consent_text);
+  if (!text.ok()) return Fail(500, text.error());
+  return Json(200, {{"session", session},
+                    {"text", *text},
+                    {"version", options_.text_version},
+                    {"sha256", Sha256Hex(*text)}});
+}
+
+ApiResponse Api::SignConsent(const std::string& session, const json& body) {
+  const std::string passphrase = Str(body, "passphrase");
+  const std::string seen_sha = Str(body, "text_sha256");
+  auto text = ReadFileText(options_.consent_text);
+  if (!text.ok()) return Fail(500, text.error());
+  // What is hashed into the record is exactly the text the model was shown.
+  if (seen_sha != Sha256Hex(*text)) {
+    return Fail(409, "the consent text changed since it was shown", session,
+                "read the text again, then sign");
+  }
+  auto terms_text = ReadFileText(options_.terms);
+  if (!terms_text.ok()) return Fail(500, terms_text.error());
+  auto terms = cs::ParseStrict(*terms_text, options_.terms.string());
+  if (!terms.ok()) return Fail(500, terms.error());
+  auto info = session::LoadSession(options_.studio, session);
+  if (!info.ok()) return Fail(404, info.error());
+  if (info->subject_id.empty()) return Fail(422, "this session has no subject", session);
+
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto chain = cs::Chain::ForSession(*catalog, session);
+  if (!chain.ok()) return Fail(500, chain.error());
+  if (!chain->records().empty()) {
+    return Fail(409, "this session already has a consent record", session,
+                "nothing to do; the technician can start a new session");
+  }
+  auto ring = cs::KeyRing::FromCatalog(*catalog);
+  if (!ring.ok()) return Fail(500, ring.error());
+  if (ring->FindOwner(cs::kRoleTechnician, options_.technician) == nullptr) {
+    return Fail(500, "unknown technician " + options_.technician, "station",
+                "start the station with --technician set to a technician with a key");
+  }
+  cs::KeyInfo subject_key;
+  if (const cs::KeyInfo* k = ring->FindOwner(cs::kRoleSubject, info->subject_id); k != nullptr) {
+    subject_key = *k;
+  } else {
+    if (passphrase.size() < 8) {
+      return Fail(422, "the passphrase is too short", info->subject_id,
+                  "choose a passphrase of 8 characters or more");
+    }
+    auto strength = cs::ParseKdfStrength(options_.kdf);
+    if (!strength.ok()) return Fail(500, strength.error());
+    auto created =
+        cs::CreateKey(*catalog, cs::kRoleSubject, info->subject_id, passphrase, *strength);
+    if (!created.ok()) return Refused(created.error());
+    subject_key = *created;
+  }
+  auto key = cs::UnsealKey(*catalog, cs::kRoleSubject, info->subject_id, passphrase);
+  if (!key.ok()) return Fail(403, key.error());
+  auto studio_name = StudioName(*catalog);
+  if (!studio_name.ok()) return Fail(500, studio_name.error());
+  cs::ConsentInput input;
+  input.subject_id = info->subject_id;
+  input.session_id = session;
+  input.technician = options_.technician;
+  input.text_sha256 = Sha256Hex(*text);
+  input.text_version = options_.text_version;
+  input.terms = *terms;
+  auto record_body = cs::BuildConsentBody(input, subject_key, *studio_name);
+  if (!record_body.ok()) return Fail(500, record_body.error());
+  auto rec = cs::AppendRecord(*catalog, session, "consent", *record_body);
+  if (!rec.ok()) return Refused(rec.error());
+  auto signed_rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
+  if (!signed_rec.ok()) return Refused(signed_rec.error());
+  Log().With("session", session).Info("consent signed by the subject");
+  return Json(200, {{"record", signed_rec->record_id()},
+                    {"sha256", signed_rec->sha256},
+                    {"missing", signed_rec->MissingRoles()}});
+}
+
+ApiResponse Api::SubjectSign(const std::string& session, const json& body) {
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto chain = cs::Chain::ForSession(*catalog, session);
+  if (!chain.ok()) return Fail(500, chain.error());
+  if (chain->records().empty()) return Fail(409, "nothing to sign", session);
+  const auto missing = chain->records().back().MissingRoles();
+  if (std::find(missing.begin(), missing.end(), "subject") == missing.end()) {
+    return Fail(409, "the newest record does not wait for your signature", session);
+  }
+  auto key =
+      cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));
+  if (!key.ok()) return Fail(403, key.error());
+  auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
+  if (!rec.ok()) return Refused(rec.error());
+  return Json(
+      200, {{"record", rec->record_id()}, {"type", rec->type}, {"missing", rec->MissingRoles()}});
+}
+
+ApiResponse Api::Review(const std::string& session, const json& body) {
+  const bool approve = body.value("approve", false);
+  std::string note = Str(body, "note");
+  if (note.empty())
+    note = approve ? "approved at the review station" : "rejected at the review station";
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto chain = cs::Chain::ForSession(*catalog, session);
+  if (!chain.ok()) return Fail(500, chain.error());
+  if (chain->state().twin != nullptr) return Fail(409, "the twin was already reviewed", session);
+  // The passphrase is checked before anything is written.
+  auto key =
+      cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));
+  if (!key.ok()) return Fail(403, key.error());
+  auto rec = cs::ReviewTwin(*catalog, session, approve, note);
+  if (!rec.ok()) return Refused(rec.error());
+  auto signed_rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
+  if (!signed_rec.ok()) return Refused(signed_rec.error());
+  std::uintmax_t removed = 0;
+  if (!approve) {
+    // The person said no: the capture goes now. The rejection record already holds the hashes of
+    // what was shown; the studio's countersignature adds the destruction record.
+    for (const char* part : {"images", "twin", "reconstruction"}) {
+      std::error_code ec;
+      removed += fs::remove_all(options_.studio / "sessions" / session / part, ec);
+    }
+    Log().With("session", session).Warn("twin rejected: {} files destroyed", removed);
+  }
+  return Json(200, {{"record", signed_rec->record_id()},
+                    {"type", signed_rec->type},
+                    {"sha256", signed_rec->sha256},
+                    {"files_destroyed", removed},
+                    {"missing", signed_rec->MissingRoles()}});
+}
+
+ApiResponse Api::RevokeGrant(const std::string& session, const json& body) {
+  const std::string grant = Str(body, "grant_id");
+  if (grant.empty()) return Fail(400, "which grant?", session);
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto chain = cs::Chain::ForSession(*catalog, session);
+  if (!chain.ok()) return Fail(500, chain.error());
+  if (chain->state().grants.count(grant) == 0) return Fail(404, "no grant " + grant, session);
+  auto key =
+      cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));
+  if (!key.ok()) return Fail(403, key.error());
+  auto rec = cs::Revoke(*catalog, session, {grant}, false,
+                        "withdrawn by the subject at the review station");
+  if (!rec.ok()) return Refused(rec.error());
+  auto signed_rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
+  if (!signed_rec.ok()) return Refused(signed_rec.error());
+  return Json(200, {{"record", signed_rec->record_id()}, {"revoked", grant}});
+}
+
+ApiResponse Api::Seal(const std::string& session, const json& body) {
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto chain = cs::Chain::ForSession(*catalog, session);
+  if (!chain.ok()) return Fail(500, chain.error());
+  if (chain->records().empty()) return Fail(409, "no consent record", session);
+  const std::string witness = WitnessOf(*chain, options_.technician);
+  auto tech_key =
+      cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
+  if (!tech_key.ok()) return Fail(403, tech_key.error());
+  auto studio_key =
+      cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
+  if (!studio_key.ok()) return Fail(403, studio_key.error());
+  const fs::path folder = options_.studio / "sessions" / session;
+  auto manifest = ReadFileText(folder / "manifest.json");
+  if (!manifest.ok()) {
+    return Fail(409, "no manifest yet", session, "capture first (the manifest lists the frames)");
+  }
+  auto rec = cs::SealCapture(*catalog, session, witness, *manifest, folder);
+  if (!rec.ok()) return Refused(rec.error());
+  auto t = cs::SignNewest(*catalog, session, std::string(cs::kRoleTechnician), *tech_key);
+  if (!t.ok()) return Refused(t.error());
+  auto s = cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *studio_key);
+  if (!s.ok()) return Refused(s.error());
+  Status checkpoint = cs::AuditCheckpoint(*catalog, *studio_key);
+  if (!checkpoint.ok()) return Fail(500, checkpoint.error());
+  return Json(200, {{"record", s->record_id()}, {"sha256", s->sha256}});
+}
+
+ApiResponse Api::Countersign(const std::string& session, const json& body) {
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto chain = cs::Chain::ForSession(*catalog, session);
+  if (!chain.ok()) return Fail(500, chain.error());
+  if (chain->records().empty()) return Fail(409, "nothing to sign", session);
+  const auto missing = chain->records().back().MissingRoles();
+  auto needs = [&](const char* role) {
+    return std::find(missing.begin(), missing.end(), role) != missing.end();
+  };
+  json signed_roles = json::array();
+  if (needs("subject")) {
+    return Fail(409, "the record waits for the subject's signature first", session,
+                "the model signs on their screen");
+  }
+  std::optional<cs::SecretKey> studio_key;
+  if (needs("technician")) {
+    const std::string witness = WitnessOf(*chain, options_.technician);
+    auto key =
+        cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
+    if (!key.ok()) return Fail(403, key.error());
+    auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleTechnician), *key);
+    if (!rec.ok()) return Refused(rec.error());
+    signed_roles.push_back("technician");
+  }
+  if (needs("studio")) {
+    auto key = cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
+    if (!key.ok()) return Fail(403, key.error());
+    auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *key);
+    if (!rec.ok()) return Refused(rec.error());
+    signed_roles.push_back("studio");
+    studio_key = *key;
+  }
+  if (signed_roles.empty()) return Fail(409, "nothing waits for a countersignature", session);
+  json out = {{"signed", signed_roles}};
+  if (studio_key) {
+    // A rejection the studio has countersigned is followed by the record of the destruction.
+    auto after = cs::Chain::ForSession(*catalog, session);
+    if (!after.ok()) return Fail(500, after.error());
+    const cs::EffectiveState& s = after->state();
+    if (s.twin != nullptr && !s.twin_approved && !s.destroyed && !s.pending) {
+      std::uintmax_t removed = 0;
+      for (const char* part : {"images", "twin", "reconstruction"}) {
+        std::error_code ec;
+        removed += fs::remove_all(options_.studio / "sessions" / session / part, ec);
+      }
+      auto rec = cs::AppendRecord(
+          *catalog, session, "destruction",
+          {{"destroyed_files",
+            {{"parts", json::array({"images", "twin", "reconstruction"})},
+             {"method", "removed from the station after the subject rejected the twin"}}},
+           {"plaintext_files_removed", removed},
+           {"reason", "the subject rejected the twin"}});
+      if (!rec.ok()) return Refused(rec.error());
+      auto signed_rec =
+          cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *studio_key);
+      if (!signed_rec.ok()) return Refused(signed_rec.error());
+      out["destruction"] = signed_rec->record_id();
+    }
+    Status checkpoint = cs::AuditCheckpoint(*catalog, *studio_key);
+    if (!checkpoint.ok()) return Fail(500, checkpoint.error());
+  }
+  return Json(200, out);
+}
+
+ApiResponse Api::ProposeGrants(const std::string& session, const json& body) {
+  json list = body.contains("grants") ? body["grants"] : json();
+  if (!list.is_array() && !list.is_object()) return Fail(400, "grants: a grant or a list", session);
+  if (list.is_object()) list = json::array({list});
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto rec = cs::AddGrants(*catalog, session, "grant", list);
+  if (!rec.ok()) return Refused(rec.error());
+  return Json(200, {{"record", rec->record_id()}, {"missing", rec->MissingRoles()}});
+}
+
+ApiResponse Api::ExportTwin(const std::string& session, const json& body) {
+  std::lock_guard lock(consent_mu_);
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  auto key = cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
+  if (!key.ok()) return Fail(403, key.error());
+  cs::ExportRequest req;
+  req.session_id = session;
+  req.licensee = Str(body, "licensee");
+  req.purpose = Str(body, "purpose");
+  req.medium = Str(body, "medium");
+  req.territory = Str(body, "territory");
+  std::string stamp = NowIso();
+  std::replace(stamp.begin(), stamp.end(), ':', '-');
+  req.out = options_.studio / "exports" / session / (stamp + "-" + RandomPin(6));
+  auto result = cs::Export(*catalog, req, *key);
+  if (!result.ok()) return Refused(result.error());
+  json files = json::array();
+  for (const auto& f : result->files) files.push_back(f.filename().string());
+  return Json(200, {{"export_id", result->export_id},
+                    {"grant_id", result->grant_id},
+                    {"files", files},
+                    {"out", fs::relative(req.out, options_.studio).string()}});
+}
+
+ApiResponse Api::SessionFile(const std::string& session, const fs::path& relative) {
+  const fs::path folder = options_.studio / "sessions" / session;
+  const fs::path file = folder / relative;
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec) || !IsInside(folder, file)) {
+    return Fail(404, "no such file", session + "/" + relative.string());
+  }
+  auto bytes = ReadFileText(file);
+  if (!bytes.ok()) return Fail(500, bytes.error());
+  ApiResponse r{200, MimeType(file), std::move(*bytes), {}};
+  r.headers.emplace_back("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace twinrig::review

@@ -1,0 +1,322 @@
+// End to end in headless Chromium: a real virtual studio (8 rendering cameras, trigger nodes, the
+// real libgphoto2), `twinrig review`, and two browsers — the technician's and the model's.
+// The technician starts a session and sees every camera turn ready; the model signs consent; the
+// capture runs; the 3D viewer renders the twin (subject pixels, textured); approval signs the
+// twin; an export under the new grant succeeds and is refused once the model revokes the grant;
+// a wrong PIN is refused. Screenshots of each page go to --out.
+//   node review.e2e.mjs --twinrig BIN --source DIR --out DIR
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeTwin } from './make_twin_glb.mjs';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+  return acc;
+}, []));
+const twinrig = args.twinrig;
+const source = args.source;
+const out = args.out;
+if (!twinrig || !source || !out) {
+  console.error('usage: node review.e2e.mjs --twinrig BIN --source DIR --out DIR');
+  process.exit(2);
+}
+const CHROMIUM = '/usr/bin/chromium';
+if (!existsSync(CHROMIUM)) {
+  console.error('FAIL: /usr/bin/chromium is missing: run scripts/setup (it installs chromium)');
+  process.exit(1);
+}
+const require = createRequire(join(source, 'web', 'package.json'));
+let playwright;
+try {
+  playwright = require('playwright-core');
+} catch {
+  console.error('FAIL: playwright-core is missing: run scripts/setup (npm ci in web/)');
+  process.exit(1);
+}
+
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const work = mkdtempSync(join(tmpdir(), 'twinrig-review-e2e-'));
+const studio = join(work, 'studio');
+const started = Date.now();
+const log = (...m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)} s]`, ...m);
+
+function tw(...argv) {
+  const r = spawnSync(twinrig, ['--studio', studio, ...argv], { encoding: 'utf8', timeout: 120000 });
+  if (r.status !== 0) {
+    throw new Error(`twinrig ${argv.join(' ')} exited ${r.status}: ${r.stdout}${r.stderr}`);
+  }
+  return r.stdout;
+}
+
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  log(`ok: ${what}`);
+}
+
+const pass = { studio: 'studio-pass-e2e-1', technician: 'tech-pass-e2e-1', subject: 'model-pass-e2e-1' };
+let station = null;
+let simUp = false;
+const contexts = [];
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+}
+
+async function browser(name) {
+  const dir = join(work, `chromium-${name}`);
+  mkdirSync(dir);
+  const ctx = await playwright.chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 1000 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // WebGL without a GPU: Chromium's software rasteriser (SwiftShader) must be allowed.
+      '--enable-unsafe-swiftshader'],
+  });
+  contexts.push(ctx);
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.setDefaultTimeout(60000);
+  page.on('pageerror', (e) => log(`[${name} page error]`, e.message));
+  page.on('dialog', (d) => d.accept());
+  return page;
+}
+
+function startStation() {
+  return new Promise((resolve, reject) => {
+    const p = spawn(twinrig, ['--studio', studio, 'review', '--listen', '127.0.0.1:0',
+      '--consent-text', join(source, 'scripts/demo-data/consent-text.txt'), '--text-version', 'e2e-1',
+      '--terms', join(source, 'scripts/demo-data/terms.json'), '--technician', 'tech1',
+      '--kdf', 'interactive'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`the station did not start: ${text}`)), 30000);
+    p.stdout.on('data', (d) => {
+      text += d;
+      const addr = /review station on (http:\/\/[^\s]+)/.exec(text);
+      const pin = /technician PIN (\d+)/.exec(text);
+      if (addr && pin) {
+        clearTimeout(timer);
+        resolve({ process: p, url: addr[1], pin: pin[1], output: () => text });
+      }
+    });
+    p.stderr.on('data', (d) => { text += d; });
+    p.on('exit', (code) => reject(new Error(`the station exited ${code}: ${text}`)));
+  });
+}
+
+async function main() {
+  for (const [who, p] of Object.entries(pass)) writeFileSync(join(work, `${who}.pass`), `${p}\n`);
+  tw('keys', 'init', '--name', 'e2e studio', '--passphrase-file', join(work, 'studio.pass'), '--kdf', 'interactive');
+  tw('keys', 'add-technician', 'tech1', '--passphrase-file', join(work, 'technician.pass'), '--kdf', 'interactive');
+  const subject = tw('subject', 'add', '--name', 'E2E Model').trim().split('\n')[0];
+  log(`subject ${subject}`);
+  tw('sim', 'up', '--layout', 'head24', '--cameras', '8', '--width', '320', '--height', '240',
+    '--camera-base-address', '127.0.20.2', '--node-base-address', '127.0.21.1');
+  simUp = true;
+  log('virtual studio up');
+  station = await startStation();
+  check(station.url.startsWith('http://127.0.0.1:'), `the station listens on loopback (${station.url})`);
+
+  const tech = await browser('technician');
+  await tech.goto(station.url);
+  // A wrong PIN is refused.
+  const wrong = station.pin === '000000' ? '111111' : '000000';
+  await tech.fill('#pin', wrong);
+  await tech.click('#login');
+  await tech.waitForFunction(() => document.querySelector('#login-error').textContent.includes('wrong PIN'));
+  check(await tech.isHidden('#dashboard'), 'a wrong PIN is refused and shows no dashboard');
+  await shot(tech, '01-login-wrong-pin');
+  await tech.fill('#pin', station.pin);
+  await tech.click('#login');
+  await tech.waitForSelector('#dashboard:not(.hidden) #grid');
+  await shot(tech, '02-dashboard');
+
+  // New session, preflight: every camera turns ready.
+  await tech.waitForFunction((s) => [...document.querySelectorAll('#subject option')].some((o) => o.value === s), subject);
+  await tech.selectOption('#subject', subject);
+  await tech.click('#new-session');
+  await tech.waitForFunction(() => /^S-/.test(document.querySelector('#session-id').textContent));
+  const session = (await tech.textContent('#session-id')).trim();
+  log(`session ${session}`);
+  await tech.waitForFunction(() => document.querySelectorAll('#grid .tile').length === 8);
+  await tech.click('#preflight');
+  await tech.waitForFunction(() => {
+    const tiles = [...document.querySelectorAll('#grid .tile')];
+    return tiles.length === 8 && tiles.every((t) => t.dataset.state === 'ready');
+  }, null, { timeout: 120000 });
+  check(true, 'every camera tile turned ready after preflight');
+  await shot(tech, '03-cameras-ready');
+
+  // The model signs consent on their own device.
+  await tech.click('#issue-pin');
+  await tech.waitForFunction(() => /^\d{6,}$/.test(document.querySelector('#subject-pin').textContent));
+  const subjectPin = (await tech.textContent('#subject-pin')).trim();
+  check(station.output().includes(`subject PIN for session ${session}: ${subjectPin}`),
+    'the subject PIN is shown on the station');
+  const model = await browser('model');
+  await model.goto(station.url);
+  await model.fill('#pin', subjectPin);
+  await model.click('#login');
+  await model.waitForSelector('#model:not(.hidden) #consent-text');
+  await model.waitForFunction(() => document.querySelector('#consent-text').textContent.length > 20);
+  await shot(model, '04-model-consent');
+  await model.fill('#subject-pass', pass.subject);
+  await model.fill('#subject-pass2', pass.subject);
+  await model.click('#sign-consent');
+  await model.waitForFunction(() => document.querySelector('#consent-result').textContent.startsWith('signed'));
+  const shown = await model.getAttribute('#consent-text', 'data-sha256');
+  const record = JSON.parse(spawnSync('cat', [join(studio, 'sessions', session, 'consent',
+    readdirSync(join(studio, 'sessions', session, 'consent')).find((f) => /^0001-consent\.json$/.test(f)))],
+  { encoding: 'utf8' }).stdout);
+  check(JSON.stringify(record).includes(shown), 'the consent record holds the SHA-256 of the text shown');
+  // The model sees nothing of another session.
+  const other = await model.evaluate(async () => (await fetch('/api/studio')).status);
+  check(other === 403, 'the model cannot read the studio overview');
+  await shot(model, '05-model-signed');
+
+  // Witness and studio countersign; capture.
+  await tech.fill('#technician-pass', pass.technician);
+  await tech.fill('#studio-pass', pass.studio);
+  await tech.click('#countersign');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.includes('technician and studio'));
+  check(true, 'witness and studio countersigned the consent');
+  await tech.click('#capture');
+  await tech.waitForFunction(() => /^capture:(ok|failed)$/.test(document.querySelector('#progress').dataset.job), null, { timeout: 180000 });
+  let job = await tech.getAttribute('#progress', 'data-job');
+  if (job !== 'capture:ok') {
+    log('capture incomplete: retaking the missing cameras');
+    await shot(tech, '06a-capture-incomplete');
+    await tech.click('#retake');
+    await tech.waitForFunction(() => /^retake:(ok|failed)$/.test(document.querySelector('#progress').dataset.job), null, { timeout: 180000 });
+    job = await tech.getAttribute('#progress', 'data-job');
+  }
+  check(job === 'capture:ok' || job === 'retake:ok', `the capture finished (${job})`);
+  await tech.waitForFunction(() => [...document.querySelectorAll('#grid .tile img')].length === 8);
+  check(true, 'every tile shows its last frame');
+  await shot(tech, '06-captured');
+  await tech.click('#seal');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.includes('sealed'));
+  check(true, 'the capture is sealed');
+
+  // The twin: the real reconstruction when asked for, else the head-scan fixture.
+  const twinDir = join(studio, 'sessions', session, 'twin', 'preview');
+  if (process.env.TWINRIG_E2E_RECONSTRUCT === '1') {
+    await tech.click('#reconstruct');
+    await tech.waitForFunction(() => /^reconstruct:(ok|failed)$/.test(document.querySelector('#progress').dataset.job), null, { timeout: 1800000 });
+    check(await tech.getAttribute('#progress', 'data-job') === 'reconstruct:ok', 'the preview reconstruction finished');
+  } else {
+    const made = makeTwin(join(source, 'sim/data/head'), twinDir);
+    log(`fixture twin: ${made.vertices} vertices, ${made.triangles} triangles`);
+  }
+
+  // The model looks at their twin in 3D.
+  await model.waitForSelector('#twin-panel:not(.hidden)');
+  await model.waitForFunction(() => window.twinViewer && window.twinViewer.loaded, null, { timeout: 60000 });
+  await model.waitForTimeout(300);
+  const stats = await model.evaluate(() => window.twinViewer.stats());
+  log('viewer', JSON.stringify(stats));
+  check(stats.subject > stats.total * 0.05, `the viewer draws the subject (${stats.subject} of ${stats.total} pixels)`);
+  check(stats.textured && stats.colours > 100, `the twin is textured (${stats.colours} colours)`);
+  await shot(model, '07-model-twin');
+  await (await model.$('#viewer canvas')).screenshot({ path: join(out, '07b-twin-canvas.png') });
+  // Orbit and zoom change the view.
+  const box = await (await model.$('#viewer canvas')).boundingBox();
+  await model.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await model.mouse.down();
+  await model.mouse.move(box.x + box.width / 2 + 150, box.y + box.height / 2, { steps: 5 });
+  await model.mouse.up();
+  await model.mouse.wheel(0, -300);
+  const after = await model.evaluate(() => window.twinViewer.stats());
+  check(after.subject !== stats.subject, 'orbit and zoom change the view');
+  await shot(model, '08-model-twin-orbited');
+
+  // Approval signs the twin.
+  await model.fill('#review-note', 'that is me');
+  await model.click('#approve');
+  await model.waitForFunction(() => document.querySelector('#review-result').textContent.includes('approved'));
+  await tech.click('#countersign');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent === 'signed as studio');
+  await model.waitForFunction(() => document.querySelector('#model-status').dataset.twin === 'approved');
+  check(true, 'the model approved and signed the twin; the studio countersigned');
+
+  // A grant: proposed by the technician, signed by the model, countersigned by the studio.
+  await tech.click('#propose-grant');
+  await tech.waitForFunction(() => document.querySelector('#grant-result').textContent.startsWith('grant proposed'));
+  await model.waitForSelector('#pending-panel:not(.hidden)');
+  await shot(model, '09-model-grant-to-sign');
+  await model.click('#sign-pending');
+  await model.waitForFunction(() => document.querySelector('#pending-result').textContent === 'signed');
+  await tech.click('#countersign');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent === 'signed as studio');
+  check(true, 'the grant is signed by the model and the studio');
+
+  // An export under the new grant.
+  await tech.fill('#export-licensee', 'brand-a');
+  await tech.fill('#export-purpose', 'campaign imagery');
+  await tech.fill('#export-medium', 'social');
+  await tech.fill('#export-territory', 'EU');
+  await tech.click('#export');
+  await tech.waitForFunction(() => /^export .* under grant g1/.test(document.querySelector('#export-result').textContent));
+  const exported = await tech.textContent('#export-result');
+  const exportDir = join(studio, /in (exports\/\S+)$/.exec(exported)[1]);
+  check(existsSync(join(exportDir, 'twin', 'preview', 'twin.glb')) || readdirSync(exportDir).length > 2,
+    `the export wrote the twin files (${exportDir})`);
+  check(existsSync(join(exportDir, 'provenance.json')), 'the export carries signed provenance');
+  await shot(tech, '10-exported');
+
+  // The model sees the grant and revokes it; the next export is refused.
+  await model.waitForSelector('[data-revoke="g1"]');
+  await shot(model, '11-model-grants');
+  await model.click('[data-revoke="g1"]');
+  await model.waitForFunction(() => document.querySelector('#revoke-result').textContent.includes('revoked'));
+  await model.waitForSelector('[data-grant="g1"] .revoked');
+  await tech.click('#export');
+  await tech.waitForFunction(() => document.querySelector('#export-result').classList.contains('error'));
+  check((await tech.textContent('#export-result')).includes('refused'), 'an export after the revocation is refused');
+  await shot(model, '12-model-revoked');
+  await shot(tech, '13-dashboard-end');
+
+  const verify = spawnSync(twinrig, ['--studio', studio, 'consent', 'verify', '--session', session], { encoding: 'utf8' });
+  check(verify.status === 0, 'the consent chain verifies with the CLI');
+  const audit = spawnSync(twinrig, ['--studio', studio, 'audit', 'verify'], { encoding: 'utf8' });
+  check(audit.status === 0, 'the audit log verifies');
+}
+
+async function cleanup() {
+  for (const ctx of contexts) await ctx.close().catch(() => {});
+  if (station) {
+    const ended = new Promise((resolve) => station.process.on('exit', (code, sig) => resolve({ code, sig })));
+    station.process.kill('SIGTERM');
+    const timeout = new Promise((resolve) => setTimeout(() => resolve(null), 15000));
+    const result = await Promise.race([ended, timeout]);
+    writeFileSync(join(out, 'station.log'), station.output());
+    if (!result || result.code !== 0) {
+      station.process.kill('SIGKILL');
+      throw new Error(`the station did not stop cleanly on SIGTERM: ${JSON.stringify(result)}`);
+    }
+    log('the station stopped cleanly on SIGTERM');
+  }
+  if (simUp) spawnSync(twinrig, ['--studio', studio, 'sim', 'down'], { timeout: 60000 });
+  rmSync(work, { recursive: true, force: true });
+}
+
+let failed = false;
+try {
+  await main();
+} catch (err) {
+  failed = true;
+  console.error(`FAIL: ${err.stack || err}`);
+  if (station) console.error(`station output:\n${station.output()}`);
+}
+try {
+  await cleanup();
+} catch (err) {
+  failed = true;
+  console.error(`FAIL: ${err.message}`);
+}
+log(failed ? 'FAILED' : `PASSED; screenshots in ${out}`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,191 @@
+// The review station's access rules and static-file resolution, without sockets.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "host/review/api.h"
+#include "host/review/auth.h"
+#include "host/review/static_files.h"
+#include "tests/test_support.h"
+
+namespace twinrig::review {
+namespace {
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+void Write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+TEST_CASE("PINs are random digits and tokens are 256 random bits", "[unit]") {
+  std::set<std::string> pins;
+  for (int i = 0; i < 200; ++i) {
+    const std::string pin = RandomPin(6);
+    REQUIRE(pin.size() == 6);
+    REQUIRE(pin.find_first_not_of("0123456789") == std::string::npos);
+    pins.insert(pin);
+  }
+  CHECK(pins.size() > 190);  // 200 draws from a million collide rarely
+  const std::string token = RandomToken();
+  CHECK(token.size() == 64);
+  CHECK(token != RandomToken());
+  CHECK(ConstantTimeEquals("123456", "123456"));
+  CHECK_FALSE(ConstantTimeEquals("123456", "123457"));
+  CHECK_FALSE(ConstantTimeEquals("123456", "1234567"));
+}
+
+TEST_CASE("Technician and subject PINs buy tokens for their role and session", "[unit]") {
+  Access access(AccessOptions{});
+  const std::string subject_pin = access.IssueSubjectPin("S-1");
+  CHECK(subject_pin != access.technician_pin());
+
+  auto tech = access.Login(access.technician_pin(), "127.0.0.1");
+  REQUIRE(tech.kind == LoginOutcome::Kind::kOk);
+  auto who = access.Lookup(tech.token);
+  REQUIRE(who);
+  CHECK(who->role == Role::kTechnician);
+
+  auto subject = access.Login(subject_pin, "127.0.0.1");
+  REQUIRE(subject.kind == LoginOutcome::Kind::kOk);
+  who = access.Lookup(subject.token);
+  REQUIRE(who);
+  CHECK(who->role == Role::kSubject);
+  CHECK(who->session_id == "S-1");
+
+  CHECK_FALSE(access.Lookup(""));
+  CHECK_FALSE(access.Lookup(std::string(64, '0')));
+  access.RevokeSession("S-1");
+  CHECK_FALSE(access.Lookup(subject.token));
+  CHECK(access.Login(subject_pin, "127.0.0.2").kind == LoginOutcome::Kind::kWrongPin);
+  CHECK(access.Lookup(tech.token));
+  access.Logout(tech.token);
+  CHECK_FALSE(access.Lookup(tech.token));
+}
+
+TEST_CASE("Wrong PINs are rate-limited per address, then the window passes", "[unit]") {
+  AccessOptions options;
+  options.max_failures = 5;
+  options.failure_window = std::chrono::seconds(60);
+  Access access(options);
+  const auto t0 = Access::Clock::now();
+  for (int i = 0; i < 5; ++i) {
+    CHECK(access.Login("000000", "10.0.0.9", t0 + std::chrono::seconds(i)).kind ==
+          LoginOutcome::Kind::kWrongPin);
+  }
+  // Even the right PIN is refused while the address is locked out.
+  auto locked = access.Login(access.technician_pin(), "10.0.0.9", t0 + std::chrono::seconds(10));
+  CHECK(locked.kind == LoginOutcome::Kind::kRateLimited);
+  CHECK(locked.retry_after_s == 50);
+  // Another address is not affected.
+  CHECK(access.Login(access.technician_pin(), "10.0.0.8", t0 + std::chrono::seconds(10)).kind ==
+        LoginOutcome::Kind::kOk);
+  // After the oldest failure leaves the window one more try is allowed.
+  CHECK(access.Login(access.technician_pin(), "10.0.0.9", t0 + std::chrono::seconds(61)).kind ==
+        LoginOutcome::Kind::kOk);
+}
+
+TEST_CASE("Access options are validated", "[unit]") {
+  AccessOptions options;
+  CHECK(options.Validate().empty());
+  options.technician_pin = "12ab56";
+  options.pin_digits = 4;
+  CHECK(options.Validate().size() == 2);
+}
+
+TEST_CASE("Static files resolve only inside the web root", "[unit]") {
+  TempDir dir;
+  const fs::path root = dir / "dist";
+  Write(root / "index.html", "<html>");
+  Write(root / "app.js", "js");
+  Write(root / "sub" / "index.html", "sub");
+  Write(dir / "secret.txt", "secret");
+  fs::create_symlink(dir / "secret.txt", root / "leak.txt");
+  fs::create_symlink(root / "app.js", root / "alias.js");
+
+  CHECK(ResolveStatic(root, "/").status == 200);
+  CHECK(ResolveStatic(root, "/").file.filename() == "index.html");
+  CHECK(ResolveStatic(root, "/app.js?v=1").status == 200);
+  CHECK(ResolveStatic(root, "/sub/").file == fs::canonical(root / "sub" / "index.html"));
+  CHECK(ResolveStatic(root, "/alias.js").status == 200);  // a link that stays inside
+  CHECK(ResolveStatic(root, "/missing.js").status == 404);
+
+  for (const char* hostile :
+       {"/../secret.txt", "/sub/../../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E%2Fsecret.txt",
+        "/sub/%2e%2e/%2e%2e/secret.txt", "/..%2fsecret.txt", "//etc/passwd", "/.%2e/secret.txt",
+        "/sub/./app.js", "/app.js%00.html", "/..\\secret.txt", "/%5c..%5csecret.txt", "/%zz", "/%2",
+        "secret.txt", ""}) {
+    INFO(hostile);
+    CHECK(ResolveStatic(root, hostile).status == 400);
+  }
+  // Absolute paths only ever name files under the root: /etc/passwd is root/etc/passwd.
+  CHECK(ResolveStatic(root, "/etc/passwd").status == 404);
+  CHECK(ResolveStatic(root, "/%2Fetc%2Fpasswd").status == 400);
+  CHECK(ResolveStatic(root, "/leak.txt").status == 404);  // symlink out of the root
+}
+
+TEST_CASE("Percent-decoding and safe segments", "[unit]") {
+  CHECK(PercentDecode("a%20b%2F") == std::optional<std::string>("a b/"));
+  CHECK_FALSE(PercentDecode("%"));
+  CHECK_FALSE(PercentDecode("%g0"));
+  CHECK(SafeSegment("S-20261128-0001"));
+  CHECK(SafeSegment("take-0001.jpg"));
+  CHECK_FALSE(SafeSegment(".."));
+  CHECK_FALSE(SafeSegment(".hidden"));
+  CHECK_FALSE(SafeSegment("a/b"));
+  CHECK_FALSE(SafeSegment(""));
+  CHECK(MimeType("twin.glb") == "model/gltf-binary");
+}
+
+TEST_CASE("The preflight table becomes camera tiles and node sync", "[unit]") {
+  const std::vector<std::string> lines = {
+      "preflight of rig head24",
+      "  camera          port                  state   battery  frames   settings",
+      "  TR000001        ptpip:127.0.0.2       ok      85%      3000     f-number=5.6 iso=100",
+      "  TR000002        ptpip:127.0.0.3       FIX     12%      3000     f-number=8 iso=100",
+      "  TR000003        ptpip:127.0.0.4       MISSING -        0        ",
+      "  node 127.0.2.1:15800          online  sync error 3.2 us",
+      "  node 127.0.2.2:15800          OFFLINE",
+      "NOT READY: 2 thing(s) to fix:",
+      "  - TR000002: battery 12% (below 30%): charge it",
+      "  - TR000003: not found at ptpip:127.0.0.4: check the cable",
+  };
+  const PreflightView view = ParsePreflightOutput(lines);
+  REQUIRE(view.cameras.size() == 3);
+  CHECK_FALSE(view.ready);
+  CHECK(view.cameras.at("TR000001").state == "ok");
+  CHECK(view.cameras.at("TR000001").battery == "85%");
+  CHECK(view.cameras.at("TR000001").free_frames == 3000);
+  CHECK(view.cameras.at("TR000002").settings.at("f-number") == "8");
+  CHECK(view.cameras.at("TR000003").state == "MISSING");
+  CHECK(view.cameras.at("TR000002").problems.size() == 1);
+  REQUIRE(view.nodes.size() == 2);
+  CHECK(view.nodes[0].online);
+  CHECK(view.nodes[0].sync_error_us == Approx(3.2));
+  CHECK_FALSE(view.nodes[1].online);
+  CHECK(view.to_fix.size() == 2);
+  // Two cameras only: neither value of f-number is a majority against the other; with a third
+  // camera agreeing with TR000001 the odd one out is flagged.
+  auto more = lines;
+  more.insert(
+      more.begin() + 3,
+      "  TR000004        ptpip:127.0.0.5       ok      85%      3000     f-number=5.6 iso=100");
+  const PreflightView view2 = ParsePreflightOutput(more);
+  CHECK(view2.cameras.at("TR000001").settings_match);
+  CHECK_FALSE(view2.cameras.at("TR000002").settings_match);
+  CHECK(ParsePreflightOutput({"READY: 1 cameras and 0 trigger nodes checked"}).ready);
+}
+
+TEST_CASE("Tokens come from the cookie or a bearer header", "[unit]") {
+  ApiRequest r;
+  r.cookie = "a=b; twinrig_token=abc; c=d";
+  CHECK(TokenOf(r) == "abc");
+  r.cookie = "twinrig_tokenx=abc";
+  CHECK(TokenOf(r).empty());
+  r.authorization = "Bearer xyz";
+  CHECK(TokenOf(r) == "xyz");
+}
+
+}  // namespace
+}  // namespace twinrig::review

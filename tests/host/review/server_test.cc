@@ -1,0 +1,253 @@
+// The review station over real HTTP on loopback: every /api/ route but the PIN login answers 401
+// without a token, wrong PINs are rate-limited with Retry-After, a subject sees only their own
+// session, static files never leave the web root, and the WebSocket needs a token too.
+#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "host/catalog/catalog.h"
+#include "host/review/server.h"
+#include "tests/test_support.h"
+
+namespace twinrig::review {
+namespace {
+namespace fs = std::filesystem;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using testing::TempDir;
+
+void Write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+struct Reply {
+  int status = 0;
+  std::string body;
+  std::string set_cookie;
+  std::string retry_after;
+  [[nodiscard]] nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+// One request on a fresh connection; `target` is sent as is (no normalisation by a client library).
+Reply Fetch(int port, http::verb method, const std::string& target, const std::string& body = {},
+            const std::string& cookie = {}) {
+  asio::io_context io;
+  tcp::socket socket(io);
+  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  http::request<http::string_body> req{method, target, 11};
+  req.set(http::field::host, "127.0.0.1");
+  if (!cookie.empty()) req.set(http::field::cookie, cookie);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.keep_alive(false);
+  req.prepare_payload();
+  http::write(socket, req);
+  beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  Reply reply;
+  reply.status = static_cast<int>(res.result_int());
+  reply.body = res.body();
+  reply.set_cookie = std::string(res[http::field::set_cookie]);
+  reply.retry_after = std::string(res["Retry-After"]);
+  return reply;
+}
+
+std::string CookieOf(const Reply& reply) {
+  return reply.set_cookie.substr(0, reply.set_cookie.find(';'));
+}
+
+struct Station {
+  TempDir dir;
+  std::unique_ptr<ReviewServer> server;
+  int port = 0;
+  Station() {
+    const fs::path studio = dir / "studio";
+    fs::create_directories(studio);
+    REQUIRE(catalog::Catalog::Open(studio).ok());
+    Write(dir / "web" / "index.html", "<!doctype html><title>station</title>");
+    Write(dir / "web" / "app.js", "console.log(1)");
+    Write(dir / "outside.txt", "secret");
+    fs::create_symlink(dir / "outside.txt", dir / "web" / "link.txt");
+    Write(dir / "consent.txt", "I agree.");
+    Write(dir / "terms.json", "{}");
+    ReviewOptions options;
+    options.listen = "127.0.0.1:0";
+    options.studio = studio;
+    options.web_root = dir / "web";
+    options.twinrig_binary = testing::TwinrigBinary().string();
+    options.consent_text = dir / "consent.txt";
+    options.text_version = "t-1";
+    options.terms = dir / "terms.json";
+    options.technician = "tech1";
+    auto started = ReviewServer::Start(options);
+    REQUIRE(started.ok());
+    server = std::move(*started);
+    port = server->port();
+  }
+  Reply Login(const std::string& pin) {
+    return Fetch(port, http::verb::post, "/api/login", nlohmann::json{{"pin", pin}}.dump());
+  }
+};
+
+TEST_CASE("Review station: every API route but login needs a token", "[integration]") {
+  Station station;
+  CHECK(station.server->address().rfind("127.0.0.1:", 0) == 0);
+  for (const char* target : {"/api/me", "/api/studio", "/api/jobs", "/api/sessions/S-1",
+                             "/api/sessions/S-1/images/TR000001/take-0001.jpg", "/api/nothing",
+                             "/api/sessions/S-1/twin/preview/twin.glb", "/api/"}) {
+    INFO(target);
+    const Reply r = Fetch(station.port, http::verb::get, target);
+    CHECK(r.status == 401);
+    CHECK(r.json()["error"]["what"] == "not signed in");
+  }
+  CHECK(Fetch(station.port, http::verb::post, "/api/sessions", "{}").status == 401);
+  CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-1/capture").status == 401);
+  CHECK(Fetch(station.port, http::verb::get, "/api/me", {}, "twinrig_token=" + std::string(64, 'a'))
+            .status == 401);
+  // Static files need no token; the page then asks for a PIN.
+  CHECK(Fetch(station.port, http::verb::get, "/").status == 200);
+
+  const Reply login = station.Login(station.server->technician_pin());
+  REQUIRE(login.status == 200);
+  CHECK(login.set_cookie.find("HttpOnly") != std::string::npos);
+  CHECK(login.set_cookie.find("SameSite=Strict") != std::string::npos);
+  const std::string cookie = CookieOf(login);
+  const Reply me = Fetch(station.port, http::verb::get, "/api/me", {}, cookie);
+  REQUIRE(me.status == 200);
+  CHECK(me.json()["role"] == "technician");
+  const Reply studio = Fetch(station.port, http::verb::get, "/api/studio", {}, cookie);
+  CHECK(studio.status == 200);
+  CHECK(studio.json()["subjects"].is_array());
+  CHECK(Fetch(station.port, http::verb::get, "/api/nothing", {}, cookie).status == 404);
+  CHECK(Fetch(station.port, http::verb::post, "/api/logout", {}, cookie).status == 200);
+  CHECK(Fetch(station.port, http::verb::get, "/api/me", {}, cookie).status == 401);
+}
+
+TEST_CASE("Review station: wrong PINs are refused, then rate-limited", "[integration]") {
+  Station station;
+  const std::string wrong = station.server->technician_pin() == "000000" ? "111111" : "000000";
+  for (int i = 0; i < 5; ++i) {
+    const Reply r = station.Login(wrong);
+    CHECK(r.status == 401);
+    CHECK(r.json()["error"]["what"] == "wrong PIN");
+  }
+  const Reply limited = station.Login(wrong);
+  CHECK(limited.status == 429);
+  CHECK(std::stoi(limited.retry_after) >= 1);
+  CHECK(std::stoi(limited.retry_after) <= 60);
+  // The right PIN is refused too while the address is locked out.
+  CHECK(station.Login(station.server->technician_pin()).status == 429);
+  CHECK(station.Login("").status == 429);
+}
+
+TEST_CASE("Review station: a subject sees only their own session", "[integration]") {
+  Station station;
+  const std::string pin = station.server->access().IssueSubjectPin("S-20260101-0001");
+  const Reply login = station.Login(pin);
+  REQUIRE(login.status == 200);
+  CHECK(login.json()["role"] == "subject");
+  const std::string cookie = CookieOf(login);
+  for (const char* target :
+       {"/api/sessions/S-20260101-0002", "/api/sessions/S-20260101-0002/consent-text",
+        "/api/sessions/S-20260101-0002/twin/preview/twin.glb",
+        "/api/sessions/S-20260101-0002/images/TR000001/take-0001.jpg"}) {
+    INFO(target);
+    CHECK(Fetch(station.port, http::verb::get, target, {}, cookie).status == 403);
+  }
+  CHECK(Fetch(station.port, http::verb::get, "/api/studio", {}, cookie).status == 403);
+  CHECK(Fetch(station.port, http::verb::get, "/api/jobs", {}, cookie).status == 403);
+  CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-20260101-0001/capture", {}, cookie)
+            .status == 403);
+  CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-20260101-0001/export", "{}", cookie)
+            .status == 403);
+  // Their own session's consent text is theirs to read.
+  const Reply text = Fetch(station.port, http::verb::get,
+                           "/api/sessions/S-20260101-0001/consent-text", {}, cookie);
+  REQUIRE(text.status == 200);
+  CHECK(text.json()["text"] == "I agree.");
+  CHECK(text.json()["version"] == "t-1");
+  // Files of a session only through safe names.
+  for (const char* target :
+       {"/api/sessions/S-20260101-0001/images/..%2f..%2f/take-0001.jpg",
+        "/api/sessions/S-20260101-0001/images/../../../../etc/passwd",
+        "/api/sessions/S-20260101-0001/twin/preview/..", "/api/sessions/../images/x/y"}) {
+    INFO(target);
+    const int status = Fetch(station.port, http::verb::get, target, {}, cookie).status;
+    CHECK((status == 400 || status == 403 || status == 404));
+  }
+  // A technician may not sign for the subject.
+  const std::string tech = CookieOf(station.Login(station.server->technician_pin()));
+  CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-20260101-0001/consent", "{}", tech)
+            .status == 403);
+}
+
+TEST_CASE("Review station: static files never leave the web root", "[integration]") {
+  Station station;
+  CHECK(Fetch(station.port, http::verb::get, "/app.js").status == 200);
+  CHECK(Fetch(station.port, http::verb::get, "/app.js").body == "console.log(1)");
+  for (const char* target : {"/../outside.txt", "/%2e%2e/outside.txt", "/%2E%2E%2Foutside.txt",
+                             "//outside.txt", "/..%5coutside.txt"}) {
+    INFO(target);
+    const Reply r = Fetch(station.port, http::verb::get, target);
+    CHECK(r.status == 400);
+    CHECK(r.body.find("secret") == std::string::npos);
+  }
+  for (const char* target : {"/link.txt", "/etc/passwd", "/outside.txt"}) {
+    INFO(target);
+    const Reply r = Fetch(station.port, http::verb::get, target);
+    CHECK(r.status == 404);
+    CHECK(r.body.find("secret") == std::string::npos);
+  }
+}
+
+TEST_CASE("Review station: the WebSocket needs a token", "[integration]") {
+  Station station;
+  namespace websocket = beast::websocket;
+  auto open = [&](const std::string& cookie) {
+    asio::io_context io;
+    tcp::socket socket(io);
+    socket.connect(
+        {asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(station.port)});
+    websocket::stream<tcp::socket> ws(std::move(socket));
+    ws.set_option(websocket::stream_base::decorator([cookie](websocket::request_type& req) {
+      if (!cookie.empty()) req.set(http::field::cookie, cookie);
+    }));
+    beast::error_code ec;
+    ws.handshake("127.0.0.1", "/api/ws", ec);
+    if (ec) return std::string("refused");
+    beast::flat_buffer buffer;
+    ws.read(buffer, ec);
+    if (ec) return std::string("read failed");
+    std::string first = beast::buffers_to_string(buffer.data());
+    ws.close(websocket::close_code::normal, ec);
+    return first;
+  };
+  CHECK(open("") == "refused");
+  const std::string cookie = CookieOf(station.Login(station.server->technician_pin()));
+  CHECK(open(cookie) == R"({"type":"hello"})");
+}
+
+TEST_CASE("Review station: a wrong option stops it before it listens", "[unit]") {
+  ReviewOptions options;
+  options.listen = "127.0.0.1:0";
+  auto started = ReviewServer::Start(options);
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.error().what.find("web") != std::string::npos);
+  CHECK(started.error().what.find("technician") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace twinrig::review
