@@ -14,6 +14,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "util/check.h"
+#include "util/logging.h"
 #include "util/options.h"
 
 namespace twinrig::reconstruct {
@@ -186,6 +187,7 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
       result.depth.at<float>(y, x) = static_cast<float>(1.0 / inv);
     }
   }
+  const int after_sweep = cv::countNonZero(result.depth);
   // Speckles: a depth that disagrees with its neighbourhood's median by more than 1% goes.
   cv::Mat median;
   cv::medianBlur(result.depth, median, 5);
@@ -195,6 +197,7 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
       if (d > 0 && std::abs(d - median.at<float>(y, x)) > 0.01F * d) d = 0;
     }
   }
+  const int after_speckles = cv::countNonZero(result.depth);
   // Normals from the depth map smoothed over valid pixels, by central differences 2 px apart.
   cv::Mat mask;
   cv::threshold(result.depth, mask, 0, 1, cv::THRESH_BINARY);
@@ -248,6 +251,12 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
       if (result.normal.at<cv::Vec3f>(y, x) == cv::Vec3f()) result.depth.at<float>(y, x) = 0;
     }
   }
+  Log()
+      .With("view", ref.serial)
+      .Debug(
+          "{} planes {:.3f}..{:.3f} m: {} px after the sweep, {} after speckles, {} with normals",
+          P, plan.min_depth, plan.max_depth, after_sweep, after_speckles,
+          cv::countNonZero(result.depth));
   return result;
 }
 

@@ -23,8 +23,8 @@ struct MvsOptions {
   double disparity_step_px = 1.0;  // plane spacing: this shift in the widest-baseline source
   int min_planes = 32;
   int max_planes = 384;
-  float min_ncc = 0.35F;     // aggregated NCC a depth must reach
-  float min_texture = 1.5F;  // grey-level standard deviation of the reference window
+  float min_ncc = 0.3F;      // aggregated NCC a depth must reach
+  float min_texture = 0.8F;  // grey-level standard deviation of the reference window
   double min_angle_deg = 4;  // source views: viewing directions this far apart, at least
   double max_angle_deg = 60;
   double fallback_radius_m = 0.35;  // depth range around the rig's convergence point when a view

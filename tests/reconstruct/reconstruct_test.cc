@@ -194,7 +194,7 @@ TEST_CASE("Scores measure distance to the truth at 1, 2 and 5 mm", "[unit]") {
   CHECK(FractionInside({{0, 0, 0}, {1, 1, 1}}, {-0.5F, -0.5F, -0.5F}, {0.5F, 0.5F, 0.5F}) == 0.5);
 }
 
-TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[integration]") {
+TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slow]") {
   TempDir dir;
   twinrig::testing::RenderedSessionOptions so;
   so.width = 400;
@@ -211,6 +211,11 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[int
   std::vector<std::string> stages;
   auto report = ReconstructSession(dir.path(), so.session_id, options,
                                    [&](const StageTime& s) { stages.push_back(s.stage); });
+  if (const char* keep = std::getenv("TWINRIG_TEST_KEEP"); keep != nullptr) {
+    // Debugging aid: keep the session's reconstruction for inspection.
+    std::error_code ec;
+    fs::copy(session->session_folder, keep, fs::copy_options::recursive, ec);
+  }
   if (!report.ok()) FAIL(report.error().Describe());
   CHECK(report->cameras == 24);
   CHECK(report->registered >= 3);
@@ -244,7 +249,140 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[int
   const json m = json::parse(*ReadFileText(twin / "metrics.json"));
   CHECK(m["scores"].size() == 3);
   INFO("F@2mm " << metrics->FScore(2) << " F@5mm " << metrics->FScore(5));
-  CHECK(metrics->FScore(5) > 0.1);
+  // Measured 0.54 / 0.60 at this resolution (400x300, the head about 100 px wide).
+  CHECK(metrics->FScore(2) > 0.4);
+  CHECK(metrics->FScore(5) > 0.45);
+}
+
+TEST_CASE("Bad input is refused with an error that names what is wrong", "[integration]") {
+  TempDir dir;
+  twinrig::testing::RenderedSessionOptions so;
+  so.width = 320;
+  so.height = 240;
+  so.supersamples = 1;
+  auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
+  if (!session.ok()) FAIL(session.error().Describe());
+  auto good = LoadSessionInput(dir.path(), so.session_id);
+  REQUIRE(good.ok());
+  CHECK(good->views.size() == 24);
+  CHECK(good->take == 1);
+  CHECK(good->calibration_id == "C-TEST");
+  CHECK(CheckImages(good->views).ok());
+
+  // A blurred image names its camera.
+  {
+    auto views = good->views;
+    const cv::Mat image = cv::imread(views[5].image.string());
+    cv::Mat blurred;
+    cv::GaussianBlur(image, blurred, {0, 0}, 6);
+    const fs::path path = dir / "blurred.jpg";
+    cv::imwrite(path.string(), blurred);
+    views[5].image = path;
+    auto status = CheckImages(views);
+    REQUIRE_FALSE(status.ok());
+    CHECK_THAT(status.error().what,
+               Catch::Contains("blurred") && Catch::Contains(views[5].camera.serial));
+  }
+  // Too few cameras.
+  {
+    std::vector<InputView> two(good->views.begin(), good->views.begin() + 2);
+    auto status = CheckImages(two);
+    REQUIRE_FALSE(status.ok());
+    CHECK_THAT(status.error().what, Catch::Contains("at least 3"));
+  }
+  // A missing image: no complete take, and the missing camera is named.
+  const std::string serial = good->views[3].camera.serial;
+  const fs::path moved = dir / "moved.jpg";
+  fs::rename(good->views[3].image, moved);
+  auto missing = LoadSessionInput(dir.path(), so.session_id);
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().what, Catch::Contains(serial));
+  fs::rename(moved, good->views[3].image);
+
+  // A calibration of another rig.
+  const fs::path calib_json = dir / "rigs/head24/calibration/C-TEST/calibration.json";
+  auto calib = calibration::LoadRigCalibration(calib_json);
+  REQUIRE(calib.ok());
+  auto other = *calib;
+  other.rig = "body160";
+  REQUIRE(calibration::WriteRigCalibration(other, calib_json).ok());
+  auto wrong_rig = LoadSessionInput(dir.path(), so.session_id);
+  REQUIRE_FALSE(wrong_rig.ok());
+  CHECK_THAT(wrong_rig.error().what, Catch::Contains("body160") && Catch::Contains("head24"));
+  // A calibration without one of the session's cameras.
+  other = *calib;
+  other.cameras.erase(other.cameras.begin() + 7);
+  REQUIRE(calibration::WriteRigCalibration(other, calib_json).ok());
+  auto unknown = LoadSessionInput(dir.path(), so.session_id);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK_THAT(unknown.error().what, Catch::Contains(calib->cameras[7].serial));
+  // No calibration at all.
+  fs::remove_all(dir / "rigs/head24/calibration");
+  auto none = LoadSessionInput(dir.path(), so.session_id);
+  REQUIRE_FALSE(none.ok());
+  CHECK_THAT(none.error().what, Catch::Contains("C-TEST") && Catch::Contains("missing"));
+  auto json_text = ReadFileText(session->session_folder / "session.json");
+  auto j = json::parse(*json_text);
+  j.erase("calibration");
+  REQUIRE(WriteFileAtomic(session->session_folder / "session.json", j.dump()).ok());
+  auto uncalibrated = LoadSessionInput(dir.path(), so.session_id);
+  REQUIRE_FALSE(uncalibrated.ok());
+  CHECK_THAT(uncalibrated.error().what, Catch::Contains("no calibration"));
+  CHECK_THAT(uncalibrated.error().todo, Catch::Contains("twinrig calibrate"));
+}
+
+// The Middlebury templeRing views (19 of 47) with their published cameras.
+std::vector<InputView> TempleRing() {
+  const fs::path folder = twinrig::testing::TestData("multiview/templeRing19");
+  std::vector<InputView> views;
+  std::ifstream par(folder / "templeR_par.txt");
+  int count = 0;
+  par >> count;
+  for (int i = 0; i < count; ++i) {
+    std::string name;
+    double k[9];
+    double r[9];
+    double t[3];
+    par >> name;
+    for (double& v : k) par >> v;
+    for (double& v : r) par >> v;
+    for (double& v : t) par >> v;
+    if (!fs::exists(folder / "images" / name)) continue;
+    InputView v;
+    v.image = folder / "images" / name;
+    v.camera.serial = fs::path(name).stem().string();
+    v.camera.width = 640;
+    v.camera.height = 480;
+    v.camera.fx = k[0];
+    v.camera.fy = k[4];
+    v.camera.cx = k[2];
+    v.camera.cy = k[5];
+    for (size_t a = 0; a < 9; ++a) v.camera.R[a] = r[a];
+    v.camera.t = {t[0], t[1], t[2]};
+    views.push_back(v);
+  }
+  return views;
+}
+
+TEST_CASE("templeRing: dense points fall inside the published bounding box", "[slow]") {
+  const auto views = TempleRing();
+  REQUIRE(views.size() == 19);
+  TempDir dir;
+  ReconstructOptions options;
+  options.scale = 1.0;
+  options.target_faces = 20000;
+  options.atlas_size = 1024;
+  auto report = Reconstruct(views, dir / "work", dir / "twin", options);
+  if (!report.ok()) FAIL(report.error().Describe());
+  CHECK(report->registered == 19);
+  auto fused = ReadPly(dir / "work" / "dense" / "fused.ply");
+  REQUIRE(fused.ok());
+  // README.txt of the data set: the tight bounding box.
+  const double inside = FractionInside(fused->vertices, {-0.023121F, -0.038009F, -0.091940F},
+                                       {0.078626F, 0.121636F, -0.017395F});
+  INFO("fused points " << fused->vertices.size() << ", inside " << inside);
+  CHECK(inside >= 0.95);
+  CHECK(fs::exists(dir / "twin" / "twin.glb"));
 }
 
 }  // namespace
