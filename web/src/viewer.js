@@ -79,10 +79,10 @@ export class TwinViewer {
     const hgt = gl.drawingBufferHeight;
     const px = new Uint8Array(w * hgt * 4);
     gl.readPixels(0, 0, w, hgt, gl.RGBA, gl.UNSIGNED_BYTE, px);
-    const bg = new THREE.Color(BACKGROUND);
-    const br = Math.round(bg.r * 255);
-    const bgG = Math.round(bg.g * 255);
-    const bb = Math.round(bg.b * 255);
+    // The backdrop as stored (sRGB bytes), not THREE.Color's linear working values.
+    const br = (BACKGROUND >> 16) & 255;
+    const bgG = (BACKGROUND >> 8) & 255;
+    const bb = BACKGROUND & 255;
     let subject = 0;
     const colours = new Set();
     for (let i = 0; i < px.length; i += 4) {
