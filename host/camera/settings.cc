@@ -165,6 +165,25 @@ SettingsSurvey Survey(std::vector<CameraSettings> cameras, std::vector<std::stri
   return survey;
 }
 
+namespace {
+
+// Other names a setting goes by: on libgphoto2's generic PTP driver a vendor property is named by
+// its code, and the capture target (0xD0C0 on the virtual camera) is one of them.
+std::string ResolveName(const std::string& name, const std::map<std::string, std::string>& has) {
+  static const std::map<std::string, std::vector<std::string>> aliases = {
+      {"capturetarget", {"d0c0"}}};
+  if (has.contains(name)) return name;
+  auto it = aliases.find(name);
+  if (it != aliases.end()) {
+    for (const auto& alias : it->second) {
+      if (has.contains(alias)) return alias;
+    }
+  }
+  return name;
+}
+
+}  // namespace
+
 SettingsSurvey ReadSettings(CameraPool& pool, std::vector<std::string> names) {
   std::vector<CameraSettings> cameras;
   for (const auto& c : pool.cameras()) cameras.push_back({c.serial, c.port, {}, {}, {}});
@@ -183,6 +202,10 @@ SettingsSurvey ReadSettings(CameraPool& pool, std::vector<std::string> names) {
       if (c.serial != serial) continue;
       if (values.ok()) {
         c.values = *values;
+        for (const auto& name : names) {
+          const std::string known_as = ResolveName(name, *values);
+          if (known_as != name) c.values[name] = values->at(known_as);
+        }
       } else {
         c.error = values.error().what;
         c.todo = values.error().todo;
@@ -270,44 +293,60 @@ std::string FormatSurvey(const SettingsSurvey& survey, bool colour) {
 }
 
 ApplyReport ApplyProfile(CameraPool& pool, const SettingsProfile& profile) {
+  std::vector<std::string> names;
+  names.reserve(profile.values.size());
+  for (const auto& [name, value] : profile.values) names.push_back(name);
+  std::vector<CameraSettings> cameras;
+  for (const auto& c : pool.cameras()) cameras.push_back({c.serial, c.port, {}, {}, {}});
   std::mutex mutex;
-  std::map<std::string, std::vector<std::string>> refused;  // serial -> what failed while applying
+  std::map<std::string, std::vector<std::string>> problems_of;  // serial -> what went wrong
   pool.ForEach(pool.Serials(), [&](const std::string& serial, CameraClient& client) {
     std::vector<std::string> problems;
+    std::map<std::string, std::string> after;  // by the profile's names
+    std::string unreadable;
     auto id = client.Connect();
-    if (!id.ok()) {
-      problems.push_back("not reachable: " + id.error().what);
+    auto before =
+        id.ok() ? client.Settings() : Result<std::map<std::string, std::string>>(id.error());
+    if (!before.ok()) {
+      unreadable = before.error().what;
+      problems.push_back("not reachable: " + before.error().what);
     } else {
+      std::map<std::string, std::string> resolved;
       for (const auto& [name, value] : profile.values) {
-        Status applied = client.Apply(name, value);
+        resolved[name] = ResolveName(name, *before);
+        Status applied = client.Apply(resolved[name], value);
         if (!applied.ok()) problems.push_back("cannot set " + name + ": " + applied.error().what);
       }
-    }
-    std::lock_guard lock(mutex);
-    if (!problems.empty()) refused[serial] = std::move(problems);
-  });
-
-  std::vector<std::string> names;
-  for (const auto& [name, value] : profile.values) names.push_back(name);
-  ApplyReport report;
-  report.after = ReadSettings(pool, names);
-  for (const auto& c : report.after.cameras) {
-    std::string line;
-    auto failed = refused.find(c.serial);
-    if (failed != refused.end()) {
-      for (const auto& p : failed->second) line += (line.empty() ? "" : "; ") + p;
-    }
-    if (!c.error.empty() && failed == refused.end()) line = "unreadable: " + c.error;
-    if (c.error.empty()) {
-      for (const auto& [name, value] : profile.values) {
-        auto it = c.values.find(name);
-        const std::string now = it == c.values.end() ? "absent" : it->second;
-        if (now != value) {
-          line += (line.empty() ? "" : "; ") + name + " is " + now + ", not " + value;
+      // Read back: what the camera says now is what counts.
+      auto now = client.Settings();
+      if (!now.ok()) {
+        unreadable = now.error().what;
+        problems.push_back("unreadable after applying: " + now.error().what);
+      } else {
+        for (const auto& [name, value] : profile.values) {
+          auto it = now->find(resolved[name]);
+          const std::string got = it == now->end() ? "absent" : it->second;
+          if (it != now->end()) after[name] = got;
+          if (got != value) problems.push_back(name + " is " + got + ", not " + value);
         }
       }
     }
-    if (!line.empty()) report.differ.push_back(c.serial + ": " + line);
+    std::lock_guard lock(mutex);
+    for (auto& c : cameras) {
+      if (c.serial != serial) continue;
+      c.values = after;
+      c.error = unreadable;
+    }
+    if (!problems.empty()) problems_of[serial] = std::move(problems);
+  });
+  ApplyReport report;
+  report.after = Survey(std::move(cameras), names);
+  for (const auto& c : report.after.cameras) {
+    auto it = problems_of.find(c.serial);
+    if (it == problems_of.end()) continue;
+    std::string line;
+    for (const auto& p : it->second) line += (line.empty() ? "" : "; ") + p;
+    report.differ.push_back(c.serial + ": " + line);
   }
   return report;
 }

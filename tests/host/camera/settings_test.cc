@@ -156,12 +156,23 @@ TEST_CASE("a profile is applied to every camera at once, read back, and the odd 
   CHECK(before.differing.size() == 1);
   CHECK(before.differing.count(farm.farm->config(2).serial) == 1);
 
-  auto profile = ParseSettingsProfile("iso = 200\n", false, "p.toml");
+  // The virtual camera's values as libgphoto2 lists them; its capture target is property 0xD0C0.
+  auto profile = ParseSettingsProfile(
+      "iso = 200\nshutter = \"0.0040s\"\naperture = 5.6\nwhitebalance = \"Daylight\"\n"
+      "capturetarget = \"1\"\n",
+      false, "p.toml");
   REQUIRE(profile.ok());
   auto applied = ApplyProfile(pool, *profile);
   INFO(FormatSurvey(applied.after, false));
+  for (const auto& line : applied.differ) INFO(line);
   CHECK(applied.ok());
-  for (const auto& c : applied.after.cameras) CHECK(c.values.at("iso") == "200");
+  for (const auto& c : applied.after.cameras) {
+    CHECK(c.values.at("iso") == "200");
+    CHECK(c.values.at("shutterspeed") == "0.0040s");
+    CHECK(c.values.at("f-number") == "f/5.6");
+    CHECK(c.values.at("capturetarget") == "1");
+  }
+  CHECK(ReadSettings(pool).uniform());
   CHECK(pool.Spawns() == 4);  // one worker per camera for the whole run
 
   // A value one camera does not offer: that camera is listed, the others have the profile.
