@@ -5,12 +5,14 @@
 #include <chrono>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "calibration/report.h"
+#include "util/check.h"
 #include "util/options.h"
 
 namespace twinrig::calibration {
@@ -149,6 +151,54 @@ Result<std::vector<CameraObservations>> DetectBoards(const std::vector<CameraIma
                          path.filename().string()});
   }
   return out;
+}
+
+Result<int> SolveColour(const std::vector<CameraImages>& cameras,
+                        const std::vector<CameraObservations>& observations, RigSolution& solution,
+                        int threads) {
+  TWINRIG_CHECK_EQ(cameras.size(), observations.size());
+  TWINRIG_CHECK_EQ(cameras.size(), solution.cameras.size());
+  std::vector<std::optional<Patches>> found(cameras.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t c = next++; c < cameras.size(); c = next++) {
+      std::set<std::string> with_board;
+      for (const auto& v : observations[c].views) with_board.insert(v.source);
+      for (const auto& file : cameras[c].files) {
+        if (with_board.count(file.filename().string()) != 0) continue;
+        const cv::Mat image = cv::imread(file.string(), cv::IMREAD_COLOR);
+        if (image.empty()) continue;
+        auto patches = MeasureColorChecker(image, file.string());
+        if (patches.ok()) {
+          found[c] = *patches;
+          break;
+        }
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  std::vector<Patches> seen;
+  std::vector<size_t> which;
+  for (size_t c = 0; c < cameras.size(); ++c) {
+    if (found[c]) {
+      seen.push_back(*found[c]);
+      which.push_back(c);
+    }
+  }
+  if (seen.size() < 2) return 0;
+  auto corrections = SolveColourAgreement(seen);
+  if (!corrections.ok()) return corrections.error();
+  for (size_t i = 0; i < which.size(); ++i) {
+    solution.cameras[which[i]].colour = (*corrections)[i];
+  }
+  for (size_t c = 0; c < cameras.size(); ++c) {
+    if (found[c]) continue;
+    auto& note = solution.notes[c];
+    note += (note.empty() ? "" : "; ") + std::string("no ColorChecker seen: no colour correction");
+  }
+  return static_cast<int>(which.size());
 }
 
 std::pair<std::string, std::string> NewCalibrationId() {

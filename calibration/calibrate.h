@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "calibration/board.h"
+#include "calibration/colour.h"
 #include "calibration/rig_calibration.h"
 #include "calibration/solver.h"
 #include "util/result.h"
@@ -42,6 +43,13 @@ struct DetectAllOptions {
 Result<std::vector<CameraObservations>> DetectBoards(const std::vector<CameraImages>& cameras,
                                                      const BoardSpec& board,
                                                      const DetectAllOptions& options = {});
+
+// Colour: in each camera's images where no board was found, the first that shows a ColorChecker;
+// when two or more cameras saw one, every camera that did gets a colour correction (the others
+// none, with a note). Returns how many cameras got one.
+Result<int> SolveColour(const std::vector<CameraImages>& cameras,
+                        const std::vector<CameraObservations>& observations, RigSolution& solution,
+                        int threads);
 
 // A new calibration id from the current UTC time: "C-20261128-074012" (and the ISO time).
 std::pair<std::string, std::string> NewCalibrationId();

@@ -16,6 +16,7 @@ namespace {
 constexpr Command kCommands[] = {
     {"doctor", AddDoctor},   {"studio", AddStudio},       {"sim", AddSim},
     {"session", AddSession}, {"preflight", AddPreflight}, {"capture", AddCapture},
+    {"calibrate", AddCalibrate},
     {"cameras", AddCameras}, {"settings", AddSettings},
     {"rig", AddRig},         {"keys", AddKeys},           {"subject", AddSubject},
     {"consent", AddConsent}, {"export", AddExport},       {"audit", AddAudit},

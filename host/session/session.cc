@@ -1,5 +1,6 @@
 #include "host/session/session.h"
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -45,8 +46,10 @@ json SessionInfo::ToJson() const {
                     {"node_id", c.node_id},
                     {"node_port", c.node_port}});
   }
-  return {{"id", id},   {"kind", KindName(kind)},   {"subject_id", subject_id},
-          {"rig", rig}, {"created_at", created_at}, {"cameras", cams}};
+  json j = {{"id", id},   {"kind", KindName(kind)},   {"subject_id", subject_id},
+            {"rig", rig}, {"created_at", created_at}, {"cameras", cams}};
+  if (!calibration.empty()) j["calibration"] = calibration;
+  return j;
 }
 
 std::string FramePath(const std::string& serial, int take) {
@@ -99,6 +102,13 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
   info.subject_id = subject_id;
   info.rig = rig_name;
   info.created_at = NowIso();
+  // The calibration in use now (its id, in the text file `current`; see calibration/).
+  if (auto current = ReadFileText(studio / "rigs" / rig_name / "calibration" / "current");
+      current.ok()) {
+    for (const char ch : *current) {
+      if (std::isspace(static_cast<unsigned char>(ch)) == 0) info.calibration += ch;
+    }
+  }
   for (const auto& camera : rig->cameras) {
     info.cameras.push_back(
         {camera.serial, "ptpip:" + camera.address, camera.node_id, camera.node_port});
@@ -155,6 +165,7 @@ Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::
   info.subject_id = j.value("subject_id", "");
   info.rig = j.value("rig", "");
   info.created_at = j.value("created_at", "");
+  info.calibration = j.value("calibration", "");
   info.folder = folder;
   for (const auto& c : j.value("cameras", json::array())) {
     info.cameras.push_back({c.value("serial", ""), c.value("address", ""), c.value("node_id", 0),

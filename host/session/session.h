@@ -33,6 +33,9 @@ struct SessionInfo {
   std::string subject_id;
   std::string rig;
   std::string created_at;
+  // The rig calibration in use when the session was created (rigs/<rig>/calibration/current);
+  // empty when the rig had none.
+  std::string calibration;
   std::vector<SessionCamera> cameras;
   std::filesystem::path folder;
   [[nodiscard]] nlohmann::json ToJson() const;

@@ -1,4 +1,5 @@
 #include "calibration/rig_calibration.h"
+#include "calibration/colour.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -263,6 +264,50 @@ TEST_CASE("Colour correction maps through linear RGB and is a no-op without one"
   CHECK(px[0] == 128);
   CHECK(px[1] == 128);
   CHECK(std::abs(px[2] - 175) <= 1);
+}
+
+}  // namespace
+}  // namespace twinrig::calibration
+
+namespace twinrig::calibration {
+namespace {
+
+TEST_CASE("Colour corrections make cameras with different casts agree", "[unit]") {
+  // A ColorChecker's patches as three cameras see them: the same chart through different gains,
+  // cross-talk and black levels.
+  Patches truth{};
+  for (size_t i = 0; i < 24; ++i) {
+    truth[i] =
+        cv::Vec3d(0.03 + 0.037 * static_cast<double>(i % 6),
+                  0.05 + 0.1 * static_cast<double>(i / 6), 0.9 - 0.035 * static_cast<double>(i));
+  }
+  const std::vector<std::array<double, 12>> casts = {
+      {1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0},
+      {1.2, 0.05, 0, 0.01, 0, 0.9, 0.02, 0, 0, 0.03, 1.1, -0.01},
+      {0.85, 0, 0.04, 0, 0.02, 1.1, 0, 0.02, 0.01, 0, 0.8, 0}};
+  std::vector<Patches> seen;
+  for (const auto& m : casts) {
+    Patches p{};
+    for (size_t i = 0; i < 24; ++i) p[i] = Correct(ColourCorrection{m}, truth[i]);
+    seen.push_back(p);
+  }
+  double before = 0;
+  for (size_t i = 0; i < 24; ++i) before = std::max(before, cv::norm(seen[1][i] - seen[2][i]));
+  auto corrections = SolveColourAgreement(seen);
+  REQUIRE(corrections.ok());
+  REQUIRE(corrections->size() == 3);
+  double after = 0;
+  for (size_t i = 0; i < 24; ++i) {
+    const cv::Vec3d a = Correct((*corrections)[1], seen[1][i]);
+    const cv::Vec3d b = Correct((*corrections)[2], seen[2][i]);
+    after = std::max(after, cv::norm(a - b));
+  }
+  CHECK(before > 0.05);
+  CHECK(after < 1e-6);
+  CHECK_FALSE(SolveColourAgreement({seen[0]}).ok());
+  // No chart in a flat grey image.
+  cv::Mat grey(240, 320, CV_8UC3, cv::Scalar(128, 128, 128));
+  CHECK_FALSE(MeasureColorChecker(grey, "grey.png").ok());
 }
 
 }  // namespace
