@@ -119,7 +119,7 @@ TEST_CASE("a dropped link reopens the camera inside the same worker", "[integrat
   for (int i = 0; i < 3; ++i) {
     auto storage = camera.Storage();
     INFO("call " << i << ": " << (storage.ok() ? std::string("ok") : storage.error().Describe())
-                  << "; worker log: " << log());
+                 << "; worker log: " << log());
     REQUIRE(storage.ok());
   }
   CHECK(camera.worker_pid() == pid);
