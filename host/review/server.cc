@@ -80,7 +80,7 @@ struct ReviewServer::Impl {
 
   void AcceptLoop();
   void Serve(tcp::socket socket);
-  void ServeWebSocket(tcp::socket& socket, http::request<http::string_body> request,
+  void ServeWebSocket(tcp::socket& socket, const http::request<http::string_body>& request,
                       const Principal& who);
   void Broadcast(const nlohmann::json& event);
   http::response<http::string_body> Static(const http::request<http::string_body>& request);
@@ -173,7 +173,7 @@ void ReviewServer::Impl::Serve(tcp::socket socket) {
       probe.authorization = std::string(request[http::field::authorization]);
       const auto who = access->Lookup(TokenOf(probe));
       if (target == "/api/ws" && who) {
-        ServeWebSocket(socket, std::move(request), *who);
+        ServeWebSocket(socket, request, *who);
         return;
       }
       auto res = Plain(who ? http::status::not_found : http::status::unauthorized,
@@ -220,7 +220,7 @@ void ReviewServer::Impl::Serve(tcp::socket socket) {
 }
 
 void ReviewServer::Impl::ServeWebSocket(tcp::socket& socket,
-                                        http::request<http::string_body> request,
+                                        const http::request<http::string_body>& request,
                                         const Principal& who) {
   websocket::stream<tcp::socket&> ws(socket);
   beast::error_code ec;
