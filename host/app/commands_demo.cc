@@ -39,7 +39,7 @@ struct DemoOptions {
   int calibration_takes = 12;
   bool full = true;          // also the full twin (the preview always)
   bool keep_studio = false;  // leave the virtual studio running at the end
-  std::string review_listen = "127.0.0.1:8720";
+  std::string review_listen = "127.0.0.1:8440";
   bool review = true;  // start the review station at the end
 };
 
@@ -177,6 +177,18 @@ Status Demo::MakeSecrets() {
 // The review station runs on after the demo (a background process; its log holds the PINs).
 void Demo::StartReviewStation() {
   const fs::path log = studio_ / "review.log";
+  // Built before fork: the child only redirects its output and execs.
+  std::vector<std::string> args{self_.string(),   "--studio",
+                                studio_.string(), "review",
+                                "--listen",       options_.review_listen,
+                                "--consent-text", (data_ / "consent-text.txt").string(),
+                                "--text-version", "demo-1.0",
+                                "--terms",        (data_ / "terms.json").string(),
+                                "--technician",   "tech1"};
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return;
@@ -185,15 +197,7 @@ void Demo::StartReviewStation() {
     std::FILE* out = std::freopen(log.c_str(), "w", stdout);
     if (out == nullptr) _exit(127);
     dup2(fileno(stdout), STDERR_FILENO);
-    std::string self = self_.string();
-    std::string studio = studio_.string();
-    std::string listen = options_.review_listen;
-    char review[] = "review";
-    char studio_flag[] = "--studio";
-    char listen_flag[] = "--listen";
-    char* argv[] = {self.data(), studio_flag,   studio.data(), review,
-                    listen_flag, listen.data(), nullptr};
-    execv(argv[0], argv);
+    execv(argv[0], argv.data());
     _exit(127);
   }
   // Wait (bounded) for the station to say where it listens.

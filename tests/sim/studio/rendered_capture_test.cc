@@ -151,6 +151,7 @@ TEST_CASE("48 rendering cameras capture at once and each sees the head where its
   std::condition_variable cv;
   int done = 0;
   std::vector<std::thread> threads;
+  threads.reserve(kCameras);
   for (int i = 0; i < kCameras; ++i) {
     threads.emplace_back([&, i] {
       camera::testing::GphotoCamera gphoto;
