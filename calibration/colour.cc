@@ -75,7 +75,8 @@ Result<std::vector<ColourCorrection>> SolveColourAgreement(const std::vector<Pat
     ColourCorrection correction;
     for (int c = 0; c < 3; ++c) {
       for (int k = 0; k < 4; ++k) {
-        correction.matrix[static_cast<size_t>(c * 4 + k)] = X.at<double>(k, c);
+        correction.matrix[(static_cast<size_t>(c) * 4 + static_cast<size_t>(k))] =
+            X.at<double>(k, c);
       }
     }
     out.push_back(correction);
@@ -87,8 +88,10 @@ cv::Vec3d Correct(const ColourCorrection& correction, const cv::Vec3d& rgb) {
   cv::Vec3d out;
   const auto& m = correction.matrix;
   for (int c = 0; c < 3; ++c) {
-    out[c] = m[static_cast<size_t>(c * 4)] * rgb[0] + m[static_cast<size_t>(c * 4 + 1)] * rgb[1] +
-             m[static_cast<size_t>(c * 4 + 2)] * rgb[2] + m[static_cast<size_t>(c * 4 + 3)];
+    out[c] = m[(static_cast<size_t>(c) * 4)] * rgb[0] +
+             m[(static_cast<size_t>(c) * 4 + static_cast<size_t>(1))] * rgb[1] +
+             m[(static_cast<size_t>(c) * 4 + static_cast<size_t>(2))] * rgb[2] +
+             m[(static_cast<size_t>(c) * 4 + static_cast<size_t>(3))];
   }
   return out;
 }

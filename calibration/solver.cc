@@ -110,8 +110,12 @@ double Coverage(const CameraObservations& camera) {
   std::set<int> cells;
   for (const ViewObservation& view : camera.views) {
     for (const cv::Point2f& p : view.points) {
-      const int cx = std::clamp(static_cast<int>(p.x * kCols / camera.width), 0, kCols - 1);
-      const int cy = std::clamp(static_cast<int>(p.y * kRows / camera.height), 0, kRows - 1);
+      const int cx = std::clamp(
+          static_cast<int>(p.x * static_cast<float>(kCols) / static_cast<float>(camera.width)), 0,
+          kCols - 1);
+      const int cy = std::clamp(
+          static_cast<int>(p.y * static_cast<float>(kRows) / static_cast<float>(camera.height)), 0,
+          kRows - 1);
       cells.insert(cy * kCols + cx);
     }
   }

@@ -133,7 +133,8 @@ Baseline PerCameraAndStereoChain(const SyntheticRig& rig) {
   }
   for (size_t c = 0; c < n; ++c) {
     for (int a = 0; a < 3; ++a) {
-      for (int b = 0; b < 3; ++b) out.cameras[c].R[static_cast<size_t>(a * 3 + b)] = R[c](a, b);
+      for (int b = 0; b < 3; ++b)
+        out.cameras[c].R[(static_cast<size_t>(a) * 3 + static_cast<size_t>(b))] = R[c](a, b);
     }
     out.cameras[c].t = {t[c][0], t[c][1], t[c][2]};
   }

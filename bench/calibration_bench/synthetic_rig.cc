@@ -76,7 +76,8 @@ SyntheticRig MakeSyntheticRig(const SyntheticRigOptions& options) {
     cam.p1 = normal(5e-5);
     cam.p2 = normal(5e-5);
     for (int a = 0; a < 3; ++a) {
-      for (int b = 0; b < 3; ++b) cam.R[static_cast<size_t>(a * 3 + b)] = R(a, b);
+      for (int b = 0; b < 3; ++b)
+        cam.R[(static_cast<size_t>(a) * 3 + static_cast<size_t>(b))] = R(a, b);
     }
     const cv::Vec3d t = -(R * eye);
     cam.t = {t[0], t[1], t[2]};
@@ -128,7 +129,9 @@ SyntheticRig MakeSyntheticRig(const SyntheticRigOptions& options) {
       view.source = cv::format("pose %d", p);
       for (size_t i = 0; i < corners.size(); ++i) {
         const cv::Point2f q = projected[i];
-        if (q.x < 0 || q.y < 0 || q.x > cam.width - 1 || q.y > cam.height - 1) continue;
+        if (q.x < 0 || q.y < 0 || q.x > static_cast<float>(cam.width - 1) ||
+            q.y > static_cast<float>(cam.height - 1))
+          continue;
         view.ids.push_back(static_cast<int>(i));
         view.points.emplace_back(static_cast<float>(q.x + normal(axis_sigma)),
                                  static_cast<float>(q.y + normal(axis_sigma)));
