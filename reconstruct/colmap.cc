@@ -145,7 +145,8 @@ Result<SubprocessResult> Colmap::Run(const std::string& step, const std::string&
                      "install COLMAP (scripts/setup) or give its path");
   }
   std::ofstream(workspace_ / "steps.log", std::ios::app)
-      << line << ": " << run->DescribeEnd() << " in " << run->elapsed.count() / 1000.0 << " s, log "
+      << line << ": " << run->DescribeEnd() << " in "
+      << static_cast<double>(run->elapsed.count()) / 1000.0 << " s, log "
       << log_path.filename().string() << "\n";
   if (!run->succeeded()) {
     // The last lines of the log usually say why.
@@ -264,7 +265,7 @@ size_t PlyVertexCount(const fs::path& ply) {
 Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeView>& views,
                               const fs::path& images, const SparseOptions& options) {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "sparse options"));
-  const fs::path ws = colmap.workspace();
+  const fs::path& ws = colmap.workspace();
   const std::string threads = std::to_string(colmap.options().threads);
   const fs::path database = ws / "database.db";
   std::error_code ec;
@@ -430,7 +431,8 @@ Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeVie
       model.track_lengths.push_back(track);
       error_sum += error;
     }
-    if (!model.points.empty()) model.mean_reprojection_px = error_sum / model.points.size();
+    if (!model.points.empty())
+      model.mean_reprojection_px = error_sum / static_cast<double>(model.points.size());
   }
   if (model.points.size() < 20) {
     return MakeError("COLMAP triangulated only " + std::to_string(model.points.size()) +

@@ -310,7 +310,7 @@ Mesh Decimate(const Mesh& mesh, size_t target_faces) {
 
 cv::Mat RenderDepth(const Mesh& mesh, const PinholeView& view) {
   cv::Mat depth(view.height, view.width, CV_32F,
-                cv::Scalar(std::numeric_limits<float>::infinity()));
+                cv::Scalar(std::numeric_limits<double>::infinity()));
   std::vector<cv::Vec3d> cam(mesh.vertices.size());
   for (size_t i = 0; i < mesh.vertices.size(); ++i) {
     cam[i] = view.ToCamera(cv::Vec3d(mesh.vertices[i]));

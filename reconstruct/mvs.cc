@@ -176,7 +176,8 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
   const float min_var = o.min_texture * o.min_texture;
   for (int y = 0; y < size.height; ++y) {
     for (int x = 0; x < size.width; ++x) {
-      const auto u = static_cast<size_t>(y * size.width + x);
+      const auto u =
+          static_cast<size_t>(y) * static_cast<size_t>(size.width) + static_cast<size_t>(x);
       const int b = best_index[u];
       if (b <= 0 || b >= P - 1 || best[u] < o.min_ncc) continue;
       if (var_r.at<float>(y, x) < min_var) continue;

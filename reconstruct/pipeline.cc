@@ -144,7 +144,7 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   MvsOptions mvs;
   mvs.threads = options.threads;
   mvs.window = full ? 11 : 9;
-  mvs.disparity_step_px = full ? 1.0 : 1.0;
+  mvs.disparity_step_px = 1.0;
   mvs.max_planes = full ? 384 : 256;
   clock.Lap();
   auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);

@@ -128,8 +128,9 @@ Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
     if (seen[i] >= options.min_views) scored.push_back(truth_points[i]);
   }
   m.truth_scored = scored.size();
-  m.scored_fraction =
-      truth_points.empty() ? 0 : static_cast<double>(scored.size()) / truth_points.size();
+  m.scored_fraction = truth_points.empty() ? 0
+                                           : static_cast<double>(scored.size()) /
+                                                 static_cast<double>(truth_points.size());
   if (scored.empty()) {
     return MakeError(
         "no part of the ground truth is seen by " + std::to_string(options.min_views) + " cameras",

@@ -173,8 +173,10 @@ Result<TexturedMesh> TextureMesh(const Mesh& mesh, const std::vector<PinholeView
     for (size_t i = next++; i < F; i = next++) {
       const int c_index = static_cast<int>(i / 2);
       const bool upper = i % 2 == 0;
-      const double x0 = (c_index % per_row) * cell;
-      const double y0 = (c_index / per_row) * cell;
+      const int column = c_index % per_row;
+      const int row = c_index / per_row;  // whole cells: integer division on purpose
+      const double x0 = column * cell;
+      const double y0 = row * cell;
       const double s = cell;
       cv::Point2d P[3];
       if (upper) {
