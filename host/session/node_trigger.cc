@@ -33,6 +33,9 @@ Result<std::unique_ptr<NodeTrigger>> NodeTrigger::Connect(const std::filesystem:
 
 Result<std::int64_t> NodeTrigger::Fire(std::uint32_t capture_id,
                                        const std::vector<std::string>& serials) {
+  // A node refuses port changes while armed, and stays armed after a fire: disarm first, so that
+  // every take of a run (and a retake) can choose its own outputs.
+  TWINRIG_RETURN_IF_ERROR(link_->Arm(false));
   // Enable exactly the outputs wired to the cameras asked for (a retake fires only those).
   for (size_t index = 0; index < node_ids_.size(); ++index) {
     std::vector<riglink::PortSetting> settings;
