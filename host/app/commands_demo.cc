@@ -291,7 +291,8 @@ int Demo::Run() {
   };
 
   Begin("calibrate the rig");
-  if (!Step({"calibrate", "--takes", std::to_string(options_.calibration_takes)})) {
+  if (!Step({"calibrate", "--takes", std::to_string(options_.calibration_takes),
+             "--capture-timeout", "300"})) {
     stop_studio();
     return Fail("see the calibration's message above");
   }
