@@ -63,14 +63,26 @@ class Demo {
   int Run();
 
  private:
-  // Runs `twinrig --studio S args…` with this terminal as its output. True when it exited 0.
-  bool Step(const std::vector<std::string>& args) {
+  // The newest record of the session signed in `role` with the passphrase in `passphrase_file`.
+  bool Sign(const std::string& role, const std::string& passphrase_file) {
+    return Step({"consent", "sign", "--session", session_, "--role", role, "--passphrase-file",
+                 passphrase_file});
+  }
+
+  // Prints the command as a technician would type it; returns the full argv that runs it.
+  std::vector<std::string> Announce(const std::vector<std::string>& args) const {
     std::vector<std::string> argv{self_.string(), "--studio", studio_.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     std::cout << "\n$ twinrig";
     for (const auto& a : args)
       std::cout << ' ' << (a.find(' ') == std::string::npos ? a : '"' + a + '"');
     std::cout << std::endl;
+    return argv;
+  }
+
+  // Runs `twinrig --studio S args…` with this terminal as its output. True when it exited 0.
+  bool Step(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = Announce(args);
     std::vector<char*> raw;
     raw.reserve(argv.size() + 1);
     for (auto& a : argv) raw.push_back(a.data());
@@ -91,12 +103,7 @@ class Demo {
 
   // Runs a stage whose first output line is a value the demo needs (a subject or session id).
   Result<std::string> StepValue(const std::vector<std::string>& args) {
-    std::vector<std::string> argv{self_.string(), "--studio", studio_.string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::cout << "\n$ twinrig";
-    for (const auto& a : args)
-      std::cout << ' ' << (a.find(' ') == std::string::npos ? a : '"' + a + '"');
-    std::cout << std::endl;
+    std::vector<std::string> argv = Announce(args);
     SubprocessOptions run;
     run.timeout = std::chrono::minutes(5);
     auto result = RunSubprocess(argv, run);
@@ -315,12 +322,8 @@ int Demo::Run() {
              "tech1", "--text", (data_ / "consent-text.txt").string(), "--text-version", "demo-1.0",
              "--terms", (data_ / "terms.json").string(), "--subject-passphrase-file",
              pass("subject")}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "subject", "--passphrase-file",
-             pass("subject")}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "technician", "--passphrase-file",
-             pass("technician")}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
-             pass("studio")})) {
+      !Sign("subject", pass("subject")) || !Sign("technician", pass("technician")) ||
+      !Sign("studio", pass("studio"))) {
     stop_studio();
     return Fail("the consent could not be recorded; see the message above");
   }
@@ -344,10 +347,7 @@ int Demo::Run() {
   const fs::path manifest = studio_ / "sessions" / session_ / "manifest.json";
   if (!Step({"consent", "seal", "--session", session_, "--technician", "tech1", "--manifest",
              manifest.string()}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "technician", "--passphrase-file",
-             pass("technician")}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
-             pass("studio")})) {
+      !Sign("technician", pass("technician")) || !Sign("studio", pass("studio"))) {
     stop_studio();
     return Fail("the capture could not be sealed; see the message above");
   }
@@ -370,16 +370,10 @@ int Demo::Run() {
   Begin("the subject approves and grants");
   if (!Step({"consent", "approve", "--session", session_, "--note",
              "reviewed on the spot; that is me"}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "subject", "--passphrase-file",
-             pass("subject")}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
-             pass("studio")}) ||
+      !Sign("subject", pass("subject")) || !Sign("studio", pass("studio")) ||
       !Step({"consent", "grant", "--session", session_, "--grants",
              (data_ / "grants.json").string()}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "subject", "--passphrase-file",
-             pass("subject")}) ||
-      !Step({"consent", "sign", "--session", session_, "--role", "studio", "--passphrase-file",
-             pass("studio")})) {
+      !Sign("subject", pass("subject")) || !Sign("studio", pass("studio"))) {
     return Fail("see the message above");
   }
   End();
