@@ -4,10 +4,13 @@
 // together by chaining cv::stereoCalibrate of neighbouring pairs (intrinsics fixed) along a
 // spanning tree. Both are scored against the truth after a rigid alignment of camera centres.
 // --quick: 12 cameras x 12 poses.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <map>
 #include <set>
+#include <string>
 
 #include <opencv2/calib3d.hpp>
 
@@ -148,6 +151,12 @@ int Main(int argc, char** argv) {
     options.cameras = 12;
     options.poses = 12;
     options.rings = 2;
+  }
+  // --poses N and --board SPEC try other calibration procedures on the same rig.
+  for (int i = 1; i + 1 < argc; ++i) {
+    const std::string key = argv[i];
+    if (key == "--poses") options.poses = std::max(4, std::atoi(argv[i + 1]));
+    if (key == "--board") options.board = argv[i + 1];
   }
   const SyntheticRig rig = MakeSyntheticRig(options);
   size_t corners = 0;

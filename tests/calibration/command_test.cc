@@ -16,7 +16,7 @@ using twinrig::testing::TestData;
 
 // One camera's folder holding the left*.jpg photos (and nothing else).
 std::filesystem::path LeftFolder(const TempDir& dir, const std::string& serial) {
-  const auto folder = dir / "images" / serial;
+  auto folder = dir / "images" / serial;
   std::filesystem::create_directories(folder);
   for (const auto& entry : std::filesystem::directory_iterator(TestData("calib"))) {
     const std::string name = entry.path().filename().string();

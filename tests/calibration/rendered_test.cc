@@ -142,6 +142,7 @@ TEST_CASE("Rendered board views of six head24 cameras calibrate close to the tru
   auto solution = SolveRig(*observations, board);
   REQUIRE(solution.ok());
   std::vector<CameraCalibration> truth;
+  truth.reserve(chosen.size());
   for (const size_t index : chosen) truth.push_back(FromTruth(layout.truth.cameras[index]));
   auto errors = CompareRigs(solution->cameras, truth);
   REQUIRE(errors.ok());

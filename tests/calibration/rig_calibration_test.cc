@@ -277,9 +277,10 @@ TEST_CASE("Colour corrections make cameras with different casts agree", "[unit]"
   // cross-talk and black levels.
   Patches truth{};
   for (size_t i = 0; i < 24; ++i) {
+    const size_t row = i / 6;  // the chart has 4 rows of 6 patches
     truth[i] =
-        cv::Vec3d(0.03 + 0.037 * static_cast<double>(i % 6),
-                  0.05 + 0.1 * static_cast<double>(i / 6), 0.9 - 0.035 * static_cast<double>(i));
+        cv::Vec3d(0.03 + 0.037 * static_cast<double>(i % 6), 0.05 + 0.1 * static_cast<double>(row),
+                  0.9 - 0.035 * static_cast<double>(i));
   }
   const std::vector<std::array<double, 12>> casts = {
       {1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0},

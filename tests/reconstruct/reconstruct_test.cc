@@ -65,7 +65,7 @@ const sim::layout::Layout& Head24() {
 }
 
 // An icosphere-like UV sphere of radius r at c.
-Mesh Sphere(double r, cv::Vec3f c, int rings = 40, int segments = 80) {
+Mesh Sphere(double r, const cv::Vec3f& c, int rings = 40, int segments = 80) {
   Mesh m;
   for (int i = 0; i <= rings; ++i) {
     const double theta = CV_PI * i / rings;
@@ -148,7 +148,7 @@ TEST_CASE("Mesh clean-up crops, removes islands and decimates", "[unit]") {
   Mesh both = head;
   const int offset = static_cast<int>(both.vertices.size());
   both.vertices.insert(both.vertices.end(), island.vertices.begin(), island.vertices.end());
-  for (auto f : island.faces) both.faces.push_back(f + cv::Vec3i(offset, offset, offset));
+  for (const auto& f : island.faces) both.faces.push_back(f + cv::Vec3i(offset, offset, offset));
   const Mesh kept = RemoveIslands(both, 0.1);
   CHECK(kept.faces.size() == head.faces.size());
   const Mesh cropped = CropToBox(both, {{-0.2F, 0, -0.2F}, {0.2F, 0.2F, 0.2F}});
