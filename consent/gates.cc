@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <ctime>
+#include <map>
 #include <set>
 
 #include "consent/audit.h"
 #include "consent/glb.h"
+#include "consent/vault.h"
 #include "util/files.h"
 #include "util/logging.h"
 
@@ -263,6 +265,15 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
           Where(session), "sign or finish it, then erase");
     }
   }
+  // Plaintext copies (images, twin, reconstruction) and the vault go too, before the key: a
+  // failure here stops the erasure while it can still be run again as a whole. The consent folder
+  // stays as the proof.
+  std::map<std::string, std::uintmax_t> removed;
+  for (const auto& session : sessions) {
+    auto n = RemoveSessionPlaintext(catalog.studio(), session);
+    if (!n.ok()) return n.error();
+    removed[session] = *n;
+  }
   std::string wrapped_sha;
   if (std::filesystem::exists(DataKeyPath(catalog.studio(), subject_id))) {
     auto destroyed = DestroyDataKey(catalog.studio(), subject_id);
@@ -271,12 +282,6 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   }
   std::vector<std::string> recorded;
   for (const auto& session : sessions) {
-    // Plaintext copies (images, twin) go too; the consent folder stays as the proof.
-    std::uintmax_t removed = 0;
-    for (const char* part : {"images", "twin", "reconstruction"}) {
-      std::error_code ec;
-      removed += std::filesystem::remove_all(catalog.studio() / "sessions" / session / part, ec);
-    }
     auto chain = Chain::ForSession(catalog, session);
     if (!chain.ok()) return chain.error();
     if (chain->state().destroyed) continue;
@@ -287,7 +292,7 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
               {{{"subject_id", subject_id},
                 {"wrapped_key_sha256", wrapped_sha.empty() ? Json() : Json(wrapped_sha)},
                 {"method", "crypto-shredding: wrapped data key overwritten and removed"}}})},
-         {"plaintext_files_removed", removed},
+         {"plaintext_files_removed", removed[session]},
          {"reason", reason}});
     if (!rec.ok()) return rec.error();
     auto signed_rec = SignNewest(catalog, session, std::string(kRoleStudio), studio_key);

@@ -9,6 +9,7 @@
 #include "consent/keys.h"
 #include "consent/records.h"
 #include "host/app/command.h"
+#include "host/app/passphrase.h"
 #include "host/catalog/catalog.h"
 #include "util/files.h"
 
@@ -32,21 +33,6 @@ void WithCatalog(const GlobalOptions& global, int& exit_code, Body&& body) {
   }
   Status status = body(*catalog);
   exit_code = status.ok() ? 0 : Fail(status.error());
-}
-
-Result<std::string> Passphrase(const std::string& source, const std::string& whose) {
-  if (source.empty()) {
-    return MakeError("no passphrase given for the " + whose, "",
-                     "pass --passphrase-file FILE (or - for stdin, fd:N for a descriptor)");
-  }
-  return cs::ReadPassphrase(source);
-}
-
-Result<cs::SecretKey> Unseal(catalog::Catalog& catalog, std::string_view role,
-                             const std::string& owner, const std::string& passphrase_source) {
-  auto pass = Passphrase(passphrase_source, std::string(role) + " key");
-  if (!pass.ok()) return pass.error();
-  return cs::UnsealKey(catalog, role, owner, *pass);
 }
 
 Result<cs::Json> ReadJsonFile(const std::string& path) {

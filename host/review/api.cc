@@ -8,6 +8,7 @@
 #include "consent/gates.h"
 #include "consent/keys.h"
 #include "consent/records.h"
+#include "consent/vault.h"
 #include "host/catalog/catalog.h"
 #include "host/review/static_files.h"
 #include "host/session/journal.h"
@@ -729,10 +730,9 @@ ApiResponse Api::Review(const std::string& session, const json& body) {
   if (!approve) {
     // The person said no: the capture goes now. The rejection record already holds the hashes of
     // what was shown; the studio's countersignature adds the destruction record.
-    for (const char* part : {"images", "twin", "reconstruction"}) {
-      std::error_code ec;
-      removed += fs::remove_all(options_.studio / "sessions" / session / part, ec);
-    }
+    auto n = cs::RemoveSessionPlaintext(options_.studio, session);
+    if (!n.ok()) return Fail(500, n.error());
+    removed = *n;
     Log().With("session", session).Warn("twin rejected: {} files destroyed", removed);
   }
   return Json(200, {{"record", signed_rec->record_id()},
@@ -834,17 +834,14 @@ ApiResponse Api::Countersign(const std::string& session, const json& body) {
     if (!after.ok()) return Fail(500, after.error());
     const cs::EffectiveState& s = after->state();
     if (s.twin != nullptr && !s.twin_approved && !s.destroyed && !s.pending) {
-      std::uintmax_t removed = 0;
-      for (const char* part : {"images", "twin", "reconstruction"}) {
-        std::error_code ec;
-        removed += fs::remove_all(options_.studio / "sessions" / session / part, ec);
-      }
+      auto removed = cs::RemoveSessionPlaintext(options_.studio, session);
+      if (!removed.ok()) return Fail(500, removed.error());
       auto rec = cs::AppendRecord(
           *catalog, session, "destruction",
           {{"destroyed_files",
-            {{"parts", json::array({"images", "twin", "reconstruction"})},
+            {{"parts", json::array({"images", "twin", "reconstruction", "vault"})},
              {"method", "removed from the station after the subject rejected the twin"}}},
-           {"plaintext_files_removed", removed},
+           {"plaintext_files_removed", *removed},
            {"reason", "the subject rejected the twin"}});
       if (!rec.ok()) return Refused(rec.error());
       auto signed_rec =
