@@ -1,8 +1,13 @@
 #include "consent/vault.h"
 
+#include <fcntl.h>
+#include <sodium.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <map>
+#include <set>
 #include <system_error>
 
 #include "consent/audit.h"
@@ -153,6 +158,29 @@ void RemoveEmptyFolders(const fs::path& root) {
   dirs.push_back(root);
   for (const auto& d : dirs) fs::remove(d, ec);  // fails, as intended, on a folder with files
 }
+
+// Makes renames into `dir` durable: the plaintext is removed only after the ciphertexts' directory
+// entries are on disk.
+Status FsyncFolder(const fs::path& dir) {
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const bool synced = fd >= 0 && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (!synced)
+    return MakeError("could not flush the folder to disk", dir.string(), "check the disk");
+  return OkStatus();
+}
+
+// Wipes a data key when it goes out of scope.
+class KeyWiper {
+ public:
+  explicit KeyWiper(DataKey& key) : key_(key) {}
+  ~KeyWiper() { sodium_memzero(key_.data(), key_.size()); }
+  KeyWiper(const KeyWiper&) = delete;
+  KeyWiper& operator=(const KeyWiper&) = delete;
+
+ private:
+  DataKey& key_;
+};
 
 // One audit entry per close or open, allowed or refused (as the consent gates do).
 Status Audit(catalog::Catalog& catalog, const std::string& event, bool allowed, Json details,
@@ -307,6 +335,7 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
     }
     auto key = LoadOrCreateDataKey(catalog.studio(), state.subject_id, studio_key);
     if (!key.ok()) return Refuse(catalog, kEvent, session_id, key.error());
+    const KeyWiper wipe(*key);
     const fs::path scratch = vault / ".verify.tmp";
     std::vector<fs::path> written;
     // On failure the new ciphertexts (not yet in the index) go; every plaintext stays.
@@ -340,6 +369,12 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
       (*index)[t.rel] = {t.rel, t.size, t.sha256, *enc_digest};
       report.encrypted.push_back(t.rel);
       report.bytes += t.size;
+    }
+    std::set<fs::path> folders;
+    for (const auto& p : written) folders.insert(p.parent_path());
+    for (const auto& folder : folders) {
+      Status synced = FsyncFolder(folder);
+      if (!synced.ok()) return fail(synced.error());
     }
     // The index is committed before any plaintext goes, so a crash in between loses nothing.
     Status saved = SaveIndex(vault, session_id, state.subject_id, *index);
@@ -396,9 +431,18 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   const EffectiveState& state = chain->state();
   const fs::path session = SessionFolder(catalog.studio(), session_id);
   const fs::path vault = VaultFolder(catalog.studio(), session_id);
-  if (state.destroyed || (fs::exists(IndexPath(vault)) &&
-                          !fs::exists(DataKeyPath(catalog.studio(), state.subject_id)))) {
+  if (state.destroyed) {
     return Refuse(catalog, kEvent, session_id, ErasedError(session_id, state.subject_id));
+  }
+  const fs::path key_path = DataKeyPath(catalog.studio(), state.subject_id);
+  if (fs::exists(IndexPath(vault)) && !fs::exists(key_path)) {
+    // Not recorded as an erasure in this chain: the key file was lost or moved, not shredded.
+    return Refuse(catalog, kEvent, session_id,
+                  MakeError("the subject's data key is missing, though the consent chain records "
+                            "no erasure",
+                            key_path.string(),
+                            "restore keys/data/" + state.subject_id +
+                                ".dek from the studio's backup, then open the vault again"));
   }
   if (!fs::exists(IndexPath(vault))) {
     return Refuse(catalog, kEvent, session_id,
@@ -409,6 +453,7 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   if (!index.ok()) return Refuse(catalog, kEvent, session_id, index.error());
   auto key = LoadDataKey(catalog.studio(), state.subject_id, studio_key);
   if (!key.ok()) return Refuse(catalog, kEvent, session_id, key.error());
+  const KeyWiper wipe(*key);
 
   const RecordedFiles sealed = state.seal != nullptr
                                    ? RecordHashes(state.seal->body["manifest"]["files"], "")

@@ -317,6 +317,38 @@ TEST_CASE("the vault never replaces one version of a file by another", "[integra
   CHECK(ReadFileText(metrics).value() == "{\"rms_mm\":9}");
 }
 
+TEST_CASE("a lost data key is told apart from an erasure and never replaced", "[integration]") {
+  Studio s;
+  Ready(s, s.session);
+  REQUIRE(CloseVault(s.catalog, s.session, s.studio_key).ok());
+  const fs::path dek = DataKeyPath(s.root, s.subject);
+  const fs::path moved = s.dir / "moved.dek";
+  fs::rename(dek, moved);
+
+  auto opened = OpenVault(s.catalog, s.session, s.studio_key, {});
+  REQUIRE_FALSE(opened.ok());
+  CHECK(opened.error().what.find("data key is missing") != std::string::npos);
+  CHECK(opened.error().what.find("erased") == std::string::npos);
+  CHECK(opened.error().todo.find("backup") != std::string::npos);
+  // A new capture file cannot be encrypted under a new key beside the old ones.
+  fs::create_directories(s.SessionDir(s.session) / "images" / "CAM9");
+  REQUIRE(WriteFileAtomic(s.SessionDir(s.session) / "images/CAM9/0001.jpg", "late frame").ok());
+  auto closed = CloseVault(s.catalog, s.session, s.studio_key);
+  REQUIRE_FALSE(closed.ok());
+  CHECK(closed.error().what.find("data key is missing") != std::string::npos);
+  CHECK_FALSE(fs::exists(dek));
+  CHECK(fs::exists(s.SessionDir(s.session) / "images/CAM9/0001.jpg"));
+
+  // With the key back, the vault opens and the late frame joins it.
+  fs::rename(moved, dek);
+  auto reclosed = CloseVault(s.catalog, s.session, s.studio_key);
+  REQUIRE(reclosed.ok());
+  CHECK(reclosed->encrypted == std::vector<std::string>{"images/CAM9/0001.jpg"});
+  auto reopened = OpenVault(s.catalog, s.session, s.studio_key, {});
+  REQUIRE(reopened.ok());
+  CHECK(reopened->decrypted.size() == 6);
+}
+
 TEST_CASE("RemoveSessionPlaintext removes every copy of the likeness and keeps the records",
           "[unit]") {
   twinrig::testing::TempDir dir;
