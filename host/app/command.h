@@ -8,6 +8,10 @@
 #include <string>
 #include <vector>
 
+namespace twinrig::session {
+struct Progress;
+}
+
 namespace twinrig::app {
 
 // Options every subcommand sees.
@@ -48,5 +52,7 @@ void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 
 // Prints an error for a person: what failed, where, what to do.
 void PrintError(const std::string& what, const std::string& where, const std::string& todo);
+// The live progress of a capture (`twinrig capture`, the board takes of `twinrig calibrate`).
+void ShowCaptureProgress(const session::Progress& progress);
 
 }  // namespace twinrig::app

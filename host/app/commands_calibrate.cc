@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <iostream>
-#include <random>
 #include <thread>
 
 #include "calibration/board.h"
@@ -15,8 +14,8 @@
 #include "host/app/command.h"
 #include "host/catalog/catalog.h"
 #include "host/session/capture.h"
-#include "host/session/node_trigger.h"
 #include "host/session/session.h"
+#include "host/session/studio_capture.h"
 #include "sim/layout/layout.h"
 #include "sim/studio/studio.h"
 
@@ -184,27 +183,13 @@ void CaptureAndSolve(const GlobalOptions& global, const CalibrateArgs& args,
   std::cout << "calibration session " << info->id << ": " << info->cameras.size() << " cameras, "
             << takes << " board positions, " << colour_takes << " ColorChecker positions\n";
 
-  session::CaptureOptions options;
-  options.takes = takes + colour_takes;
-  options.software_trigger = args.software_trigger;
-  std::unique_ptr<session::NodeTrigger> trigger;
-  if (!args.software_trigger) {
-    auto connected =
-        session::NodeTrigger::Connect(global.studio / "rigs" / rig / "rig.toml", *info);
-    if (!connected.ok()) {
-      Error error = connected.error();
-      error.todo += "; or calibrate without nodes: --software-trigger";
-      return Fail(error, exit_code);
-    }
-    trigger = std::move(connected).value();
-    const std::uint32_t base = std::random_device{}() & 0xFFFF0000U;
-    options.hardware_fire = [&trigger, base](int take,
-                                             const std::vector<std::string>& serials) -> Status {
-      auto fired = trigger->Fire(base + static_cast<std::uint32_t>(take), serials);
-      if (!fired.ok()) return fired.error();
-      return OkStatus();
-    };
-  }
+  session::StudioCaptureArgs capture_args;
+  capture_args.takes = takes + colour_takes;
+  capture_args.software_trigger = args.software_trigger;
+  capture_args.capture_timeout_s = args.capture_timeout_s;
+  auto prepared = session::PrepareStudioCapture(global.studio, *info, capture_args);
+  if (!prepared.ok()) return Fail(prepared.error(), exit_code);
+  session::CaptureOptions options = (*prepared)->options;
   const std::filesystem::path studio = global.studio;
   const int countdown = args.countdown_s;
   options.before_take = [studio, virtual_studio, takes, colour_takes,
@@ -251,9 +236,7 @@ void CaptureAndSolve(const GlobalOptions& global, const CalibrateArgs& args,
     }
     return OkStatus();
   };
-  options.worker.home = global.studio / ".gphoto";
-  options.worker.capture_deadline = std::chrono::seconds(args.capture_timeout_s);
-  options.frame_wait = std::chrono::seconds(args.capture_timeout_s);
+  options.progress = ShowCaptureProgress;
   session::CaptureRunner runner(*info, options);
   auto report = runner.Capture();
   if (virtual_studio) {

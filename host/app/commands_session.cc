@@ -23,19 +23,36 @@ void Fail(const Error& error, int& exit_code) {
   exit_code = 1;
 }
 
-// One live line per take on a terminal; nothing between summaries otherwise (logs stay clean).
-void ShowProgress(const session::Progress& p) {
-  if (isatty(STDOUT_FILENO) == 0) return;
+}  // namespace
+
+// One live line per take on a terminal; in a log, one line when a take has every frame verified.
+void ShowCaptureProgress(const session::Progress& p) {
+  if (isatty(STDOUT_FILENO) == 0) {
+    static int last_complete = 0;
+    if (p.verified == p.cameras && p.take != last_complete) {
+      last_complete = p.take;
+      std::printf("  take %d: %d/%d verified, %.1f MB in %.1f s\n", p.take, p.verified, p.cameras,
+                  p.megabytes, p.seconds);
+      std::fflush(stdout);
+    }
+    return;
+  }
   std::printf("\r  take %d: fired %d/%d  downloaded %d/%d  verified %d/%d  %.1f MB  %.1f MB/s   ",
               p.take, p.fired, p.cameras, p.downloaded, p.cameras, p.verified, p.cameras,
               p.megabytes, p.seconds > 0 ? p.megabytes / p.seconds : 0.0);
   std::fflush(stdout);
 }
 
+namespace {
+
 int PrintReport(const session::CaptureReport& report) {
   if (isatty(STDOUT_FILENO) != 0) std::printf("\n");
   if (!report.stopped.empty()) {
     std::cout << "STOPPED: " << report.stopped << "\n  what to do: " << report.stopped_todo << "\n";
+  }
+  for (const auto& moved : report.moved) {
+    std::cout << "camera moved, used where it is now: " << moved
+              << "\n  what to do: update the rig file when the move is for good\n";
   }
   for (const auto& take : report.takes) {
     std::cout << session::DescribeTake(take) << "\n";
@@ -191,7 +208,7 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto prepared = session::PrepareStudioCapture(global.studio, *info, capture_args);
     if (!prepared.ok()) return Fail(prepared.error(), exit_code);
     session::CaptureOptions options = (*prepared)->options;
-    options.progress = ShowProgress;
+    options.progress = ShowCaptureProgress;
     session::CaptureRunner runner(*info, options);
     std::cout << "session " << id << ": " << info->cameras.size() << " cameras\n";
     Result<session::CaptureReport> report = args.resume           ? runner.Resume()

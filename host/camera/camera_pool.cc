@@ -78,6 +78,11 @@ void CameraPool::Relocate(const std::string& serial, const std::string& port) {
   clients_.erase(serial);
 }
 
+void CameraPool::StopWorker(const std::string& serial) {
+  std::lock_guard lock(mutex_);
+  clients_.erase(serial);
+}
+
 std::vector<std::string> CameraPool::Serials() const {
   std::vector<std::string> serials;
   serials.reserve(cameras_.size());

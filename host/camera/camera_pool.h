@@ -48,6 +48,8 @@ class CameraPool {
 
   // Reaches `serial` at another port from now on (a camera found moved); its worker is stopped.
   void Relocate(const std::string& serial, const std::string& port);
+  // Stops the worker of `serial` (a new one starts on the next request).
+  void StopWorker(const std::string& serial);
 
   [[nodiscard]] std::vector<std::string> Serials() const;
   [[nodiscard]] const std::vector<PoolCamera>& cameras() const { return cameras_; }

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <thread>
 
+#include "host/camera/discovery.h"
 #include "util/jpeg.h"
 #include "util/logging.h"
 #include "util/options.h"
@@ -413,6 +414,34 @@ CaptureRunner::CaptureRunner(SessionInfo session, CaptureOptions options)
 
 CaptureRunner::~CaptureRunner() = default;
 
+std::vector<std::string> CaptureRunner::LocateMovedCameras() {
+  std::vector<std::string> moved;
+  const auto failed = pool_->ConnectAll();
+  if (failed.empty()) return moved;
+  // Some camera did not answer as itself at its port: ask every port who is there, by serial.
+  // Only the ports of those cameras (a moved camera cannot be at the port of one that answered)
+  // and the USB bus; their workers stop first, as a port is opened by one process at a time.
+  std::vector<camera::ExpectedCamera> expected;
+  for (const auto& c : pool_->cameras()) {
+    if (!failed.contains(c.serial)) continue;
+    expected.push_back({c.serial, c.port});
+    pool_->StopWorker(c.serial);
+  }
+  camera::DiscoveryOptions discovery_options;
+  discovery_options.usb = options_.locate_usb;
+  discovery_options.worker = options_.worker;
+  const camera::Discovery found = camera::DiscoverCameras(expected, discovery_options);
+  for (const auto& camera : found.cameras) {
+    if (camera.place != camera::CameraPlace::kMoved) continue;
+    Log()
+        .With("camera", camera.serial)
+        .Warn("found at {} instead of {}: used there", camera.port, camera.rig_port);
+    moved.push_back(camera.serial + ": " + camera.rig_port + " -> " + camera.port);
+    pool_->Relocate(camera.serial, camera.port);
+  }
+  return moved;
+}
+
 std::vector<CameraProblem> CaptureRunner::Connect() {
   std::vector<CameraProblem> problems;
   for (const auto& [serial, error] : pool_->ConnectAll()) {
@@ -436,6 +465,7 @@ Result<CaptureReport> CaptureRunner::Capture() {
   std::vector<std::string> serials;
   for (const auto& c : session_.cameras) serials.push_back(c.serial);
   CaptureReport report;
+  report.moved = LocateMovedCameras();
   const int first = impl.journal.state().LastTake() + 1;
   for (int take = first; take < first + options_.takes && !impl.disk_full; ++take) {
     if (options_.before_take) TWINRIG_RETURN_IF_ERROR(options_.before_take(take));
@@ -460,6 +490,7 @@ Result<CaptureReport> CaptureRunner::Resume() {
   if (!journal.ok()) return journal.error();
   Impl impl(session_, options_, std::move(journal).value(), *pool_);
   CaptureReport report;
+  report.moved = LocateMovedCameras();
   const JournalState snapshot = impl.journal.state();
   for (const auto& [take, state] : snapshot.takes) {
     if (state.closed) continue;
@@ -545,6 +576,7 @@ Result<CaptureReport> CaptureRunner::RetakeMissing() {
     impl.Finish(report);
     return report;
   }
+  report.moved = LocateMovedCameras();
   if (options_.before_take) TWINRIG_RETURN_IF_ERROR(options_.before_take(take));
   for (const auto& serial : missing) {
     TWINRIG_RETURN_IF_ERROR(impl.Record({{"event", "retake"}, {"take", take}, {"camera", serial}}));

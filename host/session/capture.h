@@ -71,6 +71,9 @@ struct CaptureReport {
   // when nothing hangs).
   int worker_spawns = 0;
   int camera_reopens = 0;
+  // Cameras found at another port than the session's (USB ports renumber, addresses change):
+  // "SERIAL: OLD -> NEW". They are used where they are now.
+  std::vector<std::string> moved;
   [[nodiscard]] bool complete() const;
 };
 
@@ -92,6 +95,9 @@ struct CaptureOptions {
   // Called before a take fires (and before a retake of it): e.g. calibration moves the board to the
   // take's pose first. An error stops the capture before anything fires.
   std::function<Status(int take)> before_take;
+  // A camera that does not answer at its port is looked for by serial at the session's other
+  // ports and, with this set, among libgphoto2's USB cameras.
+  bool locate_usb = true;
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 
@@ -113,6 +119,10 @@ class CaptureRunner {
 
  private:
   struct Impl;
+  // Connects every camera; one that does not answer as itself at its port is looked for by serial
+  // (see CaptureOptions::locate_usb) and used where it is found. Returns "SERIAL: OLD -> NEW"
+  // lines.
+  std::vector<std::string> LocateMovedCameras();
   SessionInfo session_;
   CaptureOptions options_;
   std::unique_ptr<camera::CameraPool> pool_;

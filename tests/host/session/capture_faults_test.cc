@@ -179,5 +179,28 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("cameras whose addresses changed are found by serial and used where they are",
+          "[integration]") {
+  Fixture f("127.0.54.2", 3);
+  // The session expects camera 1 where camera 2 is and camera 2 where camera 1 is (a re-patched
+  // switch, renumbered USB ports).
+  std::swap(f.session.cameras[0].address, f.session.cameras[1].address);
+  auto options = f.Options();
+  options.locate_usb = false;  // no USB cameras on a test machine
+  CaptureRunner runner(f.session, options);
+  auto report = runner.Capture();
+  REQUIRE(report.ok());
+  CHECK(report->complete());
+  REQUIRE(report->moved.size() == 2);
+  CHECK(report->moved[0].find(f.session.cameras[0].serial) == 0);
+  // Each camera's frame is in its own folder: the bytes are the ones that camera produced.
+  for (const auto& camera : f.session.cameras) {
+    const auto file = f.session.folder / FramePath(camera.serial, 1);
+    auto hash = Sha256File(file);
+    REQUIRE(hash.ok());
+    CHECK(*hash == f.Produced(camera.serial, 1));
+  }
+}
+
 }  // namespace
 }  // namespace twinrig::session
