@@ -197,12 +197,16 @@ void CaptureAndSolve(const GlobalOptions& global, const CalibrateArgs& args,
     const bool chart = take > takes;
     if (virtual_studio) {
       // The virtual studio's targets are scripted: its ChArUco poses, then its ColorChecker ones.
-      const int pose = chart ? kScriptedPoses + (take - takes - 1) : take - 1;
+      // Fewer takes than scripted poses are spread over the whole script (it goes round the rig,
+      // so its first half would leave the far side of the rig without a view).
+      const int board_pose =
+          takes < kScriptedPoses ? (take - 1) * kScriptedPoses / takes : take - 1;
+      const int pose = chart ? kScriptedPoses + (take - takes - 1) : board_pose;
       auto reply = sim::studio::Call(
           studio, {{"op", "scene"}, {"mode", "calibration"}, {"board_pose", pose}});
       if (!reply.ok()) return reply.error();
       if (!reply->value("ok", false)) {
-        return MakeError("the virtual studio cannot show board pose " + std::to_string(take - 1) +
+        return MakeError("the virtual studio cannot show board pose " + std::to_string(pose) +
                              ": " + reply->value("error", std::string()),
                          "virtual studio", "use fewer --takes");
       }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "host/app/command.h"
+#include "sim/studio/studio.h"
 #include "util/files.h"
 #include "util/result.h"
 #include "util/subprocess.h"
@@ -36,9 +37,9 @@ struct DemoOptions {
   int cameras = 0;  // 0: every camera of the layout
   int width = 800;
   int height = 600;
-  int calibration_takes = 12;
-  bool full = true;          // also the full twin (the preview always)
-  bool keep_studio = false;  // leave the virtual studio running at the end
+  int calibration_takes = 24;  // the virtual studio scripts 24 board poses round the rig
+  bool full = true;            // also the full twin (the preview always)
+  bool keep_studio = false;    // leave the virtual studio running at the end
   std::string review_listen = "127.0.0.1:8440";
   bool review = true;  // start the review station at the end
 };
@@ -282,7 +283,8 @@ int Demo::Run() {
   End();
 
   Begin("start the virtual studio");
-  (void)StepValue({"sim", "down"});
+  // A virtual studio left running by an earlier demo is stopped first (it may have other sizes).
+  if (sim::studio::QueryStatus(studio_).ok()) (void)StepValue({"sim", "down"});
   std::vector<std::string> up{"sim",      "up",
                               "--layout", options_.layout,
                               "--width",  std::to_string(options_.width),

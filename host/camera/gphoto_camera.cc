@@ -5,10 +5,13 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
+#include <thread>
 
 #include "util/files.h"
 
@@ -320,26 +323,35 @@ Result<FileRef> GphotoCamera::Capture() {
 }
 
 Result<std::vector<FileRef>> GphotoCamera::WaitForFiles(int timeout_ms) {
+  // libgphoto2's own wait (ptp2 over PTP/IP) polls the event channel with sub-millisecond sleeps:
+  // thousands of wake-ups a second per camera, which on a rig of many cameras starves the very
+  // machine that must answer them. Events queue up in the camera's channel until read, so short
+  // checks with a pause between them lose nothing and cost a pause's latency at most.
+  constexpr int kPollPauseMs = 20;
   std::vector<FileRef> files;
-  // One wait per call of up to timeout_ms; then drain whatever is already queued without waiting.
-  int wait = timeout_ms;
-  for (int i = 0; i < 64; ++i) {
-    CameraEventType type;
-    void* data = nullptr;
-    int rc = gp_camera_wait_for_event(AsCamera(camera_), wait, &type, &data, AsContext(context_));
-    if (rc != GP_OK) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    // Drain whatever is queued (bounded), without waiting.
+    for (int i = 0; i < 64; ++i) {
+      CameraEventType type;
+      void* data = nullptr;
+      int rc = gp_camera_wait_for_event(AsCamera(camera_), 1, &type, &data, AsContext(context_));
+      if (rc != GP_OK) {
+        free(data);  // NOLINT(cppcoreguidelines-no-malloc)
+        return GpError(rc, "waiting for camera events");
+      }
+      if (type == GP_EVENT_FILE_ADDED && data != nullptr) {
+        auto* path = static_cast<CameraFilePath*>(data);
+        files.push_back({path->folder, path->name});
+      }
       free(data);  // NOLINT(cppcoreguidelines-no-malloc)
-      return GpError(rc, "waiting for camera events");
+      if (type == GP_EVENT_TIMEOUT) break;
     }
-    if (type == GP_EVENT_FILE_ADDED && data != nullptr) {
-      auto* path = static_cast<CameraFilePath*>(data);
-      files.push_back({path->folder, path->name});
-    }
-    free(data);  // NOLINT(cppcoreguidelines-no-malloc)
-    if (type == GP_EVENT_TIMEOUT) break;
-    wait = 1;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!files.empty() || left.count() <= 0) return files;
+    std::this_thread::sleep_for(std::min(left, std::chrono::milliseconds(kPollPauseMs)));
   }
-  return files;
 }
 
 Result<Downloaded> GphotoCamera::Download(const FileRef& file,
