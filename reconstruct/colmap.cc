@@ -11,6 +11,7 @@
 
 #include "calibration/rig_calibration.h"
 #include "util/files.h"
+#include "util/logging.h"
 #include "util/options.h"
 
 namespace twinrig::reconstruct {
@@ -435,12 +436,15 @@ Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeVie
       model.mean_reprojection_px = error_sum / static_cast<double>(model.points.size());
   }
   if (model.points.size() < 20) {
-    return MakeError("COLMAP triangulated only " + std::to_string(model.points.size()) +
-                         " points from " + std::to_string(views.size()) +
-                         " cameras: the images do not match each other",
-                     (ws / "logs").string(),
-                     "check that the calibration belongs to this rig as it is now and that the "
-                     "subject is lit and in focus in every camera");
+    // Not fatal: the calibrated poses carry the reconstruction and the dense stage bounds its
+    // depths by the rig's geometry. But it is the sign of a calibration that no longer fits the
+    // rig, or of a subject out of focus or unlit, so it is said.
+    Log()
+        .With("workspace", ws.string())
+        .Warn(
+            "COLMAP triangulated only {} points from {} cameras: check that the calibration "
+            "belongs to this rig as it is now and that the subject is lit and in focus",
+            model.points.size(), views.size());
   }
   return model;
 }

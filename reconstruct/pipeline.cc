@@ -63,11 +63,18 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
                                       const ReconstructOptions& options, const Progress& progress) {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "reconstruction options"));
   const bool full = options.level == Level::kFull;
-  const double scale = options.scale > 0 ? options.scale : (full ? 0.5 : 0.25);
+  // By default each level works at a size, not a fraction: the long side of the images brought
+  // to 640 px for the preview and 1280 px for the full twin (never enlarged).
+  double scale = options.scale;
+  if (scale <= 0) {
+    const int long_side =
+        views.empty() ? 0 : std::max(views.front().camera.width, views.front().camera.height);
+    scale = long_side > 0 ? std::min(1.0, (full ? 1280.0 : 640.0) / long_side) : 1.0;
+  }
   const int target_faces =
       options.target_faces > 0 ? options.target_faces : (full ? 200000 : 40000);
   const int atlas = options.atlas_size > 0 ? options.atlas_size : (full ? 4096 : 2048);
-  const int poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (full ? 10 : 9);
+  const int poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (full ? 10 : 8);
 
   ReconstructReport report;
   report.level = LevelName(options.level);
@@ -144,7 +151,7 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   MvsOptions mvs;
   mvs.threads = options.threads;
   mvs.window = full ? 11 : 9;
-  mvs.disparity_step_px = 1.0;
+  mvs.disparity_step_px = full ? 1.0 : 2.0;
   mvs.max_planes = full ? 384 : 256;
   clock.Lap();
   auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);

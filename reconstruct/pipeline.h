@@ -32,13 +32,14 @@ std::string LevelName(Level level);  // "preview" | "full"
 
 struct ReconstructOptions {
   Level level = Level::kPreview;
-  double scale = 0;  // processing scale of the images; 0: preview 0.25, full 0.5
-  int take = 0;      // 0: the last take every camera has
+  double scale =
+      0;         // processing scale of the images; 0: long side to 640 px (preview), 1280 (full)
+  int take = 0;  // 0: the last take every camera has
   int threads = 2;
   bool bundle_adjust = false;
   int target_faces = 0;   // 0: preview 40000, full 200000
   int atlas_size = 0;     // 0: preview 2048, full 4096
-  int poisson_depth = 0;  // 0: preview 9, full 10
+  int poisson_depth = 0;  // 0: preview 8, full 10
   double poisson_trim = 7;
   int min_fused_points = 2000;
   std::string colmap = "colmap";

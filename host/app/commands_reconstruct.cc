@@ -38,7 +38,9 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
   auto* preview = cmd->add_flag("--preview", args->preview, "the fast preview twin (default)");
   cmd->add_flag("--full", args->full, "the full twin")->excludes(preview);
   cmd->add_option("--take", args->take, "take number (default: the last take every camera has)");
-  cmd->add_option("--scale", args->scale, "image scale (default: preview 0.25, full 0.5)");
+  cmd->add_option("--scale", args->scale,
+                  "image scale (default: the long side brought to 640 px for the preview, 1280 px "
+                  "for the full twin)");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 64));
   cmd->add_flag("--bundle-adjust", args->bundle_adjust,
                 "refine camera poses (intrinsics fixed) after triangulation");
