@@ -122,7 +122,8 @@ class Demo {
     stage_ = stage;
     stage_start_ = std::chrono::steady_clock::now();
     ++stage_number_;
-    std::cout << "\n━━ [" << stage_number_ << "/" << kStages << "] " << stage << " ━━" << std::endl;
+    std::cout << "\n━━ [" << stage_number_ << "/" << Stages() << "] " << stage << " ━━"
+              << std::endl;
   }
   void End() {
     const double s =
@@ -142,7 +143,10 @@ class Demo {
   void StartReviewStation();
   void PrintSummary(bool complete);
 
-  static constexpr int kStages = 12;
+  // Eleven stages always run; the full twin and the review station are optional.
+  [[nodiscard]] int Stages() const {
+    return 11 + (options_.full ? 1 : 0) + (options_.review ? 1 : 0);
+  }
   fs::path studio_;
   DemoOptions options_;
   fs::path self_;
@@ -241,11 +245,14 @@ void Demo::PrintSummary(bool complete) {
       Json m = Json::parse(*text, nullptr, false);
       if (m.is_discarded()) continue;
       std::cout << "  " << level << " twin scores:";
-      if (m.contains("fscore")) {
-        for (const auto& [threshold, value] : m["fscore"].items()) {
-          if (value.is_number()) {
-            std::cout << " F@" << threshold << "=" << std::setprecision(3) << value.get<double>();
-          }
+      // metrics.json: "scores": [{"threshold_mm": 1, "precision", "recall", "fscore"}, ...]
+      if (m.contains("scores") && m["scores"].is_array()) {
+        for (const auto& score : m["scores"]) {
+          const double threshold = score.value("threshold_mm", 0.0);
+          const double fscore = score.value("fscore", -1.0);
+          if (fscore < 0) continue;
+          std::cout << " F@" << std::setprecision(0) << threshold << "mm=" << std::setprecision(3)
+                    << fscore;
         }
       }
       std::cout << "  (" << (session / "twin" / level / "metrics.json").string() << ")\n";
@@ -366,7 +373,11 @@ int Demo::Run() {
   }
 
   Begin("score against the ground truth");
-  if (!Step({"score", session_})) return Fail("see the message above");
+  // Before the approval: the approval hashes everything under twin/, metrics.json included.
+  if (!Step({"score", session_, "--level", "preview"})) return Fail("see the message above");
+  if (options_.full && !Step({"score", session_, "--level", "full"})) {
+    return Fail("see the message above");
+  }
   End();
 
   Begin("the subject approves and grants");
@@ -398,9 +409,11 @@ int Demo::Run() {
   }
   End();
 
-  Begin("review station");
-  if (options_.review) StartReviewStation();
-  End();
+  if (options_.review) {
+    Begin("review station");
+    StartReviewStation();
+    End();
+  }
 
   PrintSummary(true);
   return 0;
