@@ -53,7 +53,8 @@ std::vector<std::string> ReconstructOptions::Validate() const {
   if (target_faces < 0) problems.push_back("target_faces must not be negative");
   if (atlas_size < 0) problems.push_back("atlas_size must not be negative");
   if (poisson_depth < 0 || poisson_depth > 13) problems.push_back("poisson_depth must be 0..13");
-  if (poisson_trim < 0 || poisson_trim > 20) problems.push_back("poisson_trim must be 0..20");
+  if (poisson_trim < 0 || poisson_trim > 20)
+    problems.push_back("poisson_trim must be 0..20 (0: the level's default)");
   if (step_timeout_s < 1) problems.push_back("step_timeout_s must be positive");
   return problems;
 }
@@ -75,6 +76,7 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
       options.target_faces > 0 ? options.target_faces : (full ? 200000 : 40000);
   const int atlas = options.atlas_size > 0 ? options.atlas_size : (full ? 4096 : 2048);
   const int poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (full ? 10 : 8);
+  const double poisson_trim = options.poisson_trim > 0 ? options.poisson_trim : (full ? 7.0 : 4.0);
 
   ReconstructReport report;
   report.level = LevelName(options.level);
@@ -190,7 +192,7 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
       colmap.Run("7-poisson", "poisson_mesher",
                  {"--input_path", fused.string(), "--output_path", poisson.string(),
                   "--PoissonMeshing.depth", std::to_string(poisson_depth), "--PoissonMeshing.trim",
-                  Fixed(options.poisson_trim, 1), "--PoissonMeshing.num_threads", threads});
+                  Fixed(poisson_trim, 1), "--PoissonMeshing.num_threads", threads});
   if (!mesher.ok()) return mesher.error();
   auto raw = ReadPly(poisson);
   if (!raw.ok()) return raw.error();

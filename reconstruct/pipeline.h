@@ -40,7 +40,7 @@ struct ReconstructOptions {
   int target_faces = 0;     // 0: preview 40000, full 200000
   int atlas_size = 0;       // 0: preview 2048, full 4096
   int poisson_depth = 0;    // 0: preview 8, full 10
-  double poisson_trim = 4;  // head24 preview: F@2mm 0.846 at 4, 0.827 at 7 (holes closed)
+  double poisson_trim = 0;  // 0: preview 4, full 7 (head24: preview F@2mm +0.02 at 4, full -0.015)
   int min_fused_points = 2000;
   std::string colmap = "colmap";
   int step_timeout_s = 1800;

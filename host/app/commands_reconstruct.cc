@@ -19,7 +19,7 @@ struct ReconstructArgs {
   int threads = 2;
   bool bundle_adjust = false;
   int target_faces = 0;
-  double poisson_trim = 4;
+  double poisson_trim = 0;
   std::string colmap = "colmap";
 };
 
@@ -46,8 +46,9 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
   cmd->add_flag("--bundle-adjust", args->bundle_adjust,
                 "refine camera poses (intrinsics fixed) after triangulation");
   cmd->add_option("--faces", args->target_faces, "target face count of the twin");
-  cmd->add_option("--trim", args->poisson_trim,
-                  "Poisson trim: lower keeps more of the closed surface where views are few")
+  cmd->add_option(
+         "--trim", args->poisson_trim,
+         "Poisson trim (default: preview 4, full 7); lower keeps more of the closed surface")
       ->check(CLI::Range(0.0, 20.0));
   cmd->add_option("--colmap", args->colmap, "the colmap program");
   cmd->callback([args, &global, &exit_code] {
