@@ -1,6 +1,7 @@
 #include "host/camera/camera_pool.h"
 
 #include <algorithm>
+#include <semaphore>
 #include <thread>
 
 #include "util/check.h"
@@ -49,8 +50,14 @@ void CameraPool::ForEach(
 std::map<std::string, Error> CameraPool::Connect(const std::vector<std::string>& serials) {
   std::mutex failures_mutex;
   std::map<std::string, Error> failures;
+  // Starting a worker and opening a camera is a burst of work for the station and for the
+  // camera's link; a rig of a hundred or more cameras opened all at once overloads a small host
+  // until the handshakes time out. A few dozen at a time connect the whole rig sooner.
+  std::counting_semaphore<kConnectAtOnce> slots(kConnectAtOnce);
   ForEach(serials, [&](const std::string& serial, CameraClient& client) {
+    slots.acquire();
     auto id = client.Connect();
+    slots.release();
     Error error;
     if (!id.ok()) {
       error = id.error();

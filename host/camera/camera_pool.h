@@ -1,9 +1,10 @@
 // Every camera of a rig for one run of work (all takes of a capture with its resume and retakes,
 // a settings survey, a profile applied): one CameraClient, hence one worker process, per camera,
-// spawned and connected once, all cameras at once. Workers are respawned only after a hang and
-// cameras reopened only after a broken link (host/camera/camera_worker.h).
+// spawned and connected once, a few dozen cameras at a time. Workers are respawned only after a
+// hang and cameras reopened only after a broken link (host/camera/camera_worker.h).
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -24,6 +25,8 @@ struct PoolCamera {
 
 class CameraPool {
  public:
+  // Cameras connected at the same time by Connect (the others wait for a free slot).
+  static constexpr std::ptrdiff_t kConnectAtOnce = 24;
   // `log_folder`: each worker's stderr goes to <log_folder>/camera-<serial>.log (empty: the
   // options' log_file, or nowhere).
   CameraPool(std::vector<PoolCamera> cameras, WorkerOptions options,
