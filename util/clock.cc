@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cstdint>
+#include <ctime>
 
 namespace twinrig {
 namespace {
@@ -30,6 +31,15 @@ std::int64_t RealtimeMinusMonotonicNs() {
     if (best_span < 2000) break;
   }
   return best;
+}
+
+std::string UtcIsoNow() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
 }
 
 }  // namespace twinrig

@@ -160,12 +160,9 @@ void CaptureAndSolve(const GlobalOptions& global, const CalibrateArgs& args,
                      const calibration::BoardSpec& board, int& exit_code) {
   auto catalog = catalog::Catalog::Open(global.studio);
   if (!catalog.ok()) return Fail(catalog.error(), exit_code);
-  std::string rig = args.rig;
-  if (rig.empty()) {
-    auto found = session::DefaultRig(global.studio);
-    if (!found.ok()) return Fail(found.error(), exit_code);
-    rig = *found;
-  }
+  auto resolved = session::ResolveRig(global.studio, args.rig);
+  if (!resolved.ok()) return Fail(resolved.error(), exit_code);
+  const std::string rig = *resolved;
   const bool virtual_studio = sim::studio::QueryStatus(global.studio).ok();
   int takes = args.takes;
   if (takes == 0) {

@@ -41,14 +41,6 @@ Result<cs::Json> ReadJsonFile(const std::string& path) {
   return cs::ParseStrict(*text, path);
 }
 
-Result<std::string> StudioName(catalog::Catalog& catalog) {
-  auto stmt = catalog.db().Prepare("SELECT value FROM studio_meta WHERE key = 'studio_name'");
-  if (!stmt.ok()) return stmt.error();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.error();
-  return *row ? stmt->ColumnText(0) : std::string("twinrig studio");
-}
-
 void PrintRecord(const cs::StoredRecord& rec) {
   std::cout << "record " << rec.path.string() << "\n"
             << "record_id " << rec.record_id() << "\n"
@@ -119,11 +111,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       auto key = cs::CreateKey(catalog, cs::kRoleStudio, "studio", *pass, *strength);
       if (!key.ok()) return key.error();
       if (!opts->name.empty()) {
-        auto stmt = catalog.db().Prepare(
-            "INSERT OR REPLACE INTO studio_meta (key, value) VALUES ('studio_name', ?)");
-        if (!stmt.ok()) return stmt.error();
-        stmt->Bind(1, opts->name);
-        TWINRIG_RETURN_IF_ERROR(stmt->Run());
+        TWINRIG_RETURN_IF_ERROR(catalog.SetStudioName(opts->name));
       }
       std::cout << "kid " << key->kid << "\npublic_key " << cs::HexEncode(key->public_key)
                 << "\nminisign_public_key " << (global.studio / "keys/studio.pub").string() << "\n";
@@ -337,7 +325,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         return MakeError("unknown technician " + opts->technician, "",
                          "create their key with `twinrig keys add-technician`");
       }
-      auto studio_name = StudioName(catalog);
+      auto studio_name = catalog.StudioName();
       if (!studio_name.ok()) return studio_name.error();
       cs::ConsentInput input;
       input.subject_id = opts->subject;

@@ -98,13 +98,9 @@ struct CamerasArgs {
 // The rig's cameras, each in its own worker (the pool a settings command works on).
 Result<std::unique_ptr<camera::CameraPool>> RigPool(const GlobalOptions& global,
                                                     const std::string& rig_name) {
-  std::string rig = rig_name;
-  if (rig.empty()) {
-    auto found = session::DefaultRig(global.studio);
-    if (!found.ok()) return found.error();
-    rig = *found;
-  }
-  auto cameras = session::RigCameras(global.studio / "rigs" / rig / "rig.toml");
+  auto rig = session::ResolveRig(global.studio, rig_name);
+  if (!rig.ok()) return rig.error();
+  auto cameras = session::RigCameras(global.studio / "rigs" / *rig / "rig.toml");
   if (!cameras.ok()) return cameras.error();
   camera::WorkerOptions worker;
   worker.home = global.studio / ".gphoto";
@@ -130,12 +126,9 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   create->callback([&global, &exit_code] {
     auto catalog = catalog::Catalog::Open(global.studio);
     if (!catalog.ok()) return Fail(catalog.error(), exit_code);
-    std::string rig = args.rig;
-    if (rig.empty()) {
-      auto found = session::DefaultRig(global.studio);
-      if (!found.ok()) return Fail(found.error(), exit_code);
-      rig = *found;
-    }
+    auto resolved = session::ResolveRig(global.studio, args.rig);
+    if (!resolved.ok()) return Fail(resolved.error(), exit_code);
+    const std::string rig = *resolved;
     auto created = session::CreateSession(
         *catalog,
         args.calibration ? session::SessionKind::kCalibration : session::SessionKind::kSubject,
@@ -241,12 +234,9 @@ void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code)
   cmd->add_option("--takes", args.takes, "planned takes (card space)")->check(CLI::Range(1, 10000));
   cmd->add_option("--frame-mb", args.frame_mb, "expected size of one frame in MB");
   cmd->callback([&global, &exit_code] {
-    std::string rig = args.rig;
-    if (rig.empty()) {
-      auto found = session::DefaultRig(global.studio);
-      if (!found.ok()) return Fail(found.error(), exit_code);
-      rig = *found;
-    }
+    auto resolved = session::ResolveRig(global.studio, args.rig);
+    if (!resolved.ok()) return Fail(resolved.error(), exit_code);
+    const std::string rig = *resolved;
     session::PreflightOptions options;
     options.takes = args.takes;
     options.frame_megabytes = args.frame_mb;
@@ -309,12 +299,9 @@ void AddCameras(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
   cmd->add_flag("--no-usb", args.no_usb, "skip USB autodetect");
   cmd->callback([&global, &exit_code] {
-    std::string rig = args.rig;
-    if (rig.empty()) {
-      auto found = session::DefaultRig(global.studio);
-      if (!found.ok()) return Fail(found.error(), exit_code);
-      rig = *found;
-    }
+    auto resolved = session::ResolveRig(global.studio, args.rig);
+    if (!resolved.ok()) return Fail(resolved.error(), exit_code);
+    const std::string rig = *resolved;
     auto cameras = session::RigCameras(global.studio / "rigs" / rig / "rig.toml");
     if (!cameras.ok()) return Fail(cameras.error(), exit_code);
     std::vector<camera::ExpectedCamera> expected;

@@ -129,4 +129,20 @@ Result<Catalog> Catalog::Open(const std::filesystem::path& studio, int target_ve
   return Catalog(std::move(db).value(), studio, report);
 }
 
+Result<std::string> Catalog::StudioName() {
+  auto stmt = db_.Prepare("SELECT value FROM studio_meta WHERE key = 'studio_name'");
+  if (!stmt.ok()) return stmt.error();
+  auto row = stmt->Step();
+  if (!row.ok()) return row.error();
+  return *row ? stmt->ColumnText(0) : std::string("twinrig studio");
+}
+
+Status Catalog::SetStudioName(const std::string& name) {
+  auto stmt =
+      db_.Prepare("INSERT OR REPLACE INTO studio_meta (key, value) VALUES ('studio_name', ?)");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, name);
+  return stmt->Run();
+}
+
 }  // namespace twinrig::catalog

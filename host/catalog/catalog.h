@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -48,6 +49,10 @@ class Catalog {
   Database& db() { return db_; }
   [[nodiscard]] const OpenReport& report() const { return report_; }
   [[nodiscard]] const std::filesystem::path& studio() const { return studio_; }
+
+  // The studio's name as its keys were created with ("twinrig studio" until one is set).
+  Result<std::string> StudioName();
+  Status SetStudioName(const std::string& name);
 
  private:
   Catalog(Database db, std::filesystem::path studio, OpenReport report)

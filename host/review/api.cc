@@ -1,7 +1,6 @@
 #include "host/review/api.h"
 
 #include <algorithm>
-#include <ctime>
 #include <sstream>
 
 #include "consent/audit.h"
@@ -13,6 +12,7 @@
 #include "host/review/static_files.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
+#include "util/clock.h"
 #include "util/files.h"
 #include "util/logging.h"
 #include "util/subprocess.h"
@@ -55,15 +55,6 @@ std::vector<std::string> Segments(std::string_view path) {
   return out;
 }
 
-std::string NowIso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 std::string Str(const json& body, const char* key) {
   if (!body.is_object() || !body.contains(key) || !body[key].is_string()) return {};
   return body[key].get<std::string>();
@@ -87,14 +78,6 @@ session::JournalState ReadJournal(const fs::path& file) {
 
 Result<catalog::Catalog> OpenCatalog(const fs::path& studio) {
   return catalog::Catalog::Open(studio);
-}
-
-Result<std::string> StudioName(catalog::Catalog& catalog) {
-  auto stmt = catalog.db().Prepare("SELECT value FROM studio_meta WHERE key = 'studio_name'");
-  if (!stmt.ok()) return stmt.error();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.error();
-  return *row ? stmt->ColumnText(0) : std::string("twinrig studio");
 }
 
 // The owner of the technician signature a record expects: its witness.
@@ -156,7 +139,7 @@ std::string TokenOf(const ApiRequest& request) {
 PreflightView ParsePreflightOutput(const std::vector<std::string>& lines) {
   PreflightView view;
   view.ran = true;
-  view.at = NowIso();
+  view.at = UtcIsoNow();
   for (const auto& line : lines) {
     std::istringstream in(line);
     std::vector<std::string> tok;
@@ -376,7 +359,7 @@ ApiResponse Api::Studio() {
                           {"created_at", stmt->ColumnText(4)}});
     }
   }
-  auto name = StudioName(*catalog);
+  auto name = catalog->StudioName();
   json preflight;
   {
     std::lock_guard lock(view_mu_);
@@ -666,7 +649,7 @@ ApiResponse Api::SignConsent(const std::string& session, const json& body) {
   }
   auto key = cs::UnsealKey(*catalog, cs::kRoleSubject, info->subject_id, passphrase);
   if (!key.ok()) return Fail(403, key.error());
-  auto studio_name = StudioName(*catalog);
+  auto studio_name = catalog->StudioName();
   if (!studio_name.ok()) return Fail(500, studio_name.error());
   cs::ConsentInput input;
   input.subject_id = info->subject_id;
@@ -879,7 +862,7 @@ ApiResponse Api::ExportTwin(const std::string& session, const json& body) {
   req.purpose = Str(body, "purpose");
   req.medium = Str(body, "medium");
   req.territory = Str(body, "territory");
-  std::string stamp = NowIso();
+  std::string stamp = UtcIsoNow();
   std::replace(stamp.begin(), stamp.end(), ':', '-');
   req.out = options_.studio / "exports" / session / (stamp + "-" + RandomPin(6));
   auto result = cs::Export(*catalog, req, *key);

@@ -8,8 +8,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 
+#include "util/clock.h"
 #include "util/logging.h"
 
 namespace twinrig::review {
@@ -17,15 +17,6 @@ namespace {
 
 constexpr size_t kMaxLines = 400;
 constexpr size_t kMaxJobs = 20;
-
-std::string NowIso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -91,7 +82,7 @@ Result<JobInfo> JobRunner::Start(const std::string& kind, const std::string& ses
   job.argv = {program_, "--studio", studio_};
   job.argv.insert(job.argv.end(), args.begin(), args.end());
   job.running = true;
-  job.started_at = NowIso();
+  job.started_at = UtcIsoNow();
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "sim/layout/layout.h"
+#include "util/clock.h"
 #include "util/files.h"
 
 namespace twinrig::session {
@@ -20,15 +21,6 @@ std::string Today() {
   gmtime_r(&now, &tm);
   char text[16];
   std::strftime(text, sizeof(text), "%Y%m%d", &tm);
-  return text;
-}
-
-std::string NowIso() {
-  std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char text[32];
-  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
 }
 
@@ -56,6 +48,11 @@ std::string FramePath(const std::string& serial, int take) {
   char name[32];
   std::snprintf(name, sizeof(name), "take-%04d.jpg", take);
   return "images/" + serial + "/" + name;
+}
+
+Result<std::string> ResolveRig(const std::filesystem::path& studio, const std::string& rig) {
+  if (!rig.empty()) return rig;
+  return DefaultRig(studio);
 }
 
 Result<std::string> DefaultRig(const std::filesystem::path& studio) {
@@ -101,7 +98,7 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
   info.kind = kind;
   info.subject_id = subject_id;
   info.rig = rig_name;
-  info.created_at = NowIso();
+  info.created_at = UtcIsoNow();
   // The calibration in use now (its id, in the text file `current`; see calibration/).
   if (auto current = ReadFileText(studio / "rigs" / rig_name / "calibration" / "current");
       current.ok()) {

@@ -50,6 +50,8 @@ Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::
 Result<std::string> LatestSessionId(catalog::Catalog& catalog);
 // The only rig in the studio, when there is exactly one.
 Result<std::string> DefaultRig(const std::filesystem::path& studio);
+// `rig` when one is given, else the studio's only rig.
+Result<std::string> ResolveRig(const std::filesystem::path& studio, const std::string& rig);
 
 // "images/<serial>/take-0001.jpg"
 std::string FramePath(const std::string& serial, int take);
