@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include <meshoptimizer.h>
+#include <nanoflann.hpp>
 
 #include "util/files.h"
 
@@ -17,6 +18,20 @@ namespace twinrig::reconstruct {
 namespace {
 
 namespace fs = std::filesystem;
+
+struct Cloud {
+  const std::vector<cv::Vec3f>* points;
+  [[nodiscard]] size_t kdtree_get_point_count() const { return points->size(); }
+  [[nodiscard]] float kdtree_get_pt(size_t i, size_t dim) const {
+    return (*points)[i][static_cast<int>(dim)];
+  }
+  template <class Box>
+  bool kdtree_get_bbox(Box& /*box*/) const {
+    return false;
+  }
+};
+using Tree =
+    nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<float, Cloud>, Cloud, 3>;
 
 struct Property {
   std::string name;
@@ -254,6 +269,40 @@ Mesh CropToBox(const Mesh& mesh, const Box3& box) {
         box.Contains(mesh.vertices[static_cast<size_t>(f[2])])) {
       kept.faces.push_back(f);
     }
+  }
+  return Compact(kept);
+}
+
+std::vector<float> NearestDistances(const std::vector<cv::Vec3f>& points,
+                                    const std::vector<cv::Vec3f>& queries) {
+  std::vector<float> out(queries.size(), std::numeric_limits<float>::infinity());
+  if (points.empty()) return out;
+  Cloud cloud{&points};
+  Tree tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
+  tree.buildIndex();
+  for (size_t i = 0; i < queries.size(); ++i) {
+    unsigned index = 0;
+    float d2 = 0;
+    tree.knnSearch(queries[i].val, 1, &index, &d2);
+    out[i] = std::sqrt(d2);
+  }
+  return out;
+}
+
+Mesh CropToPoints(const Mesh& mesh, const std::vector<cv::Vec3f>& points, float max_distance) {
+  std::vector<cv::Vec3f> centres;
+  centres.reserve(mesh.faces.size());
+  for (const auto& f : mesh.faces) {
+    centres.push_back((mesh.vertices[static_cast<size_t>(f[0])] +
+                       mesh.vertices[static_cast<size_t>(f[1])] +
+                       mesh.vertices[static_cast<size_t>(f[2])]) /
+                      3.0F);
+  }
+  const std::vector<float> distance = NearestDistances(points, centres);
+  Mesh kept = mesh;
+  kept.faces.clear();
+  for (size_t i = 0; i < mesh.faces.size(); ++i) {
+    if (distance[i] <= max_distance) kept.faces.push_back(mesh.faces[i]);
   }
   return Compact(kept);
 }

@@ -32,6 +32,12 @@ Box3 RobustBox(const std::vector<cv::Vec3f>& points, double trim, double margin)
 
 // Drops faces with a vertex outside the box and unused vertices.
 Mesh CropToBox(const Mesh& mesh, const Box3& box);
+// Drops faces whose centre is farther than `max_distance` from every one of `points`: the surface
+// Poisson invents where there was no data, while the small holes it bridges between points stay.
+Mesh CropToPoints(const Mesh& mesh, const std::vector<cv::Vec3f>& points, float max_distance);
+// Distance from every query to the nearest of `points` (a k-d tree).
+std::vector<float> NearestDistances(const std::vector<cv::Vec3f>& points,
+                                    const std::vector<cv::Vec3f>& queries);
 // Keeps the connected components (by shared vertices) with at least `min_fraction` of the
 // largest one's faces.
 Mesh RemoveIslands(const Mesh& mesh, double min_fraction);

@@ -28,6 +28,7 @@ struct ViewPlan {
   double min_depth = 0;
   double max_depth = 0;
   int planes = 0;
+  cv::Rect region;  // the part of the reference image swept: where the subject is
 };
 
 double Percentile(std::vector<double> v, double p) {
@@ -37,15 +38,41 @@ double Percentile(std::vector<double> v, double p) {
   return v[k];
 }
 
-std::vector<double> VisibleDepths(const PinholeView& v, const std::vector<cv::Vec3d>& points) {
+struct Visible {
   std::vector<double> depths;
+  std::vector<double> xs;
+  std::vector<double> ys;
+};
+
+Visible VisiblePoints(const PinholeView& v, const std::vector<cv::Vec3d>& points) {
+  Visible out;
   for (const auto& p : points) {
     const cv::Vec3d xc = v.ToCamera(p);
     if (xc[2] <= 0) continue;
     const cv::Point2d px = v.Pixel(xc);
-    if (px.x >= 0 && px.y >= 0 && px.x < v.width && px.y < v.height) depths.push_back(xc[2]);
+    if (px.x >= 0 && px.y >= 0 && px.x < v.width && px.y < v.height) {
+      out.depths.push_back(xc[2]);
+      out.xs.push_back(px.x);
+      out.ys.push_back(px.y);
+    }
   }
-  return depths;
+  return out;
+}
+
+// The subject's part of the image: the box of the sparse points it sees, widened by a quarter of
+// its size on each side (the subject's edges and bare skin carry fewer features than its middle).
+// The subject fills a fraction of a studio frame, so the sweep costs that fraction.
+cv::Rect SubjectRegion(const PinholeView& v, const Visible& seen) {
+  const cv::Rect whole(0, 0, v.width, v.height);
+  if (seen.xs.size() < 30) return whole;
+  const double x0 = Percentile(seen.xs, 0.005);
+  const double x1 = Percentile(seen.xs, 0.995);
+  const double y0 = Percentile(seen.ys, 0.005);
+  const double y1 = Percentile(seen.ys, 0.995);
+  const double pad = 0.25 * std::max(x1 - x0, y1 - y0) + 16;
+  const cv::Rect box(cv::Point(static_cast<int>(x0 - pad), static_cast<int>(y0 - pad)),
+                     cv::Point(static_cast<int>(x1 + pad) + 1, static_cast<int>(y1 + pad) + 1));
+  return box & whole;
 }
 
 ViewPlan Plan(const std::vector<PinholeView>& views, size_t r, const std::vector<cv::Vec3d>& points,
@@ -65,7 +92,9 @@ ViewPlan Plan(const std::vector<PinholeView>& views, size_t r, const std::vector
   for (const auto& [angle, s] : candidates) {
     if (static_cast<int>(plan.sources.size()) < o.sources) plan.sources.push_back(s);
   }
-  const std::vector<double> depths = VisibleDepths(ref, points);
+  const Visible seen = VisiblePoints(ref, points);
+  const std::vector<double>& depths = seen.depths;
+  plan.region = SubjectRegion(ref, seen);
   if (depths.size() >= 30) {
     plan.min_depth = Percentile(depths, 0.01) * 0.93;
     plan.max_depth = Percentile(depths, 0.99) * 1.07;
@@ -108,7 +137,8 @@ struct DepthResult {
 DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
                       size_t r, const ViewPlan& plan, const MvsOptions& o) {
   const PinholeView& ref = views[r];
-  const cv::Mat& I = grey[r];
+  const cv::Rect region = plan.region;
+  const cv::Mat I = grey[r](region).clone();
   const int w = o.window;
   const cv::Mat mean_r = Box(I, w);
   cv::Mat var_r = Box(I.mul(I), w) - mean_r.mul(mean_r);
@@ -123,7 +153,8 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
   std::vector<float> right(static_cast<size_t>(n), -2.0F);
   std::vector<float> previous(static_cast<size_t>(n), -2.0F);
   std::vector<cv::Mat> ncc(S);
-  const cv::Matx33d K_inv = ref.K().inv();
+  // Pixels of the swept region to the reference camera's rays.
+  const cv::Matx33d K_inv = ref.K().inv() * cv::Matx33d(1, 0, region.x, 0, 1, region.y, 0, 0, 1);
   const double inv_near = 1.0 / plan.min_depth;
   const double inv_far = 1.0 / plan.max_depth;
   const int P = plan.planes;
@@ -255,10 +286,17 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
   Log()
       .With("view", ref.serial)
       .Debug(
-          "{} planes {:.3f}..{:.3f} m: {} px after the sweep, {} after speckles, {} with normals",
-          P, plan.min_depth, plan.max_depth, after_sweep, after_speckles,
-          cv::countNonZero(result.depth));
-  return result;
+          "{} planes {:.3f}..{:.3f} m over {}x{} px: {} px after the sweep, {} after speckles, {} "
+          "with normals",
+          P, plan.min_depth, plan.max_depth, region.width, region.height, after_sweep,
+          after_speckles, cv::countNonZero(result.depth));
+  // The maps cover the whole image; nothing outside the region.
+  DepthResult whole;
+  whole.depth = cv::Mat::zeros(grey[r].size(), CV_32F);
+  whole.normal = cv::Mat::zeros(grey[r].size(), CV_32FC3);
+  result.depth.copyTo(whole.depth(region));
+  result.normal.copyTo(whole.normal(region));
+  return whole;
 }
 
 }  // namespace

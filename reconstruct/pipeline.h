@@ -33,14 +33,18 @@ std::string LevelName(Level level);  // "preview" | "full"
 struct ReconstructOptions {
   Level level = Level::kPreview;
   double scale =
-      0;         // processing scale of the images; 0: long side to 640 px (preview), 1280 (full)
+      0;         // processing scale of the images; 0: long side to 512 px (preview), 1280 (full)
   int take = 0;  // 0: the last take every camera has
   int threads = 2;
   bool bundle_adjust = false;
   int target_faces = 0;     // 0: preview 40000, full 200000
   int atlas_size = 0;       // 0: preview 2048, full 4096
   int poisson_depth = 0;    // 0: preview 8, full 10
-  double poisson_trim = 0;  // 0: preview 4, full 7 (head24: preview F@2mm +0.02 at 4, full -0.015)
+  double poisson_trim = 0;  // 0: 4 (the cut at max_gap_mm does most of the trimming)
+  // Poisson surface farther than this from every fused point is cut away (0: preview 8, full 5).
+  double max_gap_mm = 0;
+  double plane_step_px = 0;  // multi-view stereo plane spacing (0: preview 2, full 1)
+  int window = 0;            // multi-view stereo NCC window (0: preview 9, full 11)
   int min_fused_points = 2000;
   std::string colmap = "colmap";
   int step_timeout_s = 1800;

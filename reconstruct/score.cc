@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include <nanoflann.hpp>
 #include <nlohmann/json.hpp>
 
 #include "reconstruct/mesh.h"
@@ -18,33 +17,12 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-struct Cloud {
-  const std::vector<cv::Vec3f>* points;
-  [[nodiscard]] size_t kdtree_get_point_count() const { return points->size(); }
-  [[nodiscard]] float kdtree_get_pt(size_t i, size_t dim) const {
-    return (*points)[i][static_cast<int>(dim)];
-  }
-  template <class Box>
-  bool kdtree_get_bbox(Box& /*box*/) const {
-    return false;
-  }
-};
-using Tree =
-    nanoflann::KDTreeSingleIndexAdaptor<nanoflann::L2_Simple_Adaptor<float, Cloud>, Cloud, 3>;
-
 // Distance (mm) from every query point to the nearest of `points`.
 std::vector<double> NearestMm(const std::vector<cv::Vec3f>& points,
                               const std::vector<cv::Vec3f>& queries) {
-  Cloud cloud{&points};
-  Tree tree(3, cloud, nanoflann::KDTreeSingleIndexAdaptorParams(16));
-  tree.buildIndex();
-  std::vector<double> out(queries.size());
-  for (size_t i = 0; i < queries.size(); ++i) {
-    unsigned index = 0;
-    float d2 = 0;
-    tree.knnSearch(queries[i].val, 1, &index, &d2);
-    out[i] = std::sqrt(static_cast<double>(d2)) * 1000.0;
-  }
+  const std::vector<float> metres = NearestDistances(points, queries);
+  std::vector<double> out(metres.size());
+  for (size_t i = 0; i < metres.size(); ++i) out[i] = static_cast<double>(metres[i]) * 1000.0;
   return out;
 }
 
@@ -94,7 +72,8 @@ double FractionInside(const std::vector<cv::Vec3f>& points, const cv::Vec3f& lo,
 }
 
 Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
-                          const std::vector<PinholeView>& cameras, const ScoreOptions& options) {
+                          const std::vector<PinholeView>& cameras, const ScoreOptions& options,
+                          const std::vector<cv::Vec3f>* dense) {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "score options"));
   if (twin.faces.empty()) return MakeError("the twin has no faces", "", "reconstruct it again");
   if (truth.faces.empty()) return MakeError("the ground truth has no faces", "", "");
@@ -142,15 +121,19 @@ Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
   m.accuracy_median_mm = Median(accuracy);
   m.completeness_mean_mm = CappedMean(completeness, options.cap_mm);
   m.completeness_median_mm = Median(completeness);
+  std::vector<double> dense_completeness;
+  if (dense != nullptr && !dense->empty()) dense_completeness = NearestMm(*dense, scored);
+  auto within = [](const std::vector<double>& distances, double t) {
+    return static_cast<double>(std::count_if(distances.begin(), distances.end(),
+                                             [t](double d) { return d <= t; })) /
+           static_cast<double>(distances.size());
+  };
   for (double t : options.thresholds_mm) {
     ThresholdScore s;
     s.threshold_mm = t;
-    s.precision = static_cast<double>(std::count_if(accuracy.begin(), accuracy.end(),
-                                                    [t](double d) { return d <= t; })) /
-                  static_cast<double>(accuracy.size());
-    s.recall = static_cast<double>(std::count_if(completeness.begin(), completeness.end(),
-                                                 [t](double d) { return d <= t; })) /
-               static_cast<double>(completeness.size());
+    s.precision = within(accuracy, t);
+    s.recall = within(completeness, t);
+    if (!dense_completeness.empty()) s.dense_recall = within(dense_completeness, t);
     s.fscore =
         s.precision + s.recall > 0 ? 2 * s.precision * s.recall / (s.precision + s.recall) : 0;
     m.scores.push_back(s);
@@ -215,14 +198,22 @@ Result<Metrics> ScoreSession(const fs::path& studio, const std::string& session_
     v.t = {c.t[0], c.t[1], c.t[2]};
     cameras.push_back(v);
   }
-  auto metrics = ScoreMesh(*twin, gt, cameras, options);
+  std::vector<cv::Vec3f> dense;
+  const fs::path fused = session / "reconstruction" / level / "dense" / "fused.ply";
+  if (fs::exists(fused)) {
+    auto cloud = ReadPly(fused);
+    if (cloud.ok()) dense = std::move(cloud->vertices);
+  }
+  auto metrics = ScoreMesh(*twin, gt, cameras, options, &dense);
   if (!metrics.ok()) return metrics.error();
   json scores = json::array();
   for (const auto& s : metrics->scores) {
-    scores.push_back({{"threshold_mm", s.threshold_mm},
-                      {"precision", s.precision},
-                      {"recall", s.recall},
-                      {"fscore", s.fscore}});
+    json score = {{"threshold_mm", s.threshold_mm},
+                  {"precision", s.precision},
+                  {"recall", s.recall},
+                  {"fscore", s.fscore}};
+    if (s.dense_recall >= 0) score["dense_points_recall"] = s.dense_recall;
+    scores.push_back(score);
   }
   const json out = {
       {"format", "twinrig-twin-metrics"},

@@ -27,6 +27,9 @@ struct ThresholdScore {
   double precision = 0;
   double recall = 0;
   double fscore = 0;
+  // Recall of the dense points the mesh was made from (-1: not scored). Beside `recall` it says
+  // whether a hole was already in the multi-view stereo or came from meshing and trimming.
+  double dense_recall = -1;
 };
 
 struct Metrics {
@@ -43,13 +46,15 @@ struct Metrics {
   [[nodiscard]] double FScore(double threshold_mm) const;
 };
 
-// `cameras` decide the scored region (seen by at least min_views of them, not hidden).
+// `cameras` decide the scored region (seen by at least min_views of them, not hidden). With
+// `dense` (the fused points), their recall is scored too.
 Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
-                          const std::vector<PinholeView>& cameras,
-                          const ScoreOptions& options = {});
+                          const std::vector<PinholeView>& cameras, const ScoreOptions& options = {},
+                          const std::vector<cv::Vec3f>* dense = nullptr);
 
 // Scores <studio>/sessions/<id>/twin/<level>/twin.ply against the virtual studio's head in
-// <studio>/sim/<rig>/groundtruth.json and writes twin/<level>/metrics.json. `head_hint` is where
+// <studio>/sim/<rig>/groundtruth.json and writes twin/<level>/metrics.json (with the recall of
+// the level's fused points when its workspace is still there). `head_hint` is where
 // the head scan is (empty: found as the virtual studio finds it).
 Result<Metrics> ScoreSession(const std::filesystem::path& studio, const std::string& session_id,
                              const std::string& level, const std::filesystem::path& head_hint = {},

@@ -1,8 +1,14 @@
 #include "util/jpeg.h"
 
-#include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "util/files.h"
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
 
 namespace twinrig {
 
@@ -51,9 +57,28 @@ Status CheckJpegStructure(std::span<const std::uint8_t> bytes) {
 }
 
 Status CheckJpegFile(const std::filesystem::path& path) {
-  auto bytes = ReadFileBytes(path);
-  if (!bytes.ok()) return bytes.error();
-  Status status = CheckJpegStructure(*bytes);
+  // Mapped, not read: the walk jumps from segment header to segment header, so a large frame costs
+  // the pages it touches, not a copy of the whole file (the station checks every frame it lands).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return MakeError(std::string("cannot open the image: ") + std::strerror(errno), path.string(),
+                     "check that the file exists and is readable");
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < 4) {
+    ::close(fd);
+    return MakeError("not a well-formed JPEG: the file is empty or cut short", path.string(),
+                     "the file was truncated or corrupted in transfer; download it again");
+  }
+  const auto size = static_cast<std::size_t>(st.st_size);
+  void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED) {
+    return MakeError(std::string("cannot map the image: ") + std::strerror(errno), path.string(),
+                     "check the disk");
+  }
+  Status status = CheckJpegStructure({static_cast<const std::uint8_t*>(mapped), size});
+  ::munmap(mapped, size);
   if (!status.ok()) return MakeError(status.error().what, path.string(), status.error().todo);
   return OkStatus();
 }

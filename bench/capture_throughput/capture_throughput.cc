@@ -7,9 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <semaphore>
 #include <thread>
 
 #include "bench/harness/harness.h"
@@ -78,7 +81,8 @@ struct StationRun {
 
 // A capture run through the station: one runner (one worker per camera, connected once), then
 // `takes` takes one after the other.
-Result<StationRun> StationTakes(const Studio& studio, const std::string& layout, int takes) {
+Result<StationRun> StationTakes(const Studio& studio, const std::string& layout, int takes,
+                                int at_once) {
   auto catalog = catalog::Catalog::Open(studio.root);
   if (!catalog.ok()) return catalog.error();
   auto session = session::CreateSession(*catalog, session::SessionKind::kCalibration, "", layout);
@@ -90,6 +94,7 @@ Result<StationRun> StationTakes(const Studio& studio, const std::string& layout,
   options.worker.capture_deadline = std::chrono::seconds(120);
   options.worker.download_deadline = std::chrono::seconds(300);
   options.takes = 1;
+  options.downloads_at_once = at_once;
   session::CaptureRunner runner(*session, options);
   StationRun run;
   Stopwatch connect;
@@ -115,9 +120,10 @@ Result<StationRun> StationTakes(const Studio& studio, const std::string& layout,
 }
 
 // Baseline: the same bytes over loopback TCP into files on the same disk, fsynced and hashed with
-// the same SHA-256, one connection per camera, all at once.
-Result<double> TcpCopyBaseline(const std::filesystem::path& folder, int cameras,
-                               std::size_t bytes) {
+// the same SHA-256, one connection per camera, `at_once` transfers at a time (the station's own
+// limit on simultaneous downloads).
+Result<double> TcpCopyBaseline(const std::filesystem::path& folder, int cameras, std::size_t bytes,
+                               int at_once) {
   std::vector<std::uint8_t> payload(bytes);
   for (std::size_t i = 0; i < bytes; ++i) payload[i] = static_cast<std::uint8_t>(i * 131 + 7);
   int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -152,13 +158,19 @@ Result<double> TcpCopyBaseline(const std::filesystem::path& folder, int cameras,
   });
   std::filesystem::create_directories(folder);
   std::atomic<int> good{0};
+  std::counting_semaphore<> slots(at_once);
   Stopwatch watch;
   std::vector<std::thread> clients;
   clients.reserve(static_cast<std::size_t>(cameras));
   for (int i = 0; i < cameras; ++i) {
     clients.emplace_back([&, i] {
+      slots.acquire();
       int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) return;
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+        ::close(fd);
+        slots.release();
+        return;
+      }
       std::vector<std::uint8_t> received;
       received.reserve(payload.size());
       std::vector<std::uint8_t> buffer(1 << 20);
@@ -170,6 +182,7 @@ Result<double> TcpCopyBaseline(const std::filesystem::path& folder, int cameras,
       ::close(fd);
       auto path = folder / ("frame-" + std::to_string(i) + ".jpg");
       if (WriteFileAtomic(path, received).ok() && Sha256File(path).ok()) ++good;
+      slots.release();
     });
   }
   for (auto& t : clients) t.join();
@@ -210,7 +223,14 @@ int Main(int argc, char** argv) {
   const int memory_takes = quick ? 20 : 100;
   // --keep: leave the studios (journals with the time of every event, worker logs) for a look.
   bool keep = false;
-  for (int i = 1; i < argc; ++i) keep = keep || std::string(argv[i]) == "--keep";
+  // --downloads-at-once N: transfers at a time, for the station and the copy baseline alike.
+  int at_once = session::CaptureOptions{}.downloads_at_once;
+  for (int i = 1; i < argc; ++i) {
+    keep = keep || std::string(argv[i]) == "--keep";
+    if (std::string(argv[i]) == "--downloads-at-once" && i + 1 < argc) {
+      at_once = std::max(1, std::atoi(argv[i + 1]));
+    }
+  }
   char pattern[] = "/tmp/twinrig-bench-capture-XXXXXX";
   const std::filesystem::path work = ::mkdtemp(pattern);
 
@@ -227,11 +247,11 @@ int Main(int argc, char** argv) {
   auto big =
       StartStudio(work / "big", quick ? "head24" : "body160", big_cameras, big_bytes, "127.0.60.2");
   if (!big.ok()) return fail(big.error());
-  auto station = StationTakes(**big, quick ? "head24" : "body160", 2);
+  auto station = StationTakes(**big, quick ? "head24" : "body160", 2, at_once);
   big->reset();
   if (!station.ok()) return fail(station.error());
   const double rss_after_big = PeakRssMb();
-  auto copy = TcpCopyBaseline(work / "copy", big_cameras, big_bytes);
+  auto copy = TcpCopyBaseline(work / "copy", big_cameras, big_bytes, at_once);
   std::filesystem::remove_all(work / "copy");
   if (!copy.ok()) return fail(copy.error());
   const double total_mb = static_cast<double>(big_cameras) * static_cast<double>(big_bytes) / 1e6;
@@ -242,7 +262,7 @@ int Main(int argc, char** argv) {
   auto small = StartStudio(work / "small", "head24", cli_cameras, 2U << 20, "127.0.61.2");
   if (!small.ok()) return fail(small.error());
   auto cli = CliBaseline(**small, work / "cli");
-  auto station_small = StationTakes(**small, "head24", memory_takes);
+  auto station_small = StationTakes(**small, "head24", memory_takes, at_once);
   small->reset();
   if (!cli.ok()) return fail(cli.error());
   if (!station_small.ok()) return fail(station_small.error());
@@ -265,6 +285,7 @@ int Main(int argc, char** argv) {
               total_mb / station->take_s.at(1));
   std::printf("%-48s %10.2f %10.1f\n", "baseline: loopback TCP -> disk + SHA-256", *copy,
               total_mb / *copy);
+  std::printf("(both: %d transfers at a time)\n", at_once);
   std::printf("%-48s %10.2f\n", "station take, CLI comparison (median)", small_take);
   std::printf("%-48s %10.2f\n", "station connect + first take, CLI comparison",
               station_small->connect_s + takes.front());
@@ -279,6 +300,7 @@ int Main(int argc, char** argv) {
       .Add("connect_s", station->connect_s, 2)
       .Add("station_s", take_s, 2)
       .Add("copy_s", *copy, 2)
+      .Add("transfers_at_once", at_once, 0)
       .Add("ratio_vs_copy", take_s / *copy, 2)
       .Add("speedup_vs_cli", *cli / small_take, 2)
       .Add("speedup_vs_cli_with_connect", *cli / (station_small->connect_s + takes.front()), 2)

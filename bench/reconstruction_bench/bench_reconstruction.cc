@@ -59,6 +59,9 @@ Level RunLevel(const fs::path& studio, const std::string& session, reconstruct::
 
 int main(int argc, char** argv) {
   const bool quick = bench::QuickMode(argc, argv);
+  // --keep: leave the rendered studio (its sessions, logs and twins) for a look.
+  bool keep = false;
+  for (int i = 1; i < argc; ++i) keep = keep || std::string(argv[i]) == "--keep";
   char pattern[] = "/tmp/twinrig-bench-recon-XXXXXX";
   const char* made = ::mkdtemp(pattern);
   if (made == nullptr) return 1;
@@ -140,7 +143,11 @@ int main(int argc, char** argv) {
   result.Add("cameras", cameras);
   result.Add("speedup_vs_colmap", preview.seconds > 0 ? auto_s / preview.seconds : 0);
   result.Print();
-  std::error_code ec;
-  fs::remove_all(studio, ec);
+  if (keep) {
+    std::printf("kept %s\n", studio.c_str());
+  } else {
+    std::error_code ec;
+    fs::remove_all(studio, ec);
+  }
   return preview.ok ? 0 : 1;
 }

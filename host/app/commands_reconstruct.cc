@@ -20,6 +20,9 @@ struct ReconstructArgs {
   bool bundle_adjust = false;
   int target_faces = 0;
   double poisson_trim = 0;
+  double max_gap_mm = 0;
+  double plane_step_px = 0;
+  int window = 0;
   std::string colmap = "colmap";
 };
 
@@ -40,16 +43,26 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
   cmd->add_flag("--full", args->full, "the full twin")->excludes(preview);
   cmd->add_option("--take", args->take, "take number (default: the last take every camera has)");
   cmd->add_option("--scale", args->scale,
-                  "image scale (default: the long side brought to 640 px for the preview, 1280 px "
+                  "image scale (default: the long side brought to 512 px for the preview, 1280 px "
                   "for the full twin)");
   cmd->add_option("--threads", args->threads, "worker threads")->check(CLI::Range(1, 64));
   cmd->add_flag("--bundle-adjust", args->bundle_adjust,
                 "refine camera poses (intrinsics fixed) after triangulation");
   cmd->add_option("--faces", args->target_faces, "target face count of the twin");
-  cmd->add_option(
-         "--trim", args->poisson_trim,
-         "Poisson trim (default: preview 4, full 7); lower keeps more of the closed surface")
+  cmd->add_option("--trim", args->poisson_trim,
+                  "Poisson trim (default 4); lower keeps more of the closed surface")
       ->check(CLI::Range(0.0, 20.0));
+  cmd->add_option("--max-gap", args->max_gap_mm,
+                  "mm: surface farther than this from every dense point is cut away (default: "
+                  "preview 8, full 5)")
+      ->check(CLI::Range(0.0, 1000.0));
+  cmd->add_option("--plane-step", args->plane_step_px,
+                  "px: spacing of the depth planes in the multi-view stereo (default: preview 2, "
+                  "full 1)")
+      ->check(CLI::Range(0.0, 50.0));
+  cmd->add_option("--window", args->window,
+                  "px: side of the matching window, odd (default: preview 9, full 11)")
+      ->check(CLI::Range(0, 51));
   cmd->add_option("--colmap", args->colmap, "the colmap program");
   cmd->callback([args, &global, &exit_code] {
     reconstruct::ReconstructOptions options;
@@ -60,6 +73,9 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
     options.bundle_adjust = args->bundle_adjust;
     options.target_faces = args->target_faces;
     options.poisson_trim = args->poisson_trim;
+    options.max_gap_mm = args->max_gap_mm;
+    options.plane_step_px = args->plane_step_px;
+    options.window = args->window;
     options.colmap = args->colmap;
     std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
               << ")\n";
@@ -115,8 +131,10 @@ void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         metrics->accuracy_median_mm, metrics->completeness_mean_mm, metrics->completeness_median_mm,
         100 * metrics->scored_fraction);
     for (const auto& s : metrics->scores) {
-      std::printf("  %.0f mm  precision %.3f  recall %.3f  F %.3f\n", s.threshold_mm, s.precision,
+      std::printf("  %.0f mm  precision %.3f  recall %.3f  F %.3f", s.threshold_mm, s.precision,
                   s.recall, s.fscore);
+      if (s.dense_recall >= 0) std::printf("  (dense points' recall %.3f)", s.dense_recall);
+      std::printf("\n");
     }
     std::printf("written  %s\n",
                 (global.studio / "sessions" / args->session / "twin" / level / "metrics.json")

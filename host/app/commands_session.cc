@@ -77,6 +77,7 @@ struct CaptureArgs {
   bool retake_missing = false;
   int finish = 0;
   int capture_timeout_s = 15;
+  int downloads_at_once = session::CaptureOptions{}.downloads_at_once;
 };
 
 struct PreflightArgs {
@@ -168,6 +169,9 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--capture-timeout", args.capture_timeout_s,
                   "seconds a camera may take from trigger to a new image before it counts as hung")
       ->check(CLI::Range(1, 3600));
+  cmd->add_option("--downloads-at-once", args.downloads_at_once,
+                  "frames transferred at the same time (the others wait on their cards)")
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--finish", args.finish,
                   "when a take is incomplete, resume it and retake the missing cameras up to N "
                   "times, with the same connected cameras")
@@ -202,6 +206,7 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     if (!prepared.ok()) return Fail(prepared.error(), exit_code);
     session::CaptureOptions options = (*prepared)->options;
     options.progress = ShowCaptureProgress;
+    options.downloads_at_once = args.downloads_at_once;
     session::CaptureRunner runner(*info, options);
     std::cout << "session " << id << ": " << info->cameras.size() << " cameras\n";
     Result<session::CaptureReport> report = args.resume           ? runner.Resume()

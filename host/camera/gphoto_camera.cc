@@ -316,10 +316,22 @@ Result<StorageState> GphotoCamera::Storage() {
 }
 
 Result<FileRef> GphotoCamera::Capture() {
-  CameraFilePath path;
-  int rc = gp_camera_capture(AsCamera(camera_), GP_CAPTURE_IMAGE, &path, AsContext(context_));
+  // gp_camera_capture would wait for the new file in libgphoto2's busy event poll (see
+  // WaitForFiles): a rig of cameras fired at once in software then keeps the station's cores busy
+  // polling, and the transfers that follow time out. So: trigger, then wait gently.
+  auto stale = WaitForFiles(0);  // events from before the trigger belong to no frame of this one
+  if (!stale.ok()) return stale.error();
+  int rc = gp_camera_trigger_capture(AsCamera(camera_), AsContext(context_));
   if (rc != GP_OK) return GpError(rc, "capture");
-  return FileRef{path.folder, path.name};
+  // The supervisor's capture deadline is the bound that counts; this one only ends the wait.
+  constexpr int kNewFileWaitMs = 10 * 60 * 1000;
+  auto files = WaitForFiles(kNewFileWaitMs);
+  if (!files.ok()) return files.error();
+  if (files->empty()) {
+    return MakeError("the camera was triggered but no new image appeared", port_,
+                     "check that the camera is not in a menu and has a card");
+  }
+  return files->front();
 }
 
 Result<std::vector<FileRef>> GphotoCamera::WaitForFiles(int timeout_ms) {

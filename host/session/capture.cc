@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <semaphore>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -32,6 +33,7 @@ std::vector<std::string> CaptureOptions::Validate() const {
   std::vector<std::string> problems = worker.Validate();
   if (takes < 1) problems.push_back("takes must be at least 1");
   if (download_attempts < 1) problems.push_back("download_attempts must be at least 1");
+  if (downloads_at_once < 1) problems.push_back("downloads_at_once must be at least 1");
   if (!software_trigger && !hardware_fire) {
     problems.push_back(
         "no trigger nodes to fire the cameras: use --software-trigger or start the nodes");
@@ -56,7 +58,8 @@ struct CaptureRunner::Impl {
         journal(std::move(j)),
         pool(p),
         spawns_before(p.Spawns()),
-        reopens_before(p.Reopens()) {}
+        reopens_before(p.Reopens()),
+        download_slots(o.downloads_at_once) {}
 
   const SessionInfo& session;
   const CaptureOptions& options;
@@ -65,6 +68,7 @@ struct CaptureRunner::Impl {
   camera::CameraPool& pool;
   const int spawns_before;
   const int reopens_before;
+  std::counting_semaphore<> download_slots;  // CaptureOptions::downloads_at_once
 
   // A full disk stops everything: the first file that did not fit, and what to do.
   std::atomic<bool> disk_full{false};
@@ -144,7 +148,9 @@ struct CaptureRunner::Impl {
             "free space, then run `twinrig capture --resume` (the frame is still on the camera)");
         return;
       }
+      download_slots.acquire();
       auto got = client.Download(file, destination);
+      download_slots.release();
       if (!got.ok()) {
         last_error = got.error().what;
         if (client.last_failure() == camera::FailureKind::kDiskFull) {

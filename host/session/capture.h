@@ -87,6 +87,11 @@ struct CaptureOptions {
   HardwareFire hardware_fire;  // required unless software_trigger
   camera::WorkerOptions worker;
   int download_attempts = 3;
+  // Transfers at once. Every camera fires together, but 160 downloads at once only compete for
+  // the station's cores and links: on a 2-core host libgphoto2's port timeouts start to fire. A
+  // real camera sends 10-40 MB/s over PTP/IP, so a couple of dozen keep a 10 GbE link busy.
+  // Waiting cameras keep their frame on the card.
+  int downloads_at_once = 24;
   // Pause before trying a download again after a broken link (doubled each attempt): a camera that
   // dropped off the network gets a moment to come back.
   std::chrono::milliseconds retry_delay{std::chrono::milliseconds(300)};

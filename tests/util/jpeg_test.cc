@@ -3,6 +3,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <random>
 
+#include "tests/test_support.h"
+#include "util/files.h"
 #include "util/jpeg.h"
 
 namespace twinrig {
@@ -36,6 +38,29 @@ TEST_CASE("the JPEG check accepts a real JPEG and refuses damaged ones", "[unit]
   CHECK_FALSE(CheckJpegStructure(bad_length).ok());
 
   CHECK_FALSE(CheckJpegStructure({}).ok());
+}
+
+TEST_CASE("the JPEG check of a file names the file and refuses empty, cut and missing ones",
+          "[unit]") {
+  testing::TempDir dir;
+  const auto jpeg = RealJpeg();
+  const auto good = dir.path() / "good.jpg";
+  REQUIRE(WriteFileAtomic(good, jpeg).ok());
+  CHECK(CheckJpegFile(good).ok());
+
+  const auto cut = dir.path() / "cut.jpg";
+  REQUIRE(WriteFileAtomic(cut, std::span(jpeg).first(jpeg.size() - 10)).ok());
+  Status cut_status = CheckJpegFile(cut);
+  REQUIRE_FALSE(cut_status.ok());
+  CHECK(cut_status.error().where == cut.string());
+
+  const auto empty = dir.path() / "empty.jpg";
+  REQUIRE(WriteFileAtomic(empty, std::string()).ok());
+  CHECK_FALSE(CheckJpegFile(empty).ok());
+
+  Status missing = CheckJpegFile(dir.path() / "missing.jpg");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().what.find("cannot open") != std::string::npos);
 }
 
 TEST_CASE("the JPEG check never crashes on random or mutated input", "[unit]") {

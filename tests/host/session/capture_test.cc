@@ -36,6 +36,7 @@ TEST_CASE("software-triggered takes land every frame once, verified, and clear t
   Fixture f("127.0.44.2", 6);
   auto options = f.Options();
   options.takes = 2;
+  options.downloads_at_once = 2;  // fewer than the cameras: four wait their turn on their cards
   CaptureRunner runner(f.session, options);
   auto report = runner.Capture();
   REQUIRE(report.ok());
