@@ -171,6 +171,92 @@ TEST_CASE("Mesh clean-up crops, removes islands and decimates", "[unit]") {
   CHECK(std::abs(SurfaceArea(small) - SurfaceArea(head)) < 0.05 * SurfaceArea(head));
 }
 
+// Value noise on the plane z = 0: a grey level per 4 mm cell, bilinear between cells.
+float PlaneTexture(double x, double y) {
+  auto cell = [](long i, long j) {
+    const auto h = static_cast<std::uint32_t>(i * 73856093L ^ j * 19349663L) * 2654435761U;
+    return static_cast<float>(h >> 24);
+  };
+  const double u = x / 0.004 + 1000;
+  const double v = y / 0.004 + 1000;
+  const auto i = static_cast<long>(std::floor(u));
+  const auto j = static_cast<long>(std::floor(v));
+  const auto a = static_cast<float>(u - static_cast<double>(i));
+  const auto b = static_cast<float>(v - static_cast<double>(j));
+  return (1 - a) * (1 - b) * cell(i, j) + a * (1 - b) * cell(i + 1, j) +
+         (1 - a) * b * cell(i, j + 1) + a * b * cell(i + 1, j + 1);
+}
+
+TEST_CASE("The plane sweep finds a textured plane's depth, only where the subject is", "[unit]") {
+  TempDir dir;
+  // Five cameras 10 cm apart, 1 m in front of the plane z = 0, each looking at the origin.
+  std::vector<PinholeView> views;
+  for (int k = 0; k < 5; ++k) {
+    PinholeView v;
+    v.serial = "cam" + std::to_string(k);
+    v.name = v.serial + ".png";
+    v.width = 160;
+    v.height = 120;
+    v.fx = v.fy = 200;
+    v.cx = 79.5;
+    v.cy = 59.5;
+    const cv::Vec3d centre(-0.2 + 0.1 * k, 0, -1.0);
+    const cv::Vec3d z = -centre / cv::norm(centre);
+    const cv::Vec3d x = cv::Vec3d(0, 1, 0).cross(z) / cv::norm(cv::Vec3d(0, 1, 0).cross(z));
+    const cv::Vec3d y = z.cross(x);
+    v.R = cv::Matx33d(x[0], x[1], x[2], y[0], y[1], y[2], z[0], z[1], z[2]);
+    v.t = -(v.R * centre);
+    cv::Mat image(v.height, v.width, CV_8U);
+    for (int row = 0; row < v.height; ++row) {
+      for (int col = 0; col < v.width; ++col) {
+        const cv::Vec3d ray = v.R.t() * cv::Vec3d((col - v.cx) / v.fx, (row - v.cy) / v.fy, 1);
+        const cv::Vec3d hit = centre + ray * (-centre[2] / ray[2]);
+        image.at<std::uint8_t>(row, col) =
+            cv::saturate_cast<std::uint8_t>(PlaneTexture(hit[0], hit[1]));
+      }
+    }
+    REQUIRE(cv::imwrite((dir.path() / v.name).string(), image));
+    views.push_back(v);
+  }
+  // The subject: a 10 cm patch of the plane, as sparse points.
+  std::vector<cv::Vec3d> points;
+  for (int i = 0; i < 15; ++i) {
+    for (int j = 0; j < 15; ++j) points.push_back({-0.05 + i / 140.0, -0.05 + j / 140.0, 0});
+  }
+  MvsOptions options;
+  options.threads = 2;
+  auto stats = ComputeDepthMaps(views, dir.path(), points, dir.path() / "dense", options);
+  REQUIRE(stats.ok());
+  auto depth = ReadColmapMat(dir.path() / "dense" / "stereo" / "depth_maps" /
+                             (views[2].name + ".geometric.bin"));
+  REQUIRE(depth.ok());
+  REQUIRE(depth->size() == cv::Size(160, 120));
+  // The middle camera looks straight at the plane: its depth is 1 m everywhere. The patch spans
+  // 20 px; the swept region is that widened by a quarter and 16 px on each side.
+  std::vector<double> errors;
+  int outside = 0;
+  for (int row = 0; row < 120; ++row) {
+    for (int col = 0; col < 160; ++col) {
+      const float d = depth->at<float>(row, col);
+      if (d <= 0) continue;
+      errors.push_back(std::abs(d - 1.0));
+      if (std::abs(col - 79.5) > 32 || std::abs(row - 59.5) > 32) ++outside;
+    }
+  }
+  REQUIRE(errors.size() > 1500);  // most of the ~56 x 56 px region
+  std::sort(errors.begin(), errors.end());
+  const double median = errors[errors.size() / 2];
+  const double p95 = errors[errors.size() * 95 / 100];
+  INFO("valid " << errors.size() << ", median error " << median << " m, 95% within " << p95
+                << " m, worst " << errors.back() << " m, outside the region " << outside);
+  // Planes are 4.4 mm apart here (1 px of disparity in the widest source).
+  CHECK(median < 0.0025);
+  CHECK(p95 < 0.005);
+  CHECK(errors.back() < 0.015);
+  CHECK(outside == 0);  // nothing swept outside the subject's region
+  CHECK(depth->at<float>(0, 0) == 0.0F);
+}
+
 TEST_CASE("Scores measure distance to the truth at 1, 2 and 5 mm", "[unit]") {
   const Mesh truth = Sphere(0.1, {0, 0, 0.0F}, 60, 120);
   const Mesh offset = Sphere(0.1015, {0, 0, 0.0F}, 60, 120);  // 1.5 mm outside
