@@ -153,11 +153,9 @@ int Main(int argc, char** argv) {
     options.rings = 2;
   }
   // --poses N and --board SPEC try other calibration procedures on the same rig.
-  for (int i = 1; i + 1 < argc; ++i) {
-    const std::string key = argv[i];
-    if (key == "--poses") options.poses = std::max(4, std::atoi(argv[i + 1]));
-    if (key == "--board") options.board = argv[i + 1];
-  }
+  if (const char* n = bench::FlagValue(argc, argv, "--poses"))
+    options.poses = std::max(4, std::atoi(n));
+  if (const char* spec = bench::FlagValue(argc, argv, "--board")) options.board = spec;
   const SyntheticRig rig = MakeSyntheticRig(options);
   size_t corners = 0;
   size_t views = 0;

@@ -222,15 +222,11 @@ int Main(int argc, char** argv) {
   const int cli_cameras = quick ? 6 : 24;
   const int memory_takes = quick ? 20 : 100;
   // --keep: leave the studios (journals with the time of every event, worker logs) for a look.
-  bool keep = false;
+  const bool keep = HasFlag(argc, argv, "--keep");
   // --downloads-at-once N: transfers at a time, for the station and the copy baseline alike.
   int at_once = session::CaptureOptions{}.downloads_at_once;
-  for (int i = 1; i < argc; ++i) {
-    keep = keep || std::string(argv[i]) == "--keep";
-    if (std::string(argv[i]) == "--downloads-at-once" && i + 1 < argc) {
-      at_once = std::max(1, std::atoi(argv[i + 1]));
-    }
-  }
+  if (const char* n = FlagValue(argc, argv, "--downloads-at-once"))
+    at_once = std::max(1, std::atoi(n));
   char pattern[] = "/tmp/twinrig-bench-capture-XXXXXX";
   const std::filesystem::path work = ::mkdtemp(pattern);
 

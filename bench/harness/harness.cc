@@ -80,11 +80,20 @@ std::string ResultLine::Text() const {
 
 void ResultLine::Print() const { std::cout << Text() << std::endl; }
 
-bool QuickMode(int argc, char** argv) {
+bool QuickMode(int argc, char** argv) { return HasFlag(argc, argv, "--quick"); }
+
+bool HasFlag(int argc, char** argv, std::string_view flag) {
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--quick") return true;
+    if (std::string_view(argv[i]) == flag) return true;
   }
   return false;
+}
+
+const char* FlagValue(int argc, char** argv, std::string_view flag) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string_view(argv[i]) == flag) return argv[i + 1];
+  }
+  return nullptr;
 }
 
 }  // namespace twinrig::bench

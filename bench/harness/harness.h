@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -58,5 +59,9 @@ class ResultLine {
 
 // True when the command line has --quick (the small case, under a minute).
 bool QuickMode(int argc, char** argv);
+// True when the command line has `flag` ("--keep").
+bool HasFlag(int argc, char** argv, std::string_view flag);
+// The argument after `flag` ("--poses 80" gives "80"); nullptr when the flag is not given.
+const char* FlagValue(int argc, char** argv, std::string_view flag);
 
 }  // namespace twinrig::bench

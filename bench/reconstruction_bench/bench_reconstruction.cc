@@ -60,8 +60,7 @@ Level RunLevel(const fs::path& studio, const std::string& session, reconstruct::
 int main(int argc, char** argv) {
   const bool quick = bench::QuickMode(argc, argv);
   // --keep: leave the rendered studio (its sessions, logs and twins) for a look.
-  bool keep = false;
-  for (int i = 1; i < argc; ++i) keep = keep || std::string(argv[i]) == "--keep";
+  const bool keep = bench::HasFlag(argc, argv, "--keep");
   char pattern[] = "/tmp/twinrig-bench-recon-XXXXXX";
   const char* made = ::mkdtemp(pattern);
   if (made == nullptr) return 1;

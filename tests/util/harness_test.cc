@@ -20,6 +20,14 @@ TEST_CASE("benchmark harness: percentiles, RESULT line, peak memory", "[unit]") 
   char* argv[] = {a0, a1};
   CHECK(QuickMode(2, argv));
   CHECK_FALSE(QuickMode(1, argv));
+  char b1[] = "--keep", b2[] = "--poses", b3[] = "80";
+  char* more[] = {a0, b1, b2, b3};
+  CHECK(HasFlag(4, more, "--keep"));
+  CHECK_FALSE(HasFlag(4, more, "--quick"));
+  REQUIRE(FlagValue(4, more, "--poses") != nullptr);
+  CHECK(std::string(FlagValue(4, more, "--poses")) == "80");
+  CHECK(FlagValue(3, more, "--poses") == nullptr);  // no value after it
+  CHECK(FlagValue(4, more, "--board") == nullptr);
 }
 
 }  // namespace
