@@ -2,11 +2,14 @@
 #include "reconstruct/colmap.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <atomic>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <thread>
 
 #include <opencv2/core/utility.hpp>
@@ -135,7 +138,8 @@ struct DepthResult {
 };
 
 DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
-                      size_t r, const ViewPlan& plan, const MvsOptions& o) {
+                      const cv::Mat& backdrop, size_t r, const ViewPlan& plan,
+                      const MvsOptions& o) {
   const PinholeView& ref = views[r];
   const cv::Rect region = plan.region;
   const cv::Mat I = grey[r](region).clone();
@@ -212,6 +216,7 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
       const int b = best_index[u];
       if (b <= 0 || b >= P - 1 || best[u] < o.min_ncc) continue;
       if (var_r.at<float>(y, x) < min_var) continue;
+      if (!backdrop.empty() && backdrop.at<uchar>(y + region.y, x + region.x) != 0) continue;
       double offset = 0;
       const double denom = left[u] - 2.0 * best[u] + right[u];
       if (denom < -1e-6) offset = std::clamp(0.5 * (left[u] - right[u]) / denom, -0.5, 0.5);
@@ -301,6 +306,70 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
 
 }  // namespace
 
+Result<BackdropKey> ParseBackdropKey(const std::string& text) {
+  const auto fail = [&] {
+    return MakeError("not a backdrop colour: '" + text + "'", "--backdrop",
+                     "give black, white, grey or R,G,B (0..255 each), optionally :TOLERANCE, "
+                     "e.g. black:40 or 30,120,60:35");
+  };
+  BackdropKey key;
+  key.enabled = true;
+  std::string colour = text;
+  if (const auto colon = text.find(':'); colon != std::string::npos) {
+    colour = text.substr(0, colon);
+    const std::string tolerance = text.substr(colon + 1);
+    char* end = nullptr;
+    const long value = std::strtol(tolerance.c_str(), &end, 10);
+    if (tolerance.empty() || *end != '\0' || value < 0 || value > 255) return fail();
+    key.tolerance = static_cast<int>(value);
+  }
+  if (colour == "black") {
+    key.rgb = {0, 0, 0};
+  } else if (colour == "white") {
+    key.rgb = {255, 255, 255};
+  } else if (colour == "grey" || colour == "gray") {
+    key.rgb = {128, 128, 128};
+  } else {
+    int channel[3];
+    std::istringstream in(colour);
+    char comma1 = 0;
+    char comma2 = 0;
+    in >> channel[0] >> comma1 >> channel[1] >> comma2 >> channel[2];
+    if (!in || comma1 != ',' || comma2 != ',' || in.peek() != std::char_traits<char>::eof())
+      return fail();
+    for (int c = 0; c < 3; ++c) {
+      if (channel[c] < 0 || channel[c] > 255) return fail();
+      key.rgb[c] = static_cast<uchar>(channel[c]);
+    }
+  }
+  return key;
+}
+
+cv::Mat BackdropMask(const cv::Mat& bgr, const BackdropKey& key) {
+  TWINRIG_CHECK(bgr.type() == CV_8UC3) << "an 8-bit colour image";
+  const int t = key.tolerance;
+  const cv::Scalar lo(key.rgb[2] - t, key.rgb[1] - t, key.rgb[0] - t);
+  const cv::Scalar hi(key.rgb[2] + t, key.rgb[1] + t, key.rgb[0] + t);
+  cv::Mat keyed;
+  cv::inRange(bgr, lo, hi, keyed);
+  cv::Mat labels;
+  cv::Mat stats;
+  cv::Mat centroids;
+  const int n = cv::connectedComponentsWithStats(keyed, labels, stats, centroids, 8, CV_32S);
+  const double min_area = key.min_area * static_cast<double>(bgr.total());
+  std::vector<uchar> large(static_cast<size_t>(n), 0);
+  for (int i = 1; i < n; ++i) {
+    if (stats.at<int>(i, cv::CC_STAT_AREA) >= min_area) large[static_cast<size_t>(i)] = 255;
+  }
+  cv::Mat mask(bgr.size(), CV_8U);
+  for (int y = 0; y < bgr.rows; ++y) {
+    const int* l = labels.ptr<int>(y);
+    uchar* m = mask.ptr<uchar>(y);
+    for (int x = 0; x < bgr.cols; ++x) m[x] = large[static_cast<size_t>(l[x])];
+  }
+  return mask;
+}
+
 std::vector<std::string> MvsOptions::Validate() const {
   std::vector<std::string> problems;
   if (sources < 2 || sources > 16) problems.push_back("sources must be 2..16");
@@ -310,6 +379,10 @@ std::vector<std::string> MvsOptions::Validate() const {
   if (min_planes < 3 || max_planes < min_planes) problems.push_back("planes: 3 <= min <= max");
   if (min_ncc < -1 || min_ncc > 1) problems.push_back("min_ncc must be in [-1, 1]");
   if (threads < 1) problems.push_back("threads must be at least 1");
+  if (backdrop.enabled && (backdrop.tolerance < 0 || backdrop.tolerance > 255 ||
+                           backdrop.min_area < 0 || backdrop.min_area > 1)) {
+    problems.push_back("backdrop: tolerance 0..255, min_area 0..1");
+  }
   if (min_angle_deg < 0 || max_angle_deg <= min_angle_deg) {
     problems.push_back("angles: 0 <= min_angle_deg < max_angle_deg");
   }
@@ -370,13 +443,21 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
   fs::create_directories(dense / "stereo" / "depth_maps", ec);
   fs::create_directories(dense / "stereo" / "normal_maps", ec);
   std::vector<cv::Mat> grey(views.size());
+  std::vector<cv::Mat> backdrop(views.size());
+  double backdrop_sum = 0;
   for (size_t i = 0; i < views.size(); ++i) {
-    const cv::Mat g = cv::imread((images / views[i].name).string(), cv::IMREAD_GRAYSCALE);
-    if (g.empty()) {
+    const cv::Mat colour = cv::imread((images / views[i].name).string(), cv::IMREAD_COLOR);
+    if (colour.empty()) {
       return MakeError("cannot read the undistorted image", (images / views[i].name).string(),
                        "run the reconstruction again");
     }
+    cv::Mat g;
+    cv::cvtColor(colour, g, cv::COLOR_BGR2GRAY);
     g.convertTo(grey[i], CV_32F);
+    if (options.backdrop.enabled) {
+      backdrop[i] = BackdropMask(colour, options.backdrop);
+      backdrop_sum += cv::countNonZero(backdrop[i]) / static_cast<double>(backdrop[i].total());
+    }
   }
   std::vector<ViewPlan> plans(views.size());
   const cv::Vec3d centre = Convergence(views);
@@ -386,6 +467,19 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
       return MakeError("camera " + views[i].serial +
                            " has fewer than two neighbouring cameras or sees no sparse point",
                        views[i].name, "check that the calibration matches the rig");
+    }
+    if (!backdrop[i].empty()) {
+      // Nothing to sweep where the whole neighbourhood is backdrop.
+      cv::Mat subject;
+      cv::bitwise_not(backdrop[i], subject);
+      const cv::Rect box = cv::boundingRect(subject);
+      const int pad = options.window;
+      const cv::Rect wide(box.x - pad, box.y - pad, box.width + 2 * pad, box.height + 2 * pad);
+      plans[i].region &= wide;
+      if (plans[i].region.area() == 0) {
+        return MakeError("camera " + views[i].serial + " shows only the backdrop", views[i].name,
+                         "check the backdrop colour (--backdrop) and that the subject is in view");
+      }
     }
   }
   // One reference view per thread; OpenCV's own threads stay off meanwhile.
@@ -397,7 +491,7 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
   double valid = 0;
   auto work = [&] {
     for (size_t r = next++; r < views.size(); r = next++) {
-      DepthResult d = SweepView(views, grey, r, plans[r], options);
+      DepthResult d = SweepView(views, grey, backdrop[r], r, plans[r], options);
       const double fraction = cv::countNonZero(d.depth) / static_cast<double>(d.depth.total());
       const std::string stem = views[r].name + ".geometric.bin";
       auto a = WriteColmapMat(dense / "stereo" / "depth_maps" / stem, d.depth);
@@ -419,6 +513,7 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
   for (const auto& p : plans) stats.mean_planes += p.planes;
   stats.mean_planes /= static_cast<double>(views.size());
   stats.valid_fraction = valid / static_cast<double>(views.size());
+  stats.backdrop_fraction = backdrop_sum / static_cast<double>(views.size());
   return stats;
 }
 

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include <opencv2/core.hpp>
@@ -15,6 +16,23 @@
 #include "util/result.h"
 
 namespace twinrig::reconstruct {
+
+// The studio's backdrop, keyed out before the sweep: a pixel within `tolerance` of `rgb` in every
+// channel belongs to the backdrop when its keyed region is large (at least `min_area` of the
+// image), so that a small dark or grey patch on the subject (a pupil, a shadow) is kept. A keyed
+// pixel gets no depth, so a backdrop with texture (folds of a black cloth) makes no points.
+struct BackdropKey {
+  bool enabled = false;
+  cv::Vec3b rgb{0, 0, 0};
+  int tolerance = 40;
+  double min_area = 0.005;
+};
+
+// "black", "white", "grey" or "R,G,B", each with an optional ":TOLERANCE" (0..255).
+Result<BackdropKey> ParseBackdropKey(const std::string& text);
+
+// 255 where `bgr` (an 8-bit colour image) shows the backdrop, 0 elsewhere.
+cv::Mat BackdropMask(const cv::Mat& bgr, const BackdropKey& key);
 
 struct MvsOptions {
   int sources = 4;                 // source views per reference view
@@ -29,6 +47,7 @@ struct MvsOptions {
   double max_angle_deg = 60;
   double fallback_radius_m = 0.35;  // depth range around the rig's convergence point when a view
                                     // sees too few sparse points
+  BackdropKey backdrop;
   int threads = 2;
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
@@ -37,6 +56,7 @@ struct MvsStats {
   int views = 0;
   double mean_planes = 0;
   double valid_fraction = 0;  // of all reference pixels, those with a depth
+  double backdrop_fraction = 0;  // of all pixels, those keyed out as backdrop
 };
 
 // Depth and normal maps for every view. `images` holds views[i].name (the undistorted images);

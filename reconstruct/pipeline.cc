@@ -160,12 +160,16 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   mvs.window = options.window > 0 ? options.window : (full ? 11 : 9);
   mvs.disparity_step_px = options.plane_step_px > 0 ? options.plane_step_px : (full ? 1.0 : 2.0);
   mvs.max_planes = full ? 384 : 256;
+  mvs.backdrop = options.backdrop;
   clock.Lap();
   auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);
   if (!depth.ok()) return depth.error();
   stage("depth", clock.Lap(),
         Fixed(depth->mean_planes, 0) + " planes, " + Fixed(100 * depth->valid_fraction, 1) +
-            "% pixels with depth");
+            "% pixels with depth" +
+            (options.backdrop.enabled
+                 ? ", " + Fixed(100 * depth->backdrop_fraction, 1) + "% keyed out as backdrop"
+                 : std::string()));
   {
     std::string cfg;
     for (const auto& v : sparse->views) cfg += v.name + "\n";

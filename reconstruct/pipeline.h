@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "reconstruct/input.h"
+#include "reconstruct/mvs.h"
 #include "util/result.h"
 
 namespace twinrig::reconstruct {
@@ -45,6 +46,7 @@ struct ReconstructOptions {
   double max_gap_mm = 0;
   double plane_step_px = 0;  // multi-view stereo plane spacing (0: preview 2, full 1)
   int window = 0;            // multi-view stereo NCC window (0: preview 9, full 11)
+  BackdropKey backdrop;  // the studio's backdrop, keyed out of the depth maps (off by default)
   int min_fused_points = 2000;
   std::string colmap = "colmap";
   int step_timeout_s = 1800;

@@ -23,6 +23,7 @@ struct ReconstructArgs {
   double max_gap_mm = 0;
   double plane_step_px = 0;
   int window = 0;
+  std::string backdrop;
   std::string colmap = "colmap";
 };
 
@@ -63,6 +64,13 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
   cmd->add_option("--window", args->window,
                   "px: side of the matching window, odd (default: preview 9, full 11)")
       ->check(CLI::Range(0, 51));
+  cmd->add_option("--backdrop", args->backdrop,
+                  "the studio's backdrop colour, keyed out before the dense stage: black, white, "
+                  "grey or R,G,B, optionally :TOLERANCE (default 40), e.g. black:40")
+      ->check([](const std::string& text) -> std::string {
+        auto key = reconstruct::ParseBackdropKey(text);
+        return key.ok() ? std::string() : key.error().what + "; " + key.error().todo;
+      });
   cmd->add_option("--colmap", args->colmap, "the colmap program");
   cmd->callback([args, &global, &exit_code] {
     reconstruct::ReconstructOptions options;
@@ -77,6 +85,7 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
     options.plane_step_px = args->plane_step_px;
     options.window = args->window;
     options.colmap = args->colmap;
+    if (!args->backdrop.empty()) options.backdrop = *reconstruct::ParseBackdropKey(args->backdrop);
     std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
               << ")\n";
     double elapsed = 0;
