@@ -253,6 +253,34 @@ Status WritePinholeModel(const std::vector<PinholeView>& views,
   return WriteFileAtomic(dir / "points3D.txt", pts.str());
 }
 
+std::map<std::string, PinholeView> ReadImagePoses(const std::string& images_txt) {
+  std::map<std::string, PinholeView> poses;
+  std::istringstream in(images_txt);
+  std::string line;
+  bool pose_line = true;  // each image has a pose line, then a line of its 2D points (empty when
+                          // it has none)
+  while (std::getline(in, line)) {
+    if (!line.empty() && line[0] == '#') continue;
+    if (pose_line && line.empty()) continue;
+    if (pose_line) {
+      std::istringstream f(line);
+      int id = 0;
+      int cam = 0;
+      double q[4];
+      double t[3];
+      PinholeView v;
+      f >> id >> q[0] >> q[1] >> q[2] >> q[3] >> t[0] >> t[1] >> t[2] >> cam >> v.name;
+      if (f) {
+        v.R = QuaternionToRotation(q[0], q[1], q[2], q[3]);
+        v.t = {t[0], t[1], t[2]};
+        poses[v.name] = v;
+      }
+    }
+    pose_line = !pose_line;
+  }
+  return poses;
+}
+
 size_t PlyVertexCount(const fs::path& ply) {
   std::ifstream in(ply, std::ios::binary);
   std::string line;
@@ -382,30 +410,15 @@ Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeVie
                      "read the logs in " + (ws / "logs").string());
   }
   model.views = views;
-  std::map<std::string, size_t> by_name;
-  for (size_t i = 0; i < views.size(); ++i) by_name[views[i].name] = i;
-  {
-    std::istringstream in(*images_txt);
-    std::string line;
-    bool pose_line = true;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      if (pose_line) {
-        std::istringstream f(line);
-        int id = 0;
-        int cam = 0;
-        double q[4];
-        double t[3];
-        std::string name;
-        f >> id >> q[0] >> q[1] >> q[2] >> q[3] >> t[0] >> t[1] >> t[2] >> cam >> name;
-        if (auto it = by_name.find(name); f && it != by_name.end()) {
-          model.views[it->second].R = QuaternionToRotation(q[0], q[1], q[2], q[3]);
-          model.views[it->second].t = {t[0], t[1], t[2]};
-          ++model.registered;
-        }
-      }
-      pose_line = !pose_line;
-    }
+  model.in_model.assign(views.size(), false);
+  const auto poses = ReadImagePoses(*images_txt);
+  for (size_t i = 0; i < views.size(); ++i) {
+    const auto it = poses.find(views[i].name);
+    if (it == poses.end()) continue;
+    model.views[i].R = it->second.R;
+    model.views[i].t = it->second.t;
+    model.in_model[i] = true;
+    ++model.registered;
   }
   {
     std::istringstream in(*points_txt);

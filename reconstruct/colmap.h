@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,7 @@ struct SparseOptions {
 
 struct SparseModel {
   std::vector<PinholeView> views;  // the cameras as COLMAP ended (poses refined when BA ran)
+  std::vector<bool> in_model;      // per view: COLMAP's model holds it (else: calibrated pose)
   std::vector<cv::Vec3d> points;
   std::vector<int> track_lengths;
   int registered = 0;
@@ -80,6 +82,9 @@ Status WritePinholeModel(const std::vector<PinholeView>& views,
                          const std::filesystem::path& dir);
 // The point nearest to every camera's optical axis (least squares): where the rig looks.
 cv::Vec3d Convergence(const std::vector<PinholeView>& views);
+
+// The poses of a COLMAP text model's images.txt, by image name (name, R and t set).
+std::map<std::string, PinholeView> ReadImagePoses(const std::string& images_txt);
 
 // Number of vertices a PLY header declares (0 when none or unreadable).
 size_t PlyVertexCount(const std::filesystem::path& ply);

@@ -1,10 +1,12 @@
 #include "reconstruct/input.h"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -156,6 +158,60 @@ Result<SessionInput> LoadSessionInput(const fs::path& studio, const std::string&
     input.views.push_back({input.session_folder / "images" / cam.serial / TakeName(take), cam});
   }
   return input;
+}
+
+Result<std::vector<InputView>> LoadPublishedViews(const fs::path& par_file) {
+  auto text = ReadFileText(par_file);
+  if (!text.ok()) {
+    return MakeError("cannot read the camera file", par_file.string(),
+                     "give the data set's <name>_par.txt");
+  }
+  std::istringstream in(*text);
+  long count = 0;
+  in >> count;
+  if (!in || count <= 0 || count > 100000) {
+    return MakeError("the camera file does not start with the number of images", par_file.string(),
+                     "give a Middlebury <name>_par.txt");
+  }
+  const fs::path folder = par_file.parent_path();
+  std::vector<InputView> views;
+  for (long i = 0; i < count; ++i) {
+    std::string name;
+    std::array<double, 9> k{};
+    std::array<double, 9> r{};
+    std::array<double, 3> t{};
+    in >> name;
+    for (double& v : k) in >> v;
+    for (double& v : r) in >> v;
+    for (double& v : t) in >> v;
+    if (!in) {
+      return MakeError("camera " + std::to_string(i + 1) + " of " + std::to_string(count) +
+                           " is cut short or not numbers",
+                       par_file.string(), "check the camera file against the data set's README");
+    }
+    fs::path image = folder / "images" / name;
+    if (!fs::exists(image)) image = folder / name;
+    if (!fs::exists(image)) continue;  // data sets are often shipped with a subset of the views
+    const cv::Mat full = cv::imread(image.string(), cv::IMREAD_UNCHANGED);
+    if (full.empty()) return MakeError("cannot read the image", image.string(), "replace the file");
+    InputView v;
+    v.image = image;
+    v.camera.serial = fs::path(name).stem().string();
+    v.camera.width = full.cols;
+    v.camera.height = full.rows;
+    v.camera.fx = k[0];
+    v.camera.fy = k[4];
+    v.camera.cx = k[2];
+    v.camera.cy = k[5];
+    v.camera.R = r;
+    v.camera.t = t;
+    views.push_back(v);
+  }
+  if (views.empty()) {
+    return MakeError("none of the " + std::to_string(count) + " images of the camera file is there",
+                     folder.string(), "put the images beside the camera file or in images/");
+  }
+  return views;
 }
 
 Status CheckImages(const std::vector<InputView>& views, double blur_ratio) {

@@ -38,6 +38,12 @@ inline constexpr int kMinCameras = 3;
 Result<SessionInput> LoadSessionInput(const std::filesystem::path& studio,
                                       const std::string& session_id, int take = 0);
 
+// A published multi-view data set in the Middlebury format (<name>_par.txt: the number of images,
+// then per image "file k11..k33 r11..r33 t1 t2 t3", P = K [R | t], and the images beside it or in
+// images/): the views whose image is there, with their published cameras. The way to check the
+// reconstruction on real photographs with known cameras (templeRing).
+Result<std::vector<InputView>> LoadPublishedViews(const std::filesystem::path& par_file);
+
 // Refuses views whose image is missing, unreadable, or much blurrier than the others (variance of
 // the Laplacian below `blur_ratio` times the median of all views), and fewer than kMinCameras.
 Status CheckImages(const std::vector<InputView>& views, double blur_ratio = 0.25);

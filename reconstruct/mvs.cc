@@ -2,9 +2,9 @@
 #include "reconstruct/colmap.h"
 
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <mutex>
@@ -126,9 +126,14 @@ ViewPlan Plan(const std::vector<PinholeView>& views, size_t r, const std::vector
   return plan;
 }
 
+// Mean over a w x w window (into `out`, whose memory is reused when it fits).
+void BoxInto(const cv::Mat& m, int w, cv::Mat& out) {
+  cv::boxFilter(m, out, CV_32F, {w, w}, {-1, -1}, true, cv::BORDER_REFLECT);
+}
+
 cv::Mat Box(const cv::Mat& m, int w) {
   cv::Mat out;
-  cv::boxFilter(m, out, CV_32F, {w, w}, {-1, -1}, true, cv::BORDER_REFLECT);
+  BoxInto(m, w, out);
   return out;
 }
 
@@ -163,7 +168,14 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
   const double inv_far = 1.0 / plan.max_depth;
   const int P = plan.planes;
   const int k = std::min<int>(o.top_k, static_cast<int>(S));
+  // Buffers reused for every plane and source: the sweep allocates nothing per plane.
   cv::Mat warped;
+  cv::Mat mean_s;
+  cv::Mat squares;
+  cv::Mat mean_ss;
+  cv::Mat products;
+  cv::Mat mean_rs;
+  for (auto& m : ncc) m.create(size, CV_32F);
   for (int p = 0; p < P; ++p) {
     const double inv = inv_far + (inv_near - inv_far) * p / (P - 1);
     const double depth = 1.0 / inv;
@@ -177,13 +189,22 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
       const cv::Matx33d H = src.K() * A * K_inv;
       cv::warpPerspective(grey[static_cast<size_t>(plan.sources[si])], warped, cv::Mat(H), size,
                           cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT, 0);
-      const cv::Mat mean_s = Box(warped, w);
-      cv::Mat var_s = Box(warped.mul(warped), w) - mean_s.mul(mean_s);
-      const cv::Mat cov = Box(I.mul(warped), w) - mean_r.mul(mean_s);
-      cv::max(var_s, 0, var_s);
-      cv::Mat denom;
-      cv::sqrt(var_r.mul(var_s) + 1e-3, denom);
-      cv::divide(cov, denom, ncc[si]);
+      BoxInto(warped, w, mean_s);
+      cv::multiply(warped, warped, squares);
+      BoxInto(squares, w, mean_ss);
+      cv::multiply(I, warped, products);
+      BoxInto(products, w, mean_rs);
+      const float* ms = mean_s.ptr<float>();
+      const float* mss = mean_ss.ptr<float>();
+      const float* mrs = mean_rs.ptr<float>();
+      const float* mr = mean_r.ptr<float>();
+      const float* vr = var_r.ptr<float>();
+      float* out = ncc[si].ptr<float>();
+      for (int i = 0; i < n; ++i) {
+        const float var_s = std::max(mss[i] - ms[i] * ms[i], 0.0F);
+        const float cov = mrs[i] - mr[i] * ms[i];
+        out[i] = cov / std::sqrt(vr[i] * var_s + 1e-3F);
+      }
     }
     // Mean of the best k sources per pixel.
     float scores[16];

@@ -55,7 +55,7 @@ struct MvsOptions {
 struct MvsStats {
   int views = 0;
   double mean_planes = 0;
-  double valid_fraction = 0;  // of all reference pixels, those with a depth
+  double valid_fraction = 0;     // of all reference pixels, those with a depth
   double backdrop_fraction = 0;  // of all pixels, those keyed out as backdrop
 };
 

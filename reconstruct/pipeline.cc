@@ -139,6 +139,31 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   }
   report.stages.back().detail = std::to_string(sparse->points.size()) + " points, " +
                                 std::to_string(sparse->registered) + " cameras in the model";
+  if (options.bundle_adjust) {
+    // Bundle adjustment holds one camera and lets the scale drift: its model goes back into the
+    // rig's metric frame (the similarity that best fits its camera centres to the calibrated
+    // ones), and what is left is how far it moved the cameras.
+    std::vector<PinholeView> adjusted;
+    std::vector<PinholeView> calibrated;
+    for (size_t i = 0; i < sparse->views.size(); ++i) {
+      if (!sparse->in_model[i]) continue;
+      adjusted.push_back(sparse->views[i]);
+      calibrated.push_back((*prepared)[i]);
+    }
+    auto moved = ComparePoses(adjusted, calibrated);
+    if (!moved.ok()) {
+      return MakeError(
+          "cannot bring the bundle-adjusted model into the rig's frame: " + moved.error().what,
+          (workspace / "sparse").string(), "run again without --bundle-adjust");
+    }
+    report.adjustment = *moved;
+    for (size_t i = 0; i < sparse->views.size(); ++i) {
+      if (sparse->in_model[i]) sparse->views[i] = moved->alignment.Apply(sparse->views[i]);
+    }
+    for (auto& p : sparse->points) p = moved->alignment.Apply(p);
+    report.stages.back().detail += ", cameras moved " + Fixed(moved->rotation_median_deg, 3) +
+                                   " deg / " + Fixed(moved->position_median_mm, 2) + " mm (median)";
+  }
 
   // Dense workspace: the undistorted images, the model, the depth and normal maps.
   const fs::path dense = workspace / "dense";
@@ -261,17 +286,25 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   for (const auto& s : report.stages) {
     stages.push_back({{"stage", s.stage}, {"seconds", s.seconds}, {"detail", s.detail}});
   }
-  const json summary = {{"level", report.level},
-                        {"scale", scale},
-                        {"cameras", report.cameras},
-                        {"registered", report.registered},
-                        {"pairs", report.pairs},
-                        {"sparse_points", report.sparse_points},
-                        {"mean_reprojection_px", report.mean_reprojection_px},
-                        {"fused_points", report.fused_points},
-                        {"faces", report.faces},
-                        {"total_seconds", report.total_seconds},
-                        {"stages", stages}};
+  const json summary = {
+      {"level", report.level},
+      {"scale", scale},
+      {"cameras", report.cameras},
+      {"registered", report.registered},
+      {"pairs", report.pairs},
+      {"sparse_points", report.sparse_points},
+      {"mean_reprojection_px", report.mean_reprojection_px},
+      {"bundle_adjustment",
+       options.bundle_adjust ? json{{"rotation_median_deg", report.adjustment.rotation_median_deg},
+                                    {"rotation_max_deg", report.adjustment.rotation_max_deg},
+                                    {"position_median_mm", report.adjustment.position_median_mm},
+                                    {"position_max_mm", report.adjustment.position_max_mm},
+                                    {"scale", report.adjustment.alignment.scale}}
+                             : json(nullptr)},
+      {"fused_points", report.fused_points},
+      {"faces", report.faces},
+      {"total_seconds", report.total_seconds},
+      {"stages", stages}};
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(workspace / "report.json", summary.dump(2) + "\n"));
   return report;
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "reconstruct/alignment.h"
 #include "reconstruct/input.h"
 #include "reconstruct/mvs.h"
 #include "util/result.h"
@@ -46,7 +47,7 @@ struct ReconstructOptions {
   double max_gap_mm = 0;
   double plane_step_px = 0;  // multi-view stereo plane spacing (0: preview 2, full 1)
   int window = 0;            // multi-view stereo NCC window (0: preview 9, full 11)
-  BackdropKey backdrop;  // the studio's backdrop, keyed out of the depth maps (off by default)
+  BackdropKey backdrop;      // the studio's backdrop, keyed out of the depth maps (off by default)
   int min_fused_points = 2000;
   std::string colmap = "colmap";
   int step_timeout_s = 1800;
@@ -68,6 +69,9 @@ struct ReconstructReport {
   int pairs = 0;
   size_t sparse_points = 0;
   double mean_reprojection_px = 0;
+  // With bundle adjustment: how far it moved the cameras from their calibration, once its model is
+  // brought back into the rig's frame (cameras 0 when it did not run).
+  PoseDifference adjustment;
   size_t fused_points = 0;
   size_t faces = 0;
   double total_seconds = 0;

@@ -4,10 +4,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "bench/harness/harness.h"
+#include "reconstruct/alignment.h"
 #include "reconstruct/colmap.h"
+#include "reconstruct/input.h"
 #include "reconstruct/mesh.h"
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
@@ -28,16 +31,18 @@ struct Level {
   bool ok = false;
 };
 
+void PrintStage(const reconstruct::StageTime& s) {
+  std::printf("  %-14s %7.1f s  %s\n", s.stage.c_str(), s.seconds, s.detail.c_str());
+  std::fflush(stdout);
+}
+
 Level RunLevel(const fs::path& studio, const std::string& session, reconstruct::Level level) {
   Level out;
   reconstruct::ReconstructOptions options;
   options.level = level;
   const auto name = reconstruct::LevelName(level);
   std::printf("%s:\n", name.c_str());
-  auto report = reconstruct::ReconstructSession(studio, session, options, [](const auto& s) {
-    std::printf("  %-14s %7.1f s  %s\n", s.stage.c_str(), s.seconds, s.detail.c_str());
-    std::fflush(stdout);
-  });
+  auto report = reconstruct::ReconstructSession(studio, session, options, PrintStage);
   if (!report.ok()) {
     std::printf("  failed: %s\n", report.error().Describe().c_str());
     return out;
@@ -52,6 +57,106 @@ Level RunLevel(const fs::path& studio, const std::string& session, reconstruct::
   out.fscore2 = metrics->FScore(2);
   out.fscore5 = metrics->FScore(5);
   out.ok = true;
+  return out;
+}
+
+// COLMAP's own pipeline from the images alone (no calibration): the baseline.
+struct ColmapAuto {
+  double seconds = 0;
+  std::map<std::string, reconstruct::PinholeView> poses;  // the images it registered
+  bool mesh = false;
+  std::string end;
+};
+
+ColmapAuto RunColmapAuto(const fs::path& ws, bool dense, std::chrono::minutes timeout) {
+  ColmapAuto out;
+  SubprocessOptions sub;
+  sub.timeout = timeout;
+  sub.log_file = ws / "automatic_reconstructor.log";
+  const std::string dense_flag = dense ? "1" : "0";
+  std::printf("colmap automatic_reconstructor --use_gpu 0 --dense %s ...\n", dense_flag.c_str());
+  std::fflush(stdout);
+  auto run = RunSubprocess(
+      {"colmap", "automatic_reconstructor", "--workspace_path", ws.string(), "--image_path",
+       (ws / "images").string(), "--use_gpu", "0", "--dense", dense_flag, "--num_threads", "2"},
+      sub);
+  out.seconds = run.ok() ? static_cast<double>(run->elapsed.count()) / 1000.0 : 0;
+  out.end = run.ok() ? run->DescribeEnd() : "not started";
+  if (fs::exists(ws / "sparse" / "0")) {
+    fs::create_directories(ws / "txt");
+    auto convert =
+        RunSubprocess({"colmap", "model_converter", "--input_path", (ws / "sparse" / "0").string(),
+                       "--output_path", (ws / "txt").string(), "--output_type", "TXT"});
+    auto images = ReadFileText(ws / "txt" / "images.txt");
+    if (images.ok()) out.poses = reconstruct::ReadImagePoses(*images);
+  }
+  for (const char* m : {"dense/0/meshed-poisson.ply", "dense/0/meshed-delaunay.ply"}) {
+    if (fs::exists(ws / m) && reconstruct::PlyVertexCount(ws / m) > 0) out.mesh = true;
+  }
+  return out;
+}
+
+// The real templeRing photographs with their published cameras: twinrig with the backdrop keyed
+// out and bundle adjustment (pose error after aligning the frames, dense points inside the
+// published box), against COLMAP's automatic_reconstructor from the images alone.
+struct TempleRing {
+  double seconds = 0;
+  double inside = 0;
+  size_t fused = 0;
+  reconstruct::PoseDifference pose;
+  ColmapAuto colmap;
+  int colmap_registered = 0;
+  reconstruct::PoseDifference colmap_pose;
+  bool ok = false;
+};
+
+TempleRing RunTempleRing(const fs::path& work) {
+  TempleRing out;
+  std::printf("templeRing (Middlebury, 19 views, published cameras):\n");
+  auto views = reconstruct::LoadPublishedViews(TWINRIG_TEMPLERING_PAR);
+  if (!views.ok()) {
+    std::printf("  failed: %s\n", views.error().Describe().c_str());
+    return out;
+  }
+  reconstruct::ReconstructOptions options;
+  options.scale = 1.0;
+  options.target_faces = 20000;
+  options.atlas_size = 1024;
+  options.backdrop = *reconstruct::ParseBackdropKey("black:45");
+  options.bundle_adjust = true;
+  auto report =
+      reconstruct::Reconstruct(*views, work / "twinrig", work / "twin", options, PrintStage);
+  if (!report.ok()) {
+    std::printf("  failed: %s\n", report.error().Describe().c_str());
+    return out;
+  }
+  out.seconds = report->total_seconds;
+  out.pose = report->adjustment;
+  auto fused = reconstruct::ReadPly(work / "twinrig" / "dense" / "fused.ply");
+  if (!fused.ok()) return out;
+  out.fused = fused->vertices.size();
+  // README.txt of the data set: the tight bounding box.
+  out.inside = reconstruct::FractionInside(fused->vertices, {-0.023121F, -0.038009F, -0.091940F},
+                                           {0.078626F, 0.121636F, -0.017395F});
+  out.ok = true;
+
+  const fs::path ws = work / "colmap-auto";
+  fs::create_directories(ws / "images");
+  for (const auto& v : *views) fs::copy_file(v.image, ws / "images" / v.image.filename());
+  out.colmap = RunColmapAuto(ws, false, std::chrono::minutes(15));
+  std::vector<reconstruct::PinholeView> estimated;
+  std::vector<reconstruct::PinholeView> published;
+  for (const auto& v : *views) {
+    const auto it = out.colmap.poses.find(v.image.filename().string());
+    if (it == out.colmap.poses.end()) continue;
+    estimated.push_back(it->second);
+    reconstruct::PinholeView p;
+    for (int a = 0; a < 9; ++a) p.R.val[a] = v.camera.R[static_cast<size_t>(a)];
+    p.t = {v.camera.t[0], v.camera.t[1], v.camera.t[2]};
+    published.push_back(p);
+  }
+  out.colmap_registered = static_cast<int>(estimated.size());
+  if (auto d = reconstruct::ComparePoses(estimated, published); d.ok()) out.colmap_pose = *d;
   return out;
 }
 
@@ -85,39 +190,9 @@ int main(int argc, char** argv) {
     fs::copy_file(session->session_folder / "images" / c.serial / "take-0001.jpg",
                   auto_ws / "images" / (c.serial + ".jpg"));
   }
-  SubprocessOptions sub;
-  sub.timeout = std::chrono::minutes(quick ? 15 : 30);
-  sub.log_file = auto_ws / "automatic_reconstructor.log";
-  std::printf("colmap automatic_reconstructor --use_gpu 0 --dense 1 ...\n");
-  std::fflush(stdout);
-  auto run = RunSubprocess(
-      {"colmap", "automatic_reconstructor", "--workspace_path", auto_ws.string(), "--image_path",
-       (auto_ws / "images").string(), "--use_gpu", "0", "--dense", "1", "--num_threads", "2"},
-      sub);
-  double auto_s = run.ok() ? static_cast<double>(run->elapsed.count()) / 1000.0 : 0;
-  int registered = 0;
-  if (fs::exists(auto_ws / "sparse" / "0")) {
-    fs::create_directories(auto_ws / "txt");
-    auto convert = RunSubprocess({"colmap", "model_converter", "--input_path",
-                                  (auto_ws / "sparse" / "0").string(), "--output_path",
-                                  (auto_ws / "txt").string(), "--output_type", "TXT"});
-    auto images = ReadFileText(auto_ws / "txt" / "images.txt");
-    if (images.ok()) {
-      int lines = 0;
-      size_t start = 0;
-      while (start < images->size()) {
-        size_t end = images->find('\n', start);
-        if (end == std::string::npos) end = images->size();
-        if (end > start && (*images)[start] != '#') ++lines;
-        start = end + 1;
-      }
-      registered = lines / 2 + lines % 2;
-    }
-  }
-  bool auto_mesh = false;
-  for (const char* m : {"dense/0/meshed-poisson.ply", "dense/0/meshed-delaunay.ply"}) {
-    if (fs::exists(auto_ws / m) && reconstruct::PlyVertexCount(auto_ws / m) > 0) auto_mesh = true;
-  }
+  const ColmapAuto colmap = RunColmapAuto(auto_ws, true, std::chrono::minutes(quick ? 15 : 30));
+  const int registered = static_cast<int>(colmap.poses.size());
+  const TempleRing temple = RunTempleRing(studio / "templeRing");
   const int cameras = static_cast<int>(session->layout.truth.cameras.size());
   std::printf("\n%-28s %10s %10s %10s %10s\n", "", "seconds", "F@2mm", "F@5mm", "faces");
   std::printf("%-28s %10.1f %10.3f %10.3f %10zu\n", "twinrig preview", preview.seconds,
@@ -126,9 +201,20 @@ int main(int argc, char** argv) {
     std::printf("%-28s %10.1f %10.3f %10.3f %10zu\n", "twinrig full", full.seconds, full.fscore2,
                 full.fscore5, full.faces);
   }
-  std::printf("%-28s %10.1f   registered %d of %d, mesh: %s (%s)\n", "colmap automatic", auto_s,
-              registered, cameras, auto_mesh ? "yes" : "none",
-              run.ok() ? run->DescribeEnd().c_str() : "not started");
+  std::printf("%-28s %10.1f   registered %d of %d, mesh: %s (%s)\n", "colmap automatic",
+              colmap.seconds, registered, cameras, colmap.mesh ? "yes" : "none",
+              colmap.end.c_str());
+  std::printf("\ntempleRing %17s %10s %14s %14s\n", "seconds", "in box", "rot med/max",
+              "pos med/max");
+  std::printf("%-28s %10.1f %9.1f%% %6.3f/%.3f deg %5.2f/%.2f mm  (%zu fused points)\n",
+              "twinrig (calibrated + BA)", temple.seconds, 100 * temple.inside,
+              temple.pose.rotation_median_deg, temple.pose.rotation_max_deg,
+              temple.pose.position_median_mm, temple.pose.position_max_mm, temple.fused);
+  std::printf("%-28s %10.1f %10s %6.3f/%.3f deg %5.2f/%.2f mm  (registered %d of 19, %s)\n",
+              "colmap automatic (sparse)", temple.colmap.seconds, "-",
+              temple.colmap_pose.rotation_median_deg, temple.colmap_pose.rotation_max_deg,
+              temple.colmap_pose.position_median_mm, temple.colmap_pose.position_max_mm,
+              temple.colmap_registered, temple.colmap.end.c_str());
   bench::ResultLine result("reconstruction");
   result.Add("preview_s", preview.seconds);
   result.Add("fscore2_preview", preview.fscore2);
@@ -136,11 +222,18 @@ int main(int argc, char** argv) {
     result.Add("full_s", full.seconds);
     result.Add("fscore2_full", full.fscore2);
   }
-  result.Add("colmap_auto_s", auto_s);
+  result.Add("colmap_auto_s", colmap.seconds);
   result.Add("colmap_registered", registered);
-  result.Add("colmap_mesh", auto_mesh ? 1 : 0);
+  result.Add("colmap_mesh", colmap.mesh ? 1 : 0);
   result.Add("cameras", cameras);
-  result.Add("speedup_vs_colmap", preview.seconds > 0 ? auto_s / preview.seconds : 0);
+  result.Add("speedup_vs_colmap", preview.seconds > 0 ? colmap.seconds / preview.seconds : 0);
+  result.Add("templering_s", temple.seconds);
+  result.Add("templering_inside", temple.inside);
+  result.Add("templering_rot_deg", temple.pose.rotation_median_deg);
+  result.Add("templering_pos_mm", temple.pose.position_median_mm);
+  result.Add("colmap_templering_registered", temple.colmap_registered);
+  result.Add("colmap_templering_rot_deg", temple.colmap_pose.rotation_median_deg);
+  result.Add("colmap_templering_pos_mm", temple.colmap_pose.position_median_mm);
   result.Print();
   if (keep) {
     std::printf("kept %s\n", studio.c_str());
@@ -148,5 +241,5 @@ int main(int argc, char** argv) {
     std::error_code ec;
     fs::remove_all(studio, ec);
   }
-  return preview.ok ? 0 : 1;
+  return preview.ok && temple.ok ? 0 : 1;
 }
