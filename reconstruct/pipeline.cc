@@ -12,6 +12,7 @@
 #include "reconstruct/mesh.h"
 #include "reconstruct/mvs.h"
 #include "reconstruct/texture.h"
+#include "util/colmap_banner.h"
 #include "util/files.h"
 #include "util/logging.h"
 #include "util/options.h"
@@ -96,6 +97,21 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
     if (progress) progress(report.stages.back());
   };
 
+  // COLMAP's dense stereo when its colmap can run it (CUDA), else twinrig's.
+  bool colmap_dense = false;
+  if (options.dense != DenseStereo::kTwinrig) {
+    const ColmapBanner banner = ProbeColmap(options.colmap);
+    colmap_dense = banner.cuda;
+    if (options.dense == DenseStereo::kColmap && !banner.cuda) {
+      return MakeError(banner.recognised
+                           ? "this colmap (" + banner.version +
+                                 ") is built without CUDA: its patch_match_stereo cannot run"
+                           : "`" + options.colmap + " -h` did not print a COLMAP banner",
+                       options.colmap, "use twinrig's multi-view stereo (--dense twinrig or auto)");
+    }
+  }
+  report.dense_stereo = colmap_dense ? "colmap" : "twinrig";
+
   TWINRIG_RETURN_IF_ERROR(CheckImages(views));
   std::error_code ec;
   fs::remove_all(workspace, ec);
@@ -172,34 +188,61 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
     fs::create_hard_link(images / v.name, dense / "images" / v.name, ec);
     if (ec) fs::copy_file(images / v.name, dense / "images" / v.name, ec);
   }
-  {
+  const std::vector<std::pair<int, int>> overlaps = [&] {
     SparseOptions overlap;
     overlap.pair_max_angle_deg = 80;
     overlap.pair_neighbours = 10;
-    TWINRIG_RETURN_IF_ERROR(WritePinholeModel(sparse->views,
-                                              ChooseImagePairs(sparse->views, overlap),
-                                              Convergence(sparse->views), dense / "sparse"));
-  }
-  MvsOptions mvs;
-  mvs.threads = options.threads;
-  mvs.window = options.window > 0 ? options.window : (full ? 11 : 9);
-  mvs.disparity_step_px = options.plane_step_px > 0 ? options.plane_step_px : (full ? 1.0 : 2.0);
-  mvs.max_planes = full ? 384 : 256;
-  mvs.backdrop = options.backdrop;
-  clock.Lap();
-  auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);
-  if (!depth.ok()) return depth.error();
-  stage("depth", clock.Lap(),
-        Fixed(depth->mean_planes, 0) + " planes, " + Fixed(100 * depth->valid_fraction, 1) +
-            "% pixels with depth" +
-            (options.backdrop.enabled
-                 ? ", " + Fixed(100 * depth->backdrop_fraction, 1) + "% keyed out as backdrop"
-                 : std::string()));
+    return ChooseImagePairs(sparse->views, overlap);
+  }();
+  TWINRIG_RETURN_IF_ERROR(
+      WritePinholeModel(sparse->views, overlaps, Convergence(sparse->views), dense / "sparse"));
   {
-    std::string cfg;
-    for (const auto& v : sparse->views) cfg += v.name + "\n";
-    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "fusion.cfg", cfg));
-    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "patch-match.cfg", cfg));
+    // fusion.cfg: the images to fuse; patch-match.cfg: each image and its source images.
+    std::vector<std::string> sources(sparse->views.size());
+    for (const auto& [a, b] : overlaps) {
+      const auto ia = static_cast<size_t>(a);
+      const auto ib = static_cast<size_t>(b);
+      sources[ia] += (sources[ia].empty() ? "" : ", ") + sparse->views[ib].name;
+      sources[ib] += (sources[ib].empty() ? "" : ", ") + sparse->views[ia].name;
+    }
+    std::string fusion_cfg;
+    std::string patch_match_cfg;
+    for (size_t i = 0; i < sparse->views.size(); ++i) {
+      fusion_cfg += sparse->views[i].name + "\n";
+      patch_match_cfg +=
+          sparse->views[i].name + "\n" + (sources[i].empty() ? "__auto__, 10" : sources[i]) + "\n";
+    }
+    fs::create_directories(dense / "stereo", ec);
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "fusion.cfg", fusion_cfg));
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "patch-match.cfg", patch_match_cfg));
+  }
+  if (colmap_dense) {
+    const int long_side = std::max(prepared->front().width, prepared->front().height);
+    auto patch_match = colmap.Run(
+        "5-patch-match", "patch_match_stereo",
+        {"--workspace_path", dense.string(), "--workspace_format", "COLMAP",
+         "--PatchMatchStereo.geom_consistency", "true", "--PatchMatchStereo.max_image_size",
+         std::to_string(long_side), "--PatchMatchStereo.window_radius",
+         std::to_string((options.window > 0 ? options.window : (full ? 11 : 9)) / 2)});
+    if (!patch_match.ok()) return patch_match.error();
+    report.stages.back().stage = "depth";
+    report.stages.back().detail = "colmap patch_match_stereo (CUDA)";
+  } else {
+    MvsOptions mvs;
+    mvs.threads = options.threads;
+    mvs.window = options.window > 0 ? options.window : (full ? 11 : 9);
+    mvs.disparity_step_px = options.plane_step_px > 0 ? options.plane_step_px : (full ? 1.0 : 2.0);
+    mvs.max_planes = full ? 384 : 256;
+    mvs.backdrop = options.backdrop;
+    clock.Lap();
+    auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);
+    if (!depth.ok()) return depth.error();
+    stage("depth", clock.Lap(),
+          Fixed(depth->mean_planes, 0) + " planes, " + Fixed(100 * depth->valid_fraction, 1) +
+              "% pixels with depth" +
+              (options.backdrop.enabled
+                   ? ", " + Fixed(100 * depth->backdrop_fraction, 1) + "% keyed out as backdrop"
+                   : std::string()));
   }
   const fs::path fused = dense / "fused.ply";
   const std::string threads = std::to_string(options.threads);

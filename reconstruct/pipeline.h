@@ -5,7 +5,8 @@
 //   matches        colmap matches_importer with the rig's pair list (cameras that see the same
 //   side) triangulation  colmap point_triangulator with the calibrated poses (never mapper)
 //   [bundle]       colmap bundle_adjuster with intrinsics fixed (optional)
-//   depth          twinrig's CPU multi-view stereo -> COLMAP depth and normal maps
+//   depth          twinrig's CPU multi-view stereo -> COLMAP depth and normal maps (or, when the
+//                  colmap program has CUDA, colmap patch_match_stereo)
 //   fusion         colmap stereo_fusion
 //   poisson        colmap poisson_mesher (depth and trim for a head-sized subject)
 //   cleanup        crop to the subject, remove islands, decimate
@@ -32,6 +33,13 @@ namespace twinrig::reconstruct {
 enum class Level { kPreview, kFull };
 std::string LevelName(Level level);  // "preview" | "full"
 
+// Who makes the depth maps: COLMAP's patch_match_stereo needs a colmap built with CUDA.
+enum class DenseStereo {
+  kAuto,     // COLMAP's when the colmap program has CUDA, else twinrig's
+  kTwinrig,  // twinrig's CPU multi-view stereo
+  kColmap,   // COLMAP's patch_match_stereo (an error when colmap has no CUDA)
+};
+
 struct ReconstructOptions {
   Level level = Level::kPreview;
   double scale =
@@ -47,7 +55,8 @@ struct ReconstructOptions {
   double max_gap_mm = 0;
   double plane_step_px = 0;  // multi-view stereo plane spacing (0: preview 2, full 1)
   int window = 0;            // multi-view stereo NCC window (0: preview 9, full 11)
-  BackdropKey backdrop;      // the studio's backdrop, keyed out of the depth maps (off by default)
+  DenseStereo dense = DenseStereo::kAuto;
+  BackdropKey backdrop;  // the studio's backdrop, keyed out of the depth maps (off by default)
   int min_fused_points = 2000;
   std::string colmap = "colmap";
   int step_timeout_s = 1800;
@@ -72,6 +81,7 @@ struct ReconstructReport {
   // With bundle adjustment: how far it moved the cameras from their calibration, once its model is
   // brought back into the rig's frame (cameras 0 when it did not run).
   PoseDifference adjustment;
+  std::string dense_stereo;  // "twinrig" or "colmap"
   size_t fused_points = 0;
   size_t faces = 0;
   double total_seconds = 0;

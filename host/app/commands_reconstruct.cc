@@ -24,6 +24,7 @@ struct ReconstructArgs {
   double plane_step_px = 0;
   int window = 0;
   std::string backdrop;
+  std::string dense = "auto";
   std::string colmap = "colmap";
 };
 
@@ -71,6 +72,10 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
         auto key = reconstruct::ParseBackdropKey(text);
         return key.ok() ? std::string() : key.error().what + "; " + key.error().todo;
       });
+  cmd->add_option("--dense", args->dense,
+                  "who makes the depth maps: auto (COLMAP's patch_match_stereo when colmap has "
+                  "CUDA, else twinrig's), twinrig (CPU multi-view stereo) or colmap")
+      ->check(CLI::IsMember({"auto", "twinrig", "colmap"}));
   cmd->add_option("--colmap", args->colmap, "the colmap program");
   cmd->callback([args, &global, &exit_code] {
     reconstruct::ReconstructOptions options;
@@ -85,6 +90,9 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
     options.plane_step_px = args->plane_step_px;
     options.window = args->window;
     options.colmap = args->colmap;
+    options.dense = args->dense == "twinrig"  ? reconstruct::DenseStereo::kTwinrig
+                    : args->dense == "colmap" ? reconstruct::DenseStereo::kColmap
+                                              : reconstruct::DenseStereo::kAuto;
     if (!args->backdrop.empty()) options.backdrop = *reconstruct::ParseBackdropKey(args->backdrop);
     std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
               << ")\n";

@@ -97,8 +97,7 @@ void ExamineColmap(const Options& options, std::vector<Finding>& out) {
   }
   SubprocessOptions run;
   run.timeout = std::chrono::seconds(30);
-  auto help = RunSubprocess({options.colmap, "-h"}, run);
-  ColmapBanner banner = help.ok() ? ParseColmapBanner(help->output) : ColmapBanner{};
+  const ColmapBanner banner = ProbeColmap(options.colmap);
   if (!banner.recognised) {
     out.push_back(Fail("colmap", "`" + options.colmap + " -h` did not print a COLMAP banner",
                        "check the colmap installation (run `colmap -h` by hand)"));
@@ -220,19 +219,6 @@ std::string_view LevelName(Level level) {
       return "FAIL";
   }
   return "?";
-}
-
-ColmapBanner ParseColmapBanner(std::string_view help_output) {
-  ColmapBanner banner;
-  static const std::regex kVersion(R"(COLMAP\s+([0-9]+(\.[0-9]+)*)[^\n]*)");
-  static const std::regex kCuda(R"(\b(with|without)\s+CUDA\b)");
-  std::string text(help_output);
-  std::smatch match;
-  if (!std::regex_search(text, match, kVersion)) return banner;
-  banner.recognised = true;
-  banner.version = match[1];
-  if (std::regex_search(text, match, kCuda)) banner.cuda = match[1] == "with";
-  return banner;
 }
 
 std::optional<bool> ParseCgalProbe(std::string_view delaunay_output) {

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "util/colmap_banner.h"
+
 namespace twinrig::doctor {
 
 enum class Level { kOk, kWarn, kFail };
@@ -18,16 +20,6 @@ struct Finding {
   std::string detail;  // what was found
   std::string todo;    // what to do; empty when OK
 };
-
-// What `colmap -h` says about itself. Its first lines read, e.g.
-//   COLMAP 3.8 -- Structure-from-Motion and Multi-View Stereo
-//                 (Commit Unknown on Unknown without CUDA)
-struct ColmapBanner {
-  bool recognised = false;
-  std::string version;  // "3.8"
-  bool cuda = false;
-};
-ColmapBanner ParseColmapBanner(std::string_view help_output);
 
 // COLMAP built without CGAL answers `colmap delaunay_mesher` with
 //   "ERROR: Delaunay meshing requires CGAL, which is not available on your system."

@@ -23,7 +23,9 @@
 #include "tests/reconstruct/rendered_session.h"
 #include "tests/test_support.h"
 #include "util/check.h"
+#include "util/colmap_banner.h"
 #include "util/files.h"
+#include "util/logging.h"
 
 namespace twinrig::reconstruct {
 namespace {
@@ -541,12 +543,71 @@ TEST_CASE("Bad input is refused with an error that names what is wrong", "[integ
   CHECK_THAT(uncalibrated.error().todo, Catch::Contains("twinrig calibrate"));
 }
 
+TEST_CASE("A COLMAP crash becomes an error that names the step and its log", "[integration]") {
+  // COLMAP 3.8's poisson_mesher really does crash on a cloud without points (the pipeline stops
+  // before it when fusion keeps too few); here it is run on one on purpose.
+  TempDir dir;
+  // What stereo_fusion writes when it fuses nothing.
+  REQUIRE(WriteFileAtomic(dir / "empty.ply",
+                          "ply\nformat binary_little_endian 1.0\nelement vertex 0\n"
+                          "property float x\nproperty float y\nproperty float z\n"
+                          "property float nx\nproperty float ny\nproperty float nz\n"
+                          "property uchar red\nproperty uchar green\nproperty uchar blue\n"
+                          "end_header\n")
+              .ok());
+  Colmap colmap(dir.path(), ColmapOptions{}, Log().With("test", "crash"));
+  auto run = colmap.Run(
+      "7-poisson", "poisson_mesher",
+      {"--input_path", (dir / "empty.ply").string(), "--output_path", (dir / "mesh.ply").string()});
+  REQUIRE_FALSE(run.ok());
+  INFO(run.error().Describe());
+  CHECK_THAT(run.error().what,
+             Catch::Contains("poisson_mesher (7-poisson)") && Catch::Contains("killed by signal"));
+  CHECK(run.error().where == (dir / "logs" / "7-poisson.log").string());
+  CHECK(fs::file_size(dir / "logs" / "7-poisson.log") > 0);
+  CHECK_THAT(*ReadFileText(dir / "steps.log"),
+             Catch::Contains("7-poisson colmap poisson_mesher: killed by signal"));
+  // A colmap that is not there is said as such.
+  ColmapOptions missing;
+  missing.program = (dir / "no-colmap").string();
+  Colmap absent(dir.path(), missing, Log().With("test", "crash"));
+  auto none = absent.Run("1-features", "feature_extractor", {});
+  REQUIRE_FALSE(none.ok());
+  CHECK_THAT(none.error().what, Catch::Contains("could not be started"));
+}
+
 // The Middlebury templeRing views (19 of 47) with their published cameras.
 std::vector<InputView> TempleRing() {
   auto views =
       LoadPublishedViews(twinrig::testing::TestData("multiview/templeRing19") / "templeR_par.txt");
   TWINRIG_CHECK(views.ok()) << views.error().Describe();
   return *views;
+}
+
+TEST_CASE("The dense stage is COLMAP's only where its colmap has CUDA", "[integration]") {
+  const ColmapBanner banner = ProbeColmap("colmap");
+  REQUIRE(banner.recognised);
+  TempDir dir;
+  ReconstructOptions options;
+  options.dense = DenseStereo::kColmap;
+  auto views = TempleRing();
+  views.resize(4);
+  auto forced = Reconstruct(views, dir / "work", dir / "twin", options);
+  if (banner.cuda) {
+    // A CUDA build runs patch_match_stereo; this check is for machines without one.
+    SUCCEED("colmap " << banner.version << " has CUDA");
+    return;
+  }
+  // Asked for and unavailable: said before any work is done.
+  REQUIRE_FALSE(forced.ok());
+  CHECK_THAT(forced.error().what, Catch::Contains("without CUDA"));
+  CHECK_THAT(forced.error().todo, Catch::Contains("--dense twinrig"));
+  CHECK_FALSE(fs::exists(dir / "work"));
+  // A program that is no colmap at all.
+  options.colmap = "true";
+  auto other = Reconstruct(views, dir / "work", dir / "twin", options);
+  REQUIRE_FALSE(other.ok());
+  CHECK_THAT(other.error().what, Catch::Contains("did not print a COLMAP banner"));
 }
 
 TEST_CASE("A published data set's cameras are read, and a broken camera file is refused",
@@ -587,6 +648,7 @@ TEST_CASE("templeRing: dense points fall inside the published bounding box", "[i
   auto report = Reconstruct(views, dir / "work", dir / "twin", options);
   if (!report.ok()) FAIL(report.error().Describe());
   CHECK(report->registered == 19);
+  CHECK(report->dense_stereo == "twinrig");  // Debian's colmap has no CUDA
   // The camera pose error: bundle adjustment (intrinsics fixed) starts from the published cameras
   // and moves them as the images say; its model is brought back into the published frame, and
   // what is left is the difference. Measured 0.19 deg / 0.79 mm (median), 0.33 deg / 1.5 mm (max).
