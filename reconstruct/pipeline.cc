@@ -358,8 +358,29 @@ Result<ReconstructReport> ReconstructSession(const fs::path& studio, const std::
   auto input = LoadSessionInput(studio, session_id, options.take);
   if (!input.ok()) return input.error();
   const std::string level = LevelName(options.level);
-  return Reconstruct(input->views, input->session_folder / "reconstruction" / level,
-                     input->session_folder / "twin" / level, options, progress);
+  const fs::path workspace = input->session_folder / "reconstruction" / level;
+  const fs::path twin = input->session_folder / "twin" / level;
+  auto report = Reconstruct(input->views, workspace, twin, options, progress);
+  // A twin never outlives the capture it was made from. If the images went while it was being
+  // made (the subject rejected the scan or was erased, or the vault was closed), whatever this
+  // run made is removed again, and that, not a failed step, is the error.
+  bool capture_gone = false;
+  for (const auto& v : input->views) {
+    std::error_code ec;
+    if (!fs::exists(v.image, ec)) capture_gone = true;
+  }
+  if (capture_gone) {
+    std::error_code ec;
+    fs::remove_all(twin, ec);
+    fs::remove_all(workspace, ec);
+    return MakeError("the session's images were removed while its " + level +
+                         " twin was being made (a rejection, an erasure or a closed vault); "
+                         "nothing of this run was kept",
+                     (input->session_folder / "images").string(),
+                     "nothing to do if that was meant; else restore the images (twinrig vault "
+                     "open) and run the reconstruction again");
+  }
+  return report;
 }
 
 }  // namespace twinrig::reconstruct

@@ -466,6 +466,33 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slo
   CHECK(metrics->FScore(5) > 0.45);
 }
 
+TEST_CASE("A twin whose images are removed while it is made is not kept", "[integration]") {
+  TempDir dir;
+  twinrig::testing::RenderedSessionOptions so;
+  so.width = 400;
+  so.height = 300;
+  so.supersamples = 1;
+  auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
+  if (!session.ok()) FAIL(session.error().Describe());
+  ReconstructOptions options;
+  options.scale = 1.0;
+  options.target_faces = 4000;
+  options.atlas_size = 512;
+  const fs::path twin = session->session_folder / "twin" / "preview";
+  bool twin_was_there = false;
+  // The subject rejects the scan as the twin is exported: the review station removes the images.
+  auto report = ReconstructSession(dir.path(), so.session_id, options, [&](const StageTime& stage) {
+    if (stage.stage != "export") return;
+    twin_was_there = fs::exists(twin / "twin.glb");
+    fs::remove_all(session->session_folder / "images");
+  });
+  CHECK(twin_was_there);
+  REQUIRE_FALSE(report.ok());
+  CHECK_THAT(report.error().what, Catch::Contains("images were removed while its preview twin"));
+  CHECK_FALSE(fs::exists(twin));
+  CHECK_FALSE(fs::exists(session->session_folder / "reconstruction" / "preview"));
+}
+
 TEST_CASE("Bad input is refused with an error that names what is wrong", "[integration]") {
   TempDir dir;
   twinrig::testing::RenderedSessionOptions so;
