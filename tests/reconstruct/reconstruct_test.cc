@@ -43,6 +43,15 @@ void LookAtOrigin(PinholeView& v, const cv::Vec3d& centre) {
   v.t = -(v.R * centre);
 }
 
+// A head24 take rendered small and fast (one sample per pixel), for the pipeline's own checks.
+twinrig::testing::RenderedSessionOptions SmallHead24(int width, int height) {
+  twinrig::testing::RenderedSessionOptions so;
+  so.width = width;
+  so.height = height;
+  so.supersamples = 1;
+  return so;
+}
+
 // The ground-truth cameras of a head24 layout as ideal pinhole views.
 std::vector<PinholeView> TruthViews(const sim::layout::GroundTruth& truth) {
   std::vector<PinholeView> views;
@@ -408,10 +417,7 @@ TEST_CASE("Scores measure distance to the truth at 1, 2 and 5 mm", "[unit]") {
 
 TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slow]") {
   TempDir dir;
-  twinrig::testing::RenderedSessionOptions so;
-  so.width = 400;
-  so.height = 300;
-  so.supersamples = 1;
+  const auto so = SmallHead24(400, 300);
   auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
   if (!session.ok()) FAIL(session.error().Describe());
   ReconstructOptions options;
@@ -468,10 +474,7 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slo
 
 TEST_CASE("A twin whose images are removed while it is made is not kept", "[integration]") {
   TempDir dir;
-  twinrig::testing::RenderedSessionOptions so;
-  so.width = 400;
-  so.height = 300;
-  so.supersamples = 1;
+  const auto so = SmallHead24(400, 300);
   auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
   if (!session.ok()) FAIL(session.error().Describe());
   ReconstructOptions options;
@@ -495,10 +498,7 @@ TEST_CASE("A twin whose images are removed while it is made is not kept", "[inte
 
 TEST_CASE("Bad input is refused with an error that names what is wrong", "[integration]") {
   TempDir dir;
-  twinrig::testing::RenderedSessionOptions so;
-  so.width = 320;
-  so.height = 240;
-  so.supersamples = 1;
+  const auto so = SmallHead24(320, 240);
   auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
   if (!session.ok()) FAIL(session.error().Describe());
   auto good = LoadSessionInput(dir.path(), so.session_id);
