@@ -84,6 +84,7 @@ struct PreflightArgs {
   std::string rig;
   int takes = 3;
   double frame_mb = 30;
+  bool json = false;
 };
 
 struct SettingsArgs {
@@ -238,6 +239,8 @@ void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code)
   cmd->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
   cmd->add_option("--takes", args.takes, "planned takes (card space)")->check(CLI::Range(1, 10000));
   cmd->add_option("--frame-mb", args.frame_mb, "expected size of one frame in MB");
+  cmd->add_flag("--json", args.json,
+                "print the report as one line of JSON on stdout (the table goes to stderr)");
   cmd->callback([&global, &exit_code] {
     auto resolved = session::ResolveRig(global.studio, args.rig);
     if (!resolved.ok()) return Fail(resolved.error(), exit_code);
@@ -248,7 +251,10 @@ void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code)
     options.worker.home = global.studio / ".gphoto";
     auto report = session::RunPreflight(global.studio / "rigs" / rig / "rig.toml", options);
     if (!report.ok()) return Fail(report.error(), exit_code);
-    std::cout << "preflight of rig " << rig << "\n" << session::FormatPreflight(*report);
+    // With --json the table still goes to whoever watches (stderr), the JSON to stdout.
+    (args.json ? std::cerr : std::cout) << "preflight of rig " << rig << "\n"
+                                        << session::FormatPreflight(*report) << std::flush;
+    if (args.json) std::cout << session::PreflightJson(*report) << "\n";
     exit_code = report->ready() ? 0 : 1;
   });
 }

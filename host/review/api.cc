@@ -112,10 +112,6 @@ std::string Summary(const cs::StoredRecord& rec) {
   return {};
 }
 
-bool IsNumber(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
 }  // namespace
 
 std::string TokenOf(const ApiRequest& request) {
@@ -138,46 +134,36 @@ std::string TokenOf(const ApiRequest& request) {
 
 PreflightView ParsePreflightOutput(const std::vector<std::string>& lines) {
   PreflightView view;
+  json report;
+  for (const auto& line : lines) {
+    if (line.empty() || line.front() != '{') continue;
+    report = json::parse(line, nullptr, false);
+    if (report.is_object() && report.contains("cameras")) break;
+    report = json();
+  }
+  if (!report.is_object()) return view;
   view.ran = true;
   view.at = UtcIsoNow();
-  for (const auto& line : lines) {
-    std::istringstream in(line);
-    std::vector<std::string> tok;
-    for (std::string t; in >> t;) tok.push_back(t);
-    if (tok.empty()) continue;
-    if (tok[0] == "READY:") view.ready = true;
-    if (tok[0] == "-" && line.rfind("  - ", 0) == 0) {
-      view.to_fix.push_back(line.substr(4));
-      continue;
-    }
-    if (tok[0] == "node" && tok.size() >= 3) {
-      NodeReadiness node;
-      node.endpoint = tok[1];
-      node.online = tok[2] == "online";
-      if (node.online && tok.size() >= 6 && tok[3] == "sync") {
-        try {
-          node.sync_error_us = std::stod(tok[5]);
-        } catch (const std::exception&) {
-          node.sync_error_us = -1;
-        }
-      }
-      view.nodes.push_back(node);
-      continue;
-    }
-    if (tok.size() >= 5 && (tok[2] == "ok" || tok[2] == "FIX" || tok[2] == "MISSING") &&
-        IsNumber(tok[4])) {
-      CameraReadiness cam;
-      cam.serial = tok[0];
-      cam.port = tok[1];
-      cam.state = tok[2];
-      cam.battery = tok[3];
-      cam.free_frames = std::stol(tok[4]);
-      for (size_t i = 5; i < tok.size(); ++i) {
-        const size_t eq = tok[i].find('=');
-        if (eq != std::string::npos) cam.settings[tok[i].substr(0, eq)] = tok[i].substr(eq + 1);
-      }
-      view.cameras[cam.serial] = cam;
-    }
+  view.ready = report.value("ready", false);
+  view.to_fix = report.value("to_fix", std::vector<std::string>{});
+  for (const auto& c : report.value("cameras", json::array())) {
+    CameraReadiness cam;
+    cam.serial = c.value("serial", "");
+    cam.port = c.value("port", "");
+    cam.state = c.value("state", "");
+    cam.battery = c.value("battery", "");
+    if (cam.battery.empty()) cam.battery = "-";
+    cam.free_frames = c.value("free_frames", 0L);
+    cam.settings = c.value("settings", std::map<std::string, std::string>{});
+    cam.problems = c.value("problems", std::vector<std::string>{});
+    if (!cam.serial.empty()) view.cameras[cam.serial] = cam;
+  }
+  for (const auto& n : report.value("nodes", json::array())) {
+    NodeReadiness node;
+    node.endpoint = n.value("endpoint", "");
+    node.online = n.value("online", false);
+    node.sync_error_us = n.value("sync_error_us", -1.0);
+    view.nodes.push_back(node);
   }
   // Settings match: each setting against the value most cameras have.
   std::map<std::string, std::map<std::string, int>> counts;
@@ -190,9 +176,6 @@ PreflightView ParsePreflightOutput(const std::vector<std::string>& lines) {
       const auto best = std::max_element(
           c.begin(), c.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
       if (best != c.end() && best->first != v) cam.settings_match = false;
-    }
-    for (const auto& fix : view.to_fix) {
-      if (fix.find(serial) != std::string::npos) cam.problems.push_back(fix);
     }
   }
   return view;
@@ -414,7 +397,7 @@ ApiResponse Api::StartJob(const std::string& session, const std::string& kind) {
   auto info = session::LoadSession(options_.studio, session);
   if (!info.ok()) return Fail(404, info.error());
   std::vector<std::string> args;
-  if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1"};
+  if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1", "--json"};
   if (kind == "capture") args = {"capture", "--session", session};
   if (kind == "retake") args = {"capture", "--session", session, "--retake-missing"};
   if (kind == "reconstruct") args = {"reconstruct", session, "--preview"};
@@ -700,7 +683,13 @@ ApiResponse Api::Review(const std::string& session, const json& body) {
   if (!catalog.ok()) return Fail(500, catalog.error());
   auto chain = cs::Chain::ForSession(*catalog, session);
   if (!chain.ok()) return Fail(500, chain.error());
-  if (chain->state().twin != nullptr) return Fail(409, "the twin was already reviewed", session);
+  // Once only: a review waiting for the studio's countersignature counts too.
+  const auto& records = chain->records();
+  const bool reviewed = chain->state().twin != nullptr ||
+                        std::any_of(records.begin(), records.end(), [](const cs::StoredRecord& r) {
+                          return r.type == "twin_approval" || r.type == "twin_rejection";
+                        });
+  if (reviewed) return Fail(409, "the twin was already reviewed", session);
   // The passphrase is checked before anything is written.
   auto key =
       cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));

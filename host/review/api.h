@@ -63,7 +63,8 @@ struct PreflightView {
   std::vector<NodeReadiness> nodes;
   std::vector<std::string> to_fix;
 };
-// Reads the table `twinrig preflight` prints (host/session/preflight.cc FormatPreflight).
+// Reads what `twinrig preflight --json` prints (host/session/preflight.cc PreflightJson): the
+// first line that is a JSON object with cameras; a view that did not run when there is none.
 PreflightView ParsePreflightOutput(const std::vector<std::string>& lines);
 
 class Api {

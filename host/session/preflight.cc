@@ -4,6 +4,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "host/riglink/rig_file.h"
 #include "host/riglink/riglink.h"
 #include "sim/layout/layout.h"
@@ -150,6 +152,34 @@ Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
   return report;
 }
 
+std::string CameraState(const CameraCheck& camera) {
+  if (!camera.present) return "MISSING";
+  return camera.problems.empty() ? "ok" : "FIX";
+}
+
+std::string PreflightJson(const PreflightReport& report) {
+  nlohmann::json cameras = nlohmann::json::array();
+  for (const auto& c : report.cameras) {
+    cameras.push_back({{"serial", c.serial},
+                       {"port", c.port},
+                       {"state", CameraState(c)},
+                       {"battery", c.battery},
+                       {"free_frames", static_cast<long>(c.free_frames)},
+                       {"settings", c.settings},
+                       {"problems", c.problems}});
+  }
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& n : report.nodes) {
+    nodes.push_back({{"endpoint", n.endpoint},
+                     {"online", n.online},
+                     {"sync_error_us", n.sync_error_us},
+                     {"problems", n.problems}});
+  }
+  return nlohmann::json{
+      {"ready", report.ready()}, {"cameras", cameras}, {"nodes", nodes}, {"to_fix", report.to_fix}}
+      .dump();
+}
+
 std::string FormatPreflight(const PreflightReport& report) {
   std::ostringstream out;
   out << std::left << "  " << std::setw(16) << "camera" << std::setw(22) << "port" << std::setw(8)
@@ -159,10 +189,7 @@ std::string FormatPreflight(const PreflightReport& report) {
     std::string settings;
     for (const auto& [k, v] : c.settings) settings += (settings.empty() ? "" : " ") + k + "=" + v;
     out << "  " << std::setw(16) << c.serial << std::setw(22) << c.port << std::setw(8)
-        << (!c.present           ? "MISSING"
-            : c.problems.empty() ? "ok"
-                                 : "FIX")
-        << std::setw(9) << (c.battery.empty() ? "-" : c.battery) << std::setw(9)
+        << CameraState(c) << std::setw(9) << (c.battery.empty() ? "-" : c.battery) << std::setw(9)
         << static_cast<long>(c.free_frames) << settings << "\n";
   }
   for (const auto& n : report.nodes) {

@@ -55,6 +55,14 @@ struct PreflightReport {
 Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
                                      const PreflightOptions& options);
 
+// The table a technician reads.
 std::string FormatPreflight(const PreflightReport& report);
+// The same report as one line of JSON (`twinrig preflight --json`, what the review station reads):
+// {"ready", "cameras": [{"serial", "port", "state" (ok|FIX|MISSING), "battery", "free_frames",
+// "settings": {name: value}, "problems": [...]}], "nodes": [{"endpoint", "online",
+// "sync_error_us", "problems"}], "to_fix": [...]}.
+std::string PreflightJson(const PreflightReport& report);
+// What a camera's line says: MISSING, FIX (problems to fix) or ok.
+std::string CameraState(const CameraCheck& camera);
 
 }  // namespace twinrig::session

@@ -66,7 +66,8 @@ function connect() {
   };
   ws.onmessage = (msg) => {
     const ev = JSON.parse(msg.data);
-    if (ev.type === 'job' && ev.event === 'line') appendConsole(ev.line);
+    // A job's JSON report (preflight --json) feeds the tiles; the console shows its table.
+    if (ev.type === 'job' && ev.event === 'line' && !ev.line.startsWith('{"')) appendConsole(ev.line);
     if (ev.type === 'job' && ev.event === 'started') appendConsole(`$ ${ev.job.command}`);
     if (ev.type === 'job' && ev.event === 'ended') {
       appendConsole(`— ${ev.job.kind} ${ev.job.ok ? 'done' : `failed (exit ${ev.job.exit_code})`}`);

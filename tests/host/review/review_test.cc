@@ -1,4 +1,6 @@
 // The review station's access rules and static-file resolution, without sockets.
+#include <sstream>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -7,6 +9,7 @@
 #include "host/review/api.h"
 #include "host/review/auth.h"
 #include "host/review/static_files.h"
+#include "host/session/preflight.h"
 #include "tests/test_support.h"
 
 namespace twinrig::review {
@@ -138,27 +141,53 @@ TEST_CASE("Percent-decoding and safe segments", "[unit]") {
   CHECK(MimeType("twin.glb") == "model/gltf-binary");
 }
 
-TEST_CASE("The preflight table becomes camera tiles and node sync", "[unit]") {
-  const std::vector<std::string> lines = {
-      "preflight of rig head24",
-      "  camera          port                  state   battery  frames   settings",
-      "  TR000001        ptpip:127.0.0.2       ok      85%      3000     f-number=5.6 iso=100",
-      "  TR000002        ptpip:127.0.0.3       FIX     12%      3000     f-number=8 iso=100",
-      "  TR000003        ptpip:127.0.0.4       MISSING -        0        ",
-      "  node 127.0.2.1:15800          online  sync error 3.2 us",
-      "  node 127.0.2.2:15800          OFFLINE",
-      "NOT READY: 2 thing(s) to fix:",
-      "  - TR000002: battery 12% (below 30%): charge it",
-      "  - TR000003: not found at ptpip:127.0.0.4: check the cable",
-  };
+TEST_CASE("The preflight report becomes camera tiles and node sync", "[unit]") {
+  session::PreflightReport report;
+  session::CameraCheck ok;
+  ok.serial = "TR000001";
+  ok.port = "ptpip:127.0.0.2";
+  ok.present = true;
+  ok.battery = "85%";
+  ok.free_frames = 3000;
+  // Real cameras name settings with spaces ("Large Fine JPEG"): the JSON keeps them whole.
+  ok.settings = {{"f-number", "5.6"}, {"imagequality", "Large Fine JPEG"}};
+  session::CameraCheck low = ok;
+  low.serial = "TR000002";
+  low.port = "ptpip:127.0.0.3";
+  low.battery = "12%";
+  low.settings["f-number"] = "8";
+  low.problems = {"TR000002: battery 12% (below 30%): charge it"};
+  session::CameraCheck missing;
+  missing.serial = "TR000003";
+  missing.port = "ptpip:127.0.0.4";
+  missing.problems = {"TR000003: not found at ptpip:127.0.0.4: check the cable"};
+  report.cameras = {ok, low, missing};
+  session::NodeCheck online;
+  online.endpoint = "127.0.2.1:15800";
+  online.online = true;
+  online.sync_error_us = 3.2;
+  session::NodeCheck offline;
+  offline.endpoint = "127.0.2.2:15800";
+  report.nodes = {online, offline};
+  report.to_fix = {low.problems[0], missing.problems[0]};
+  // What the job prints: the table on stderr and the JSON line, in one stream.
+  std::vector<std::string> lines = {"preflight of rig head24"};
+  std::istringstream table(session::FormatPreflight(report));
+  for (std::string line; std::getline(table, line);) lines.push_back(line);
+  lines.push_back(session::PreflightJson(report));
+
   const PreflightView view = ParsePreflightOutput(lines);
+  CHECK(view.ran);
   REQUIRE(view.cameras.size() == 3);
   CHECK_FALSE(view.ready);
   CHECK(view.cameras.at("TR000001").state == "ok");
   CHECK(view.cameras.at("TR000001").battery == "85%");
   CHECK(view.cameras.at("TR000001").free_frames == 3000);
+  CHECK(view.cameras.at("TR000001").settings.at("imagequality") == "Large Fine JPEG");
+  CHECK(view.cameras.at("TR000002").state == "FIX");
   CHECK(view.cameras.at("TR000002").settings.at("f-number") == "8");
   CHECK(view.cameras.at("TR000003").state == "MISSING");
+  CHECK(view.cameras.at("TR000003").battery == "-");
   CHECK(view.cameras.at("TR000002").problems.size() == 1);
   REQUIRE(view.nodes.size() == 2);
   CHECK(view.nodes[0].online);
@@ -167,14 +196,16 @@ TEST_CASE("The preflight table becomes camera tiles and node sync", "[unit]") {
   CHECK(view.to_fix.size() == 2);
   // Two cameras only: neither value of f-number is a majority against the other; with a third
   // camera agreeing with TR000001 the odd one out is flagged.
-  auto more = lines;
-  more.insert(
-      more.begin() + 3,
-      "  TR000004        ptpip:127.0.0.5       ok      85%      3000     f-number=5.6 iso=100");
-  const PreflightView view2 = ParsePreflightOutput(more);
+  session::CameraCheck third = ok;
+  third.serial = "TR000004";
+  report.cameras.push_back(third);
+  const PreflightView view2 = ParsePreflightOutput({session::PreflightJson(report)});
   CHECK(view2.cameras.at("TR000001").settings_match);
   CHECK_FALSE(view2.cameras.at("TR000002").settings_match);
-  CHECK(ParsePreflightOutput({"READY: 1 cameras and 0 trigger nodes checked"}).ready);
+  report.to_fix.clear();
+  CHECK(ParsePreflightOutput({session::PreflightJson(report)}).ready);
+  // Output without a report (the preflight could not run) is no view.
+  CHECK_FALSE(ParsePreflightOutput({"error: no rig", "{not json", "{\"other\": 1}"}).ran);
 }
 
 TEST_CASE("Tokens come from the cookie or a bearer header", "[unit]") {

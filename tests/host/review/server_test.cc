@@ -1,6 +1,7 @@
 // The review station over real HTTP on loopback: every /api/ route but the PIN login answers 401
 // without a token, wrong PINs are rate-limited with Retry-After, a subject sees only their own
-// session, static files never leave the web root, and the WebSocket needs a token too.
+// session, static files never leave the web root, the WebSocket needs a token too, and a rejected
+// twin is destroyed with its capture.
 #include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
 
 #include <boost/asio.hpp>
@@ -14,6 +15,7 @@
 
 #include "host/catalog/catalog.h"
 #include "host/review/server.h"
+#include "tests/consent/consent_fixture.h"
 #include "tests/test_support.h"
 
 namespace twinrig::review {
@@ -73,8 +75,9 @@ struct Station {
   TempDir dir;
   std::unique_ptr<ReviewServer> server;
   int port = 0;
-  Station() {
-    const fs::path studio = dir / "studio";
+  // A station over a new studio, or over `existing` (a studio a test has prepared).
+  explicit Station(const fs::path& existing = {}) {
+    const fs::path studio = existing.empty() ? dir / "studio" : existing;
     fs::create_directories(studio);
     REQUIRE(catalog::Catalog::Open(studio).ok());
     Write(dir / "web" / "index.html", "<!doctype html><title>station</title>");
@@ -192,6 +195,71 @@ TEST_CASE("Review station: a subject sees only their own session", "[integration
   const std::string tech = CookieOf(station.Login(station.server->technician_pin()));
   CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-20260101-0001/consent", "{}", tech)
             .status == 403);
+}
+
+TEST_CASE("Review station: a rejected twin goes with its capture, and the studio records it",
+          "[integration]") {
+  namespace cs = twinrig::consent;
+  cs::testing::Studio s;
+  const std::string session = "S-20260101-0001";
+  s.NewConsent(session, {"subject", "technician", "studio"});
+  REQUIRE(cs::SealCapture(s.catalog, session, "tech1", s.CaptureFiles(session, 3),
+                          s.SessionDir(session))
+              .ok());
+  s.SignAs(session, "technician");
+  s.SignAs(session, "studio");
+  const fs::path folder = s.SessionDir(session);
+  fs::create_directories(folder / "twin" / "preview");
+  REQUIRE(
+      WriteFileAtomic(folder / "twin" / "preview" / "twin.glb", cs::testing::TriangleGlb()).ok());
+  Write(folder / "reconstruction" / "preview" / "images" / "CAM0.jpg", "a copy of the capture");
+
+  Station station(s.root);
+  const std::string model =
+      CookieOf(station.Login(station.server->access().IssueSubjectPin(session)));
+  const std::string target = "/api/sessions/" + session + "/review";
+  // A wrong passphrase changes nothing.
+  const Reply wrong =
+      Fetch(station.port, http::verb::post, target,
+            nlohmann::json{{"approve", false}, {"passphrase", "not mine"}}.dump(), model);
+  CHECK(wrong.status == 403);
+  CHECK(fs::exists(folder / "twin" / "preview" / "twin.glb"));
+  // The model says no: images, twin and the reconstruction's copies go at once.
+  const Reply rejected =
+      Fetch(station.port, http::verb::post, target,
+            nlohmann::json{
+                {"approve", false}, {"passphrase", cs::testing::kSubjectPass}, {"note", "not me"}}
+                .dump(),
+            model);
+  INFO(rejected.body);
+  REQUIRE(rejected.status == 200);
+  CHECK(rejected.json()["type"] == "twin_rejection");
+  CHECK(rejected.json()["files_destroyed"].get<int>() >= 5);
+  for (const char* part : {"images", "twin", "reconstruction"}) {
+    INFO(part);
+    CHECK_FALSE(fs::exists(folder / part));
+  }
+  CHECK(fs::exists(folder / "consent"));  // the record of what was done stays
+  // Reviewed once only.
+  const Reply again = Fetch(
+      station.port, http::verb::post, target,
+      nlohmann::json{{"approve", true}, {"passphrase", cs::testing::kSubjectPass}}.dump(), model);
+  INFO(again.body);
+  CHECK(again.status == 409);
+  // The studio countersigns the rejection, and the destruction is recorded and signed.
+  const std::string tech = CookieOf(station.Login(station.server->technician_pin()));
+  const Reply countersigned =
+      Fetch(station.port, http::verb::post, "/api/sessions/" + session + "/countersign",
+            nlohmann::json{{"studio_passphrase", cs::testing::kStudioPass}}.dump(), tech);
+  INFO(countersigned.body);
+  REQUIRE(countersigned.status == 200);
+  CHECK(countersigned.json().contains("destruction"));
+  auto chain = cs::Chain::ForSession(s.catalog, session);
+  REQUIRE(chain.ok());
+  CHECK(chain->state().destroyed);
+  CHECK_FALSE(chain->state().twin_approved);
+  CHECK(chain->records().back().type == "destruction");
+  CHECK(chain->records().back().MissingRoles().empty());
 }
 
 TEST_CASE("Review station: static files never leave the web root", "[integration]") {
