@@ -7,13 +7,16 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <system_error>
+#include <utility>
 
 #include "consent/audit.h"
 #include "consent/canonical_json.h"
 #include "consent/keys.h"
 #include "consent/records.h"
+#include "util/file_lock.h"
 #include "util/files.h"
 #include "util/logging.h"
 
@@ -193,6 +196,28 @@ Status Audit(catalog::Catalog& catalog, const std::string& event, bool allowed, 
 }
 
 // Records a refusal and returns its error; an audit failure is returned instead.
+// One vault operation per session at a time: two closes, or a close and an open, would each
+// remove or write what the other is checking.
+// The lock file lives outside the session (<studio>/locks/), so that an erasure leaves nothing
+// but the consent records in it. (No lock where the session has no folder: there is nothing to
+// protect, and the operation itself says what is missing.)
+Result<std::optional<FileLock>> LockVault(const fs::path& studio, const std::string& session_id,
+                                          const std::string& holder) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
+  const fs::path session = SessionFolder(studio, session_id);
+  std::error_code ec;
+  if (!fs::is_directory(session, ec)) return std::optional<FileLock>();
+  const fs::path locks = studio / "locks";
+  fs::create_directories(locks, ec);
+  auto lock = FileLock::TryLock(locks / (session_id + ".vault.lock"), holder);
+  if (!lock.ok()) {
+    return MakeError(
+        "another vault operation on session " + session_id + " is running: " + lock.error().what,
+        lock.error().where, lock.error().todo);
+  }
+  return std::optional<FileLock>(std::move(*lock));
+}
+
 Error Refuse(catalog::Catalog& catalog, const std::string& event, const std::string& session_id,
              const Error& error) {
   Log().With("session", session_id).Warn("{} refused: {}", event, error.what);
@@ -265,6 +290,8 @@ fs::path VaultFolder(const fs::path& studio, const std::string& session_id) {
 Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& session_id,
                                const SecretKey& studio_key) {
   constexpr const char* kEvent = "vault.close";
+  auto lock = LockVault(catalog.studio(), session_id, "twinrig vault close");
+  if (!lock.ok()) return Refuse(catalog, kEvent, session_id, lock.error());
   auto chain = LoadChain(catalog, session_id);
   if (!chain.ok()) return Refuse(catalog, kEvent, session_id, chain.error());
   const EffectiveState& state = chain->state();
@@ -426,6 +453,8 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
 Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& session_id,
                               const SecretKey& studio_key, const fs::path& out_dir) {
   constexpr const char* kEvent = "vault.open";
+  auto lock = LockVault(catalog.studio(), session_id, "twinrig vault open");
+  if (!lock.ok()) return Refuse(catalog, kEvent, session_id, lock.error());
   auto chain = LoadChain(catalog, session_id);
   if (!chain.ok()) return Refuse(catalog, kEvent, session_id, chain.error());
   const EffectiveState& state = chain->state();

@@ -10,7 +10,8 @@
 //   sessions/<id>/vault/twin/full/twin.glb.enc
 //
 // Each file's secretstream associated data is "<session id>/<relative path>", so a ciphertext
-// moved to another name or session does not decrypt.
+// moved to another name or session does not decrypt. One close or open runs per session at a time
+// (<studio>/locks/<id>.vault.lock); another is refused and told who holds the lock.
 #pragma once
 
 #include <cstdint>

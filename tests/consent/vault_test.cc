@@ -8,6 +8,7 @@
 
 #include "consent/vault.h"
 #include "tests/consent/consent_fixture.h"
+#include "util/file_lock.h"
 #include "util/subprocess.h"
 
 namespace twinrig::consent {
@@ -156,6 +157,32 @@ TEST_CASE("closing the vault encrypts captures and twin, and opening restores th
   CHECK(AuditCount(s, "vault.close", "allowed") == 3);
   CHECK(AuditCount(s, "vault.open", "allowed") == 3);
   CHECK(AuditVerify(s.catalog, KeyRing::FromCatalog(s.catalog).value()).ok());
+}
+
+TEST_CASE("one vault operation at a time per session", "[integration]") {
+  Studio s;
+  Ready(s, s.session);
+  const auto before = Likeness(s, s.session);
+  {
+    // Another close is running (it holds the session's vault lock).
+    fs::create_directories(s.root / "locks");
+    auto running =
+        FileLock::TryLock(s.root / "locks" / (s.session + ".vault.lock"), "twinrig vault close");
+    REQUIRE(running.ok());
+    auto closed = CloseVault(s.catalog, s.session, s.studio_key);
+    REQUIRE_FALSE(closed.ok());
+    CHECK_THAT(closed.error().what,
+               Catch::Contains("another vault operation on session " + s.session) &&
+                   Catch::Contains("twinrig vault close (pid"));
+    CHECK(Likeness(s, s.session) == before);  // nothing touched
+    auto opened = OpenVault(s.catalog, s.session, s.studio_key, {});
+    REQUIRE_FALSE(opened.ok());
+    CHECK_THAT(opened.error().what, Catch::Contains("another vault operation"));
+  }
+  // Once it has finished, the close goes ahead.
+  auto closed = CloseVault(s.catalog, s.session, s.studio_key);
+  INFO((closed.ok() ? "" : closed.error().Describe()));
+  CHECK(closed.ok());
 }
 
 TEST_CASE("a flipped bit in a vault file stops the open and names the file", "[integration]") {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "tests/test_support.h"
+#include "util/file_lock.h"
 #include "util/files.h"
 
 #include <unistd.h>
@@ -51,6 +52,34 @@ TEST_CASE("SHA-256 matches the FIPS 180-2 test vectors", "[unit]") {
   REQUIRE(WriteFileAtomic(dir / "abc", std::string_view("abc")).ok());
   CHECK(*Sha256File(dir / "abc") == Sha256Hex(std::string_view("abc")));
   CHECK_FALSE(Sha256File(dir / "nope").ok());
+}
+
+}  // namespace
+}  // namespace twinrig
+
+namespace twinrig {
+namespace {
+
+TEST_CASE("A file lock excludes a second holder and names the first", "[unit]") {
+  testing::TempDir dir;
+  const auto path = dir / "thing.lock";
+  {
+    auto first = FileLock::TryLock(path, "twinrig vault close");
+    REQUIRE(first.ok());
+    // A second opening, as another process would make, is refused and told who holds it.
+    auto second = FileLock::TryLock(path, "twinrig vault open");
+    REQUIRE_FALSE(second.ok());
+    CHECK_THAT(second.error().what, Catch::Contains("in use by twinrig vault close (pid " +
+                                                    std::to_string(::getpid()) + ")"));
+    CHECK_THAT(second.error().todo, Catch::Contains("wait"));
+    // Moved, it still holds.
+    FileLock moved = std::move(*first);
+    CHECK_FALSE(FileLock::TryLock(path, "again").ok());
+  }
+  // Released with its holder.
+  auto later = FileLock::TryLock(path, "twinrig vault open");
+  CHECK(later.ok());
+  CHECK_FALSE(FileLock::TryLock(dir / "no-such-folder" / "x.lock", "x").ok());
 }
 
 }  // namespace
