@@ -324,8 +324,7 @@ Result<std::vector<PinholeView>> PrepareImages(const std::vector<InputView>& vie
       p.fy = K_new(1, 1);
       p.cx = K_new(0, 2);
       p.cy = K_new(1, 2);
-      for (int k = 0; k < 9; ++k) p.R.val[k] = c.R[static_cast<size_t>(k)];
-      p.t = {c.t[0], c.t[1], c.t[2]};
+      p.SetPose(c.R, c.t);
       std::vector<std::uint8_t> bytes;
       cv::imencode(".jpg", undistorted, bytes, {cv::IMWRITE_JPEG_QUALITY, 95});
       auto written = WriteFileAtomic(folder / p.name, bytes);

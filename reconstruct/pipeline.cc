@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -83,6 +84,7 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   const int poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (full ? 10 : 8);
   const double poisson_trim = options.poisson_trim > 0 ? options.poisson_trim : 4.0;
   const double max_gap_mm = options.max_gap_mm > 0 ? options.max_gap_mm : (full ? 5.0 : 8.0);
+  const int window = options.window > 0 ? options.window : (full ? 11 : 9);
 
   ReconstructReport report;
   report.level = LevelName(options.level);
@@ -218,19 +220,18 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   }
   if (colmap_dense) {
     const int long_side = std::max(prepared->front().width, prepared->front().height);
-    auto patch_match = colmap.Run(
-        "5-patch-match", "patch_match_stereo",
-        {"--workspace_path", dense.string(), "--workspace_format", "COLMAP",
-         "--PatchMatchStereo.geom_consistency", "true", "--PatchMatchStereo.max_image_size",
-         std::to_string(long_side), "--PatchMatchStereo.window_radius",
-         std::to_string((options.window > 0 ? options.window : (full ? 11 : 9)) / 2)});
+    auto patch_match = colmap.Run("5-patch-match", "patch_match_stereo",
+                                  {"--workspace_path", dense.string(), "--workspace_format",
+                                   "COLMAP", "--PatchMatchStereo.geom_consistency", "true",
+                                   "--PatchMatchStereo.max_image_size", std::to_string(long_side),
+                                   "--PatchMatchStereo.window_radius", std::to_string(window / 2)});
     if (!patch_match.ok()) return patch_match.error();
     report.stages.back().stage = "depth";
     report.stages.back().detail = "colmap patch_match_stereo (CUDA)";
   } else {
     MvsOptions mvs;
     mvs.threads = options.threads;
-    mvs.window = options.window > 0 ? options.window : (full ? 11 : 9);
+    mvs.window = window;
     mvs.disparity_step_px = options.plane_step_px > 0 ? options.plane_step_px : (full ? 1.0 : 2.0);
     mvs.max_planes = full ? 384 : 256;
     mvs.backdrop = options.backdrop;
@@ -364,11 +365,11 @@ Result<ReconstructReport> ReconstructSession(const fs::path& studio, const std::
   // A twin never outlives the capture it was made from. If the images went while it was being
   // made (the subject rejected the scan or was erased, or the vault was closed), whatever this
   // run made is removed again, and that, not a failed step, is the error.
-  bool capture_gone = false;
-  for (const auto& v : input->views) {
-    std::error_code ec;
-    if (!fs::exists(v.image, ec)) capture_gone = true;
-  }
+  const bool capture_gone =
+      std::any_of(input->views.begin(), input->views.end(), [](const InputView& v) {
+        std::error_code ec;
+        return !fs::exists(v.image, ec);
+      });
   if (capture_gone) {
     std::error_code ec;
     fs::remove_all(twin, ec);

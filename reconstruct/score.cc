@@ -194,8 +194,7 @@ Result<Metrics> ScoreSession(const fs::path& studio, const std::string& session_
     v.fy = c.intrinsics.fy * s;
     v.cx = (c.intrinsics.cx + 0.5) * s - 0.5;
     v.cy = (c.intrinsics.cy + 0.5) * s - 0.5;
-    for (int k = 0; k < 9; ++k) v.R.val[k] = c.R[static_cast<size_t>(k)];
-    v.t = {c.t[0], c.t[1], c.t[2]};
+    v.SetPose(c.R, c.t);
     cameras.push_back(v);
   }
   std::vector<cv::Vec3f> dense;

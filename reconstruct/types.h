@@ -21,6 +21,11 @@ struct PinholeView {
   cv::Matx33d R = cv::Matx33d::eye();
   cv::Vec3d t{0, 0, 0};
 
+  // The pose as calibration files and the virtual studio's truth keep it (R row-major).
+  void SetPose(const std::array<double, 9>& rotation, const std::array<double, 3>& translation) {
+    for (size_t k = 0; k < 9; ++k) R.val[k] = rotation[k];
+    t = {translation[0], translation[1], translation[2]};
+  }
   [[nodiscard]] cv::Vec3d Centre() const { return -(R.t() * t); }
   [[nodiscard]] cv::Vec3d Axis() const { return {R(2, 0), R(2, 1), R(2, 2)}; }  // viewing dir
   [[nodiscard]] cv::Matx33d K() const { return {fx, 0, cx, 0, fy, cy, 0, 0, 1}; }

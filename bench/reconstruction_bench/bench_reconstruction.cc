@@ -15,6 +15,7 @@
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
 #include "tests/reconstruct/rendered_session.h"
+#include "tests/reconstruct/temple_ring.h"
 #include "util/files.h"
 #include "util/subprocess.h"
 
@@ -118,14 +119,8 @@ TempleRing RunTempleRing(const fs::path& work) {
     std::printf("  failed: %s\n", views.error().Describe().c_str());
     return out;
   }
-  reconstruct::ReconstructOptions options;
-  options.scale = 1.0;
-  options.target_faces = 20000;
-  options.atlas_size = 1024;
-  options.backdrop = *reconstruct::ParseBackdropKey("black:45");
-  options.bundle_adjust = true;
-  auto report =
-      reconstruct::Reconstruct(*views, work / "twinrig", work / "twin", options, PrintStage);
+  auto report = reconstruct::Reconstruct(*views, work / "twinrig", work / "twin",
+                                         testing::TempleRingOptions(), PrintStage);
   if (!report.ok()) {
     std::printf("  failed: %s\n", report.error().Describe().c_str());
     return out;
@@ -135,9 +130,7 @@ TempleRing RunTempleRing(const fs::path& work) {
   auto fused = reconstruct::ReadPly(work / "twinrig" / "dense" / "fused.ply");
   if (!fused.ok()) return out;
   out.fused = fused->vertices.size();
-  // README.txt of the data set: the tight bounding box.
-  out.inside = reconstruct::FractionInside(fused->vertices, {-0.023121F, -0.038009F, -0.091940F},
-                                           {0.078626F, 0.121636F, -0.017395F});
+  out.inside = testing::TempleRingInside(fused->vertices);
   out.ok = true;
 
   const fs::path ws = work / "colmap-auto";
@@ -151,8 +144,7 @@ TempleRing RunTempleRing(const fs::path& work) {
     if (it == out.colmap.poses.end()) continue;
     estimated.push_back(it->second);
     reconstruct::PinholeView p;
-    for (int a = 0; a < 9; ++a) p.R.val[a] = v.camera.R[static_cast<size_t>(a)];
-    p.t = {v.camera.t[0], v.camera.t[1], v.camera.t[2]};
+    p.SetPose(v.camera.R, v.camera.t);
     published.push_back(p);
   }
   out.colmap_registered = static_cast<int>(estimated.size());

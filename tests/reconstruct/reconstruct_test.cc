@@ -21,6 +21,7 @@
 #include "reconstruct/score.h"
 #include "reconstruct/texture.h"
 #include "tests/reconstruct/rendered_session.h"
+#include "tests/reconstruct/temple_ring.h"
 #include "tests/test_support.h"
 #include "util/check.h"
 #include "util/colmap_banner.h"
@@ -65,8 +66,7 @@ std::vector<PinholeView> TruthViews(const sim::layout::GroundTruth& truth) {
     v.fy = c.intrinsics.fy;
     v.cx = c.intrinsics.cx;
     v.cy = c.intrinsics.cy;
-    for (int k = 0; k < 9; ++k) v.R.val[k] = c.R[static_cast<size_t>(k)];
-    v.t = {c.t[0], c.t[1], c.t[2]};
+    v.SetPose(c.R, c.t);
     views.push_back(v);
   }
   return views;
@@ -665,14 +665,8 @@ TEST_CASE("templeRing: dense points fall inside the published bounding box", "[i
   const auto views = TempleRing();
   REQUIRE(views.size() == 19);
   TempDir dir;
-  ReconstructOptions options;
-  options.scale = 1.0;
-  options.target_faces = 20000;
-  options.atlas_size = 1024;
-  // The temple stands on a black cloth in front of black: the backdrop is keyed out.
-  options.backdrop = *ParseBackdropKey("black:45");
-  options.bundle_adjust = true;
-  auto report = Reconstruct(views, dir / "work", dir / "twin", options);
+  auto report =
+      Reconstruct(views, dir / "work", dir / "twin", twinrig::testing::TempleRingOptions());
   if (!report.ok()) FAIL(report.error().Describe());
   CHECK(report->registered == 19);
   CHECK(report->dense_stereo == "twinrig");  // Debian's colmap has no CUDA
@@ -688,9 +682,7 @@ TEST_CASE("templeRing: dense points fall inside the published bounding box", "[i
   CHECK(error.position_max_mm < 5.0);
   auto fused = ReadPly(dir / "work" / "dense" / "fused.ply");
   REQUIRE(fused.ok());
-  // README.txt of the data set: the tight bounding box.
-  const double inside = FractionInside(fused->vertices, {-0.023121F, -0.038009F, -0.091940F},
-                                       {0.078626F, 0.121636F, -0.017395F});
+  const double inside = twinrig::testing::TempleRingInside(fused->vertices);
   INFO("fused points " << fused->vertices.size() << ", inside " << inside);
   // Measured 0.96 of 89 289 fused points, the backdrop keyed out (0.72 without: the black cloth
   // stand beside the temple has texture enough for the sweep).
