@@ -227,6 +227,7 @@ Result<RigCalibration> WriteCalibration(const std::filesystem::path& root, const
   calibration.created_at = iso;
   calibration.board = board.ToString();
   calibration.cameras = solution.cameras;
+  calibration.uncalibrated = solution.uncalibrated;
   const auto folder = root / calibration.id;
   TWINRIG_RETURN_IF_ERROR(WriteRigCalibration(calibration, folder / "calibration.json"));
   TWINRIG_RETURN_IF_ERROR(WriteColmapTextModel(calibration, folder / "colmap",

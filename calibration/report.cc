@@ -174,6 +174,11 @@ std::string FormatCameraTable(const RigCalibration& calibration, const RigSoluti
                   cam.verdict.c_str());
     out << line << (i < solution.notes.size() ? solution.notes[i] : "") << "\n";
   }
+  for (const auto& cam : calibration.uncalibrated) {
+    std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %7s  ", "-", cam.serial.c_str(),
+                  "-", "-", "-", "none");
+    out << line << "not calibrated: " << cam.reason << "\n";
+  }
   std::snprintf(
       line, sizeof(line),
       "all cameras: RMS %.3f px over %d corners (%d outliers dropped), solved in %.1f s\n",
@@ -223,6 +228,11 @@ Status WriteReport(const RigCalibration& calibration, const RigSolution& solutio
          << "</td><td>" << cv::format("%.2f", cam.cx) << "</td><td>" << cv::format("%.2f", cam.cy)
          << "</td><td class=\"" << cam.verdict << "\">" << cam.verdict << "</td><td>"
          << Html(i < solution.notes.size() ? solution.notes[i] : "") << "</td></tr>\n";
+  }
+  for (const auto& cam : calibration.uncalibrated) {
+    html << "<tr><td>-</td><td>" << Html(cam.serial)
+         << "</td><td colspan=\"7\"></td><td class=\"bad\">not calibrated</td><td>"
+         << Html(cam.reason) << ". What to do: " << Html(cam.todo) << "</td></tr>\n";
   }
   html << "</table>\n<h2>Reprojection error per camera</h2>\n<img src=\"rms.png\">\n";
   html << "<h2>The recovered rig</h2>\n<img src=\"rig-top.png\"> <img src=\"rig-side.png\">\n";

@@ -64,6 +64,11 @@ std::vector<std::string> Problems(const RigCalibration& c) {
       problems.push_back(who + ": verdict '" + cam.verdict + "' is not ok, check or bad");
     }
   }
+  for (const UncalibratedCamera& cam : c.uncalibrated) {
+    if (!serials.insert(cam.serial).second) {
+      problems.push_back("camera " + cam.serial + " is both calibrated and not");
+    }
+  }
   return problems;
 }
 
@@ -210,16 +215,28 @@ const CameraCalibration* RigCalibration::Find(const std::string& serial) const {
   return nullptr;
 }
 
+const UncalibratedCamera* RigCalibration::FindUncalibrated(const std::string& serial) const {
+  for (const UncalibratedCamera& cam : uncalibrated) {
+    if (cam.serial == serial) return &cam;
+  }
+  return nullptr;
+}
+
 std::string RigCalibrationToJson(const RigCalibration& calibration) {
   json cameras = json::array();
   for (const CameraCalibration& cam : calibration.cameras) cameras.push_back(CameraToJson(cam));
+  json uncalibrated = json::array();
+  for (const UncalibratedCamera& cam : calibration.uncalibrated) {
+    uncalibrated.push_back({{"serial", cam.serial}, {"reason", cam.reason}, {"todo", cam.todo}});
+  }
   const json j = {{"format", kCalibrationFormat},
                   {"version", kCalibrationVersion},
                   {"id", calibration.id},
                   {"rig", calibration.rig},
                   {"created_at", calibration.created_at},
                   {"board", calibration.board},
-                  {"cameras", cameras}};
+                  {"cameras", cameras},
+                  {"uncalibrated", uncalibrated}};
   return j.dump(2) + "\n";
 }
 
@@ -275,6 +292,20 @@ Result<RigCalibration> ParseRigCalibration(const std::string& text, const std::s
     auto cam = ParseCamera(j["cameras"][i], i, where);
     if (!cam) return cam.error();
     c.cameras.push_back(std::move(*cam));
+  }
+  // Optional (older calibrations have none): the cameras this calibration could not calibrate.
+  if (j.contains("uncalibrated")) {
+    if (!j["uncalibrated"].is_array()) {
+      return MakeError("the calibration's 'uncalibrated' is not an array", where, kRerun);
+    }
+    for (const json& u : j["uncalibrated"]) {
+      if (!u.is_object() || !u.contains("serial") || !u["serial"].is_string()) {
+        return MakeError("an entry of the calibration's 'uncalibrated' has no serial", where,
+                         kRerun);
+      }
+      c.uncalibrated.push_back({u["serial"].get<std::string>(), u.value("reason", std::string()),
+                                u.value("todo", std::string())});
+    }
   }
   if (auto problems = Problems(c); !problems.empty()) {
     return MakeError("the calibration is not usable: " + JoinProblems(problems), where, kRerun);

@@ -49,14 +49,25 @@ struct CameraCalibration {
   [[nodiscard]] std::array<double, 3> Centre() const;    // camera centre in the world: -R^T t
 };
 
+// A camera of the rig that this calibration could not calibrate (too few views, views that do not
+// constrain it, no board pose shared with the others): the others are still calibrated, and a
+// reconstruction goes on without it, saying so.
+struct UncalibratedCamera {
+  std::string serial;
+  std::string reason;  // what was wrong with its views
+  std::string todo;    // what the technician does about it
+};
+
 struct RigCalibration {
   std::string id;          // "C-20261128-074012"
   std::string rig;         // "head24"
   std::string created_at;  // ISO-8601 UTC, "2026-11-28T07:40:12Z"
   std::string board;       // "charuco:5x7:0.06:0.03:DICT_6X6_250" or "chessboard:9x6:0.025"
   std::vector<CameraCalibration> cameras;
+  std::vector<UncalibratedCamera> uncalibrated;
 
   [[nodiscard]] const CameraCalibration* Find(const std::string& serial) const;
+  [[nodiscard]] const UncalibratedCamera* FindUncalibrated(const std::string& serial) const;
 };
 
 inline constexpr const char* kCalibrationFormat = "twinrig-rig-calibration";

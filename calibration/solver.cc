@@ -122,6 +122,113 @@ double Coverage(const CameraObservations& camera) {
   return static_cast<double>(cells.size()) / (kCols * kRows);
 }
 
+// Where in its image a camera has not seen the board yet (3 x 3 regions with no corner), as advice:
+// ", in the top-left and right of its view" (empty when every region has corners).
+std::string WhereToShow(const CameraObservations& camera) {
+  static const char* const kRegions[3][3] = {{"top-left", "top", "top-right"},
+                                             {"left", "centre", "right"},
+                                             {"bottom-left", "bottom", "bottom-right"}};
+  bool seen[3][3] = {};
+  for (const ViewObservation& view : camera.views) {
+    for (const cv::Point2f& p : view.points) {
+      const int col =
+          std::clamp(static_cast<int>(3 * p.x / static_cast<float>(camera.width)), 0, 2);
+      const int row =
+          std::clamp(static_cast<int>(3 * p.y / static_cast<float>(camera.height)), 0, 2);
+      seen[row][col] = true;
+    }
+  }
+  std::vector<std::string> empty;
+  for (int row = 0; row < 3; ++row) {
+    for (int col = 0; col < 3; ++col) {
+      if (!seen[row][col]) empty.emplace_back(kRegions[row][col]);
+    }
+  }
+  if (empty.empty()) return "";
+  if (empty.size() == 9) return ", filling its view";
+  std::string list;
+  for (size_t i = 0; i < empty.size(); ++i) {
+    list += (i == 0 ? "" : i + 1 == empty.size() ? " and " : ", ") + empty[i];
+  }
+  return ", in the " + list + " of its view";
+}
+
+// A per-camera start worse than this (pixels RMS) has not found the lens.
+constexpr double kMaxStartRmsPx = 10.0;
+
+// A lens the solve can start from: positive finite focal lengths, the principal point inside the
+// image. Views that do not constrain a camera give OpenCV's fit freedom to wander off.
+bool PlausibleLens(const cv::Mat& K, int width, int height) {
+  if (K.empty()) return false;
+  const double fx = K.at<double>(0, 0);
+  const double fy = K.at<double>(1, 1);
+  const double cx = K.at<double>(0, 2);
+  const double cy = K.at<double>(1, 2);
+  const bool finite =
+      std::isfinite(fx) && std::isfinite(fy) && std::isfinite(cx) && std::isfinite(cy);
+  return finite && fx > 0 && fy > 0 && fx / fy < 2 && fy / fx < 2 && cx > 0 && cx < width &&
+         cy > 0 && cy < height;
+}
+
+// Drops the cameras whose `keep` is false from the per-camera arrays (in step).
+void KeepCameras(const std::vector<bool>& keep, std::vector<CameraObservations>& cams,
+                 std::vector<std::array<double, 9>>& intrinsics,
+                 std::vector<std::vector<Rigid>>& view_pose, std::vector<double>& start_rms,
+                 std::vector<std::optional<Rigid>>* camera_pose = nullptr) {
+  size_t out = 0;
+  for (size_t c = 0; c < cams.size(); ++c) {
+    if (!keep[c]) continue;
+    if (out != c) {  // a vector moved onto itself would be left empty
+      cams[out] = std::move(cams[c]);
+      intrinsics[out] = intrinsics[c];
+      view_pose[out] = std::move(view_pose[c]);
+      start_rms[out] = start_rms[c];
+      if (camera_pose != nullptr) (*camera_pose)[out] = (*camera_pose)[c];
+    }
+    ++out;
+  }
+  cams.resize(out);
+  intrinsics.resize(out);
+  view_pose.resize(out);
+  start_rms.resize(out);
+  if (camera_pose != nullptr) camera_pose->resize(out);
+}
+
+// The first camera of the largest group of cameras linked (directly or through others) by board
+// poses they saw together.
+size_t LargestLinkedGroupFirst(const std::vector<CameraObservations>& cams) {
+  std::vector<size_t> group(cams.size());
+  for (size_t c = 0; c < cams.size(); ++c) group[c] = c;
+  const auto find = [&](size_t c) {
+    while (group[c] != c) c = group[c] = group[group[c]];
+    return c;
+  };
+  std::map<int, size_t> first_seen_by;  // board pose -> a camera that saw it
+  for (size_t c = 0; c < cams.size(); ++c) {
+    for (const ViewObservation& view : cams[c].views) {
+      auto [it, inserted] = first_seen_by.emplace(view.pose, c);
+      if (!inserted) group[find(c)] = find(it->second);
+    }
+  }
+  std::map<size_t, size_t> size;
+  for (size_t c = 0; c < cams.size(); ++c) ++size[find(c)];
+  size_t best = 0;
+  for (size_t c = 0; c < cams.size(); ++c) {
+    if (size[find(c)] > size[find(best)]) best = c;
+  }
+  return best;
+}
+
+Error NoCameraCalibrated(const RigSolution& solution) {
+  std::string why;
+  for (const UncalibratedCamera& cam : solution.uncalibrated) {
+    why += (why.empty() ? "" : "; ") + ("camera " + cam.serial + " " + cam.reason);
+  }
+  return MakeError("no camera could be calibrated: " + why, "calibration",
+                   "show the whole board to every camera in more positions (tilted, near the "
+                   "edges of their view) and check that the board spec matches the printed board");
+}
+
 double Median(std::vector<double> values) {
   if (values.empty()) return 0;
   const auto mid = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
@@ -204,11 +311,10 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
                      "give one image folder per camera (or a session with images)");
   }
   const std::vector<cv::Point3f> corners = board.Corners();
-  const int n = static_cast<int>(input.size());
+  RigSolution solution;
 
-  // Usable views per camera (enough corners, ids in range), and the cameras that have too few.
+  // Usable views per camera (enough corners, ids in range); a camera with too few is left out.
   std::vector<CameraObservations> cams = input;
-  std::string too_few;
   for (CameraObservations& cam : cams) {
     std::erase_if(cam.views, [&](const ViewObservation& v) {
       return static_cast<int>(v.ids.size()) < options.min_corners ||
@@ -220,24 +326,27 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
             << "corner id " << id << " outside the board";
       }
     }
-    if (static_cast<int>(cam.views.size()) < options.min_views) {
-      too_few += (too_few.empty() ? "" : "; ") + std::string("camera ") + cam.serial +
-                 " saw the board in " + std::to_string(cam.views.size()) + " of " +
-                 std::to_string(cam.images) + " images (needs " +
-                 std::to_string(options.min_views) + ")";
-    }
   }
-  if (!too_few.empty()) {
-    return MakeError(
-        too_few, "calibration",
-        "show the whole board to these cameras in more positions (tilted, near the "
-        "edges of their view) and check that the board spec matches the printed board");
-  }
+  std::erase_if(cams, [&](const CameraObservations& cam) {
+    const int views = static_cast<int>(cam.views.size());
+    if (views >= options.min_views) return false;
+    solution.uncalibrated.push_back(
+        {cam.serial,
+         "saw the board in " + std::to_string(views) + " of " + std::to_string(cam.images) +
+             " images; " + std::to_string(options.min_views) + " are needed",
+         "take " + std::to_string(options.min_views - views) +
+             " or more board positions this camera sees whole, tilted" + WhereToShow(cam) +
+             ", then calibrate again (check that the board spec matches the printed board)"});
+    return true;
+  });
 
   // 1. Per camera: intrinsics and the board pose in each view (OpenCV's closed-form start and LM).
+  //    A camera whose views do not determine its lens is left out.
+  int n = static_cast<int>(cams.size());
   std::vector<std::array<double, 9>> intrinsics(static_cast<size_t>(n));
   std::vector<std::vector<Rigid>> view_pose(static_cast<size_t>(n));  // board -> camera
   std::vector<double> start_rms(static_cast<size_t>(n));
+  std::vector<bool> keep(static_cast<size_t>(n), true);
   for (int c = 0; c < n; ++c) {
     const CameraObservations& cam = cams[static_cast<size_t>(c)];
     std::vector<std::vector<cv::Point3f>> object;
@@ -250,15 +359,27 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
     }
     cv::Mat K, dist;
     std::vector<cv::Mat> rvecs, tvecs;
+    bool solved = true;
     try {
       start_rms[static_cast<size_t>(c)] = cv::calibrateCamera(
           object, image, cv::Size(cam.width, cam.height), K, dist, rvecs, tvecs, 0,
           cv::TermCriteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 100, DBL_EPSILON));
     } catch (const cv::Exception& e) {
-      return MakeError("camera " + cam.serial + ": OpenCV could not calibrate it from its " +
-                           std::to_string(cam.views.size()) + " views (" + e.what() + ")",
-                       cam.serial,
-                       "check the board spec and show the board to this camera at more angles");
+      // OpenCV's text is for developers: the log keeps it, the technician gets the cause.
+      Log().Debug("camera {}: cv::calibrateCamera: {}", cam.serial, e.what());
+      solved = false;
+    }
+    if (!solved || !PlausibleLens(K, cam.width, cam.height) ||
+        !(start_rms[static_cast<size_t>(c)] < kMaxStartRmsPx)) {
+      keep[static_cast<size_t>(c)] = false;
+      solution.uncalibrated.push_back(
+          {cam.serial,
+           "its " + std::to_string(cam.views.size()) +
+               " views do not determine its lens (the board too small in its image, too "
+               "oblique, or always in the same place)",
+           "take more board positions for this camera: nearer, tilted both ways" +
+               WhereToShow(cam) + ", then calibrate again"});
+      continue;
     }
     auto& in = intrinsics[static_cast<size_t>(c)];
     in = {K.at<double>(0, 0), K.at<double>(1, 1), K.at<double>(0, 2),
@@ -269,8 +390,19 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
     }
   }
 
+  KeepCameras(keep, cams, intrinsics, view_pose, start_rms);
+  n = static_cast<int>(cams.size());
+  if (n == 0) return NoCameraCalibrated(solution);
+
   // 2. Chain cameras and board poses into the first camera's frame (breadth first over shared
-  //    board poses).
+  //    board poses). The first camera is one of the largest group of cameras linked by shared
+  //    board poses, so one badly placed camera cannot cut the rig off.
+  if (const size_t root = LargestLinkedGroupFirst(cams); root != 0) {
+    std::swap(cams[0], cams[root]);
+    std::swap(intrinsics[0], intrinsics[root]);
+    std::swap(view_pose[0], view_pose[root]);
+    std::swap(start_rms[0], start_rms[root]);
+  }
   std::vector<std::optional<Rigid>> camera_pose(static_cast<size_t>(n));  // world -> camera
   std::map<int, Rigid> board_pose;                                        // board -> world
   camera_pose[0] = Rigid{};
@@ -292,18 +424,21 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
       }
     }
   }
-  std::string unlinked;
+  // A camera that shares no board position with the first (directly or through others) cannot
+  // be placed in the rig: left out.
+  keep.assign(static_cast<size_t>(n), true);
   for (int c = 0; c < n; ++c) {
-    if (!camera_pose[static_cast<size_t>(c)]) {
-      unlinked += (unlinked.empty() ? "" : ", ") + cams[static_cast<size_t>(c)].serial;
-    }
+    if (camera_pose[static_cast<size_t>(c)]) continue;
+    keep[static_cast<size_t>(c)] = false;
+    solution.uncalibrated.push_back(
+        {cams[static_cast<size_t>(c)].serial,
+         "shares no board position with camera " + cams[0].serial +
+             " (directly or through other cameras), so it cannot be placed in the rig",
+         "take board positions that this camera and its neighbours see at once, then calibrate "
+         "again"});
   }
-  if (!unlinked.empty()) {
-    return MakeError("cameras " + unlinked + " share no board position with camera " +
-                         cams[0].serial + " (directly or through other cameras)",
-                     unlinked,
-                     "take board positions that these cameras and their neighbours see at once");
-  }
+  KeepCameras(keep, cams, intrinsics, view_pose, start_rms, &camera_pose);
+  n = static_cast<int>(cams.size());
 
   // 3. Joint bundle adjustment.
   std::vector<std::array<double, 6>> cam_params(static_cast<size_t>(n));
@@ -344,7 +479,6 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
     return std::sqrt(sum / std::max(1, count));
   };
 
-  RigSolution solution;
   solution.initial_rms_px = rms_of(false);
 
   const bool joint = options.joint;

@@ -83,10 +83,14 @@ struct RigSolution {
   int outliers = 0;
   double seconds = 0;
   double initial_rms_px = 0;  // after the per-camera start and chaining, before the joint solve
+  // Cameras left out, each with the reason and what to do; `cameras` holds the others.
+  std::vector<UncalibratedCamera> uncalibrated;
 };
 
-// Errors (naming the camera and what to do): a camera with no views or fewer than min_views, a
-// camera that shares no board pose with the others (it cannot be placed in the rig), no cameras.
+// A camera that cannot be calibrated (fewer than min_views views, views that do not determine its
+// lens, no board pose shared with the others) is left out into `uncalibrated` with the reason and
+// what to do (how many more views, where in its image); the others are solved. Errors: no
+// cameras, or none that can be calibrated.
 Result<RigSolution> SolveRig(const std::vector<CameraObservations>& cameras, const BoardSpec& board,
                              const SolveOptions& options = {});
 

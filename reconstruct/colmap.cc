@@ -122,8 +122,12 @@ std::vector<std::string> SparseOptions::Validate() const {
   return problems;
 }
 
-Colmap::Colmap(fs::path workspace, ColmapOptions options, ContextLogger log)
-    : workspace_(std::move(workspace)), options_(std::move(options)), log_(std::move(log)) {}
+// COLMAP runs with the workspace as its working directory, and every path it is given is built
+// from the workspace: kept absolute so a library caller's relative path stays valid there.
+Colmap::Colmap(const fs::path& workspace, ColmapOptions options, ContextLogger log)
+    : workspace_(fs::absolute(workspace).lexically_normal()),
+      options_(std::move(options)),
+      log_(std::move(log)) {}
 
 Result<SubprocessResult> Colmap::Run(const std::string& step, const std::string& command,
                                      const std::vector<std::string>& args) const {

@@ -27,7 +27,7 @@ struct ColmapOptions {
 class Colmap {
  public:
   // Logs go to `workspace`/logs/<step>.log; `workspace`/steps.log gets one line per step.
-  Colmap(std::filesystem::path workspace, ColmapOptions options, ContextLogger log);
+  Colmap(const std::filesystem::path& workspace, ColmapOptions options, ContextLogger log);
 
   // Runs `colmap <command> args...`; an Error names the step, how it ended and the log path.
   Result<SubprocessResult> Run(const std::string& step, const std::string& command,

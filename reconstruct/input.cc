@@ -108,7 +108,20 @@ Result<SessionInput> LoadSessionInput(const fs::path& studio, const std::string&
   }
   std::vector<std::string> uncalibrated;
   for (const auto& s : serials) {
-    if (calib->Find(s) == nullptr) uncalibrated.push_back(s);
+    if (calib->Find(s) != nullptr) continue;
+    if (const auto* known = calib->FindUncalibrated(s); known != nullptr) {
+      input.left_out.push_back(*known);
+    } else {
+      uncalibrated.push_back(s);
+    }
+  }
+  std::erase_if(serials, [&](const std::string& s) { return calib->Find(s) == nullptr; });
+  if (static_cast<int>(serials.size()) < kMinCameras) {
+    return MakeError("only " + std::to_string(serials.size()) +
+                         " cameras of this session are in the calibration " + calib->id +
+                         "; a twin needs " + std::to_string(kMinCameras),
+                     input.calibration_json.string(),
+                     "calibrate the cameras `twinrig calibrate` listed as not calibrated");
   }
   if (!uncalibrated.empty()) {
     std::string list;

@@ -28,6 +28,8 @@ struct SessionInput {
   std::filesystem::path calibration_json;
   int take = 0;
   std::vector<InputView> views;  // in calibration order
+  // Cameras of the session that its calibration could not calibrate: left out, and said.
+  std::vector<calibration::UncalibratedCamera> left_out;
 };
 
 // The fewest cameras a twin is made from.

@@ -361,7 +361,12 @@ Result<ReconstructReport> ReconstructSession(const fs::path& studio, const std::
   const std::string level = LevelName(options.level);
   const fs::path workspace = input->session_folder / "reconstruction" / level;
   const fs::path twin = input->session_folder / "twin" / level;
+  for (const auto& cam : input->left_out) {
+    Log().Warn("camera {} left out: calibration {} could not calibrate it ({})", cam.serial,
+               input->calibration_id, cam.reason);
+  }
   auto report = Reconstruct(input->views, workspace, twin, options, progress);
+  if (report.ok()) report->left_out = input->left_out;
   // A twin never outlives the capture it was made from. If the images went while it was being
   // made (the subject rejected the scan or was erased, or the vault was closed), whatever this
   // run made is removed again, and that, not a failed step, is the error.

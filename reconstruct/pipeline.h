@@ -82,6 +82,8 @@ struct ReconstructReport {
   // brought back into the rig's frame (cameras 0 when it did not run).
   PoseDifference adjustment;
   std::string dense_stereo;  // "twinrig" or "colmap"
+  // Session cameras left out because the calibration could not calibrate them.
+  std::vector<calibration::UncalibratedCamera> left_out;
   size_t fused_points = 0;
   size_t faces = 0;
   double total_seconds = 0;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,14 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+
+// A path the user typed, made absolute against the working directory the command was started in
+// (CLI11 transform). Paths are resolved once, here at the command line: below it, COLMAP, the
+// camera workers, the renderers and the review station's jobs run in other working directories.
+// "-" (standard input) and "fd:N" pass through unchanged.
+std::function<std::string(std::string)> UserPath();
+// The same rule for the studio folder (--studio, TWINRIG_STUDIO, the default ./studio).
+std::filesystem::path AbsoluteUserPath(const std::filesystem::path& path);
 
 // Prints an error for a person: what failed, where, what to do.
 void PrintError(const std::string& what, const std::string& where, const std::string& todo);

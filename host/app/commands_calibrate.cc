@@ -2,6 +2,7 @@
 // rig solve, the calibration folder with its COLMAP model and report, and `current`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -21,6 +22,9 @@
 
 namespace twinrig::app {
 namespace {
+
+// Fewer calibrated cameras than this cannot place the rig in the studio or make a twin.
+constexpr size_t kMinUsableCameras = 3;
 
 struct CalibrateArgs {
   int takes = 0;          // 0: the virtual studio's scripted poses (24), or asked for a real rig
@@ -100,6 +104,17 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
     Fail(solution.error(), exit_code);
     return exit_code;
   }
+  // The colour step works on the cameras the solve calibrated.
+  std::erase_if(*folders, [&](const calibration::CameraImages& cam) {
+    return std::none_of(
+        solution->cameras.begin(), solution->cameras.end(),
+        [&](const calibration::CameraCalibration& c) { return c.serial == cam.serial; });
+  });
+  std::erase_if(*observations, [&](const calibration::CameraObservations& cam) {
+    return std::none_of(
+        solution->cameras.begin(), solution->cameras.end(),
+        [&](const calibration::CameraCalibration& c) { return c.serial == cam.serial; });
+  });
   auto coloured = calibration::SolveColour(*folders, *observations, *solution, args.threads);
   if (!coloured.ok()) {
     Fail(coloured.error(), exit_code);
@@ -144,9 +159,24 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
             << (folder / "calibration.json").string() << "\n"
             << "COLMAP model: " << (folder / "colmap").string() << "\n"
             << "report: " << (folder / "report" / "index.html").string() << "\n";
+  for (const auto& cam : written->uncalibrated) {
+    std::cout << "not calibrated: camera " << cam.serial << ": " << cam.reason
+              << "\n  what to do: " << cam.todo << "\n";
+  }
+  if (!written->uncalibrated.empty()) {
+    std::cout << written->cameras.size() << " of "
+              << written->cameras.size() + written->uncalibrated.size()
+              << " cameras calibrated; a reconstruction goes on without the "
+              << written->uncalibrated.size() << " above until they are calibrated\n";
+  }
   int bad = 0;
   for (const auto& cam : written->cameras) bad += cam.verdict == "bad" ? 1 : 0;
   exit_code = bad > 0 ? 1 : 0;
+  if (written->cameras.size() < kMinUsableCameras) {
+    std::cout << "the rig is not usable: only " << written->cameras.size()
+              << " camera(s) calibrated; take the board positions above and calibrate again\n";
+    exit_code = 1;
+  }
   if (bad > 0) {
     std::cout << bad
               << " camera(s) calibrated badly (see the table): recalibrate before a capture\n";
@@ -277,15 +307,18 @@ void AddCalibrate(CLI::App& parent, const GlobalOptions& global, int& exit_code)
       ->check(CLI::Range(0, 100));
   cmd->add_option("--images", args.images,
                   "calibrate from images on disk: one sub-folder per camera (named by serial), "
-                  "or one camera's folder");
+                  "or one camera's folder")
+      ->transform(UserPath());
   cmd->add_option("--board", args.board,
                   "charuco:COLSxROWS:SQUARE_M:MARKER_M:DICT or chessboard:COLSxROWS:SQUARE_M "
                   "(inner corners)");
   cmd->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
   cmd->add_option("--out", args.out,
-                  "write the calibration under this folder instead of the studio's rig");
+                  "write the calibration under this folder instead of the studio's rig")
+      ->transform(UserPath());
   cmd->add_option("--print-board", args.print_board,
-                  "write the board as a PNG to print at true scale (with --board, --dpi)");
+                  "write the board as a PNG to print at true scale (with --board, --dpi)")
+      ->transform(UserPath());
   cmd->add_option("--dpi", args.dpi, "print resolution of --print-board")
       ->check(CLI::Range(72, 2400));
   cmd->add_flag("--software-trigger", args.software_trigger,

@@ -99,6 +99,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
 
   auto* init = keys->add_subcommand("init", "create the studio key (keys/studio.key, sealed)");
   init->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+      ->transform(UserPath())
       ->required();
   init->add_option("--name", opts->name, "the studio's legal name, written into records");
   init->add_option("--kdf", opts->kdf, "Argon2id cost: moderate (default) or interactive");
@@ -123,6 +124,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* tech = keys->add_subcommand("add-technician", "create a technician's witness key");
   tech->add_option("id", opts->id, "technician id (letters, digits, - _ .)")->required();
   tech->add_option("--passphrase-file", opts->passphrase_file, "the technician's passphrase")
+      ->transform(UserPath())
       ->required();
   tech->add_option("--kdf", opts->kdf, "Argon2id cost: moderate (default) or interactive");
   tech->callback([&global, &exit_code, opts] {
@@ -154,7 +156,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       });
 
   auto* exp = keys->add_subcommand("export", "write the public key ring for offline verifiers");
-  exp->add_option("--out", opts->out, "key-ring JSON file")->required();
+  exp->add_option("--out", opts->out, "key-ring JSON file")->transform(UserPath())->required();
   exp->callback([&global, &exit_code, opts] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
       auto ring = cs::KeyRing::FromCatalog(catalog);
@@ -221,6 +223,7 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       "erase", "crypto-shred the subject's data key, remove plaintext copies, record it");
   erase->add_option("id", opts->id, "subject id")->required();
   erase->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+      ->transform(UserPath())
       ->required();
   erase->add_option("--reason", opts->reason, "why (written into the destruction record)");
   erase->callback([&global, &exit_code, opts] {
@@ -241,9 +244,10 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         encrypt ? "encrypt a file with the subject's data key (created on first use)"
                 : "decrypt a file encrypted with the subject's data key");
     cmd->add_option("id", opts->id, "subject id")->required();
-    cmd->add_option("--in", opts->in, "input file")->required();
-    cmd->add_option("--out", opts->out, "output file")->required();
+    cmd->add_option("--in", opts->in, "input file")->transform(UserPath())->required();
+    cmd->add_option("--out", opts->out, "output file")->transform(UserPath())->required();
     cmd->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+        ->transform(UserPath())
         ->required();
     cmd->callback([&global, &exit_code, opts, encrypt] {
       WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -277,7 +281,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   create->add_option("--subject", opts->subject, "subject id")->required();
   create->add_option("--session", opts->session, "session id")->required();
   create->add_option("--technician", opts->technician, "the witnessing technician")->required();
-  create->add_option("--text", opts->text, "the exact consent text shown (file)")->required();
+  create->add_option("--text", opts->text, "the exact consent text shown (file)")
+      ->transform(UserPath())
+      ->required();
   create->add_option("--text-version", opts->text_version, "its version")->required();
   create->add_option("--language", opts->language, "its language (default en)");
   create->add_option("--notice-given-at", opts->notice, "RFC 3339 time notice was given");
@@ -285,9 +291,12 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->add_option("--terms", opts->terms,
                    "JSON terms: jurisdictions, biometric_processing, "
                    "representation, subject, grants …")
+      ->transform(UserPath())
       ->required();
-  create->add_option("--subject-passphrase-file", opts->subject_passphrase_file,
-                     "the subject's passphrase; creates their key at first consent");
+  create
+      ->add_option("--subject-passphrase-file", opts->subject_passphrase_file,
+                   "the subject's passphrase; creates their key at first consent")
+      ->transform(UserPath());
   create->add_option("--kdf", opts->kdf, "Argon2id cost for a new subject key");
   create->callback([&global, &exit_code, opts] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -352,6 +361,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->check(CLI::IsMember({"subject", "technician", "studio"}));
   sign->add_option("--technician", opts->technician, "technician id (default: the witness)");
   sign->add_option("--passphrase-file", opts->passphrase_file, "the signer's passphrase")
+      ->transform(UserPath())
       ->required();
   sign->callback([&global, &exit_code, opts] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -375,7 +385,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       "seal", "seal the captured files (manifest of path, size, SHA-256); then sign");
   seal->add_option("--session", opts->session, "session id")->required();
   seal->add_option("--technician", opts->technician, "the technician who captured")->required();
-  seal->add_option("--manifest", opts->manifest, "manifest JSON")->required();
+  seal->add_option("--manifest", opts->manifest, "manifest JSON")
+      ->transform(UserPath())
+      ->required();
   seal->add_flag("--no-check", opts->no_check, "do not re-hash the files in the session folder");
   seal->callback([&global, &exit_code, opts] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -414,6 +426,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                                      : "change existing grants (new consent, R9); then sign");
     cmd->add_option("--session", opts->session, "session id")->required();
     cmd->add_option("--grants", opts->grants, "JSON: a grant, a list, or {\"grants\":[…]}")
+        ->transform(UserPath())
         ->required();
     cmd->callback([&global, &exit_code, opts, record_type] {
       WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -442,6 +455,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                    "subject's verified request")
       ->check(CLI::IsMember({"subject", "studio"}));
   revoke->add_option("--passphrase-file", opts->passphrase_file, "the signer's passphrase")
+      ->transform(UserPath())
       ->required();
   revoke->callback([&global, &exit_code, opts] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -468,8 +482,10 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* verify = consent->add_subcommand(
       "verify", "verify a session's chain, or offline a folder of records with a key ring");
   verify->add_option("--session", opts->session, "session id in this studio");
-  verify->add_option("--dir", opts->dir, "folder of records (offline; with --keys)");
-  verify->add_option("--keys", opts->keys, "key-ring JSON (from `twinrig keys export`)");
+  verify->add_option("--dir", opts->dir, "folder of records (offline; with --keys)")
+      ->transform(UserPath());
+  verify->add_option("--keys", opts->keys, "key-ring JSON (from `twinrig keys export`)")
+      ->transform(UserPath());
   verify->add_flag("--json", opts->json, "print JSON");
   verify->callback([&global, &exit_code, opts] {
     auto run = [&](std::optional<catalog::Catalog*> catalog) -> Status {
@@ -621,10 +637,11 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--purpose", req->purpose, "the purpose, as written in the grant")->required();
   cmd->add_option("--medium", req->medium, "the medium (e.g. social, ecommerce)")->required();
   cmd->add_option("--territory", req->territory, "where it will be used (checked when given)");
-  cmd->add_option("--out", req->out, "output folder")->required();
+  cmd->add_option("--out", req->out, "output folder")->transform(UserPath())->required();
   cmd->add_flag("--composite", req->composite,
                 "label as compositeWithTrainedAlgorithmicMedia (default trainedAlgorithmicMedia)");
   cmd->add_option("--passphrase-file", *pass, "the studio key's passphrase (signs provenance)")
+      ->transform(UserPath())
       ->required();
   cmd->callback([&global, &exit_code, req, pass] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
@@ -663,7 +680,9 @@ void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         });
       });
   auto* cp = audit->add_subcommand("checkpoint", "sign (count, head) with the studio key");
-  cp->add_option("--passphrase-file", *pass, "the studio key's passphrase")->required();
+  cp->add_option("--passphrase-file", *pass, "the studio key's passphrase")
+      ->transform(UserPath())
+      ->required();
   cp->callback([&global, &exit_code, pass] {
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);

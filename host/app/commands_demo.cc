@@ -4,11 +4,15 @@
 //   virtual studio up → calibrate → subject + signed consent → preflight → capture → seal →
 //   preview twin → full twin → score against the ground truth → the subject approves and grants →
 //   export for the licensee → verify the chain and the audit log → the review station.
+#include <netdb.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +27,7 @@
 #include "host/app/command.h"
 #include "sim/studio/studio.h"
 #include "util/files.h"
+#include "util/install_layout.h"
 #include "util/result.h"
 #include "util/subprocess.h"
 
@@ -41,8 +46,18 @@ struct DemoOptions {
   bool full = true;            // also the full twin (the preview always)
   bool keep_studio = false;    // leave the virtual studio running at the end
   std::string review_listen = "127.0.0.1:8440";
+  std::string camera_base_address;  // empty: the layout's own (loopback)
+  std::string node_base_address;
   bool review = true;  // start the review station at the end
+  // Every stage, small and fast (CI runs it): small images, fewer board takes, the preview twin
+  // only, and the review station started, asked for its page and stopped again.
+  bool quick = false;
 };
+
+// The quick form's sizes; an explicit --width/--height/--calibration-takes still wins.
+constexpr int kQuickWidth = 480;
+constexpr int kQuickHeight = 360;
+constexpr int kQuickCalibrationTakes = 12;
 
 struct StageTime {
   std::string name;
@@ -54,6 +69,44 @@ fs::path SelfBinary() {
   std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);
   return ec ? fs::path("twinrig") : self;
+}
+
+// Asks a web server on ADDR:PORT (loopback) for its page: OK when it answers 200 within 5 s.
+Status ProbeHttp(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  const std::string host = listen.substr(0, colon);
+  const std::string port = colon == std::string::npos ? "80" : listen.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0 || found == nullptr) {
+    return MakeError("the review station's address does not resolve", listen, "");
+  }
+  const int fd = socket(found->ai_family, found->ai_socktype, found->ai_protocol);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+  const bool connected = fd >= 0 && connect(fd, found->ai_addr, found->ai_addrlen) == 0;
+  freeaddrinfo(found);
+  std::string reply;
+  if (connected) {
+    const std::string request =
+        "GET / HTTP/1.1\r\nHost: " + listen + "\r\nConnection: close\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
+        static_cast<ssize_t>(request.size())) {
+      char buffer[256];
+      const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      if (n > 0) reply.assign(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  if (fd >= 0) close(fd);
+  const std::string status_line = reply.substr(0, reply.find('\r'));
+  if (status_line.find(" 200") == std::string::npos) {
+    return MakeError("the review station did not serve its page (" +
+                         (status_line.empty() ? std::string("no answer") : status_line) + ")",
+                     listen, "read review.log in the studio folder");
+  }
+  return OkStatus();
 }
 
 class Demo {
@@ -140,7 +193,7 @@ class Demo {
   }
 
   Status MakeSecrets();
-  void StartReviewStation();
+  Status StartReviewStation();
   void PrintSummary(bool complete);
 
   // Eleven stages always run; the full twin and the review station are optional.
@@ -151,7 +204,7 @@ class Demo {
   DemoOptions options_;
   fs::path self_;
   fs::path secrets_;
-  fs::path data_ = fs::path(TWINRIG_SOURCE_DIR) / "scripts" / "demo-data";
+  fs::path data_ = DataDir() / "demo-data";
   std::string stage_;
   int stage_number_ = 0;
   std::chrono::steady_clock::time_point stage_start_;
@@ -187,7 +240,7 @@ Status Demo::MakeSecrets() {
 }
 
 // The review station runs on after the demo (a background process; its log holds the PINs).
-void Demo::StartReviewStation() {
+Status Demo::StartReviewStation() {
   const fs::path log = studio_ / "review.log";
   // Built before fork: the child only redirects its output and execs.
   std::vector<std::string> args{self_.string(),   "--studio",
@@ -203,7 +256,7 @@ void Demo::StartReviewStation() {
   argv.push_back(nullptr);
   std::fflush(nullptr);
   const pid_t pid = fork();
-  if (pid < 0) return;
+  if (pid < 0) return MakeError("cannot start the review station", "fork", "");
   if (pid == 0) {
     setsid();
     std::FILE* out = std::freopen(log.c_str(), "w", stdout);
@@ -213,17 +266,37 @@ void Demo::StartReviewStation() {
     _exit(127);
   }
   // Wait (bounded) for the station to say where it listens.
-  for (int i = 0; i < 50; ++i) {
+  bool stopped = false;
+  bool listening = false;
+  for (int i = 0; i < 50 && !stopped && !listening; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) break;  // it stopped: its log says why
+    stopped = waitpid(pid, &status, WNOHANG) == pid;  // it stopped: its log says why
     auto text = ReadFileText(log);
-    if (text.ok() && text->find("http://") != std::string::npos) break;
+    listening = text.ok() && text->find("://") != std::string::npos;
   }
   auto text = ReadFileText(log);
   std::cout << (text.ok() ? *text : std::string()) << std::flush;
+  if (!listening) {
+    if (!stopped) kill(pid, SIGTERM);
+    return MakeError("the review station did not start", log.string(),
+                     "read its log; another program may use " + options_.review_listen +
+                         " (--review-listen ADDR:PORT)");
+  }
+  if (options_.quick) {
+    // The quick form checks that the station serves its page, then stops it again.
+    const Status answered = ProbeHttp(options_.review_listen);
+    kill(pid, SIGTERM);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!answered.ok()) return answered;
+    review_line_ = "review station: answered at " + options_.review_listen + ", stopped again";
+    return OkStatus();
+  }
   review_line_ = "review station: " + options_.review_listen + " (pid " + std::to_string(pid) +
                  ", log " + log.string() + "; stop it with `kill " + std::to_string(pid) + "`)";
+  return OkStatus();
 }
 
 void Demo::PrintSummary(bool complete) {
@@ -298,6 +371,12 @@ int Demo::Run() {
                               "--height", std::to_string(options_.height)};
   if (options_.cameras > 0) {
     up.insert(up.end(), {"--cameras", std::to_string(options_.cameras)});
+  }
+  if (!options_.camera_base_address.empty()) {
+    up.insert(up.end(), {"--camera-base-address", options_.camera_base_address});
+  }
+  if (!options_.node_base_address.empty()) {
+    up.insert(up.end(), {"--node-base-address", options_.node_base_address});
   }
   if (!Step(up)) return Fail("see the message above; `twinrig sim status` shows what runs");
   End();
@@ -411,7 +490,10 @@ int Demo::Run() {
 
   if (options_.review) {
     Begin("review station");
-    StartReviewStation();
+    if (auto started = StartReviewStation(); !started.ok()) {
+      PrintError(started.error().what, started.error().where, started.error().todo);
+      return Fail("the twin and its package are done; start the station with `twinrig review`");
+    }
     End();
   }
 
@@ -436,7 +518,23 @@ void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_flag("--keep-studio", options.keep_studio, "leave the virtual studio running");
   cmd->add_flag("!--no-review", options.review, "do not start the review station at the end");
   cmd->add_option("--review-listen", options.review_listen, "review station address");
-  cmd->callback([&global, &exit_code] { exit_code = Demo(global, options).Run(); });
+  cmd->add_option("--camera-base-address", options.camera_base_address,
+                  "loopback address of the first virtual camera (to run beside another studio)");
+  cmd->add_option("--node-base-address", options.node_base_address,
+                  "loopback address of the first virtual trigger node");
+  cmd->add_flag("--quick", options.quick,
+                "every stage, small and fast: 480x360 images, 12 board takes, preview twin only, "
+                "the review station checked and stopped");
+  cmd->callback([cmd, &global, &exit_code] {
+    DemoOptions run = options;
+    if (run.quick) {
+      if (cmd->count("--width") == 0) run.width = kQuickWidth;
+      if (cmd->count("--height") == 0) run.height = kQuickHeight;
+      if (cmd->count("--calibration-takes") == 0) run.calibration_takes = kQuickCalibrationTakes;
+      run.full = false;
+    }
+    exit_code = Demo(global, run).Run();
+  });
 }
 
 }  // namespace twinrig::app

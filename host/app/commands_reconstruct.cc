@@ -116,6 +116,10 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
         report->cameras, report->registered, report->sparse_points, report->fused_points,
         report->faces);
     std::printf("total    %.1f s\n", report->total_seconds);
+    for (const auto& cam : report->left_out) {
+      std::printf("left out camera %s: the calibration could not calibrate it (%s); %s\n",
+                  cam.serial.c_str(), cam.reason.c_str(), cam.todo.c_str());
+    }
     exit_code = 0;
   });
 }

@@ -21,12 +21,18 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* cmd = parent.add_subcommand(
       "review", "the review station: technician's dashboard and the model's view in a browser");
   cmd->add_option("--listen", args.options.listen, "ADDR:PORT (default 127.0.0.1:8440)");
-  cmd->add_option("--web", args.web, "the built front end (default: web/dist of this build)");
+  cmd->add_option("--web", args.web, "the built front end (default: share/twinrig/web)")
+      ->transform(UserPath());
+  // The service reads its settings from a file (/etc/twinrig/review.toml): one line per option,
+  // `listen = "127.0.0.1:8440"`; options given on the command line win.
+  cmd->set_config("--config", "", "settings file (TOML: the options below without their dashes)");
   cmd->add_option("--consent-text", args.options.consent_text,
                   "the exact consent text the model reads and signs")
+      ->transform(UserPath())
       ->required();
   cmd->add_option("--text-version", args.options.text_version, "its version")->required();
   cmd->add_option("--terms", args.options.terms, "consent terms JSON (as `consent new --terms`)")
+      ->transform(UserPath())
       ->required();
   cmd->add_option("--technician", args.options.technician, "the witnessing technician's id")
       ->required();

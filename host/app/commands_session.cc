@@ -284,6 +284,7 @@ void AddSettings(CLI::App& parent, const GlobalOptions& global, int& exit_code) 
       ->add_option("--profile", args.profile,
                    "TOML (or .json) file: iso, shutter, aperture, whitebalance, imagequality, "
                    "capturetarget")
+      ->transform(UserPath())
       ->required();
   apply->callback([&global, &exit_code] {
     auto profile = camera::LoadSettingsProfile(args.profile);

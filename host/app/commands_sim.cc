@@ -48,6 +48,11 @@ void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   up_cmd->add_option("--synthetic-bytes", up.synthetic_bytes,
                      "serve fixed-size synthetic JPEGs of this size instead of renders");
   up_cmd->callback([&global, &exit_code] {
+    // A layout folder the user names is resolved here like every other path (the studio process
+    // runs in its own working directory); the built-in names stay names.
+    if (up.layout.find('/') != std::string::npos || std::filesystem::is_directory(up.layout)) {
+      up.layout = AbsoluteUserPath(up.layout).string();
+    }
     auto started = sim::studio::Up(global.studio, up, sim::studio::DefaultStudioBinary());
     if (!started.ok()) {
       PrintError(started.error().what, started.error().where, started.error().todo);

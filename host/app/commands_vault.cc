@@ -65,9 +65,11 @@ void AddVault(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     cmd->add_option("session", opts->session, "session id")->required();
     cmd->add_option("--studio-passphrase-file,--passphrase-file", opts->passphrase_file,
                     "the studio key's passphrase (a file, - for stdin, fd:N)")
+        ->transform(UserPath())
         ->required();
   }
-  open->add_option("--out", opts->out, "decrypt into this folder instead of the session");
+  open->add_option("--out", opts->out, "decrypt into this folder instead of the session")
+      ->transform(UserPath());
 
   close->callback([&global, &exit_code, opts] {
     Run(global, exit_code, [&](catalog::Catalog& catalog) -> Status {

@@ -38,6 +38,20 @@ constexpr Command kCommands[] = {
 
 }  // namespace
 
+std::filesystem::path AbsoluteUserPath(const std::filesystem::path& path) {
+  if (path.empty()) return path;
+  std::error_code ec;
+  auto absolute = std::filesystem::absolute(path, ec);
+  return ec ? path : absolute.lexically_normal();
+}
+
+std::function<std::string(std::string)> UserPath() {
+  return [](std::string value) {
+    if (value.empty() || value == "-" || value.rfind("fd:", 0) == 0) return value;
+    return AbsoluteUserPath(value).string();
+  };
+}
+
 void PrintError(const std::string& what, const std::string& where, const std::string& todo) {
   std::cerr << "error: ";
   if (!where.empty()) std::cerr << where << ": ";
@@ -61,7 +75,10 @@ int Main(int argc, char** argv) {
 
   int exit_code = 0;
   for (const Command& command : kCommands) command.add(app, global, exit_code);
-  app.parse_complete_callback([&] { ConfigureLogging(global.log_level); });
+  app.parse_complete_callback([&] {
+    global.studio = AbsoluteUserPath(global.studio);
+    ConfigureLogging(global.log_level);
+  });
 
   try {
     app.parse(argc, argv);

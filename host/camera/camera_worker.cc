@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "util/install_layout.h"
+
 extern char** environ;
 
 namespace twinrig::camera {
@@ -74,9 +76,7 @@ std::filesystem::path DefaultWorkerBinary() {
   if (const char* env = std::getenv("TWINRIG_CAMERA_WORKER"); env != nullptr && *env != '\0') {
     return env;
   }
-  std::error_code ec;
-  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-  return self.parent_path() / "twinrig-camera-worker";
+  return HelperProgram("twinrig-camera-worker");
 }
 
 Result<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const WorkerOptions& options,

@@ -19,6 +19,7 @@
 #include "host/review/jobs.h"
 #include "host/review/static_files.h"
 #include "util/files.h"
+#include "util/install_layout.h"
 #include "util/logging.h"
 
 namespace twinrig::review {
@@ -50,7 +51,7 @@ std::vector<std::string> ReviewOptions::Validate() const {
 
 fs::path DefaultWebRoot() {
   if (const char* env = std::getenv("TWINRIG_WEB"); env != nullptr && *env != '\0') return env;
-  return fs::path(TWINRIG_WEB_DIST);
+  return DataDir() / "web";
 }
 
 // One thread per connection: a station has a handful of clients, and blocking calls (Argon2id,

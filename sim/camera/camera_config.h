@@ -32,6 +32,10 @@ struct CameraConfig {
   std::uint64_t storage_capacity_bytes = 32ULL << 30;  // card size
   int battery_level = 100;                             // percent
   std::size_t synthetic_jpeg_bytes = 2U << 20;         // exact size of synthetic-mode images
+  // The largest image it delivers. Its ImageSize property offers this (L), about 2/3 of it (M) and
+  // half of it (S), as a body does, and each exposure is made at the size that is set.
+  int sensor_width = 6000;
+  int sensor_height = 4000;
   std::uint32_t seed = 1;                              // shot-to-shot jitter and synthetic patterns
 
   [[nodiscard]] std::vector<std::string> Validate() const;

@@ -51,6 +51,20 @@ std::pair<int, int> ParseSize(const std::string& size) {
   return {w, h};
 }
 
+// Large, medium and small as "WxH": the sensor, about 2/3 of it and half of it (even sizes).
+std::vector<std::string> ImageSizes(int width, int height) {
+  std::vector<std::string> sizes;
+  for (const auto& [num, den] : {std::pair{1, 1}, std::pair{2, 3}, std::pair{1, 2}}) {
+    const int w = width * num / den / 2 * 2;
+    const int h = height * num / den / 2 * 2;
+    std::string text = std::to_string(w) + "x" + std::to_string(h);
+    if (w > 0 && h > 0 && std::find(sizes.begin(), sizes.end(), text) == sizes.end()) {
+      sizes.push_back(std::move(text));
+    }
+  }
+  return sizes;
+}
+
 double WhiteBalanceKelvin(std::uint16_t code) {
   switch (code) {
     case 5:
@@ -120,13 +134,13 @@ Device::Device(CameraConfig config) : config_(std::move(config)) {
   add(wb);
 
   Property size{prop::kImageSize, datatype::kString, true};
-  size.text = size.default_text = "6000x4000";
-  size.texts = {"6000x4000", "3984x2656", "2976x1984"};
+  size.texts = ImageSizes(config_.sensor_width, config_.sensor_height);
+  size.text = size.default_text = size.texts.front();
   add(size);
 
-  Property quality{prop::kCompressionSetting, datatype::kUint8, true, 3, 3};
-  quality.numbers = {1, 2, 3};
-  add(quality);
+  // No CompressionSetting (0x5004): its values are vendor-defined, and libgphoto2 names them only
+  // for Nikon and Sony bodies ("Unknown value 0003" for a generic one). The generic camera shoots
+  // fine JPEG; the quality a technician sets is a vendor property of a vendor's body.
 
   Property target{prop::kCaptureTarget, datatype::kUint8, true, 1, 1};
   target.numbers = {0, 1};
@@ -430,7 +444,6 @@ ExposureSettings Device::SettingsLocked() const {
   s.white_balance_k = WhiteBalanceKelvin(s.white_balance);
   s.image_size = properties_.at(prop::kImageSize).text;
   std::tie(s.width, s.height) = ParseSize(s.image_size);
-  s.compression = static_cast<int>(properties_.at(prop::kCompressionSetting).number);
   s.jpeg_quality = JpegQuality(s.compression);
   s.capture_target = static_cast<int>(properties_.at(prop::kCaptureTarget).number);
   return s;

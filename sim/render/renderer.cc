@@ -25,6 +25,7 @@
 #include "util/check.h"
 #include "util/clock.h"
 #include "util/files.h"
+#include "util/install_layout.h"
 #include "util/options.h"
 
 namespace twinrig::sim::render {
@@ -973,9 +974,8 @@ Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint) {
     return MakeError("no head.obj and Map-COL.jpg in the given folder", hint.string(),
                      "point it at the repository's sim/data/head");
   }
-  if (const char* env = std::getenv("TWINRIG_SIM_DATA"); env != nullptr && *env != '\0') {
-    tried.push_back(std::filesystem::path(env) / "head");
-  }
+  // Installed or built: the data folder beside the program; then a source tree (tests, benches).
+  tried.push_back(DataDir() / "head");
   tried.push_back(std::filesystem::current_path() / "sim" / "data" / "head");
   std::error_code ec;
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -991,7 +991,7 @@ Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint) {
     where += (where.empty() ? "" : ", ") + folder.string();
   }
   return MakeError("the head scan (head.obj, Map-COL.jpg) was not found", where,
-                   "run from the repository top or set TWINRIG_SIM_DATA to its sim/data folder");
+                   "reinstall twinrig (share/twinrig/head) or set TWINRIG_DATA to a folder holding head/");
 }
 
 std::int64_t MonotonicToUnixOffsetNs() { return RealtimeMinusMonotonicNs(); }

@@ -16,6 +16,7 @@
 #include "sim/layout/layout.h"
 #include "sim/studio/control_socket.h"
 #include "util/files.h"
+#include "util/install_layout.h"
 
 extern char** environ;
 
@@ -93,8 +94,7 @@ std::vector<std::string> UpOptions::Validate() const {
 std::filesystem::path DefaultStudioBinary() {
   if (const char* env = std::getenv("TWINRIG_SIM_STUDIO"); env != nullptr && *env != '\0')
     return env;
-  std::error_code ec;
-  return std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "twinrig-sim-studio";
+  return HelperProgram("twinrig-sim-studio");
 }
 
 Result<json> Call(const std::filesystem::path& studio, const json& request, int timeout_ms) {

@@ -21,6 +21,7 @@
 #include "sim/studio/rendering_source.h"
 #include "sim/studio/studio.h"
 #include "util/files.h"
+#include "util/install_layout.h"
 #include "util/logging.h"
 
 extern char** environ;
@@ -122,13 +123,8 @@ struct Settings {
   bool with_nodes = true;
 };
 
-// Where the head scan is: --head, TWINRIG_DATA, next to the binary's source tree.
-std::filesystem::path DefaultHeadFolder() {
-  if (const char* env = std::getenv("TWINRIG_DATA"); env != nullptr && *env != '\0') {
-    return std::filesystem::path(env) / "head";
-  }
-  return std::filesystem::path(TWINRIG_SOURCE_DIR) / "sim" / "data" / "head";
-}
+// Where the head scan is: --head, else twinrig's data folder (util/install_layout.h).
+std::filesystem::path DefaultHeadFolder() { return DataDir() / "head"; }
 
 std::optional<camera::Fault> FaultFromJson(const json& j) {
   camera::Fault f;
@@ -171,6 +167,9 @@ int Run(const Settings& settings) {
     config.shutter_lag_ns = static_cast<std::int64_t>(cam->shutter_lag_s * 1e9);
     config.seed = static_cast<std::uint32_t>(configs.size() + 1);
     if (settings.synthetic_bytes > 0) config.synthetic_jpeg_bytes = settings.synthetic_bytes;
+    // The camera offers the size it renders at as its largest image size.
+    config.sensor_width = settings.width > 0 ? settings.width : cam->intrinsics.width;
+    config.sensor_height = settings.height > 0 ? settings.height : cam->intrinsics.height;
     configs.push_back(config);
   }
 
@@ -203,8 +202,7 @@ int Run(const Settings& settings) {
   }
 
   std::vector<NodeProcess> nodes;
-  const auto node_binary =
-      std::filesystem::read_symlink("/proc/self/exe").parent_path() / "twinrig-node-sim";
+  const auto node_binary = HelperProgram("twinrig-node-sim");
   if (settings.with_nodes && !rig->nodes.empty()) {
     auto started_nodes = StartNodes(*rig, *truth, paths, node_binary);
     if (!started_nodes.ok()) {

@@ -1,6 +1,7 @@
 // Runs the built `twinrig` binary as a technician would.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
 #include <fstream>
 
 #include "host/catalog/catalog.h"
@@ -10,10 +11,13 @@
 namespace twinrig {
 namespace {
 
-SubprocessResult Twinrig(const std::vector<std::string>& args) {
+SubprocessResult Twinrig(const std::vector<std::string>& args,
+                         const std::filesystem::path& working_directory = {}) {
   std::vector<std::string> argv = {testing::TwinrigBinary().string()};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = RunSubprocess(argv);
+  SubprocessOptions options;
+  options.working_directory = working_directory;
+  auto r = RunSubprocess(argv, options);
   REQUIRE(r.ok());
   return *r;
 }
@@ -53,6 +57,27 @@ TEST_CASE("twinrig studio creates the catalog and refuses a corrupt one", "[inte
   auto refused = Twinrig({"--studio", studio, "studio"});
   CHECK(refused.exit_code == 1);
   CHECK(refused.output.find("what to do:") != std::string::npos);
+}
+
+TEST_CASE("Studio paths are taken relative to where the command was started", "[integration]") {
+  testing::TempDir dir;
+  const std::filesystem::path work = dir / "working dir";
+  std::filesystem::create_directories(work);
+  SECTION("the default ./studio") {
+    CHECK(Twinrig({"studio"}, work).exit_code == 0);
+    CHECK(std::filesystem::exists(work / "studio" / "studio.db"));
+  }
+  SECTION("a relative --studio with a space") {
+    CHECK(Twinrig({"--studio", "my studio", "studio"}, work).exit_code == 0);
+    CHECK(std::filesystem::exists(work / "my studio" / "studio.db"));
+  }
+  SECTION("a relative path with .. and an absolute one name the same studio") {
+    std::filesystem::create_directories(work / "sub");
+    CHECK(Twinrig({"--studio", "../shared studio", "studio"}, work / "sub").exit_code == 0);
+    auto again = Twinrig({"--studio", (work / "shared studio").string(), "studio"});
+    CHECK(again.exit_code == 0);
+    CHECK(again.output.find("(created)") == std::string::npos);
+  }
 }
 
 }  // namespace
