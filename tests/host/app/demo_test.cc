@@ -20,11 +20,11 @@ TEST_CASE("twinrig demo --quick completes from a relative studio in its own work
                                       "demo",
                                       "--quick",
                                       "--camera-base-address",
-                                      "127.0.71.2",
+                                      "127.0.171.2",
                                       "--node-base-address",
-                                      "127.0.72.1",
+                                      "127.0.172.1",
                                       "--review-listen",
-                                      "127.0.73.1:8440"};
+                                      "127.0.173.1:8440"};
   SubprocessOptions options;
   options.working_directory = work;
   options.timeout = std::chrono::minutes(25);
