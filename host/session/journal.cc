@@ -16,6 +16,7 @@ void Journal::Apply(JournalState& state, const json& event) {
   ++state.events;
   const std::string kind = event.value("event", "");
   const int take = event.value("take", 0);
+  const std::int64_t at = event.value("at", std::int64_t{0});
   if (kind == "take_started") {
     TakeState& t = state.takes[take];
     t.take = take;
@@ -23,7 +24,7 @@ void Journal::Apply(JournalState& state, const json& event) {
       std::string s = serial.get<std::string>();
       if (std::find(t.cameras.begin(), t.cameras.end(), s) == t.cameras.end())
         t.cameras.push_back(s);
-      t.frames[s];
+      t.frames[s].window_start_ms = at;
     }
     t.closed = false;
     return;
@@ -52,7 +53,19 @@ void Journal::Apply(JournalState& state, const json& event) {
   } else if (kind == "retake") {
     // The camera fires again for this take: forget its old shot (its file stays on the card).
     frame = FrameState{};
+    frame.window_start_ms = at;
+  } else if (kind == "accepted_missing") {
+    frame.accepted_missing = event.value("reason", "");
   }
+}
+
+std::vector<std::string> TakeState::Missing() const {
+  std::vector<std::string> missing;
+  for (const auto& serial : cameras) {
+    auto it = frames.find(serial);
+    if (it == frames.end() || !it->second.settled()) missing.push_back(serial);
+  }
+  return missing;
 }
 
 Result<Journal> Journal::Open(const std::filesystem::path& path) {
