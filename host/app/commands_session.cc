@@ -67,9 +67,15 @@ int PrintReport(const session::CaptureReport& report) {
   }
   for (const auto& stray : report.strays) {
     std::cout << "STRAY: camera " << stray.serial << " holds " << stray.file << " (taken at "
-              << stray.captured << " s since 1970, camera clock), which belongs "
-              << "to no take of this session: not filed here\n  what to do: it may be another "
-              << "person's image: resume the session it belongs to, or delete it on the camera\n";
+              << stray.captured << " s since 1970, camera clock), which belongs to no take of "
+              << "this session: not filed here\n";
+    if (!stray.session.empty()) {
+      std::cout << "  it is the frame of take " << stray.take << " of session " << stray.session
+                << "\n  what to do: `twinrig capture --session " << stray.session
+                << " --resume` files it there\n";
+    } else {
+      std::cout << "  what to do: it may be another person's image: delete it on the camera\n";
+    }
   }
   if (!report.complete()) {
     std::cout << session::DescribeIncomplete(report)

@@ -46,6 +46,7 @@ std::string DescribeIncomplete(const CaptureReport& report) {
 std::vector<std::string> CaptureOptions::Validate() const {
   std::vector<std::string> problems = worker.Validate();
   if (takes < 1) problems.push_back("takes must be at least 1");
+  if (camera_clock_slack.count() < 0) problems.push_back("camera_clock_slack must not be negative");
   if (download_attempts < 1) problems.push_back("download_attempts must be at least 1");
   if (downloads_at_once < 1) problems.push_back("downloads_at_once must be at least 1");
   if (!software_trigger && !hardware_fire) {
@@ -67,9 +68,6 @@ std::string DescribeTake(const TakeReport& r) {
 }
 
 namespace {
-
-// Camera clocks tell the second; a second more of slack on each side of a take's window.
-constexpr std::int64_t kClockSlackS = 2;
 
 std::string FileKey(const camera::FileRef& f) { return f.folder + "/" + f.name; }
 
@@ -117,6 +115,9 @@ struct CaptureRunner::Impl {
   std::vector<StrayFrame> strays;  // of this call, every take
   std::set<std::string> strays_seen;
   std::atomic<std::uint64_t> largest_frame{0};  // bytes, for "the card is full"
+  std::mutex owners_mutex;
+  bool others_read = false;
+  std::vector<std::pair<std::string, JournalState>> others;  // the studio's other sessions
 
   camera::CameraClient& Client(const std::string& serial) { return pool.Client(serial); }
 
@@ -164,18 +165,33 @@ struct CaptureRunner::Impl {
     warnings.push_back({serial, what, todo});
   }
 
-  // The window (seconds since the epoch, camera clock) in which a frame fired at `start_ms` by the
-  // station's clock can have been taken.
-  [[nodiscard]] std::pair<std::int64_t, std::int64_t> Window(std::int64_t start_ms) const {
+  // The window (seconds since the epoch, camera clock) in which a frame of `serial` fired at
+  // `start_ms` by the station's clock can have been taken: from the firing (less the clock slack)
+  // to frame_wait later (plus the slack), and never reaching the second of another firing of the
+  // same camera in this session, so that two takes' windows do not overlap.
+  [[nodiscard]] std::pair<std::int64_t, std::int64_t> Window(const std::string& serial,
+                                                             std::int64_t start_ms) {
     const auto wait = std::max(options.frame_wait, options.worker.capture_deadline);
+    const std::int64_t slack = options.camera_clock_slack.count();
     const std::int64_t start = start_ms / 1000;
-    return {start - kClockSlackS,
-            start + std::chrono::duration_cast<std::chrono::seconds>(wait).count() + kClockSlackS};
+    std::int64_t from = start - slack;
+    std::int64_t to =
+        start + std::chrono::duration_cast<std::chrono::seconds>(wait).count() + slack;
+    std::lock_guard lock(journal_mutex);
+    for (const auto& [take, t] : journal.state().takes) {
+      auto it = t.frames.find(serial);
+      if (it == t.frames.end() || it->second.window_start_ms == 0) continue;
+      const std::int64_t other = it->second.window_start_ms / 1000;
+      if (it->second.window_start_ms < start_ms) from = std::max(from, other + 1);
+      if (it->second.window_start_ms > start_ms) to = std::min(to, other - 1);
+    }
+    return {from, to};
   }
 
-  [[nodiscard]] bool InWindow(const camera::FileRef& f, std::int64_t start_ms) const {
+  [[nodiscard]] bool InWindow(const std::string& serial, const camera::FileRef& f,
+                              std::int64_t start_ms) {
     if (f.captured == 0 || start_ms == 0) return false;  // no date: never adopted by guess
-    const auto [from, to] = Window(start_ms);
+    const auto [from, to] = Window(serial, start_ms);
     return f.captured >= from && f.captured <= to;
   }
 
@@ -195,21 +211,62 @@ struct CaptureRunner::Impl {
   // A file on a card that belongs to no take of this session: reported once per call and
   // journalled; it stays on the card (it may be another person's) and is never filed here.
   void Stray(const std::string& serial, const camera::FileRef& f) {
+    StrayFrame stray{serial, FileKey(f), f.captured, "", 0};
     {
       std::lock_guard lock(problems_mutex);
       if (!strays_seen.insert(serial + ":" + FileKey(f)).second) return;
-      strays.push_back({serial, FileKey(f), f.captured});
+    }
+    if (f.captured > 0) std::tie(stray.session, stray.take) = OwnerOf(serial, f.captured);
+    {
+      std::lock_guard lock(problems_mutex);
+      strays.push_back(stray);
     }
     Log()
         .With("camera", serial)
-        .Warn("stray frame {} on the card (taken at {}): not filed", FileKey(f), f.captured);
+        .Warn("stray frame {} on the card (taken at {}{}): not filed", FileKey(f), f.captured,
+              stray.session.empty() ? "" : ", of session " + stray.session);
     (void)Record({{"event", "stray"},
                   {"camera", serial},
                   {"folder", f.folder},
                   {"name", f.name},
                   {"captured", f.captured},
-                  {"size", f.size}},
+                  {"size", f.size},
+                  {"session", stray.session}},
                  /*sync=*/false);
+  }
+
+  // The other session of the studio with an open take whose window for `serial` holds `captured`
+  // (the journals of the studio's sessions, read once per call).
+  std::pair<std::string, int> OwnerOf(const std::string& serial, std::int64_t captured) {
+    std::lock_guard lock(owners_mutex);
+    if (!others_read) {
+      others_read = true;
+      std::error_code ec;
+      for (const auto& entry :
+           std::filesystem::directory_iterator(session.folder.parent_path(), ec)) {
+        if (entry.path() == session.folder) continue;
+        const auto journal_file = entry.path() / "journal.jsonl";
+        if (!std::filesystem::exists(journal_file, ec)) continue;
+        others.emplace_back(entry.path().filename().string(), Journal::Replay(journal_file));
+      }
+    }
+    const auto wait = std::max(options.frame_wait, options.worker.capture_deadline);
+    const std::int64_t slack = options.camera_clock_slack.count();
+    for (const auto& [id, state] : others) {
+      for (const auto& [take, t] : state.takes) {
+        auto it = t.frames.find(serial);
+        if (it == t.frames.end() || it->second.settled() || it->second.window_start_ms == 0) {
+          continue;
+        }
+        const std::int64_t start = it->second.window_start_ms / 1000;
+        if (captured >= start - slack &&
+            captured <=
+                start + std::chrono::duration_cast<std::chrono::seconds>(wait).count() + slack) {
+          return {id, take};
+        }
+      }
+    }
+    return {"", 0};
   }
 
   // Why a camera has no frame for this take, from the card: a full card, or no exposure.
@@ -368,7 +425,7 @@ struct CaptureRunner::Impl {
     if (listed.ok()) {
       std::vector<camera::FileRef> fresh;
       for (const auto& f : *listed) {
-        if (!before.contains(FileKey(f)) && InWindow(f, start_ms)) fresh.push_back(f);
+        if (!before.contains(FileKey(f)) && InWindow(serial, f, start_ms)) fresh.push_back(f);
       }
       if (fresh.size() == 1) {
         Log()
@@ -432,6 +489,9 @@ struct CaptureRunner::Impl {
         auto& client = Client(serial);
         auto id = client.Connect();
         if (!id.ok()) {
+          (void)Record(
+              {{"event", "failed"}, {"take", take}, {"camera", serial}, {"error", id.error().what}},
+              /*sync=*/false);
           Problem(serial, id.error().what, id.error().todo);
           connected.count_down();
           return;
@@ -631,8 +691,7 @@ struct CaptureRunner::Impl {
       Collect(take, serial, {*frame.camera_folder, *frame.camera_name});
       return;
     }
-    const auto [from, to] = Window(frame.window_start_ms);
-    (void)from;
+    const std::int64_t to = Window(serial, frame.window_start_ms).second;
     std::string listing_error;
     // Bounded: the window is at most frame_wait + slack long; one fresh listing a second.
     for (int round = 0; round < 3600; ++round) {
@@ -644,7 +703,7 @@ struct CaptureRunner::Impl {
       const std::set<std::string> known = KnownFiles(serial);
       std::vector<camera::FileRef> candidates;
       for (const auto& f : *files) {
-        if (!known.contains(FileKey(f)) && InWindow(f, frame.window_start_ms)) {
+        if (!known.contains(FileKey(f)) && InWindow(serial, f, frame.window_start_ms)) {
           candidates.push_back(f);
         }
       }

@@ -78,8 +78,12 @@ struct TakeReport {
 // (its event lost) or taken outside any take. Never filed here; reported and journalled.
 struct StrayFrame {
   std::string serial;
-  std::string file;       // folder/name on the camera
-  std::int64_t captured;  // seconds since the epoch by the camera's clock; 0 unknown
+  std::string file;           // folder/name on the camera
+  std::int64_t captured = 0;  // seconds since the epoch by the camera's clock; 0 unknown
+  // The other session of this studio whose open take fired this camera when the frame was taken
+  // ("" when none does): its own `--resume` adopts it.
+  std::string session;
+  int take = 0;
 };
 
 struct CaptureReport {
@@ -123,6 +127,9 @@ struct CaptureOptions {
   // From the trigger to the new file on the card. Also the width of the window in which a frame
   // on a card counts as this take's (plus a clock slack on both sides).
   std::chrono::milliseconds frame_wait{std::chrono::seconds(15)};
+  // How far a camera's clock may be from the station's (they are set from it). A frame counts
+  // for a take only if the camera dates it inside the take's window widened by this.
+  std::chrono::seconds camera_clock_slack{1};
   // A camera whose battery is below this (percent) is warned about before a take fires.
   int low_battery_percent = 20;
   // A download slower than this (MB/s) is warned about: a bad cable or a crowded link.

@@ -68,25 +68,28 @@ std::vector<std::string> TakeState::Missing() const {
   return missing;
 }
 
-Result<Journal> Journal::Open(const std::filesystem::path& path) {
+JournalState Journal::Replay(const std::filesystem::path& path) {
   JournalState state;
-  {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (in.eof()) {
-        // The last line had no newline: written partly when the station died. Ignore it.
-        state.torn_tail = !line.empty();
-        break;
-      }
-      json event = json::parse(line, nullptr, false);
-      if (event.is_discarded()) {
-        state.torn_tail = true;
-        continue;
-      }
-      Apply(state, event);
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (in.eof()) {
+      // The last line had no newline: written partly when the station died. Ignore it.
+      state.torn_tail = !line.empty();
+      break;
     }
+    json event = json::parse(line, nullptr, false);
+    if (event.is_discarded()) {
+      state.torn_tail = true;
+      continue;
+    }
+    Apply(state, event);
   }
+  return state;
+}
+
+Result<Journal> Journal::Open(const std::filesystem::path& path) {
+  JournalState state = Replay(path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return MakeError(std::string("could not open the journal: ") + std::strerror(errno),

@@ -58,6 +58,9 @@ class Journal {
  public:
   // Opens (creating) the journal and replays it.
   static Result<Journal> Open(const std::filesystem::path& path);
+  // Replays a journal without opening it for writing (another session's, for instance); an
+  // absent file is an empty state.
+  static JournalState Replay(const std::filesystem::path& path);
   Journal(Journal&& other) noexcept;
   Journal& operator=(Journal&&) = delete;
   Journal(const Journal&) = delete;

@@ -16,6 +16,7 @@
 #include "host/session/capture.h"
 #include "host/session/frame_check.h"
 #include "host/session/journal.h"
+#include "host/session/preflight.h"
 #include "sim/camera/synthetic_jpeg.h"
 #include "tests/host/session/capture_fixture.h"
 #include "util/files.h"
@@ -130,8 +131,16 @@ TEST_CASE("a frame left on a card by another session is a stray, never adopted",
   auto options = f.Options();
   options.frame_wait = std::chrono::seconds(1);
 
-  // Session A's frame: the camera fired, and nothing journalled it anywhere in this session.
+  // Session A (another person) fired the camera for its take 1 and died before the frame's event
+  // was journalled.
+  auto catalog = catalog::Catalog::Open(f.studio());
+  REQUIRE(catalog.ok());
+  auto other = CreateSession(*catalog, SessionKind::kCalibration, "", "test");
+  REQUIRE(other.ok());
   {
+    auto journal = Journal::Open(other->folder / "journal.jsonl");
+    REQUIRE(journal.ok());
+    REQUIRE(journal->Append({{"event", "take_started"}, {"take", 1}, {"cameras", {serial}}}).ok());
     camera::CameraClient client(f.farm->GphotoPort(0), options.worker);
     REQUIRE(client.Capture().ok());
   }
@@ -162,10 +171,41 @@ TEST_CASE("a frame left on a card by another session is a stray, never adopted",
   REQUIRE(resumed->strays.size() == 1);
   CHECK(resumed->strays.at(0).serial == serial);
   CHECK(resumed->strays.at(0).captured > 0);
+  CHECK(resumed->strays.at(0).session == other->id);  // whose it is
+  CHECK(resumed->strays.at(0).take == 1);
   CHECK(f.farm->Stats(0).images_on_card == 1);  // left for its own session
   REQUIRE(resumed->incomplete.size() == 1);
   CHECK(resumed->incomplete.at(0).missing.at(0).serial == serial);
   CHECK(ReadFileText(f.session.folder / "journal.jsonl")->find("\"stray\"") != std::string::npos);
+
+  // Its own session's resume files it there.
+  auto returned = CaptureRunner(*other, options).Resume();
+  REQUIRE(returned.ok());
+  INFO(Describe(*returned));
+  CHECK(returned->complete());
+  CHECK(*Sha256File(other->folder / FramePath(serial, 1)) == f.Produced(serial, 1));
+  CHECK(f.farm->Stats(0).images_on_card == 0);
+}
+
+TEST_CASE("preflight reports images left on a card", "[integration]") {
+  Fixture f("127.0.68.2", 2);
+  {
+    camera::CameraClient client(f.farm->GphotoPort(1), f.Options().worker);
+    REQUIRE(client.Capture().ok());
+  }
+  PreflightOptions options;
+  options.worker = f.Options().worker;
+  options.check_nodes = false;
+  auto report = RunPreflight(f.studio() / "rigs" / "test" / "rig.toml", options);
+  REQUIRE(report.ok());
+  INFO(FormatPreflight(*report));
+  bool named = false;
+  for (const auto& line : report->to_fix) {
+    named = named || (line.find(f.farm->config(1).serial) != std::string::npos &&
+                      line.find("left on the card") != std::string::npos);
+  }
+  CHECK(named);
+  CHECK(report->cameras.at(0).problems.empty());
 }
 
 TEST_CASE("a full card in take 1 of 2 makes an incomplete run that can still be finished",
