@@ -216,7 +216,8 @@ struct CaptureRunner::Impl {
       std::lock_guard lock(problems_mutex);
       if (!strays_seen.insert(serial + ":" + FileKey(f)).second) return;
     }
-    if (f.captured > 0) std::tie(stray.session, stray.take) = OwnerOf(serial, f.captured);
+    if (f.captured > 0)
+      std::tie(stray.session, stray.take) = OwnerOf(serial, FileKey(f), f.captured);
     {
       std::lock_guard lock(problems_mutex);
       strays.push_back(stray);
@@ -237,7 +238,8 @@ struct CaptureRunner::Impl {
 
   // The other session of the studio with an open take whose window for `serial` holds `captured`
   // (the journals of the studio's sessions, read once per call).
-  std::pair<std::string, int> OwnerOf(const std::string& serial, std::int64_t captured) {
+  std::pair<std::string, int> OwnerOf(const std::string& serial, const std::string& file,
+                                      std::int64_t captured) {
     std::lock_guard lock(owners_mutex);
     if (!others_read) {
       others_read = true;
@@ -255,7 +257,8 @@ struct CaptureRunner::Impl {
     for (const auto& [id, state] : others) {
       for (const auto& [take, t] : state.takes) {
         auto it = t.frames.find(serial);
-        if (it == t.frames.end() || it->second.settled() || it->second.window_start_ms == 0) {
+        if (it == t.frames.end() || it->second.settled() || it->second.window_start_ms == 0 ||
+            it->second.card_before.contains(file)) {
           continue;
         }
         const std::int64_t start = it->second.window_start_ms / 1000;
@@ -507,6 +510,12 @@ struct CaptureRunner::Impl {
               before.insert(FileKey(f));
               if (!known.contains(FileKey(f))) Stray(serial, f);
             }
+            // On disk before the camera fires: a resume after a crash then never takes a file
+            // that was already there for this take's frame, whatever its date.
+            (void)Record({{"event", "card"},
+                          {"take", take},
+                          {"camera", serial},
+                          {"files", std::vector<std::string>(before.begin(), before.end())}});
           }
         }
         CheckBattery(serial, client);
@@ -703,7 +712,8 @@ struct CaptureRunner::Impl {
       const std::set<std::string> known = KnownFiles(serial);
       std::vector<camera::FileRef> candidates;
       for (const auto& f : *files) {
-        if (!known.contains(FileKey(f)) && InWindow(serial, f, frame.window_start_ms)) {
+        if (!known.contains(FileKey(f)) && !frame.card_before.contains(FileKey(f)) &&
+            InWindow(serial, f, frame.window_start_ms)) {
           candidates.push_back(f);
         }
       }

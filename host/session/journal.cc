@@ -54,6 +54,13 @@ void Journal::Apply(JournalState& state, const json& event) {
     // The camera fires again for this take: forget its old shot (its file stays on the card).
     frame = FrameState{};
     frame.window_start_ms = at;
+  } else if (kind == "card") {
+    // Listed just before the camera fires: a tighter start of its window than take_started.
+    if (at > 0) frame.window_start_ms = at;
+    frame.card_before.clear();
+    for (const auto& file : event.value("files", json::array())) {
+      if (file.is_string()) frame.card_before.insert(file.get<std::string>());
+    }
   } else if (kind == "accepted_missing") {
     frame.accepted_missing = event.value("reason", "");
   }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct FrameState {
   // epoch by the station's clock: the take_started or retake event. A frame on the card belongs to
   // this take only if the camera took it in the window that opens then.
   std::int64_t window_start_ms = 0;
+  // What was on the camera's card ("folder/name") just before the station fired it for this take:
+  // none of these can be the take's frame.
+  std::set<std::string> card_before;
   // Set when the frame was closed as missing on purpose (`capture --accept-missing`): the reason.
   std::optional<std::string> accepted_missing;
   [[nodiscard]] bool fired() const { return camera_name.has_value(); }
@@ -69,6 +73,7 @@ class Journal {
   // Appends one event and fsyncs it; the state follows. Events: take_started {take, cameras},
   // fired {take, camera, folder, name}, verified {take, camera, path, size, sha256},
   // deleted {take, camera}, failed {take, camera, error}, retake {take, camera},
+  // card {take, camera, files} (the card's files before the camera fired),
   // accepted_missing {take, camera, reason}, stray {camera, folder, name, captured, size},
   // take_closed {take}. Every event carries "at" (ms since the epoch).
   Status Append(nlohmann::json event);
