@@ -2,7 +2,7 @@
 // ending with its RESULT line. Its baseline is the truth itself: every frame is checked against
 // the exposures the virtual cameras made in the same run.
 //   --quick          4 sessions of 2 takes (under two minutes)
-//   --sessions N     sessions of --takes M takes (default 20 x 3 = 60 takes)
+//   --sessions N     sessions of --takes M takes (default 30 x 3: about 80 takes checked)
 //   --seed S         the fault schedule's seed
 //   --keep           keep the studio folder (sessions, journals, logs) in /tmp
 #include <unistd.h>

@@ -329,10 +329,10 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
     for (const auto& r : truth) {
       if (r.stored && owner(r) == static_cast<int>(k)) ++exposed[r.serial];
     }
-    std::set<std::string> reported_missing;
+    std::map<std::string, std::string> reported_missing;  // "take:serial" -> the cause given
     for (const auto& t : run.final_report.incomplete) {
       for (const auto& m : t.missing) {
-        if (!m.what.empty()) reported_missing.insert(std::to_string(t.take) + ":" + m.serial);
+        if (!m.what.empty()) reported_missing[std::to_string(t.take) + ":" + m.serial] = m.what;
       }
     }
     for (const auto& [take, state] : journal->state().takes) {
@@ -344,10 +344,14 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
         if (it == state.frames.end() || !it->second.verified()) {
           ++result.lost;
           defect = true;
-          if (exposed[serial] > verified[serial]) ++result.lost_exposed;
-          if (!reported_missing.contains(std::to_string(take) + ":" + serial)) {
+          const auto reported = reported_missing.find(std::to_string(take) + ":" + serial);
+          if (reported == reported_missing.end()) {
             ++result.lost_unreported;
             result.findings.push_back(where + ": missing and not reported");
+          } else if (exposed[serial] > verified[serial]) {
+            ++result.lost_exposed;
+            result.findings.push_back(where +
+                                      ": exposed, not delivered, reported: " + reported->second);
           }
           continue;
         }

@@ -501,22 +501,32 @@ struct CaptureRunner::Impl {
         }
         // What is on the card before the trigger, to recognise the new frame without events;
         // a file there the journal does not know is a stray.
+        // What is on the card before the trigger, journalled before the camera may fire: the new
+        // frame is told apart from every older file by this list, not by dates alone (a camera
+        // clock tells seconds). A camera whose card cannot be read is not fired in this take.
         std::set<std::string> before;
-        {
-          auto listed = client.ListFiles();
-          if (listed.ok()) {
-            const std::set<std::string> known = KnownFiles(serial);
-            for (const auto& f : *listed) {
-              before.insert(FileKey(f));
-              if (!known.contains(FileKey(f))) Stray(serial, f);
-            }
-            // On disk before the camera fires: a resume after a crash then never takes a file
-            // that was already there for this take's frame, whatever its date.
-            (void)Record({{"event", "card"},
-                          {"take", take},
-                          {"camera", serial},
-                          {"files", std::vector<std::string>(before.begin(), before.end())}});
+        auto listed = client.ListFiles();
+        Status card = listed.ok() ? OkStatus() : Status(listed.error());
+        if (listed.ok()) {
+          const std::set<std::string> known = KnownFiles(serial);
+          for (const auto& f : *listed) {
+            before.insert(FileKey(f));
+            if (!known.contains(FileKey(f))) Stray(serial, f);
           }
+          card = Record({{"event", "card"},
+                         {"take", take},
+                         {"camera", serial},
+                         {"files", std::vector<std::string>(before.begin(), before.end())}});
+        }
+        if (!card.ok()) {
+          const std::string what =
+              "not fired: its card could not be read first (" + card.error().what + ")";
+          (void)Record({{"event", "failed"}, {"take", take}, {"camera", serial}, {"error", what}},
+                       /*sync=*/false);
+          Problem(serial, what,
+                  "check the camera's link, then run `twinrig capture --retake-missing`");
+          connected.count_down();
+          return;
         }
         CheckBattery(serial, client);
         const std::int64_t start_ms = TakeSnapshot(take).frames[serial].window_start_ms;
@@ -698,6 +708,15 @@ struct CaptureRunner::Impl {
     if (frame.accepted_missing) return;
     if (frame.fired()) {
       Collect(take, serial, {*frame.camera_folder, *frame.camera_name});
+      return;
+    }
+    if (!frame.card_listed) {
+      // Never fired in this take: a camera fires only after its card is journalled.
+      auto [what, todo] = NoFrameCause(client, take, frame.last_error);
+      if (frame.last_error.empty()) {
+        what = "not fired in take " + std::to_string(take) + " (the station stopped before)";
+      }
+      Problem(serial, what, todo);
       return;
     }
     const std::int64_t to = Window(serial, frame.window_start_ms).second;

@@ -58,6 +58,7 @@ void Journal::Apply(JournalState& state, const json& event) {
     // Listed just before the camera fires: a tighter start of its window than take_started.
     if (at > 0) frame.window_start_ms = at;
     frame.card_before.clear();
+    frame.card_listed = true;
     for (const auto& file : event.value("files", json::array())) {
       if (file.is_string()) frame.card_before.insert(file.get<std::string>());
     }

@@ -34,6 +34,7 @@ struct FrameState {
   // What was on the camera's card ("folder/name") just before the station fired it for this take:
   // none of these can be the take's frame.
   std::set<std::string> card_before;
+  bool card_listed = false;  // the card event was journalled: the camera may have fired
   // Set when the frame was closed as missing on purpose (`capture --accept-missing`): the reason.
   std::optional<std::string> accepted_missing;
   [[nodiscard]] bool fired() const { return camera_name.has_value(); }
