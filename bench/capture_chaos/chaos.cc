@@ -190,6 +190,12 @@ std::string ChaosResult::ResultLine() const {
 Result<ChaosResult> RunChaos(const ChaosOptions& options) {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "chaos options"));
   const auto started = Clock::now();
+  // Journals date events by the wall clock, the truth log by CLOCK_MONOTONIC.
+  const std::int64_t wall_minus_monotonic_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      MonotonicNs() / 1000000;
   std::mt19937 random(options.seed ^ 0x9e3779b9U);
   ChaosResult result;
 
@@ -324,11 +330,26 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
     auto journal = session::Journal::Open(run.info.folder / "journal.jsonl");
     if (!journal.ok()) return journal.error();
     bool defect = false;
-    std::map<std::string, int> exposed;   // by serial: this session's stored exposures
-    std::map<std::string, int> verified;  // by serial
-    for (const auto& r : truth) {
-      if (r.stored && owner(r) == static_cast<int>(k)) ++exposed[r.serial];
-    }
+    const session::JournalState& state_of_run = journal->state();
+    // Did `serial` expose after the station last fired it for `take`, before its next firing?
+    auto exposed_for = [&](int take, const std::string& serial) {
+      const auto& frames = state_of_run.takes.at(take).frames;
+      const auto it = frames.find(serial);
+      if (it == frames.end() || !it->second.card_listed) return false;  // never fired
+      const std::int64_t from = it->second.window_start_ms;
+      std::int64_t to = run.end_ns / 1000000 + wall_minus_monotonic_ms;
+      for (const auto& [other_take, t] : state_of_run.takes) {
+        const auto other = t.frames.find(serial);
+        if (other_take != take && other != t.frames.end() && other->second.window_start_ms > from) {
+          to = std::min(to, other->second.window_start_ms);
+        }
+      }
+      for (const auto& r : truth) {
+        const std::int64_t wall = r.true_time_ns / 1000000 + wall_minus_monotonic_ms;
+        if (r.serial == serial && r.stored && wall >= from && wall < to) return true;
+      }
+      return false;
+    };
     std::map<std::string, std::string> reported_missing;  // "take:serial" -> the cause given
     for (const auto& t : run.final_report.incomplete) {
       for (const auto& m : t.missing) {
@@ -348,7 +369,7 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
           if (reported == reported_missing.end()) {
             ++result.lost_unreported;
             result.findings.push_back(where + ": missing and not reported");
-          } else if (exposed[serial] > verified[serial]) {
+          } else if (exposed_for(take, serial)) {
             ++result.lost_exposed;
             result.findings.push_back(where +
                                       ": exposed, not delivered, reported: " + reported->second);
@@ -382,7 +403,6 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
           result.findings.push_back(where + ": the same exposure verified twice");
           continue;
         }
-        ++verified[serial];
         ++result.frames_verified;
       }
     }

@@ -45,8 +45,8 @@ struct ChaosResult {
   int frames_expected = 0;
   int frames_verified = 0;
   int lost = 0;              // frames not verified
-  int lost_exposed = 0;      // of those, the camera made more exposures in that session than
-                             // were verified (each listed in findings with the reported cause)
+  int lost_exposed = 0;      // of those, the camera did expose after the station last fired it
+                             // for that take (each listed in findings with the reported cause)
   int lost_unreported = 0;   // of those, the station's final report did not list with a cause
   int duplicated = 0;        // one exposure verified twice
   int corrupt_accepted = 0;  // a verified file that is no exposure's bytes
