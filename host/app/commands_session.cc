@@ -73,6 +73,9 @@ int PrintReport(const session::CaptureReport& report) {
       std::cout << "  it is the frame of take " << stray.take << " of session " << stray.session
                 << "\n  what to do: `twinrig capture --session " << stray.session
                 << " --resume` files it there\n";
+    } else if (stray.deleted) {
+      std::cout << "  deleted on the camera: it belongs to no open session (recorded in the "
+                   "journal)\n";
     } else {
       std::cout << "  what to do: it may be another person's image: delete it on the camera\n";
     }

@@ -210,30 +210,55 @@ struct CaptureRunner::Impl {
 
   // A file on a card that belongs to no take of this session: reported once per call and
   // journalled; it stays on the card (it may be another person's) and is never filed here.
-  void Stray(const std::string& serial, const camera::FileRef& f) {
-    StrayFrame stray{serial, FileKey(f), f.captured, "", 0};
+  void Stray(const std::string& serial, const camera::FileRef& f, camera::CameraClient& client) {
+    StrayFrame stray{serial, FileKey(f), f.captured, "", 0, false};
     {
       std::lock_guard lock(problems_mutex);
       if (!strays_seen.insert(serial + ":" + FileKey(f)).second) return;
     }
-    if (f.captured > 0)
+    if (f.captured > 0) {
       std::tie(stray.session, stray.take) = OwnerOf(serial, FileKey(f), f.captured);
+      // Dated, in no open take of any session (this one included): nobody's frame to keep. A
+      // shot outside any session, or a frame already safe in its own session: biometric data
+      // that must not linger on the card.
+      if (stray.session.empty() && !InAnyWindow(serial, f) && client.Delete(f).ok()) {
+        stray.deleted = true;
+      }
+    }
     {
       std::lock_guard lock(problems_mutex);
       strays.push_back(stray);
     }
     Log()
         .With("camera", serial)
-        .Warn("stray frame {} on the card (taken at {}{}): not filed", FileKey(f), f.captured,
-              stray.session.empty() ? "" : ", of session " + stray.session);
+        .Warn("stray frame {} on the card (taken at {}{}): not filed{}", FileKey(f), f.captured,
+              stray.session.empty() ? "" : ", of session " + stray.session,
+              stray.deleted ? ", deleted on the camera" : "");
     (void)Record({{"event", "stray"},
                   {"camera", serial},
                   {"folder", f.folder},
                   {"name", f.name},
                   {"captured", f.captured},
                   {"size", f.size},
-                  {"session", stray.session}},
+                  {"session", stray.session},
+                  {"deleted", stray.deleted}},
                  /*sync=*/false);
+  }
+
+  // Whether `f` falls inside the window of any take of this session that fired `serial`.
+  bool InAnyWindow(const std::string& serial, const camera::FileRef& f) {
+    std::vector<std::int64_t> starts;
+    {
+      std::lock_guard lock(journal_mutex);
+      for (const auto& [take, t] : journal.state().takes) {
+        auto it = t.frames.find(serial);
+        if (it != t.frames.end() && it->second.window_start_ms > 0) {
+          starts.push_back(it->second.window_start_ms);
+        }
+      }
+    }
+    return std::any_of(starts.begin(), starts.end(),
+                       [&](std::int64_t start) { return InWindow(serial, f, start); });
   }
 
   // The other session of the studio with an open take whose window for `serial` holds `captured`
@@ -511,7 +536,7 @@ struct CaptureRunner::Impl {
           const std::set<std::string> known = KnownFiles(serial);
           for (const auto& f : *listed) {
             before.insert(FileKey(f));
-            if (!known.contains(FileKey(f))) Stray(serial, f);
+            if (!known.contains(FileKey(f))) Stray(serial, f, client);
           }
           card = Record({{"event", "card"},
                          {"take", take},
@@ -778,7 +803,7 @@ struct CaptureRunner::Impl {
       if (!files.ok()) return;
       const std::set<std::string> known = KnownFiles(serial);
       for (const auto& f : *files) {
-        if (!known.contains(FileKey(f))) Stray(serial, f);
+        if (!known.contains(FileKey(f))) Stray(serial, f, client);
       }
     });
   }

@@ -75,7 +75,8 @@ struct TakeReport {
 };
 
 // A file on a camera's card that belongs to no take of this session: left by another session
-// (its event lost) or taken outside any take. Never filed here; reported and journalled.
+// (its event lost) or taken outside any take. Never filed here; reported and journalled, and
+// deleted on the camera when no open take of any session can claim it.
 struct StrayFrame {
   std::string serial;
   std::string file;           // folder/name on the camera
@@ -84,6 +85,9 @@ struct StrayFrame {
   // ("" when none does): its own `--resume` adopts it.
   std::string session;
   int take = 0;
+  // Deleted on the camera: dated, and in no open take of any session of the studio (a shot
+  // outside any session, or a frame already verified in its own). The journal records it.
+  bool deleted = false;
 };
 
 struct CaptureReport {

@@ -230,6 +230,30 @@ TEST_CASE("a resume right after the station died waits for a camera still writin
   CHECK(*Sha256File(f.session.folder / FramePath(serial, 1)) == f.Produced(serial, 1));
 }
 
+TEST_CASE("a frame taken outside any session is reported, deleted on the camera and recorded",
+          "[integration]") {
+  Fixture f("127.0.70.2", 1);
+  auto options = f.Options();
+  {
+    camera::CameraClient client(f.farm->GphotoPort(0), options.worker);
+    REQUIRE(client.Capture().ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));  // clear of the take's window
+  auto report = CaptureRunner(f.session, options).Capture();
+  REQUIRE(report.ok());
+  INFO(Describe(*report));
+  CHECK(report->complete());
+  REQUIRE(report->strays.size() == 1);
+  CHECK(report->strays.at(0).deleted);
+  CHECK(report->strays.at(0).session.empty());
+  CHECK(f.farm->Stats(0).images_on_card == 0);
+  CHECK(f.FilesOnStation().size() == 1);
+  CHECK(*Sha256File(f.session.folder / FramePath(f.farm->config(0).serial, 1)) ==
+        f.Produced(f.farm->config(0).serial, 2));
+  CHECK(ReadFileText(f.session.folder / "journal.jsonl")->find("\"deleted\":true") !=
+        std::string::npos);
+}
+
 TEST_CASE("preflight reports images left on a card", "[integration]") {
   Fixture f("127.0.68.2", 2);
   {
