@@ -298,8 +298,11 @@ struct CaptureRunner::Impl {
   }
 
   // Why a camera has no frame for this take, from the card: a full card, or no exposure.
+  // `fallback` is the cause the station recorded ("" when none); without one the camera did not
+  // fire, which is its trigger path's business.
   std::pair<std::string, std::string> NoFrameCause(camera::CameraClient& client, int take,
-                                                   const std::string& fallback) {
+                                                   const std::string& fallback,
+                                                   bool fallback_is_no_fire = false) {
     auto storage = client.Storage();
     const std::uint64_t needed = std::max<std::uint64_t>(largest_frame.load(), 1U << 20);
     if (storage.ok() && storage->capacity_kb > 0 && storage->free_kb * 1024 < needed) {
@@ -307,11 +310,14 @@ struct CaptureRunner::Impl {
                   " MB free): the camera could not store its frame of take " + std::to_string(take),
               "free space on the card or change it, then run `twinrig capture --retake-missing`"};
     }
-    return {fallback.empty() ? "no frame of take " + std::to_string(take) +
-                                   " on the card: the camera did not fire"
-                             : fallback,
-            "check its remote cable and that it is not in a menu; then run "
-            "`twinrig capture --retake-missing`"};
+    if (fallback.empty() || fallback_is_no_fire) {
+      return {fallback.empty() ? "no frame of take " + std::to_string(take) +
+                                     " on the card: the camera did not fire"
+                               : fallback,
+              "check its remote cable and that it is not in a menu; then run "
+              "`twinrig capture --retake-missing`"};
+    }
+    return {fallback, "deal with that, then run `twinrig capture --retake-missing`"};
   }
 
   // Downloads a fired frame, verifies it on disk, journals it, deletes it on the camera.
@@ -477,7 +483,8 @@ struct CaptureRunner::Impl {
     }
     auto [what, todo] = NoFrameCause(client, take,
                                      "did not fire in take " + std::to_string(take) +
-                                         ": no new image on its card (" + failure.what + ")");
+                                         ": no new image on its card (" + failure.what + ")",
+                                     /*fallback_is_no_fire=*/true);
     if (failure.todo.find("busy") != std::string::npos) {
       what = "the camera was busy and did not fire in take " + std::to_string(take) + " (" +
              failure.what + ")";
