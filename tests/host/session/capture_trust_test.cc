@@ -5,7 +5,10 @@
 // named for what they are; a camera worker does not outlive its station.
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +21,7 @@
 #include "host/session/journal.h"
 #include "host/session/preflight.h"
 #include "sim/camera/synthetic_jpeg.h"
+#include "sim/wire/remote_port.h"
 #include "tests/host/session/capture_fixture.h"
 #include "util/files.h"
 
@@ -252,6 +256,56 @@ TEST_CASE("a frame taken outside any session is reported, deleted on the camera 
         f.Produced(f.farm->config(0).serial, 2));
   CHECK(ReadFileText(f.session.folder / "journal.jsonl")->find("\"deleted\":true") !=
         std::string::npos);
+}
+
+// Fires the shutter lines of `serials` as a trigger node does: one remote-port datagram per edge.
+HardwareFire RemotePortFire(Fixture& f) {
+  return [&f](int take, const std::vector<std::string>& serials) -> Status {
+    const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return MakeError("no socket", "test");
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    const std::int64_t at = now.tv_sec * 1'000'000'000LL + now.tv_nsec + 50'000'000;
+    for (const auto& serial : serials) {
+      const auto& config = f.farm->config(*f.farm->Find(serial));
+      sockaddr_in to{};
+      to.sin_family = AF_INET;
+      to.sin_port = htons(config.remote_port);
+      ::inet_pton(AF_INET, config.address.c_str(), &to.sin_addr);
+      for (bool closed : {true, false}) {
+        sim::wire::LineEdge edge{
+            sim::wire::Line::kShutter,        closed, at + (closed ? 0 : 20'000'000),
+            static_cast<std::uint32_t>(take), 1,      0};
+        const auto bytes = sim::wire::Encode(edge);
+        (void)::sendto(fd, bytes.data(), bytes.size(), 0, reinterpret_cast<sockaddr*>(&to),
+                       sizeof to);
+      }
+    }
+    ::close(fd);
+    return OkStatus();
+  };
+}
+
+TEST_CASE("through the shutter lines: a lost event is found on the card, a full card is named",
+          "[integration]") {
+  Fixture f("127.0.73.2", 3);
+  const std::string quiet = f.farm->config(1).serial;
+  const std::string full = f.farm->config(2).serial;
+  REQUIRE(f.farm->SetFault(quiet, Fault{.no_events = true}).ok());
+  REQUIRE(f.farm->SetFault(full, Fault{.card_full = true}).ok());
+  auto options = f.Options();
+  options.software_trigger = false;
+  options.hardware_fire = RemotePortFire(f);
+  options.frame_wait = std::chrono::seconds(2);
+  auto report = CaptureRunner(f.session, options).Capture();
+  REQUIRE(report.ok());
+  INFO(Describe(*report));
+  const TakeReport& take = report->takes.at(0);
+  CHECK(take.verified == 2);
+  CHECK(*Sha256File(f.session.folder / FramePath(quiet, 1)) == f.Produced(quiet, 1));
+  CHECK(Mentions(take.problems, full, "card is full"));
+  CHECK_FALSE(Mentions(take.problems, full, "remote cable"));
+  for (std::size_t i = 0; i < 3; ++i) CHECK(f.farm->Stats(i).exposures == 1);
 }
 
 TEST_CASE("preflight reports images left on a card", "[integration]") {
