@@ -149,6 +149,13 @@ Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& s
       {"technician", technician},
       {"manifest",
        {{"files", list}, {"file_count", files->size()}, {"root_sha256", ManifestRoot(*files)}}}};
+  // Cameras whose frame was closed as missing on purpose (`capture --accept-missing`), with the
+  // reason: signed with the rest, so the absence is part of what the studio vouches for.
+  const Json manifest = Json::parse(manifest_json, nullptr, false);
+  if (manifest.is_object() && manifest.contains("accepted_missing") &&
+      manifest["accepted_missing"].is_array()) {
+    body["accepted_missing"] = manifest["accepted_missing"];
+  }
   return AppendRecord(catalog, session_id, "capture_seal", body);
 }
 

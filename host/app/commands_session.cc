@@ -60,10 +60,30 @@ int PrintReport(const session::CaptureReport& report) {
       std::cout << "  camera " << p.serial << ": " << p.what << "\n    what to do: " << p.todo
                 << "\n";
     }
+    for (const auto& w : take.warnings) {
+      std::cout << "  warning, camera " << w.serial << ": " << w.what
+                << "\n    what to do: " << w.todo << "\n";
+    }
+  }
+  for (const auto& stray : report.strays) {
+    std::cout << "STRAY: camera " << stray.serial << " holds " << stray.file << " (taken at "
+              << stray.captured << " s since 1970, camera clock), which belongs to no take of "
+              << "this session: not filed here\n";
+    if (!stray.session.empty()) {
+      std::cout << "  it is the frame of take " << stray.take << " of session " << stray.session
+                << "\n  what to do: `twinrig capture --session " << stray.session
+                << " --resume` files it there\n";
+    } else if (stray.deleted) {
+      std::cout << "  deleted on the camera: it belongs to no open session (recorded in the "
+                   "journal)\n";
+    } else {
+      std::cout << "  what to do: it may be another person's image: delete it on the camera\n";
+    }
   }
   if (!report.complete()) {
-    std::cout
-        << "INCOMPLETE: some frames are missing (see above); nothing already verified is lost\n";
+    std::cout << session::DescribeIncomplete(report)
+              << "INCOMPLETE: some frames are missing (see above); nothing already verified is "
+                 "lost\n";
     return 1;
   }
   return 0;
@@ -76,6 +96,8 @@ struct CaptureArgs {
   bool resume = false;
   bool retake_missing = false;
   int finish = 0;
+  std::vector<std::string> accept_missing;
+  std::string reason;
   int capture_timeout_s = 15;
   int downloads_at_once = session::CaptureOptions{}.downloads_at_once;
 };
@@ -178,7 +200,13 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                   "times, with the same connected cameras")
       ->check(CLI::Range(0, 10));
   cmd->add_flag("--retake-missing", args.retake_missing,
-                "fire again only the cameras whose frame of the last take is missing");
+                "fire again only the cameras whose frame is missing, in every incomplete take");
+  auto* reason =
+      cmd->add_option("--reason", args.reason, "why the frames of --accept-missing are missing");
+  cmd->add_option("--accept-missing", args.accept_missing,
+                  "close the incomplete takes without these cameras' frames (serials); needs "
+                  "--reason, which is recorded and signed into the capture seal")
+      ->needs(reason);
   cmd->callback([&global, &exit_code] {
     auto catalog = catalog::Catalog::Open(global.studio);
     if (!catalog.ok()) return Fail(catalog.error(), exit_code);
@@ -193,7 +221,8 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
 
     // A person is captured only under their signed consent for this very session. Resuming
     // downloads what was already taken and needs no new decision.
-    if (info->kind == session::SessionKind::kSubject && !args.resume) {
+    if (info->kind == session::SessionKind::kSubject && !args.resume &&
+        args.accept_missing.empty()) {
       Status allowed = consent::CheckCaptureAllowed(*catalog, info->subject_id, info->id);
       if (!allowed.ok()) return Fail(allowed.error(), exit_code);
     }
@@ -201,7 +230,7 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     session::StudioCaptureArgs capture_args;
     capture_args.takes = args.takes;
     capture_args.software_trigger = args.software_trigger;
-    capture_args.connect_nodes = !args.resume;
+    capture_args.connect_nodes = !args.resume && args.accept_missing.empty();
     capture_args.capture_timeout_s = args.capture_timeout_s;
     auto prepared = session::PrepareStudioCapture(global.studio, *info, capture_args);
     if (!prepared.ok()) return Fail(prepared.error(), exit_code);
@@ -210,9 +239,11 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     options.downloads_at_once = args.downloads_at_once;
     session::CaptureRunner runner(*info, options);
     std::cout << "session " << id << ": " << info->cameras.size() << " cameras\n";
-    Result<session::CaptureReport> report = args.resume           ? runner.Resume()
-                                            : args.retake_missing ? runner.RetakeMissing()
-                                                                  : runner.Capture();
+    Result<session::CaptureReport> report =
+        !args.accept_missing.empty() ? runner.AcceptMissing(args.accept_missing, args.reason)
+        : args.resume                ? runner.Resume()
+        : args.retake_missing        ? runner.RetakeMissing()
+                                     : runner.Capture();
     if (!report.ok()) return Fail(report.error(), exit_code);
     // The same runner, hence the same worker per camera, finishes the take.
     for (int round = 0; round < args.finish && !report->complete() && report->stopped.empty();

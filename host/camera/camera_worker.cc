@@ -331,7 +331,22 @@ Result<Downloaded> CameraClient::Download(const FileRef& file,
                         options_.download_deadline);
   if (!answer.ok()) return answer.error();
   return Downloaded{answer->value("path", ""), answer->value("size", std::uint64_t{0}),
-                    answer->value("sha256", "")};
+                    answer->value("sha256", ""), answer->value("declared_size", std::uint64_t{0})};
+}
+
+Status CameraClient::CompareRanges(
+    const FileRef& file, const std::filesystem::path& local,
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  json list = json::array();
+  for (const auto& [offset, length] : ranges) list.push_back({offset, length});
+  auto answer = Request({{"op", "compare_ranges"},
+                         {"folder", file.folder},
+                         {"name", file.name},
+                         {"local", local.string()},
+                         {"ranges", list}},
+                        options_.download_deadline);
+  if (!answer.ok()) return answer.error();
+  return OkStatus();
 }
 
 Status CameraClient::Delete(const FileRef& file) {
@@ -345,8 +360,24 @@ Result<std::vector<FileRef>> CameraClient::ListFiles() {
   auto answer = Request({{"op", "list_files"}}, options_.call_deadline);
   if (!answer.ok()) return answer.error();
   std::vector<FileRef> files;
-  for (const auto& f : answer->at("files")) files.push_back({f.at("folder"), f.at("name")});
+  for (const auto& f : answer->at("files")) {
+    files.push_back({f.at("folder"), f.at("name"), f.value("size", std::uint64_t{0}),
+                     f.value("captured", std::int64_t{0})});
+  }
   return files;
+}
+
+Result<std::vector<FileRef>> CameraClient::ListFilesFresh() {
+  // libgphoto2 keeps the card's object list from the session it opened, updated by events only:
+  // a frame whose event was lost stays invisible to that session. A new session reads the card.
+  if (connected()) needs_open_ = true;
+  return ListFiles();
+}
+
+Result<int> CameraClient::BatteryPercent() {
+  auto answer = Request({{"op", "battery"}}, options_.call_deadline);
+  if (!answer.ok()) return answer.error();
+  return answer->value("percent", -1);
 }
 
 void CameraClient::Stop() {

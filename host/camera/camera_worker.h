@@ -79,8 +79,14 @@ class CameraClient {
   Result<FileRef> Capture();
   Result<std::vector<FileRef>> WaitForFiles(int timeout_ms);
   Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
+  // GphotoCamera::CompareRanges in the worker, under the download deadline.
+  Status CompareRanges(const FileRef& file, const std::filesystem::path& local,
+                       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
   Status Delete(const FileRef& file);
   Result<std::vector<FileRef>> ListFiles();
+  // The card as it is now, read in a new session (not from what events told the open one).
+  Result<std::vector<FileRef>> ListFilesFresh();
+  Result<int> BatteryPercent();
   void Stop();
 
   [[nodiscard]] const std::string& port() const { return port_; }

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
@@ -156,9 +157,18 @@ Result<std::unique_ptr<GphotoCamera>> GphotoCamera::Open(const std::string& port
   auto fail = [&](int code, const std::string& doing) -> Error {
     gp_camera_unref(camera);
     gp_context_unref(context);
-    return MakeError(doing + ": " + gp_result_as_string(code), port,
-                     "check the port (e.g. ptpip:192.0.2.10 or usb:001,004) and that the camera "
-                     "is on and reachable");
+    // libgphoto2 says "Unspecified error" for a camera that answered but refused or dropped the
+    // session: name what happened at this port, not the library's code.
+    std::string what = doing + " at " + port + ": " + gp_result_as_string(code);
+    std::string todo = "check that the camera at " + port + " is on and reachable";
+    if (code == GP_ERROR || code == GP_ERROR_IO || code == GP_ERROR_IO_READ ||
+        code == GP_ERROR_IO_WRITE || code == GP_ERROR_TIMEOUT) {
+      what = doing + ": the camera at " + port +
+             " refused the session or dropped the connection (" + gp_result_as_string(code) + ")";
+      todo = "check that no other program holds the camera at " + port +
+             " (one PTP/IP session at a time), then power-cycle it if it keeps refusing";
+    }
+    return MakeError(what, port, todo);
   };
 
   CameraAbilitiesList* abilities = nullptr;
@@ -448,10 +458,47 @@ Result<Downloaded> GphotoCamera::Download(const FileRef& file,
   auto hash = Sha256File(part);
   if (!hash.ok()) return hash.error();
   std::error_code ec;
-  Downloaded out{destination, std::filesystem::file_size(part, ec), *hash};
+  Downloaded out{destination, std::filesystem::file_size(part, ec), *hash, expected};
   std::filesystem::rename(part, destination, ec);
   if (ec) return MakeError("could not rename the download: " + ec.message(), destination.string());
   return out;
+}
+
+Status GphotoCamera::CompareRanges(
+    const FileRef& file, const std::filesystem::path& local,
+    const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges) {
+  std::ifstream in(local, std::ios::binary);
+  if (!in) {
+    last_failure_ = FailureKind::kCamera;
+    return MakeError("cannot read the downloaded frame", local.string(), "check the disk");
+  }
+  constexpr std::uint64_t kPiece = 1U << 20;
+  std::vector<char> from_camera(kPiece);
+  std::vector<char> on_disk(kPiece);
+  for (const auto& [offset, length] : ranges) {
+    for (std::uint64_t done = 0; done < length;) {
+      std::uint64_t want = std::min(kPiece, length - done);
+      std::uint64_t got = want;
+      int rc = gp_camera_file_read(AsCamera(camera_), file.folder.c_str(), file.name.c_str(),
+                                   GP_FILE_TYPE_NORMAL, offset + done, from_camera.data(), &got,
+                                   AsContext(context_));
+      if (rc != GP_OK) return GpError(rc, "reading " + file.name + " a second time");
+      if (got == 0) break;
+      in.seekg(static_cast<std::streamoff>(offset + done));
+      in.read(on_disk.data(), static_cast<std::streamsize>(got));
+      if (static_cast<std::uint64_t>(in.gcount()) != got ||
+          std::memcmp(on_disk.data(), from_camera.data(), got) != 0) {
+        last_failure_ = FailureKind::kCamera;
+        return MakeError(
+            "the transfer was corrupted: a second read of bytes " + std::to_string(offset + done) +
+                ".." + std::to_string(offset + done + got) + " differs",
+            local.string(),
+            "twinrig downloads it again; the camera keeps its copy until one is whole");
+      }
+      done += got;
+    }
+  }
+  return OkStatus();
 }
 
 Status GphotoCamera::Delete(const FileRef& file) {
@@ -475,7 +522,16 @@ Result<std::vector<FileRef>> GphotoCamera::ListFiles() {
       for (int k = 0; k < gp_list_count(list); ++k) {
         const char* name = nullptr;
         gp_list_get_name(list, k, &name);
-        if (name != nullptr) files.push_back({folder, name});
+        if (name == nullptr) continue;
+        FileRef file{folder, name};
+        // The object info ptp2 read with the handle list: no extra round trip.
+        CameraFileInfo info{};
+        if (gp_camera_file_get_info(AsCamera(camera_), folder.c_str(), name, &info,
+                                    AsContext(context_)) == GP_OK) {
+          if ((info.file.fields & GP_FILE_INFO_SIZE) != 0) file.size = info.file.size;
+          if ((info.file.fields & GP_FILE_INFO_MTIME) != 0) file.captured = info.file.mtime;
+        }
+        files.push_back(std::move(file));
       }
     }
     gp_list_reset(list);
@@ -494,6 +550,22 @@ Result<std::vector<FileRef>> GphotoCamera::ListFiles() {
     if (rc != GP_OK) return GpError(rc, "listing " + folder);
   }
   return files;
+}
+
+Result<int> GphotoCamera::BatteryPercent() {
+  const std::string text = StatusText("batterylevel");  // "3%" (ptp2's BatteryLevel property)
+  int percent = -1;
+  if (!text.empty()) {
+    try {
+      percent = std::stoi(text);
+    } catch (const std::exception&) {
+      percent = -1;
+    }
+  }
+  if (percent < 0 || percent > 100) {
+    return MakeError("the camera reports no battery level", port_, "check the battery by eye");
+  }
+  return percent;
 }
 
 Result<std::vector<std::string>> AutodetectUsb() {

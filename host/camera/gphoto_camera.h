@@ -33,12 +33,17 @@ struct StorageState {
 struct FileRef {
   std::string folder;  // "/store_00010001/DCIM/100TWRIG"
   std::string name;    // "IMG_0001.JPG"
+  // The camera's own record of the file (object info), when listed: its size in bytes and when it
+  // was taken (seconds since the epoch by the camera's clock). 0: unknown.
+  std::uint64_t size = 0;
+  std::int64_t captured = 0;
 };
 
 struct Downloaded {
   std::filesystem::path path;
   std::uint64_t size = 0;
   std::string sha256;
+  std::uint64_t declared_size = 0;  // the size the camera declared for the object; 0: unknown
 };
 
 // Why the last operation failed, as far as the station must act on it differently.
@@ -92,9 +97,16 @@ class GphotoCamera {
   // disk fails before a byte moves, naming the file), libgphoto2 writes straight into it, one
   // fsync, then the copy on disk is hashed and renamed into place.
   Result<Downloaded> Download(const FileRef& file, const std::filesystem::path& destination);
+  // Reads the byte ranges (offset, length) of `file` from the camera once more and compares them
+  // with the same ranges of the local copy `local`; an Error names the first differing offset.
+  Status CompareRanges(const FileRef& file, const std::filesystem::path& local,
+                       const std::vector<std::pair<std::uint64_t, std::uint64_t>>& ranges);
   Status Delete(const FileRef& file);
-  // Every file on the camera's storage (for resuming after a crash: what is still on the card).
+  // Every file on the camera's storage (for resuming after a crash: what is still on the card),
+  // with its size and capture time from the camera's object info.
   Result<std::vector<FileRef>> ListFiles();
+  // The camera's battery level in percent; an Error when the camera does not report one.
+  Result<int> BatteryPercent();
 
   // What kind of failure the last failed call was (kNone after a success).
   [[nodiscard]] FailureKind last_failure() const { return last_failure_; }

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "host/camera/gphoto_camera.h"
 
@@ -128,7 +130,10 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
     auto got = camera->Download({request.at("folder"), request.at("name")},
                                 request.at("dest").get<std::string>());
     if (!got.ok()) return got.error();
-    return json{{"path", got->path.string()}, {"size", got->size}, {"sha256", got->sha256}};
+    return json{{"path", got->path.string()},
+                {"size", got->size},
+                {"sha256", got->sha256},
+                {"declared_size", got->declared_size}};
   }
   if (op == "delete") {
     Status s = camera->Delete({request.at("folder"), request.at("name")});
@@ -139,13 +144,46 @@ Result<json> Handle(const json& request, std::unique_ptr<GphotoCamera>& camera) 
     auto files = camera->ListFiles();
     if (!files.ok()) return files.error();
     json list = json::array();
-    for (const auto& f : *files) list.push_back({{"folder", f.folder}, {"name", f.name}});
+    for (const auto& f : *files) {
+      list.push_back(
+          {{"folder", f.folder}, {"name", f.name}, {"size", f.size}, {"captured", f.captured}});
+    }
     return json{{"files", list}};
+  }
+  if (op == "compare_ranges") {
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+    for (const auto& r : request.at("ranges")) ranges.emplace_back(r.at(0), r.at(1));
+    Status s = camera->CompareRanges({request.at("folder"), request.at("name")},
+                                     request.at("local").get<std::string>(), ranges);
+    if (!s.ok()) return s.error();
+    return json::object();
+  }
+  if (op == "battery") {
+    auto percent = camera->BatteryPercent();
+    if (!percent.ok()) return percent.error();
+    return json{{"percent", *percent}};
   }
   return MakeError("unknown request '" + op + "'", "worker", "update twinrig");
 }
 
+// A worker dies with its station. PR_SET_PDEATHSIG would fire when the *thread* that spawned the
+// worker ends (capture threads end after every take, while the worker serves the whole run), so a
+// watchdog thread checks instead that the station process is still its parent: when the station
+// is killed the worker is re-parented, and it exits within a tenth of a second, even while the
+// main thread is stuck inside libgphoto2.
+void DieWithStation() {
+  const pid_t station = ::getppid();
+  if (station <= 1) std::_Exit(1);
+  std::thread([station] {
+    for (;;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (::getppid() != station) std::_Exit(1);
+    }
+  }).detach();
+}
+
 int Main() {
+  DieWithStation();
   // libgphoto2 writes to a camera's socket with write(): closing a session on a link the camera
   // already dropped would raise SIGPIPE and end the worker silently. Ignored, the write fails and
   // the camera is reopened. (A supervisor that went away still ends the worker: stdin closes.)

@@ -16,6 +16,7 @@ void Journal::Apply(JournalState& state, const json& event) {
   ++state.events;
   const std::string kind = event.value("event", "");
   const int take = event.value("take", 0);
+  const std::int64_t at = event.value("at", std::int64_t{0});
   if (kind == "take_started") {
     TakeState& t = state.takes[take];
     t.take = take;
@@ -23,7 +24,7 @@ void Journal::Apply(JournalState& state, const json& event) {
       std::string s = serial.get<std::string>();
       if (std::find(t.cameras.begin(), t.cameras.end(), s) == t.cameras.end())
         t.cameras.push_back(s);
-      t.frames[s];
+      t.frames[s].window_start_ms = at;
     }
     t.closed = false;
     return;
@@ -52,28 +53,51 @@ void Journal::Apply(JournalState& state, const json& event) {
   } else if (kind == "retake") {
     // The camera fires again for this take: forget its old shot (its file stays on the card).
     frame = FrameState{};
+    frame.window_start_ms = at;
+  } else if (kind == "card") {
+    // Listed just before the camera fires: a tighter start of its window than take_started.
+    if (at > 0) frame.window_start_ms = at;
+    frame.card_before.clear();
+    frame.card_listed = true;
+    for (const auto& file : event.value("files", json::array())) {
+      if (file.is_string()) frame.card_before.insert(file.get<std::string>());
+    }
+  } else if (kind == "accepted_missing") {
+    frame.accepted_missing = event.value("reason", "");
   }
 }
 
-Result<Journal> Journal::Open(const std::filesystem::path& path) {
-  JournalState state;
-  {
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (in.eof()) {
-        // The last line had no newline: written partly when the station died. Ignore it.
-        state.torn_tail = !line.empty();
-        break;
-      }
-      json event = json::parse(line, nullptr, false);
-      if (event.is_discarded()) {
-        state.torn_tail = true;
-        continue;
-      }
-      Apply(state, event);
-    }
+std::vector<std::string> TakeState::Missing() const {
+  std::vector<std::string> missing;
+  for (const auto& serial : cameras) {
+    auto it = frames.find(serial);
+    if (it == frames.end() || !it->second.settled()) missing.push_back(serial);
   }
+  return missing;
+}
+
+JournalState Journal::Replay(const std::filesystem::path& path) {
+  JournalState state;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (in.eof()) {
+      // The last line had no newline: written partly when the station died. Ignore it.
+      state.torn_tail = !line.empty();
+      break;
+    }
+    json event = json::parse(line, nullptr, false);
+    if (event.is_discarded()) {
+      state.torn_tail = true;
+      continue;
+    }
+    Apply(state, event);
+  }
+  return state;
+}
+
+Result<Journal> Journal::Open(const std::filesystem::path& path) {
+  JournalState state = Replay(path);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
     return MakeError(std::string("could not open the journal: ") + std::strerror(errno),

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,8 +27,20 @@ struct FrameState {
   std::string sha256;
   bool deleted_on_camera = false;
   std::string last_error;
+  // When the station last fired (or was about to fire) this camera for the take, in ms since the
+  // epoch by the station's clock: the take_started or retake event. A frame on the card belongs to
+  // this take only if the camera took it in the window that opens then.
+  std::int64_t window_start_ms = 0;
+  // What was on the camera's card ("folder/name") just before the station fired it for this take:
+  // none of these can be the take's frame.
+  std::set<std::string> card_before;
+  bool card_listed = false;  // the card event was journalled: the camera may have fired
+  // Set when the frame was closed as missing on purpose (`capture --accept-missing`): the reason.
+  std::optional<std::string> accepted_missing;
   [[nodiscard]] bool fired() const { return camera_name.has_value(); }
   [[nodiscard]] bool verified() const { return path.has_value(); }
+  // Verified, or its absence accepted and recorded: nothing more is owed for it.
+  [[nodiscard]] bool settled() const { return verified() || accepted_missing.has_value(); }
 };
 
 struct TakeState {
@@ -35,6 +48,8 @@ struct TakeState {
   std::vector<std::string> cameras;          // serials planned for this take
   std::map<std::string, FrameState> frames;  // by serial
   bool closed = false;
+  // The planned cameras whose frame is neither verified nor accepted as missing.
+  [[nodiscard]] std::vector<std::string> Missing() const;
 };
 
 struct JournalState {
@@ -48,6 +63,9 @@ class Journal {
  public:
   // Opens (creating) the journal and replays it.
   static Result<Journal> Open(const std::filesystem::path& path);
+  // Replays a journal without opening it for writing (another session's, for instance); an
+  // absent file is an empty state.
+  static JournalState Replay(const std::filesystem::path& path);
   Journal(Journal&& other) noexcept;
   Journal& operator=(Journal&&) = delete;
   Journal(const Journal&) = delete;
@@ -55,7 +73,10 @@ class Journal {
 
   // Appends one event and fsyncs it; the state follows. Events: take_started {take, cameras},
   // fired {take, camera, folder, name}, verified {take, camera, path, size, sha256},
-  // deleted {take, camera}, failed {take, camera, error}, take_closed {take}.
+  // deleted {take, camera}, failed {take, camera, error}, retake {take, camera},
+  // card {take, camera, files} (the card's files before the camera fired),
+  // accepted_missing {take, camera, reason}, stray {camera, folder, name, captured, size},
+  // take_closed {take}. Every event carries "at" (ms since the epoch).
   Status Append(nlohmann::json event);
 
   // The two halves of Append for many threads (group commit): Write appends the line and applies

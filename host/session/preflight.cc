@@ -64,6 +64,21 @@ void CheckCamera(CameraCheck& check, const PreflightOptions& options) {
       check.problems.push_back(line.str());
     }
   }
+  // Frames left on a card belong to someone's session (a lost event, an abandoned capture): the
+  // biometric data of a person, which a new session must not pick up and must not go unnoticed.
+  auto files = client.ListFiles();
+  if (files.ok() && !files->empty()) {
+    std::int64_t oldest = 0;
+    for (const auto& f : *files) {
+      if (f.captured > 0 && (oldest == 0 || f.captured < oldest)) oldest = f.captured;
+    }
+    check.problems.push_back(
+        std::to_string(files->size()) + " image(s) left on the card (" + files->front().folder +
+        "/" + files->front().name +
+        (oldest > 0 ? ", the oldest taken at " + std::to_string(oldest) + " s since 1970"
+                    : std::string()) +
+        "): finish their session with `twinrig capture --resume`, or delete them on the camera");
+  }
   client.Stop();
 }
 

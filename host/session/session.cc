@@ -186,9 +186,14 @@ Result<std::string> LatestSessionId(catalog::Catalog& catalog) {
 
 Status WriteManifest(const SessionInfo& session, const JournalState& state) {
   json files = json::array();
+  json accepted_missing = json::array();
   std::uint64_t total = 0;
   for (const auto& [take, t] : state.takes) {
     for (const auto& [serial, frame] : t.frames) {
+      if (!frame.verified() && frame.accepted_missing) {
+        accepted_missing.push_back(
+            {{"camera", serial}, {"take", take}, {"reason", *frame.accepted_missing}});
+      }
       if (!frame.verified()) continue;
       files.push_back({{"path", *frame.path},
                        {"camera", serial},
@@ -200,6 +205,8 @@ Status WriteManifest(const SessionInfo& session, const JournalState& state) {
   }
   json manifest = {
       {"session", session.id}, {"files", files}, {"count", files.size()}, {"bytes", total}};
+  // Frames closed as missing on purpose: the seal vouches for their absence and its reason.
+  if (!accepted_missing.empty()) manifest["accepted_missing"] = accepted_missing;
   return WriteFileAtomic(session.folder / "manifest.json", manifest.dump(2));
 }
 

@@ -248,5 +248,29 @@ TEST_CASE("a person is not captured without their signed consent for the session
   for (size_t i = 0; i < f.farm->size(); ++i) CHECK(f.farm->Stats(i).exposures == 0);
 }
 
+TEST_CASE("capture exits 1 while any take is incomplete, and --accept-missing closes it",
+          "[integration]") {
+  Fixture f("127.0.49.2", 2);
+  const std::string full = f.farm->config(1).serial;
+  REQUIRE(f.farm->SetFault(full, Fault{.card_full = true}).ok());
+  auto two = Twinrig(f.studio(), {"capture", "--session", f.session.id, "--software-trigger",
+                                  "--takes", "2", "--finish", "1", "--capture-timeout", "3"});
+  INFO(two.output);
+  CHECK(two.exit_code == 1);
+  CHECK(two.output.find("take 1 is incomplete") != std::string::npos);
+  CHECK(two.output.find("take 2 is incomplete") != std::string::npos);
+  CHECK(two.output.find("card is full") != std::string::npos);
+
+  auto no_reason =
+      Twinrig(f.studio(), {"capture", "--session", f.session.id, "--accept-missing", full});
+  CHECK(no_reason.exit_code != 0);
+  auto accepted = Twinrig(f.studio(), {"capture", "--session", f.session.id, "--accept-missing",
+                                       full, "--reason", "card failed"});
+  INFO(accepted.output);
+  CHECK(accepted.exit_code == 0);
+  auto manifest = nlohmann::json::parse(*ReadFileText(f.session.folder / "manifest.json"));
+  CHECK(manifest.at("accepted_missing").size() == 2);
+}
+
 }  // namespace
 }  // namespace twinrig::session

@@ -1,0 +1,419 @@
+#include "bench/capture_chaos/chaos.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "host/camera/camera_worker.h"
+#include "host/catalog/catalog.h"
+#include "host/session/capture.h"
+#include "host/session/journal.h"
+#include "host/session/session.h"
+#include "sim/camera/camera_farm.h"
+#include "sim/layout/layout.h"
+#include "util/files.h"
+#include "util/logging.h"
+#include "util/options.h"
+
+namespace twinrig::chaos {
+
+namespace {
+
+using sim::camera::Fault;
+using Clock = std::chrono::steady_clock;
+
+std::int64_t MonotonicNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// The faults of the outside campaign, by number.
+constexpr int kFaultKinds = 8;
+Fault MakeFault(int kind) {
+  switch (kind) {
+    case 0:
+      return Fault{.drop_connection = true};
+    case 1:
+      return Fault{.no_events = true};
+    case 2:
+      return Fault{.busy_on_capture = true};
+    case 3:
+      return Fault{.transfer_bytes_per_s = std::uint64_t{192} * 1024};
+    case 4:
+      return Fault{.corrupt_transfer = true};
+    case 5:
+      return Fault{.card_full = true};
+    case 6:
+      return Fault{.battery_level = 3};
+    default:
+      return Fault{.refuse_session = true};
+  }
+}
+
+// Switches random faults on random cameras on and off until stopped.
+class FaultInjector {
+ public:
+  FaultInjector(sim::camera::CameraFarm& farm, const ChaosOptions& options)
+      : farm_(farm), options_(options), random_(options.seed) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~FaultInjector() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    for (std::size_t i = 0; i < farm_.size(); ++i) (void)farm_.SetFault(i, Fault{});
+  }
+  [[nodiscard]] int injected() const { return injected_; }
+
+ private:
+  void Run() {
+    std::vector<Clock::time_point> clear_at(farm_.size(), Clock::time_point::min());
+    auto next = Clock::now();
+    while (!stop_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      const auto now = Clock::now();
+      for (std::size_t i = 0; i < clear_at.size(); ++i) {
+        if (clear_at[i] != Clock::time_point::min() && now >= clear_at[i]) {
+          (void)farm_.SetFault(i, Fault{});
+          clear_at[i] = Clock::time_point::min();
+        }
+      }
+      if (now < next) continue;
+      const std::size_t camera = random_() % farm_.size();
+      if (clear_at[camera] == Clock::time_point::min()) {
+        (void)farm_.SetFault(camera, MakeFault(static_cast<int>(random_() % kFaultKinds)));
+        clear_at[camera] = now + Between(options_.fault_length_min, options_.fault_length_max);
+        ++injected_;
+      }
+      next = now + Between(options_.fault_gap_min, options_.fault_gap_max);
+    }
+  }
+  std::chrono::milliseconds Between(std::chrono::milliseconds a, std::chrono::milliseconds b) {
+    return a +
+           std::chrono::milliseconds(random_() % (b - a + std::chrono::milliseconds(1)).count());
+  }
+  sim::camera::CameraFarm& farm_;
+  const ChaosOptions& options_;
+  std::mt19937 random_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> injected_{0};
+  std::thread thread_;
+};
+
+struct SessionRun {
+  session::SessionInfo info;
+  std::int64_t begin_ns = 0;
+  std::int64_t end_ns = 0;
+  bool abandoned = false;
+  bool said_done = false;
+  session::CaptureReport final_report;
+};
+
+session::CaptureOptions StationOptions(const ChaosOptions& options,
+                                       const std::filesystem::path& home) {
+  session::CaptureOptions capture;
+  capture.software_trigger = true;
+  capture.worker.home = home;
+  capture.worker.worker_binary = options.worker_binary;
+  capture.worker.connect_deadline = std::chrono::seconds(5);
+  capture.worker.call_deadline = std::chrono::seconds(5);
+  capture.worker.capture_deadline = std::chrono::seconds(3);
+  capture.worker.download_deadline = std::chrono::seconds(6);
+  capture.frame_wait = std::chrono::seconds(2);
+  capture.download_attempts = 3;
+  capture.retry_delay = std::chrono::milliseconds(150);
+  return capture;
+}
+
+// A technician's finishing rounds (`capture --finish N`) and the final word (`capture --resume`).
+void Finish(session::CaptureRunner& runner, int rounds, ChaosResult& result, SessionRun& run) {
+  for (int round = 0; round < rounds; ++round) {
+    auto resumed = runner.Resume();
+    if (!resumed.ok()) {
+      ++result.errors;
+      result.findings.push_back(run.info.id + ": resume failed: " + resumed.error().what);
+      continue;
+    }
+    if (resumed->complete()) break;
+    auto retaken = runner.RetakeMissing();
+    if (!retaken.ok()) {
+      ++result.errors;
+      result.findings.push_back(run.info.id + ": retake failed: " + retaken.error().what);
+    }
+  }
+  auto last = runner.Resume();
+  if (last.ok()) {
+    run.final_report = *last;
+    run.said_done = last->complete();
+  } else {
+    ++result.errors;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> ChaosOptions::Validate() const {
+  std::vector<std::string> problems;
+  if (sessions < 1) problems.push_back("sessions must be at least 1");
+  if (takes_per_session < 1) problems.push_back("takes_per_session must be at least 1");
+  if (cameras < 1) problems.push_back("cameras must be at least 1");
+  if (kill_every < 0) problems.push_back("kill_every must not be negative");
+  if (fault_gap_max < fault_gap_min || fault_length_max < fault_length_min) {
+    problems.push_back("fault gaps and lengths need min <= max");
+  }
+  if (work_dir.empty()) problems.push_back("work_dir is required");
+  return problems;
+}
+
+std::string ChaosResult::ResultLine() const {
+  std::ostringstream out;
+  out << "RESULT capture-chaos takes=" << takes << " faults=" << faults
+      << " frames_expected=" << frames_expected << " frames_verified=" << frames_verified
+      << " lost=" << lost << " duplicated=" << duplicated
+      << " corrupt_accepted=" << corrupt_accepted << " foreign_adopted=" << foreign_adopted
+      << " false_done=" << false_done << " lost_exposed=" << lost_exposed
+      << " lost_unreported=" << lost_unreported << " kills=" << kills << " abandoned=" << abandoned
+      << " stray_shots=" << stray_shots << " strays_reported=" << strays_reported
+      << " errors=" << errors << " seconds=" << seconds;
+  return out.str();
+}
+
+Result<ChaosResult> RunChaos(const ChaosOptions& options) {
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "chaos options"));
+  const auto started = Clock::now();
+  // Journals date events by the wall clock, the truth log by CLOCK_MONOTONIC.
+  const std::int64_t wall_minus_monotonic_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count() -
+      MonotonicNs() / 1000000;
+  std::mt19937 random(options.seed ^ 0x9e3779b9U);
+  ChaosResult result;
+
+  sim::camera::StudioAddressing addressing;
+  addressing.base_address = options.base_address;
+  addressing.synthetic_jpeg_bytes = options.image_bytes;
+  auto configs = sim::camera::MakeCameraConfigs(options.cameras, addressing);
+  if (!configs.ok()) return configs.error();
+  sim::camera::CameraFarm farm(*configs);
+  std::mutex truth_mutex;
+  std::vector<sim::camera::ExposureRecord> truth;
+  farm.OnExposure([&](const sim::camera::ExposureRecord& r) {
+    std::lock_guard lock(truth_mutex);
+    truth.push_back(r);
+  });
+  TWINRIG_RETURN_IF_ERROR(farm.Start());
+
+  // A studio with a rig file for the farm.
+  const auto studio = options.work_dir / "studio";
+  sim::layout::Rig rig;
+  rig.name = "chaos";
+  rig.nodes.push_back({1, "127.0.2.1", 15800, std::max(8, options.cameras)});
+  for (int k = 0; k < options.cameras; ++k) {
+    sim::layout::CameraSpec spec;
+    spec.serial = farm.config(k).serial;
+    spec.model = farm.config(k).model;
+    spec.address = farm.config(k).address;
+    spec.node_id = 1;
+    spec.node_port = k;
+    spec.position = {std::cos(k * 1.0), 0.0, std::sin(k * 1.0)};
+    rig.cameras.push_back(spec);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(studio / "rigs" / "chaos", ec);
+  TWINRIG_RETURN_IF_ERROR(sim::layout::WriteRigFile(studio / "rigs" / "chaos" / "rig.toml", rig));
+  auto catalog = catalog::Catalog::Open(studio);
+  if (!catalog.ok()) return catalog.error();
+  const session::CaptureOptions base = StationOptions(options, options.work_dir / "home");
+
+  std::vector<SessionRun> runs;
+  std::set<std::string> strays_seen;
+  auto note_strays = [&](const session::CaptureReport& report) {
+    for (const auto& s : report.strays) strays_seen.insert(s.serial + ":" + s.file);
+  };
+  {
+    FaultInjector faults(farm, options);
+    for (int i = 0; i < options.sessions; ++i) {
+      // Now and then someone fires a camera outside any session.
+      if (random() % 4 == 0) {
+        camera::CameraClient client(farm.GphotoPort(random() % farm.size()), base.worker);
+        if (client.Capture().ok()) ++result.stray_shots;
+      }
+      auto created =
+          session::CreateSession(*catalog, session::SessionKind::kCalibration, "", "chaos");
+      if (!created.ok()) return created.error();
+      SessionRun run;
+      run.info = *created;
+      run.begin_ns = MonotonicNs();
+      session::CaptureOptions capture = base;
+      capture.takes = options.takes_per_session;
+      const bool kill = options.kill_every > 0 && i % options.kill_every == options.kill_every - 1;
+      if (kill) {
+        const pid_t station = ::fork();
+        if (station < 0) return MakeError("could not fork the station", "chaos");
+        if (station == 0) {
+          session::CaptureRunner runner(run.info, capture);
+          (void)runner.Capture();
+          std::_Exit(0);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(600 + random() % 2500));
+        ::kill(station, SIGKILL);
+        while (::waitpid(station, nullptr, 0) < 0 && errno == EINTR) {
+        }
+        ++result.kills;
+        // Every other killed session is abandoned: its frames stay on the cards.
+        run.abandoned = result.kills % 2 == 0;
+      }
+      if (!run.abandoned) {
+        session::CaptureRunner runner(run.info, capture);
+        if (kill) {
+          // The technician restarts the station: finish what is open, then the remaining takes.
+          Finish(runner, options.finish_rounds, result, run);
+          note_strays(run.final_report);
+          auto journal = session::Journal::Open(run.info.folder / "journal.jsonl");
+          const int done = journal.ok() ? journal->state().LastTake() : 0;
+          if (done < options.takes_per_session && run.said_done) {
+            capture.takes = options.takes_per_session - done;
+            session::CaptureRunner rest(run.info, capture);
+            auto report = rest.Capture();
+            if (report.ok()) note_strays(*report);
+            Finish(rest, options.finish_rounds, result, run);
+          }
+        } else {
+          auto report = runner.Capture();
+          if (!report.ok()) {
+            ++result.errors;
+            result.findings.push_back(run.info.id + ": capture failed: " + report.error().what);
+          } else {
+            note_strays(*report);
+          }
+          Finish(runner, options.finish_rounds, result, run);
+        }
+        note_strays(run.final_report);
+      } else {
+        ++result.abandoned;
+      }
+      run.end_ns = MonotonicNs();
+      runs.push_back(std::move(run));
+    }
+    faults.Stop();
+    result.faults = faults.injected();
+  }
+  farm.Stop();  // every exposure's record is in
+
+  // ---- The check against the truth ----
+  std::map<std::string, const sim::camera::ExposureRecord*> by_sha;
+  for (const auto& r : truth) {
+    if (r.stored) by_sha[r.sha256] = &r;
+  }
+  auto owner = [&](const sim::camera::ExposureRecord& r) -> int {
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      if (r.true_time_ns >= runs[k].begin_ns && r.true_time_ns <= runs[k].end_ns) {
+        return static_cast<int>(k);
+      }
+    }
+    return -1;  // a shot outside any session
+  };
+  std::set<std::string> verified_shas;
+  for (std::size_t k = 0; k < runs.size(); ++k) {
+    const SessionRun& run = runs[k];
+    if (run.abandoned) continue;
+    auto journal = session::Journal::Open(run.info.folder / "journal.jsonl");
+    if (!journal.ok()) return journal.error();
+    bool defect = false;
+    const session::JournalState& state_of_run = journal->state();
+    // Did `serial` expose after the station last fired it for `take`, before its next firing?
+    auto exposed_for = [&](int take, const std::string& serial) {
+      const auto& frames = state_of_run.takes.at(take).frames;
+      const auto it = frames.find(serial);
+      if (it == frames.end() || !it->second.card_listed) return false;  // never fired
+      const std::int64_t from = it->second.window_start_ms;
+      std::int64_t to = run.end_ns / 1000000 + wall_minus_monotonic_ms;
+      for (const auto& [other_take, t] : state_of_run.takes) {
+        const auto other = t.frames.find(serial);
+        if (other_take != take && other != t.frames.end() && other->second.window_start_ms > from) {
+          to = std::min(to, other->second.window_start_ms);
+        }
+      }
+      for (const auto& r : truth) {
+        const std::int64_t wall = r.true_time_ns / 1000000 + wall_minus_monotonic_ms;
+        if (r.serial == serial && r.stored && wall >= from && wall < to) return true;
+      }
+      return false;
+    };
+    std::map<std::string, std::string> reported_missing;  // "take:serial" -> the cause given
+    for (const auto& t : run.final_report.incomplete) {
+      for (const auto& m : t.missing) {
+        if (!m.what.empty()) reported_missing[std::to_string(t.take) + ":" + m.serial] = m.what;
+      }
+    }
+    for (const auto& [take, state] : journal->state().takes) {
+      ++result.takes;
+      for (const auto& serial : state.cameras) {
+        ++result.frames_expected;
+        const auto it = state.frames.find(serial);
+        const std::string where = run.info.id + " take " + std::to_string(take) + " " + serial;
+        if (it == state.frames.end() || !it->second.verified()) {
+          ++result.lost;
+          defect = true;
+          const auto reported = reported_missing.find(std::to_string(take) + ":" + serial);
+          if (reported == reported_missing.end()) {
+            ++result.lost_unreported;
+            result.findings.push_back(where + ": missing and not reported");
+          } else if (exposed_for(take, serial)) {
+            ++result.lost_exposed;
+            result.findings.push_back(where +
+                                      ": exposed, not delivered, reported: " + reported->second);
+          }
+          continue;
+        }
+        auto sha = Sha256File(run.info.folder / *it->second.path);
+        const auto found = sha.ok() ? by_sha.find(*sha) : by_sha.end();
+        if (found == by_sha.end()) {
+          ++result.corrupt_accepted;
+          defect = true;
+          result.findings.push_back(where + ": verified bytes are no exposure's");
+          continue;
+        }
+        if (found->second->serial != serial || owner(*found->second) != static_cast<int>(k)) {
+          ++result.foreign_adopted;
+          defect = true;
+          const int from = owner(*found->second);
+          std::ostringstream why;
+          why << where << ": verified frame is " << found->second->serial << "'s exposure "
+              << found->second->sequence << " of "
+              << (from < 0 ? std::string("no session") : runs[from].info.id) << ", "
+              << (found->second->true_time_ns - run.begin_ns) / 1000000
+              << " ms after this session began";
+          result.findings.push_back(why.str());
+          continue;
+        }
+        if (!verified_shas.insert(*sha).second) {
+          ++result.duplicated;
+          defect = true;
+          result.findings.push_back(where + ": the same exposure verified twice");
+          continue;
+        }
+        ++result.frames_verified;
+      }
+    }
+    if (run.said_done && defect) {
+      ++result.false_done;
+      result.findings.push_back(run.info.id + ": reported complete but is not");
+    }
+  }
+  result.strays_reported = static_cast<int>(strays_seen.size());
+  result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  return result;
+}
+
+}  // namespace twinrig::chaos
