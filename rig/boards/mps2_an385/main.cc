@@ -12,8 +12,8 @@ namespace {
 twinrig::rig::mps2::Mps2Hal g_hal;
 twinrig::rig::NodeConfig MakeConfig() {
   twinrig::rig::NodeConfig config;
-  config.node_id = 1;  // TODO(board bring-up): from the board's DIP switches or stored config
-  config.port_count = 8;
+  config.node_id = g_hal.node_id();  // from the provisioning block (mps2_hal.h)
+  config.port_count = g_hal.port_count();
   return config;
 }
 twinrig::rig::Node g_node(g_hal, MakeConfig());
@@ -30,7 +30,12 @@ void operator delete(void*, std::size_t) noexcept {}
 void operator delete[](void*, std::size_t) noexcept {}
 
 extern "C" int TwinrigFirmwareMain() {
-  g_hal.Init();
+  if (!g_hal.Init()) {
+    // No Ethernet controller: the node cannot be reached, so it never arms; the watchdog keeps
+    // restarting it in case the controller comes up.
+    for (;;) {
+    }
+  }
   g_node.Boot();
   for (;;) {
     std::size_t size = 0;
@@ -45,6 +50,7 @@ extern "C" int TwinrigFirmwareMain() {
       if (!twinrig::protocol::TickBefore(now, deadline)) g_node.OnTimer(deadline);
     }
     g_node.Poll();
+    g_hal.Service(g_node.boot_id());
     if (g_hal.reboot_requested()) twinrig::rig::mps2::Mps2Hal::SystemReset();
   }
 }

@@ -2,7 +2,8 @@
 #include <cstdint>
 
 extern "C" {
-extern std::uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _stack_top;
+extern std::uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _stack_bottom,
+    _stack_top;
 void __libc_init_array();
 int TwinrigFirmwareMain();  // main.cc
 [[noreturn]] void Reset_Handler();
@@ -15,6 +16,10 @@ extern "C" [[noreturn]] void Reset_Handler() {
   // storage, so all of its memory is placed here, before main).
   for (std::uint32_t *src = &_data_load, *dst = &_data_start; dst < &_data_end;) *dst++ = *src++;
   for (std::uint32_t* dst = &_bss_start; dst < &_bss_end;) *dst++ = 0;
+  // Paint the stack below this frame, so that the high-water mark can be measured on the target
+  // (hal.cc: StackUnused).
+  std::uint32_t here = 0;
+  for (volatile std::uint32_t* word = &_stack_bottom; word + 16 < &here;) *word++ = 0x57AC57ACU;
   __libc_init_array();
   TwinrigFirmwareMain();
   for (;;) {
