@@ -44,6 +44,7 @@ class Console {
   // A received command character, or 0.
   char Command();
   [[nodiscard]] std::uint32_t drops() const { return drops_; }
+  [[nodiscard]] bool empty() const { return used_ == 0; }
 
  private:
   char ring_[2048] = {};

@@ -13,6 +13,8 @@ constexpr std::uintptr_t kTxDataFifo = 0x20;
 constexpr std::uintptr_t kRxStatusFifo = 0x40;
 constexpr std::uintptr_t kTxStatusFifo = 0x48;
 constexpr std::uintptr_t kIdRev = 0x50;
+constexpr std::uintptr_t kIrqCfg = 0x54;
+constexpr std::uintptr_t kIntSts = 0x58;
 constexpr std::uintptr_t kIntEn = 0x5C;
 constexpr std::uintptr_t kByteTest = 0x64;
 constexpr std::uintptr_t kRxCfg = 0x6C;
@@ -31,6 +33,9 @@ constexpr std::uint32_t kMacCrRxEn = 1U << 2;
 constexpr std::uint32_t kCsrBusy = 1U << 31;
 constexpr std::uint32_t kCsrRead = 1U << 30;
 constexpr std::uint32_t kTxCfgTxOn = 1U << 1;
+constexpr std::uint32_t kIrqEnable = 1U << 8;
+constexpr std::uint32_t kIrqActiveHighPushPull = (1U << 4) | (1U << 0);
+constexpr std::uint32_t kRxStatusLevelInt = 1U << 3;  // RSFL: the RX status FIFO has an entry
 constexpr std::uint32_t kRxStatusErrorSummary = 1U << 15;
 constexpr std::uint32_t kRxStatusFilterFail = 1U << 30;
 constexpr std::uint32_t kByteTestValue = 0x87654321U;
@@ -62,7 +67,9 @@ bool Lan9118::Init() {
   Reg(kHwCfg) = 1;  // soft reset (keeps the MAC address the controller loaded)
   for (int i = 0; i < kBusyPolls && (Reg(kHwCfg) & 1U) != 0; ++i) {
   }
-  Reg(kIntEn) = 0;  // polled
+  Reg(kIntSts) = 0xFFFFFFFFU;
+  Reg(kIntEn) = kRxStatusLevelInt;  // FIFO_INT's reset level 0: any received frame
+  Reg(kIrqCfg) = kIrqEnable | kIrqActiveHighPushPull;
   Reg(kRxCfg) = 0;  // no offset, no end padding: words are read back to back
   Reg(kTxCfg) = kTxCfgTxOn;
   // Own address and broadcast only (not promiscuous): the controller filters foreign frames.
@@ -77,6 +84,8 @@ void Lan9118::MacAddress(std::uint8_t mac[6]) const {
   mac[4] = static_cast<std::uint8_t>(high);
   mac[5] = static_cast<std::uint8_t>(high >> 8);
 }
+
+void Lan9118::AckReceiveInterrupt() { Reg(kIntSts) = kRxStatusLevelInt; }
 
 bool Lan9118::FramePending() const { return ((Reg(kRxFifoInf) >> 16) & 0xFFU) != 0; }
 

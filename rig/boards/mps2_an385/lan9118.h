@@ -1,6 +1,7 @@
-// SMSC LAN9118 Ethernet controller of the MPS2 boards (0x40200000 on the AN385), polled: the main
-// loop asks for frames, so a frame's receive tick is taken by the first poll that sees it in the
-// RX status FIFO (the node's loop is short, so that poll comes within microseconds).
+// SMSC LAN9118 Ethernet controller of the MPS2 boards (0x40200000 on the AN385). The main loop
+// reads the frames; the receive interrupt (IRQ 13) wakes it from sleep and stamps the arrival
+// (hal.cc), so a frame's receive tick is taken by the interrupt, or by the first poll that sees it
+// when the loop was busy.
 //
 // Known QEMU behaviours respected here: the length is taken from the RX status word that is popped
 // (the peeked one may differ), and a frame is drained word by word instead of with the data
@@ -25,6 +26,9 @@ class Lan9118 {
   bool Init();
   void MacAddress(std::uint8_t mac[6]) const;
 
+  // The controller's interrupt line (IRQ 13) rises when a frame has been received; it stays up
+  // until AckReceiveInterrupt(), which the loop calls before it sleeps.
+  void AckReceiveInterrupt();
   // True when at least one received frame waits in the controller.
   [[nodiscard]] bool FramePending() const;
   // Pops one frame (without its FCS) into `frame`; false when none waits or the frame was dropped.

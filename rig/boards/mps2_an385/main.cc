@@ -52,6 +52,8 @@ extern "C" int TwinrigFirmwareMain() {
     g_node.Poll();
     g_hal.Service(g_node.boot_id());
     if (g_hal.reboot_requested()) twinrig::rig::mps2::Mps2Hal::SystemReset();
+    const bool has_deadline = g_node.NextDeadline(&deadline);
+    g_hal.Idle(has_deadline, deadline);
   }
 }
 

@@ -1,10 +1,12 @@
 // The HAL of the MPS2 AN385 board (CMSDK peripherals and the LAN9118, as QEMU's mps2-an385
 // emulates them):
 //   clock    CMSDK APB timer 0, 25 MHz down-counter, extended to 64 bits in software;
-//            the scheduler's compare is polled against it from the main loop
+//            the scheduler's compare is checked by the main loop, which sleeps (WFI) until the
+//            next deadline (CMSDK timer 1, IRQ 9), a received frame (IRQ 13) or 20 ms
 //   lines    CMSDK GPIO 0: port p drives focus on bit 2p and shutter on bit 2p+1; every change is
 //            also reported with its tick on the debug console (console.h)
-//   network  LAN9118 (lan9118.h), polled, under rig/net_stack.h (Ethernet, ARP, IPv4, UDP, ICMP)
+//   network  LAN9118 (lan9118.h) under rig/net_stack.h (Ethernet, ARP, IPv4, UDP, ICMP); its
+//            interrupt stamps a frame's arrival
 //   watchdog CMSDK watchdog (its interrupt is the NMI; the reset cause is kept in .noinit RAM)
 //   config   a .noinit RAM block (survives warm resets; the board has no writable flash)
 //   identity the provisioning block (Provisioning below) at a fixed RAM address: node id, port
@@ -67,11 +69,16 @@ class Mps2Hal : public Hal, public FrameSink {
                std::uint64_t* rx_tick);
   // Console output, debug commands and the periodic report of network counters and stack use.
   void Service(std::uint64_t boot_id);
+  // Sleeps until a frame arrives, `deadline` (when given) or at most 20 ms (the watchdog needs a
+  // kick every 500 ms); returns at once when there is work.
+  void Idle(bool has_deadline, std::uint64_t deadline);
   [[nodiscard]] bool reboot_requested() const { return reboot_requested_; }
   [[noreturn]] static void SystemReset();
 
  private:
   void ReportCounters();
+
+  std::uint64_t TickOfCount(std::uint32_t count) const;
 
   std::uint32_t last_count_ = 0;
   std::uint64_t ticks_ = 0;

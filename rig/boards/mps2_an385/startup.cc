@@ -9,6 +9,8 @@ int TwinrigFirmwareMain();  // main.cc
 [[noreturn]] void Reset_Handler();
 void Default_Handler();
 void Watchdog_Handler();  // hal.cc: records the reset cause before the watchdog resets the core
+void Timer1_Handler();    // hal.cc: the main loop's wake-up at its next deadline
+void Ethernet_Handler();  // hal.cc: stamps a received frame
 }
 
 extern "C" [[noreturn]] void Reset_Handler() {
@@ -50,4 +52,37 @@ __attribute__((section(".isr_vector"), used)) const Vector kVectors[16 + 32] = {
     nullptr,
     Default_Handler,  // PendSV
     Default_Handler,  // SysTick
+    // AN385 interrupts 0..31
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Timer1_Handler,  // 9: CMSDK timer 1
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Ethernet_Handler,  // 13: LAN9118
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
 };
