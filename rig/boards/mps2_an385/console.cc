@@ -47,10 +47,7 @@ Console::Message& Console::Message::Hex(std::uint64_t value) {
 bool Console::Message::Send() {
   Char('\n');
   Console& c = console_;
-  if (c.used_ + length_ > sizeof(c.ring_)) {
-    ++c.drops_;
-    return false;
-  }
+  if (c.used_ + length_ > sizeof(c.ring_)) return false;
   for (std::size_t i = 0; i < length_; ++i)
     c.ring_[(c.head_ + c.used_ + i) % sizeof(c.ring_)] = line_[i];
   c.used_ += length_;

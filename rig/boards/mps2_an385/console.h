@@ -5,8 +5,9 @@
 //   L <port> <F|S> <1 closed|0 open> <tick> <capture_id>        every line change, with its tick
 //   N <name>=<value> ...                                        network and stack figures, on
 //   change
-// Output is queued in a ring and sent from the main loop, never from the fire path; a full ring
-// drops whole messages and counts them (console_drops in the N line).
+// Output is queued in a ring and sent from the main loop, never from the fire path; a message that
+// does not fit is not queued (the line edges wait in the HAL's own log and are counted in
+// edge_drops of the N line only when that log overflows).
 //
 // Input: single-character debug commands, served only by a debug build of the service port:
 //   'W'  stall the main loop (watchdog test)   'N'  print the N line now
@@ -27,7 +28,7 @@ class Console {
     Message& Char(char c);
     Message& Unsigned(std::uint64_t value);
     Message& Hex(std::uint64_t value);
-    // Queues the line; returns false (and counts a drop) when it did not fit.
+    // Queues the line; returns false when it did not fit.
     bool Send();
 
    private:
@@ -43,14 +44,12 @@ class Console {
   void Drain();
   // A received command character, or 0.
   char Command();
-  [[nodiscard]] std::uint32_t drops() const { return drops_; }
   [[nodiscard]] bool empty() const { return used_ == 0; }
 
  private:
   char ring_[2048] = {};
   std::size_t head_ = 0;  // next to send
   std::size_t used_ = 0;
-  std::uint32_t drops_ = 0;
 };
 
 }  // namespace twinrig::rig::mps2

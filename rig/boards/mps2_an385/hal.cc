@@ -26,6 +26,7 @@ volatile std::uint32_t& NvicIcpr() { return *reinterpret_cast<std::uint32_t*>(0x
 constexpr std::uint32_t kTimer1Irq = 9;
 constexpr std::uint32_t kEthernetIrq = 13;
 constexpr std::uint32_t kMaxSleepTicks = kTickRateHz / 50;  // 20 ms
+constexpr std::uint32_t kSpinTicks = kTickRateHz / 200;     // 5 ms
 Gpio& Gpio0() { return *reinterpret_cast<Gpio*>(0x40010000U); }
 Watchdog& Wdog() { return *reinterpret_cast<Watchdog*>(0x40008000U); }
 volatile std::uint32_t& WatchdogLock() { return *reinterpret_cast<std::uint32_t*>(0x40008C00U); }
@@ -114,21 +115,39 @@ void Mps2Hal::SetLine(std::uint8_t port, Line line, bool closed, std::uint64_t t
   } else {
     Gpio0().dataout = Gpio0().dataout & ~bit;
   }
-  // The line's switching tick is the one the scheduler meant; `late` says how many ticks after it
-  // the pin really moved (the main loop's polling delay).
-  const std::uint64_t now = Now();
-  console_.Start()
-      .Text("L ")
-      .Unsigned(port)
-      .Text(line == Line::kShutter ? " S " : " F ")
-      .Unsigned(closed ? 1 : 0)
-      .Char(' ')
-      .Unsigned(tick)
-      .Char(' ')
-      .Unsigned(capture_id)
-      .Char(' ')
-      .Unsigned(now - tick)
-      .Send();
+  // Only recorded here: the console text is written by Service(), off the fire path, so that the
+  // next line of the same instant is not held up.
+  const std::uint64_t moved = Now();
+  if (edge_count_ == kEdgeLog) {
+    ++edge_drops_;
+    return;
+  }
+  EdgeRecord& record = edge_log_[(edge_head_ + edge_count_) % kEdgeLog];
+  record = {tick, moved, capture_id, port, line == Line::kShutter, closed};
+  ++edge_count_;
+}
+
+void Mps2Hal::ReportEdges() {
+  while (edge_count_ > 0) {
+    const EdgeRecord& e = edge_log_[edge_head_];
+    // The line's switching tick is the one the scheduler meant; the last figure says how many
+    // ticks after it the pin really moved.
+    const bool queued = console_.Start()
+                            .Text("L ")
+                            .Unsigned(e.port)
+                            .Text(e.shutter ? " S " : " F ")
+                            .Unsigned(e.closed ? 1 : 0)
+                            .Char(' ')
+                            .Unsigned(e.tick)
+                            .Char(' ')
+                            .Unsigned(e.capture_id)
+                            .Char(' ')
+                            .Unsigned(e.moved - e.tick)
+                            .Send();
+    if (!queued) return;  // the console is full: the next pass sends it
+    edge_head_ = (edge_head_ + 1) % kEdgeLog;
+    --edge_count_;
+  }
 }
 
 void Mps2Hal::Transmit(const std::uint8_t* frame, std::size_t size) { nic_.Transmit(frame, size); }
@@ -207,6 +226,7 @@ void Mps2Hal::Service(std::uint64_t boot_id) {
     default:
       break;
   }
+  ReportEdges();
   if (Now() - last_report_tick_ >= kReportEveryTicks) {
     last_report_tick_ = Now();
     ReportCounters();
@@ -224,9 +244,13 @@ void Mps2Hal::Idle(bool has_deadline, std::uint64_t deadline) {
   if (!nic_.FramePending()) g_rx_irq_stamped = false;
   const std::uint64_t now = Now();
   std::uint64_t wake = now + kMaxSleepTicks;
-  if (has_deadline && protocol::TickBefore(deadline, wake)) wake = deadline;
+  // The loop wakes kSpinTicks before an edge and then polls for it: waking from sleep takes
+  // longer (and varies more) than one pass of the loop.
+  if (has_deadline && protocol::TickBefore(deadline - kSpinTicks, wake))
+    wake = deadline - kSpinTicks;
   const std::uint64_t delay = protocol::TickBefore(now, wake) ? wake - now : 0;
-  if (nic_.FramePending() || !console_.empty() || reboot_requested_ || delay < 25) {
+  if (nic_.FramePending() || !console_.empty() || edge_count_ > 0 || reboot_requested_ ||
+      delay < 25) {
     __asm volatile("cpsie i" ::: "memory");
     return;
   }
@@ -262,13 +286,13 @@ void Mps2Hal::ReportCounters() {
                                   d.rx_errors,
                                   d.rx_too_long,
                                   d.tx_no_space,
-                                  console_.drops(),
+                                  edge_drops_,
                                   static_cast<std::uint32_t>(StackSize() - StackUnused())};
   static constexpr const char* kNames[] = {
-      "frames_in",    "frames_out",    "runt",          "oversized",   "foreign",
-      "bad_ip",       "fragments",     "bad_udp",       "closed_port", "bad_arp",
-      "arp_answered", "icmp_answered", "bad_icmp",      "no_route",    "rx_errors",
-      "rx_too_long",  "tx_no_space",   "console_drops", "stack_used"};
+      "frames_in",    "frames_out",    "runt",       "oversized",   "foreign",
+      "bad_ip",       "fragments",     "bad_udp",    "closed_port", "bad_arp",
+      "arp_answered", "icmp_answered", "bad_icmp",   "no_route",    "rx_errors",
+      "rx_too_long",  "tx_no_space",   "edge_drops", "stack_used"};
   static_assert(sizeof(values) / sizeof(values[0]) == sizeof(kNames) / sizeof(kNames[0]));
   std::uint32_t hash = 2166136261U;
   for (std::uint32_t v : values) hash = (hash ^ v) * 16777619U;

@@ -1,8 +1,9 @@
 // The HAL of the MPS2 AN385 board (CMSDK peripherals and the LAN9118, as QEMU's mps2-an385
 // emulates them):
 //   clock    CMSDK APB timer 0, 25 MHz down-counter, extended to 64 bits in software;
-//            the scheduler's compare is checked by the main loop, which sleeps (WFI) until the
-//            next deadline (CMSDK timer 1, IRQ 9), a received frame (IRQ 13) or 20 ms
+//            the scheduler's compare is checked by the main loop, which sleeps (WFI) until 5 ms
+//            before the next deadline (CMSDK timer 1, IRQ 9), a received frame (IRQ 13) or 20 ms,
+//            and polls the last 5 ms
 //   lines    CMSDK GPIO 0: port p drives focus on bit 2p and shutter on bit 2p+1; every change is
 //            also reported with its tick on the debug console (console.h)
 //   network  LAN9118 (lan9118.h) under rig/net_stack.h (Ethernet, ARP, IPv4, UDP, ICMP); its
@@ -69,14 +70,30 @@ class Mps2Hal : public Hal, public FrameSink {
                std::uint64_t* rx_tick);
   // Console output, debug commands and the periodic report of network counters and stack use.
   void Service(std::uint64_t boot_id);
-  // Sleeps until a frame arrives, `deadline` (when given) or at most 20 ms (the watchdog needs a
-  // kick every 500 ms); returns at once when there is work.
+  // Sleeps until a frame arrives, 5 ms before `deadline` (when given) or at most 20 ms (the
+  // watchdog needs a kick every 500 ms); returns at once when there is work.
   void Idle(bool has_deadline, std::uint64_t deadline);
   [[nodiscard]] bool reboot_requested() const { return reboot_requested_; }
   [[noreturn]] static void SystemReset();
 
  private:
   void ReportCounters();
+  void ReportEdges();
+
+  // Line changes waiting for the console (SetLine runs on the fire path; formatting does not).
+  struct EdgeRecord {
+    std::uint64_t tick;   // scheduled
+    std::uint64_t moved;  // when the GPIO register was written
+    std::uint32_t capture_id;
+    std::uint8_t port;
+    bool shutter;
+    bool closed;
+  };
+  static constexpr std::size_t kEdgeLog = 128;
+  EdgeRecord edge_log_[kEdgeLog] = {};
+  std::size_t edge_head_ = 0;
+  std::size_t edge_count_ = 0;
+  std::uint32_t edge_drops_ = 0;
 
   std::uint64_t TickOfCount(std::uint32_t count) const;
 
