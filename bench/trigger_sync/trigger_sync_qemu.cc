@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -31,6 +32,9 @@ struct Figures {
 
 constexpr std::uint32_t kTicksPerUs = 25;
 
+// --console-dir DIR: keep each node's console (every edge with its tick and lateness) there.
+std::filesystem::path g_console_dir;
+
 Result<Figures> RunNodes(int nodes, int ports, int fires, int icount_shift, int instance) {
   std::vector<std::unique_ptr<sim::studio::QemuNode>> qemu;
   std::vector<riglink::NodeEndpoint> endpoints;
@@ -41,6 +45,10 @@ Result<Figures> RunNodes(int nodes, int ports, int fires, int icount_shift, int 
     options.ports = ports;
     options.host_address = "127.0.4." + std::to_string(instance * 16 + n + 1);
     options.icount_shift = icount_shift;
+    if (!g_console_dir.empty()) {
+      options.console_log = g_console_dir / ("run" + std::to_string(instance) + "-node" +
+                                             std::to_string(n + 1) + ".log");
+    }
     auto node = sim::studio::QemuNode::Start(options);
     if (!node.ok()) return node.error();
     if (!(*node)->WaitForBoots(1, 20s))
@@ -105,6 +113,7 @@ int Run(int argc, char** argv) {
   const int ports = 8;
   int fires = quick ? 50 : 200;
   if (const char* f = FlagValue(argc, argv, "--fires")) fires = std::max(1, std::atoi(f));
+  if (const char* dir = FlagValue(argc, argv, "--console-dir")) g_console_dir = dir;
   int shift = 5;
   if (const char* s = FlagValue(argc, argv, "--icount-shift")) shift = std::atoi(s);
   auto qemu = sim::studio::FindQemu();
