@@ -28,6 +28,7 @@ struct Figures {
   std::size_t lines_fired = 0;       // shutter closes at exactly the scheduled tick's capture
   std::size_t wrong_tick = 0;        // closes whose reported tick is not the scheduled one
   int refused = 0;
+  std::uint64_t stack_used = 0;  // the deepest stack any node reached (painted at reset)
 };
 
 constexpr std::uint32_t kTicksPerUs = 25;
@@ -103,7 +104,11 @@ Result<Figures> RunNodes(int nodes, int ports, int fires, int icount_shift, int 
       figures.fire_late_us.push_back(static_cast<double>(edge.late_ticks) / kTicksPerUs);
     }
   }
-  for (auto& node : qemu) node->Stop();
+  for (auto& node : qemu) {
+    auto counters = node->FreshCounters(2s);
+    if (counters.ok()) figures.stack_used = std::max(figures.stack_used, (*counters)["stack_used"]);
+    node->Stop();
+  }
   return figures;
 }
 
@@ -169,6 +174,8 @@ int Run(int argc, char** argv) {
       .Add("realtime_fire_late_p99_us", Percentile(realtime->fire_late_us, 99), 2)
       .Add("realtime_sync_err_p99_us", Percentile(realtime->sync_err_us, 99), 2)
       .Add("realtime_lines_fired", static_cast<double>(realtime->lines_fired), 0)
+      .Add("stack_high_water_bytes",
+           static_cast<double>(std::max(deterministic->stack_used, realtime->stack_used)), 0)
       .Print();
   return 0;
 }

@@ -125,6 +125,14 @@ TEST_CASE("A QEMU node: discovery, clock sync, configure, arm, fire and status o
   }
   CHECK(closed == 8);
   CHECK(opened == 8);
+
+  // The stack high-water mark, measured on the target, stays well inside the 8 KB the image
+  // reserves (mps2_an385.ld).
+  auto counters = node->FreshCounters(2s);
+  REQUIRE(counters.ok());
+  INFO("stack used " << (*counters)["stack_used"] << " bytes");
+  CHECK((*counters)["stack_used"] > 0);
+  CHECK((*counters)["stack_used"] < 6 * 1024);
 }
 
 TEST_CASE("A QEMU node's watchdog resets a stalled main loop into the safe state",
