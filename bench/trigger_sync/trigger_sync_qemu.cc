@@ -66,6 +66,7 @@ Result<Figures> RunNodes(int nodes, int ports, int fires, int icount_shift, int 
   const double max_error_us = icount_shift >= 0 ? 1e6 : 100.0;
   TWINRIG_RETURN_IF_ERROR((*link)->WaitForSync(30s, max_error_us));
   std::vector<riglink::PortSetting> settings;
+  settings.reserve(static_cast<std::size_t>(ports));
   for (int p = 0; p < ports; ++p)
     settings.push_back({static_cast<std::uint8_t>(p), true, 0, 5'000, 0});
   for (int n = 0; n < nodes; ++n)

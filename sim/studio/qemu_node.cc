@@ -75,7 +75,7 @@ std::filesystem::path DefaultFirmwareImage() {
   std::error_code ec;
   const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    const auto beside = self.parent_path() / "twinrig-node-mps2.elf";
+    auto beside = self.parent_path() / "twinrig-node-mps2.elf";
     if (std::filesystem::exists(beside, ec)) return beside;
   }
 #ifdef TWINRIG_FIRMWARE_IMAGE
@@ -159,6 +159,7 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 2);
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   pid_t pid = -1;

@@ -132,7 +132,7 @@ TEST_CASE("A QEMU node: discovery, clock sync, configure, arm, fire and status o
   REQUIRE(counters.ok());
   INFO("stack used " << (*counters)["stack_used"] << " bytes");
   CHECK((*counters)["stack_used"] > 0);
-  CHECK((*counters)["stack_used"] < 6 * 1024);
+  CHECK((*counters)["stack_used"] < 6144U);
 }
 
 TEST_CASE("A QEMU node's watchdog resets a stalled main loop into the safe state",

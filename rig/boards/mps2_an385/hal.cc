@@ -32,7 +32,8 @@ Watchdog& Wdog() { return *reinterpret_cast<Watchdog*>(0x40008000U); }
 volatile std::uint32_t& WatchdogLock() { return *reinterpret_cast<std::uint32_t*>(0x40008C00U); }
 volatile std::uint32_t& ScbAircr() { return *reinterpret_cast<std::uint32_t*>(0xE000ED0CU); }
 const volatile Provisioning& Provision() {
-  return *reinterpret_cast<const volatile Provisioning*>(kProvisioningAddress);
+  static_assert(kProvisioningAddress == 0x203FFF00U);
+  return *reinterpret_cast<const volatile Provisioning*>(0x203FFF00U);
 }
 
 constexpr std::uint32_t kWatchdogUnlock = 0x1ACCE551U;
