@@ -33,7 +33,7 @@ QemuNodeOptions NodeOptions(int instance) {
   options.firmware = DefaultFirmwareImage();
   options.node_id = static_cast<std::uint16_t>(instance);
   options.ports = 8;
-  options.host_address = "127.0.3." + std::to_string(instance);
+  options.host_address = "127.0.5." + std::to_string(instance);
   options.udp_port = 15800;
   // Kept for a failed run: what the firmware said on its console.
   options.console_log = std::filesystem::temp_directory_path() /
