@@ -116,9 +116,11 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
                                    "stdio,id=console,signal=off",
                                    "-serial",
                                    "chardev:console"};
+  // Debug commands on (bit 24): an emulated node is a test bench (the watchdog test stalls it).
   const std::uint32_t words[5] = {kProvisioningMagic,
                                   static_cast<std::uint32_t>(options.node_id) |
-                                      (static_cast<std::uint32_t>(options.ports) << 16),
+                                      (static_cast<std::uint32_t>(options.ports) << 16) |
+                                      (1U << 24),
                                   ParseIpv4(kGuestAddress), 0xFFFFFF00U, ParseIpv4("10.0.2.2")};
   for (int i = 0; i < 5; ++i) {
     args.emplace_back("-device");

@@ -9,8 +9,8 @@
 // does not fit is not queued (the line edges wait in the HAL's own log and are counted in
 // edge_drops of the N line only when that log overflows).
 //
-// Input: single-character debug commands, served only by a debug build of the service port:
-//   'W'  stall the main loop (watchdog test)   'N'  print the N line now
+// Input: single characters. 'N' prints the N line now; 'W' stalls the main loop (the watchdog
+// test), only on a board whose provisioning block enables debug commands.
 #pragma once
 
 #include <cstddef>

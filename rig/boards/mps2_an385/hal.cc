@@ -66,6 +66,7 @@ Mps2Hal::Mps2Hal() : stack_(*this, DefaultNetConfig()) {
   node_id_ = static_cast<std::uint16_t>(id_ports);
   const std::uint32_t ports = (id_ports >> 16) & 0xFFU;
   if (ports >= 1 && ports <= protocol::kMaxPorts) port_count_ = static_cast<std::uint8_t>(ports);
+  debug_commands_ = (id_ports & (1U << 24)) != 0;
   NetConfig net;
   net.address = Provision().address;
   net.netmask = Provision().netmask;
@@ -216,8 +217,9 @@ void Mps2Hal::Service(std::uint64_t boot_id) {
   }
   switch (console_.Command()) {
     case 'W':
-      // Debug service command: the main loop stops here, as a hung loop would; the watchdog must
-      // bring the node back (tests/rig: the watchdog test on QEMU).
+      // Debug command: the main loop stops here, as a hung loop would; the watchdog must bring
+      // the node back (tests/rig: the watchdog test on QEMU).
+      if (!debug_commands_) break;
       for (;;) {
       }
     case 'N':

@@ -33,8 +33,10 @@ inline constexpr std::uint32_t kTickRateHz = 25'000'000;
 struct Provisioning {
   static constexpr std::uint32_t kMagic = 0x4E525754;  // "TWRN"
   std::uint32_t magic;
-  std::uint32_t node_id_and_ports;  // node id in bits 0..15, port count in bits 16..23
-  std::uint32_t address;            // IPv4, host order (10.0.2.15 = 0x0A00020F)
+  // Node id in bits 0..15, port count in bits 16..23; bit 24 enables the console's debug
+  // commands (console.h: test benches and the virtual studio, never a studio's boards).
+  std::uint32_t node_id_and_ports;
+  std::uint32_t address;  // IPv4, host order (10.0.2.15 = 0x0A00020F)
   std::uint32_t netmask;
   std::uint32_t gateway;
 };
@@ -104,6 +106,7 @@ class Mps2Hal : public Hal, public FrameSink {
   bool booted_reported_ = false;
   std::uint16_t node_id_ = 1;
   std::uint8_t port_count_ = 8;
+  bool debug_commands_ = false;
   std::uint64_t last_report_tick_ = 0;
   std::uint32_t last_report_hash_ = 0;
   Console console_;
