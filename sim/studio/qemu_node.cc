@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "util/subprocess.h"
@@ -117,12 +118,16 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
                                    "-serial",
                                    "chardev:console"};
   // Debug commands on (bit 24): an emulated node is a test bench (the watchdog test stalls it).
-  const std::uint32_t words[5] = {kProvisioningMagic,
+  std::random_device random;
+  const std::uint32_t words[6] = {kProvisioningMagic,
                                   static_cast<std::uint32_t>(options.node_id) |
                                       (static_cast<std::uint32_t>(options.ports) << 16) |
                                       (1U << 24),
-                                  ParseIpv4(kGuestAddress), 0xFFFFFF00U, ParseIpv4("10.0.2.2")};
-  for (int i = 0; i < 5; ++i) {
+                                  ParseIpv4(kGuestAddress),
+                                  0xFFFFFF00U,
+                                  ParseIpv4("10.0.2.2"),
+                                  static_cast<std::uint32_t>(random())};
+  for (int i = 0; i < 6; ++i) {
     args.emplace_back("-device");
     args.emplace_back("loader,addr=" + Hex32(kProvisioningAddress + 4U * i) +
                       ",data=" + Hex32(words[i]) + ",data-len=4");

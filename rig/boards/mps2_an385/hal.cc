@@ -67,6 +67,7 @@ Mps2Hal::Mps2Hal() : stack_(*this, DefaultNetConfig()) {
   const std::uint32_t ports = (id_ports >> 16) & 0xFFU;
   if (ports >= 1 && ports <= protocol::kMaxPorts) port_count_ = static_cast<std::uint8_t>(ports);
   debug_commands_ = (id_ports & (1U << 24)) != 0;
+  provisioned_entropy_ = Provision().entropy;
   NetConfig net;
   net.address = Provision().address;
   net.netmask = Provision().netmask;
@@ -332,11 +333,13 @@ bool Mps2Hal::SaveConfig(const std::uint8_t* data, std::size_t size) {
 }
 
 std::uint64_t Mps2Hal::Entropy() {
-  // Timer phase at boot mixed with the uninitialised .noinit contents and the node's address
+  // Timer phase at boot mixed with the uninitialised .noinit contents, the node's id and the
+  // provisioner's random word
   // (weak, but boot ids only have to differ between boots of one node).
   std::uint64_t mix = 0x9E3779B97F4A7C15ULL ^ Timer0().value ^ (std::uint64_t{node_id_} << 40);
   for (std::uint8_t byte : g_config) mix = (mix ^ byte) * 0x100000001B3ULL;
   mix = (mix ^ g_reset_marker) * 0x100000001B3ULL;
+  mix = (mix ^ provisioned_entropy_) * 0x100000001B3ULL;
   return mix ^ (static_cast<std::uint64_t>(Timer0().value) << 32);
 }
 

@@ -39,6 +39,9 @@ struct Provisioning {
   std::uint32_t address;  // IPv4, host order (10.0.2.15 = 0x0A00020F)
   std::uint32_t netmask;
   std::uint32_t gateway;
+  // Random bits the provisioner writes at each power-up (a real board has its unique id and ADC
+  // noise): under QEMU's deterministic time the timer phase alone would repeat the boot id.
+  std::uint32_t entropy;
 };
 inline constexpr std::uintptr_t kProvisioningAddress = 0x203FFF00U;
 
@@ -105,6 +108,7 @@ class Mps2Hal : public Hal, public FrameSink {
   bool watchdog_reset_ = false;  // read once in Init()
   bool booted_reported_ = false;
   std::uint16_t node_id_ = 1;
+  std::uint32_t provisioned_entropy_ = 0;
   std::uint8_t port_count_ = 8;
   bool debug_commands_ = false;
   std::uint64_t last_report_tick_ = 0;
