@@ -43,7 +43,7 @@ TEST_CASE("sim up --nodes qemu: a consented capture fires 24 cameras through 3 Q
 
   auto up = Twinrig(
       studio, {"sim", "up", "--layout", "head24", "--nodes", "qemu", "--camera-base-address",
-               "127.0.62.2", "--node-base-address", "127.0.63.1", "--synthetic-bytes", "20000"});
+               "127.0.91.2", "--node-base-address", "127.0.92.1", "--synthetic-bytes", "20000"});
   INFO(up.output);
   REQUIRE(up.exit_code == 0);
   CHECK(up.output.find("mps2-an385 (QEMU)") != std::string::npos);
