@@ -6,8 +6,11 @@ include(GNUInstallDirs)
 
 set(_data_links head "${PROJECT_SOURCE_DIR}/sim/data/head"
                 demo-data "${PROJECT_SOURCE_DIR}/scripts/demo-data"
-                web "${PROJECT_SOURCE_DIR}/web/dist")
+                web "${PROJECT_SOURCE_DIR}/web/dist"
+                firmware "${PROJECT_BINARY_DIR}/firmware/rig/boards/mps2_an385")
+# bench/ programs sit one level down too: share/twinrig at the build's top serves them.
 file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/host/share/twinrig")
+file(CREATE_LINK "${PROJECT_BINARY_DIR}/host/share" "${PROJECT_BINARY_DIR}/share" SYMBOLIC)
 while(_data_links)
   list(POP_FRONT _data_links _name _target)
   file(CREATE_LINK "${_target}" "${PROJECT_BINARY_DIR}/host/share/twinrig/${_name}" SYMBOLIC)
@@ -29,6 +32,10 @@ install(DIRECTORY "${PROJECT_SOURCE_DIR}/sim/data/head/"
         DESTINATION ${CMAKE_INSTALL_DATADIR}/twinrig/head)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/scripts/demo-data/"
         DESTINATION ${CMAKE_INSTALL_DATADIR}/twinrig/demo-data)
+# The trigger-node firmware image (cross-built when arm-none-eabi-gcc is there) for QEMU nodes.
+if(TWINRIG_FIRMWARE_IMAGE)
+  install(FILES "${TWINRIG_FIRMWARE_IMAGE}" DESTINATION ${CMAKE_INSTALL_DATADIR}/twinrig/firmware)
+endif()
 # The review station's front end, built by scripts/setup (npm) before the package is made.
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/web/dist/"
         DESTINATION ${CMAKE_INSTALL_DATADIR}/twinrig/web)

@@ -308,7 +308,14 @@ void Node::HandleConfigure(const fb::ConfigurePorts& message, std::uint32_t seq,
 
 bool Node::AddEdge(const Edge& edge) {
   if (edge_count_ >= kMaxEdges) return false;
-  edges_[edge_count_++] = edge;
+  // edges_ stays ordered latest first, so that the fire path takes the earliest from the back in
+  // constant time; among equal ticks the first added leaves first. The shifting happens here, when
+  // a fire-at arrives, not when its lines switch.
+  std::uint32_t at = 0;
+  while (at < edge_count_ && TickBefore(edge.tick, edges_[at].tick)) ++at;
+  for (std::uint32_t i = edge_count_; i > at; --i) edges_[i] = edges_[i - 1];
+  edges_[at] = edge;
+  ++edge_count_;
   return true;
 }
 
@@ -382,25 +389,16 @@ void Node::HandleFireAt(const fb::FireAt& message, std::uint32_t seq, const Peer
 
 bool Node::NextDeadline(std::uint64_t* tick) const {
   if (edge_count_ == 0) return false;
-  std::uint64_t best = edges_[0].tick;
-  for (std::uint32_t i = 1; i < edge_count_; ++i) {
-    if (TickBefore(edges_[i].tick, best)) best = edges_[i].tick;
-  }
-  *tick = best;
+  *tick = edges_[edge_count_ - 1].tick;
   return true;
 }
 
 void Node::OnTimer(std::uint64_t tick) {
   const std::int64_t max_late = UsToTicks(config_.max_late_us);
-  // Bounded: every pass removes one edge.
+  // Bounded: every pass removes one edge, the earliest (edges_ is ordered latest first).
   for (std::uint32_t guard = 0; guard < kMaxEdges && edge_count_ > 0; ++guard) {
-    std::uint32_t due = edge_count_;
-    for (std::uint32_t i = 0; i < edge_count_; ++i) {
-      if (TickBefore(tick, edges_[i].tick)) continue;
-      if (due == edge_count_ || TickBefore(edges_[i].tick, edges_[due].tick)) due = i;
-    }
-    if (due == edge_count_) return;
-    const Edge edge = edges_[due];
+    const Edge edge = edges_[edge_count_ - 1];
+    if (TickBefore(tick, edge.tick)) return;
     if (TickDiff(tick, edge.tick) > max_late) {
       Detail detail;
       detail.Text("edge of capture ").Number(edge.capture_id).Text(" on port ").Number(edge.port);
@@ -409,7 +407,7 @@ void Node::OnTimer(std::uint64_t tick) {
       LatchFault(fb::Fault::MissedDeadline, detail.c_str());
       return;
     }
-    edges_[due] = edges_[--edge_count_];
+    --edge_count_;
     hal_.SetLine(edge.port, edge.line, edge.closed, edge.tick, edge.capture_id);
     closed_[edge.port][static_cast<int>(edge.line)] = edge.closed;
     if (edge.line == Line::kShutter && edge.closed) {

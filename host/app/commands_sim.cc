@@ -14,6 +14,7 @@ void PrintStudio(const nlohmann::json& status) {
   std::cout << "rig file: " << status.value("rig_file", "") << "\n";
   for (const auto& node : status.value("nodes", nlohmann::json::array())) {
     std::cout << "  trigger node " << node.value("id", 0) << " at " << node.value("endpoint", "")
+              << (node.contains("board") ? "  " + node.value("board", "") : std::string())
               << (node.value("running", false) ? "  running" : "  STOPPED") << "\n";
   }
   std::cout << "  " << std::left << std::setw(16) << "serial" << std::setw(28) << "port"
@@ -47,6 +48,9 @@ void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   up_cmd->add_option("--height", up.image_height, "render height");
   up_cmd->add_option("--synthetic-bytes", up.synthetic_bytes,
                      "serve fixed-size synthetic JPEGs of this size instead of renders");
+  up_cmd->add_option("--nodes", up.nodes,
+                     "trigger nodes: sim (simulated) or qemu (the firmware on QEMU mps2-an385)");
+  up_cmd->add_option("--firmware", up.firmware, "firmware image for --nodes qemu");
   up_cmd->callback([&global, &exit_code] {
     // A layout folder the user names is resolved here like every other path (the studio process
     // runs in its own working directory); the built-in names stay names.

@@ -88,6 +88,8 @@ std::vector<std::string> UpOptions::Validate() const {
   if ((image_width == 0) != (image_height == 0))
     problems.push_back("give both image width and height");
   if (image_width < 0 || image_height < 0) problems.push_back("image size must be positive");
+  if (nodes != "sim" && nodes != "qemu")
+    problems.push_back("--nodes must be sim or qemu, not '" + nodes + "'");
   return problems;
 }
 
@@ -135,6 +137,12 @@ Result<json> Up(const std::filesystem::path& studio, const UpOptions& options,
   }
   if (options.synthetic_bytes > 0) {
     args.insert(args.end(), {"--synthetic-bytes", std::to_string(options.synthetic_bytes)});
+  }
+  if (options.nodes == "qemu") {
+    args.insert(args.end(), {"--nodes", "qemu"});
+    if (!options.firmware.empty()) {
+      args.insert(args.end(), {"--firmware", std::filesystem::absolute(options.firmware).string()});
+    }
   }
 
   // A session of its own: the studio outlives this command and a terminal's Ctrl-C.

@@ -54,6 +54,10 @@ struct UpOptions {
   int image_width = 0;  // 0: the layout's sensor size; else render at this size
   int image_height = 0;
   std::size_t synthetic_bytes = 0;  // > 0: synthetic payload of this size instead of renders
+  // Trigger nodes: "sim" (twinrig-node-sim, simulated clocks) or "qemu" (the firmware image on an
+  // emulated mps2-an385 per node, sim/studio/qemu_node.h).
+  std::string nodes = "sim";
+  std::filesystem::path firmware;  // qemu: the image (empty: DefaultFirmwareImage())
   std::vector<std::string> Validate() const;
 };
 

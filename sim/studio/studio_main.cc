@@ -1,8 +1,11 @@
 // twinrig-sim-studio: the running virtual studio (started by `twinrig sim up`). It hosts every
 // virtual camera of the rig in one CameraFarm, renders their images from the ground truth, and
 // answers the control socket until told to stop (or SIGTERM).
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +21,7 @@
 #include "sim/layout/layout.h"
 #include "sim/render/renderer.h"
 #include "sim/studio/control_socket.h"
+#include "sim/studio/qemu_node.h"
 #include "sim/studio/rendering_source.h"
 #include "sim/studio/studio.h"
 #include "util/files.h"
@@ -108,6 +112,87 @@ void StopNodes(std::vector<NodeProcess>& nodes) {
   }
 }
 
+// The trigger nodes as the firmware image on QEMU, one emulator per node of the rig. Each line
+// change the firmware reports on its console becomes the remote-port datagram of the camera that
+// output drives, stamped with the moment the report arrived (in real time the console adds well
+// under a millisecond; the edge's own tick and lateness are in the node's console log).
+class QemuNodes {
+ public:
+  ~QemuNodes() {
+    Stop();
+    if (socket_ >= 0) ::close(socket_);
+  }
+  Status Start(const layout::Rig& rig, const Paths& paths, const std::filesystem::path& firmware) {
+    socket_ = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (socket_ < 0) return MakeError("cannot open the socket of the camera wires");
+    std::error_code ec;
+    std::filesystem::create_directories(paths.SimFolder() / "nodes", ec);
+    for (const auto& node : rig.nodes) {
+      std::vector<sockaddr_in> wiring(static_cast<std::size_t>(node.ports));
+      for (const auto& camera : rig.cameras) {
+        if (camera.node_id != node.id || camera.node_port < 0 || camera.node_port >= node.ports)
+          continue;
+        sockaddr_in& to = wiring[static_cast<std::size_t>(camera.node_port)];
+        to.sin_family = AF_INET;
+        to.sin_port = htons(wire::kRemotePortUdp);
+        inet_pton(AF_INET, camera.address.c_str(), &to.sin_addr);
+      }
+      QemuNodeOptions options;
+      options.firmware = firmware;
+      options.node_id = static_cast<std::uint16_t>(node.id);
+      options.ports = node.ports;
+      options.host_address = node.address;
+      options.udp_port = node.udp_port;
+      options.console_log =
+          paths.SimFolder() / "nodes" / ("node-" + std::to_string(node.id) + "-console.log");
+      const int fd = socket_;
+      const auto node_id = static_cast<std::uint16_t>(node.id);
+      auto started = QemuNode::Start(options, [fd, node_id, wiring](const ConsoleEdge& e) {
+        if (e.port >= wiring.size() || wiring[e.port].sin_family != AF_INET) return;
+        wire::LineEdge edge;
+        edge.line = e.shutter ? wire::Line::kShutter : wire::Line::kFocus;
+        edge.closed = e.closed;
+        edge.true_time_ns = e.host_ns;
+        edge.capture_id = e.capture_id;
+        edge.node_id = node_id;
+        edge.node_port = e.port;
+        const auto bytes = wire::Encode(edge);
+        ::sendto(fd, bytes.data(), bytes.size(), 0,
+                 reinterpret_cast<const sockaddr*>(&wiring[e.port]), sizeof(sockaddr_in));
+      });
+      if (!started.ok()) return started.error();
+      nodes_.push_back(std::move(*started));
+    }
+    for (auto& node : nodes_) {
+      if (!node->WaitForBoots(1, std::chrono::seconds(20)))
+        return MakeError("the firmware did not boot in QEMU within 20 s",
+                         "node " + std::to_string(node->options().node_id),
+                         "read its console log in sim/nodes/");
+    }
+    return OkStatus();
+  }
+  void Stop() {
+    for (auto& node : nodes_) node->Stop();
+  }
+  [[nodiscard]] nlohmann::json Describe() const {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& node : nodes_) {
+      const auto& o = node->options();
+      list.push_back({{"id", o.node_id},
+                      {"endpoint", o.host_address + ":" + std::to_string(o.udp_port)},
+                      {"board", "mps2-an385 (QEMU)"},
+                      {"boots", node->boots()},
+                      {"running", node->running()}});
+    }
+    return list;
+  }
+  [[nodiscard]] bool empty() const { return nodes_.empty(); }
+
+ private:
+  int socket_ = -1;
+  std::vector<std::unique_ptr<QemuNode>> nodes_;
+};
+
 using nlohmann::json;
 
 std::atomic<bool> g_stop{false};
@@ -121,6 +206,8 @@ struct Settings {
   int height = 0;
   std::size_t synthetic_bytes = 0;
   bool with_nodes = true;
+  std::string nodes = "sim";  // sim | qemu
+  std::filesystem::path firmware;
 };
 
 // Where the head scan is: --head, else twinrig's data folder (util/install_layout.h).
@@ -203,7 +290,17 @@ int Run(const Settings& settings) {
 
   std::vector<NodeProcess> nodes;
   const auto node_binary = HelperProgram("twinrig-node-sim");
-  if (settings.with_nodes && !rig->nodes.empty()) {
+  QemuNodes qemu_nodes;
+  if (settings.with_nodes && !rig->nodes.empty() && settings.nodes == "qemu") {
+    const auto firmware = settings.firmware.empty() ? DefaultFirmwareImage() : settings.firmware;
+    Status started_qemu = qemu_nodes.Start(*rig, paths, firmware);
+    if (!started_qemu.ok()) {
+      std::cerr << "error: " << started_qemu.error().Describe() << "\n";
+      qemu_nodes.Stop();
+      farm.Stop();
+      return 1;
+    }
+  } else if (settings.with_nodes && !rig->nodes.empty()) {
     auto started_nodes = StartNodes(*rig, *truth, paths, node_binary);
     if (!started_nodes.ok()) {
       std::cerr << "error: " << started_nodes.error().Describe() << "\n";
@@ -232,6 +329,7 @@ int Run(const Settings& settings) {
       bool alive = n.pid > 0 && ::waitpid(n.pid, nullptr, WNOHANG) == 0;
       node_list.push_back({{"id", n.id}, {"endpoint", n.endpoint}, {"running", alive}});
     }
+    if (!qemu_nodes.empty()) node_list = qemu_nodes.Describe();
     return json{{"ok", true},
                 {"ready", true},
                 {"nodes", node_list},
@@ -289,6 +387,7 @@ int Run(const Settings& settings) {
   Log().Info("virtual studio {}: stopping", settings.rig);
   control.Stop();
   StopNodes(nodes);
+  qemu_nodes.Stop();
   farm.Stop();
   std::filesystem::remove(paths.StateFile());
   return 0;
@@ -310,6 +409,10 @@ int main(int argc, char** argv) {
                  "synthetic payload size instead of renders");
   bool no_nodes = false;
   app.add_flag("--no-nodes", no_nodes, "start the cameras only (no simulated trigger nodes)");
+  app.add_option("--nodes", settings.nodes,
+                 "trigger nodes: sim (simulated) or qemu (the firmware image on QEMU mps2-an385)")
+      ->check(CLI::IsMember({"sim", "qemu"}));
+  app.add_option("--firmware", settings.firmware, "the firmware image for --nodes qemu");
   CLI11_PARSE(app, argc, argv);
   settings.with_nodes = !no_nodes;
   if (settings.head_folder.empty())

@@ -2,12 +2,15 @@
 #include <cstdint>
 
 extern "C" {
-extern std::uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _stack_top;
+extern std::uint32_t _data_load, _data_start, _data_end, _bss_start, _bss_end, _stack_bottom,
+    _stack_top;
 void __libc_init_array();
 int TwinrigFirmwareMain();  // main.cc
 [[noreturn]] void Reset_Handler();
 void Default_Handler();
 void Watchdog_Handler();  // hal.cc: records the reset cause before the watchdog resets the core
+void Timer1_Handler();    // hal.cc: the main loop's wake-up at its next deadline
+void Ethernet_Handler();  // hal.cc: stamps a received frame
 }
 
 extern "C" [[noreturn]] void Reset_Handler() {
@@ -15,6 +18,10 @@ extern "C" [[noreturn]] void Reset_Handler() {
   // storage, so all of its memory is placed here, before main).
   for (std::uint32_t *src = &_data_load, *dst = &_data_start; dst < &_data_end;) *dst++ = *src++;
   for (std::uint32_t* dst = &_bss_start; dst < &_bss_end;) *dst++ = 0;
+  // Paint the stack below this frame, so that the high-water mark can be measured on the target
+  // (hal.cc: StackUnused).
+  std::uint32_t here = 0;
+  for (volatile std::uint32_t* word = &_stack_bottom; word + 16 < &here;) *word++ = 0x57AC57ACU;
   __libc_init_array();
   TwinrigFirmwareMain();
   for (;;) {
@@ -45,4 +52,37 @@ __attribute__((section(".isr_vector"), used)) const Vector kVectors[16 + 32] = {
     nullptr,
     Default_Handler,  // PendSV
     Default_Handler,  // SysTick
+    // AN385 interrupts 0..31
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Timer1_Handler,  // 9: CMSDK timer 1
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Ethernet_Handler,  // 13: LAN9118
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
+    Default_Handler,
 };
