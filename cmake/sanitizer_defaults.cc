@@ -19,7 +19,10 @@ const char* __lsan_default_options() {  // NOLINT(bugprone-reserved-identifier)
 const char* __lsan_default_suppressions() {  // NOLINT(bugprone-reserved-identifier)
   // libgphoto2_port 2.5.30 leaks 8 bytes per port driver when it loads its port list (libltdl);
   // not twinrig's memory to free.
-  return "leak:gp_port_info_list_load\n";
+  // OpenCV 4.6 allocates its RGB<->Lab lookup tables once and keeps them for the process's life.
+  return "leak:gp_port_info_list_load\n"
+         "leak:cvtBGRtoLab\n"
+         "leak:libopencv_imgproc.so\n";
 }
 
 }  // extern "C"

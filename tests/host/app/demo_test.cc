@@ -1,5 +1,8 @@
 // README command 1 as a newcomer runs it: `twinrig demo --quick` from a working directory of its
 // own (with a space in its path), the studio the default relative ./studio, through every stage.
+// [slow]: under the sanitizers the virtual studio renders 24 cameras for ~10 minutes of board
+// takes; .ci/run runs the same quick demo on the release build (scripts/demo --quick) and again
+// from the installed .deb (scripts/package-test).
 #include <catch2/catch.hpp>
 
 #include <filesystem>
@@ -11,7 +14,7 @@ namespace twinrig {
 namespace {
 
 TEST_CASE("twinrig demo --quick completes from a relative studio in its own working directory",
-          "[integration]") {
+          "[slow]") {
   testing::TempDir dir;
   const std::filesystem::path work = dir / "a studio's working dir";
   std::filesystem::create_directories(work);
