@@ -175,8 +175,8 @@ std::string FormatCameraTable(const RigCalibration& calibration, const RigSoluti
     out << line << (i < solution.notes.size() ? solution.notes[i] : "") << "\n";
   }
   for (const auto& cam : calibration.uncalibrated) {
-    std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %7s  ", "-", cam.serial.c_str(),
-                  "-", "-", "-", "none");
+    std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %7s  ", "-", cam.serial.c_str(), "-",
+                  "-", "-", "none");
     out << line << "not calibrated: " << cam.reason << "\n";
   }
   std::snprintf(

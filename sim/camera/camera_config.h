@@ -36,7 +36,7 @@ struct CameraConfig {
   // half of it (S), as a body does, and each exposure is made at the size that is set.
   int sensor_width = 6000;
   int sensor_height = 4000;
-  std::uint32_t seed = 1;                              // shot-to-shot jitter and synthetic patterns
+  std::uint32_t seed = 1;  // shot-to-shot jitter and synthetic patterns
 
   [[nodiscard]] std::vector<std::string> Validate() const;
 };

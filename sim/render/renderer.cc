@@ -990,8 +990,9 @@ Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint) {
     if (has_head(folder)) return folder;
     where += (where.empty() ? "" : ", ") + folder.string();
   }
-  return MakeError("the head scan (head.obj, Map-COL.jpg) was not found", where,
-                   "reinstall twinrig (share/twinrig/head) or set TWINRIG_DATA to a folder holding head/");
+  return MakeError(
+      "the head scan (head.obj, Map-COL.jpg) was not found", where,
+      "reinstall twinrig (share/twinrig/head) or set TWINRIG_DATA to a folder holding head/");
 }
 
 std::int64_t MonotonicToUnixOffsetNs() { return RealtimeMinusMonotonicNs(); }

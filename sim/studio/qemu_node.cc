@@ -74,7 +74,8 @@ Result<std::filesystem::path> FindQemu() {
 
 std::filesystem::path DefaultFirmwareImage() {
   if (const char* env = std::getenv("TWINRIG_FIRMWARE"); env != nullptr && *env != '\0') return env;
-  // Installed: share/twinrig/firmware/; built: host/share/twinrig/firmware links to the cross build.
+  // Installed: share/twinrig/firmware/; built: host/share/twinrig/firmware links to the cross
+  // build.
   return DataDir() / "firmware" / "twinrig-node-mps2.elf";
 }
 

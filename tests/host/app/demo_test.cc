@@ -37,12 +37,11 @@ TEST_CASE("twinrig demo --quick completes from a relative studio in its own work
   CHECK(run->exit_code == 0);
   CHECK(run->output.find("demo complete") != std::string::npos);
   // Every stage ran, the review station answered and was stopped again.
-  for (const char* stage :
-       {"check the host", "start the virtual studio", "calibrate the rig",
-        "subject and signed consent", "preflight", "capture", "preview twin",
-        "score against the ground truth", "the subject approves and grants",
-        "export for the licensee", "verify the consent chain and the audit log",
-        "review station"}) {
+  for (const char* stage : {"check the host", "start the virtual studio", "calibrate the rig",
+                            "subject and signed consent", "preflight", "capture", "preview twin",
+                            "score against the ground truth", "the subject approves and grants",
+                            "export for the licensee", "verify the consent chain and the audit log",
+                            "review station"}) {
     CHECK(run->output.find(std::string("✓ ") + stage) != std::string::npos);
   }
   CHECK(run->output.find("review station: answered") != std::string::npos);
