@@ -6,6 +6,7 @@ find_package(spdlog REQUIRED)
 find_package(fmt REQUIRED)
 find_package(nlohmann_json REQUIRED)
 find_package(CLI11 REQUIRED)
+find_package(OpenSSL 3 REQUIRED)  # the review station's TLS
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(GPHOTO2 REQUIRED IMPORTED_TARGET libgphoto2 libgphoto2_port)
 if(TWINRIG_BUILD_TESTS)

@@ -1,12 +1,14 @@
-// `twinrig review`: the review station. Prints its address and the technician PIN, serves the
-// dashboard and the model's view until SIGINT or SIGTERM, then stops cleanly (a running job is
-// stopped with it).
+// `twinrig review`: the review station. Prints its address and the technician PIN (and, under TLS,
+// the certificate's fingerprint for the tablets to check), serves the dashboard and the model's
+// view until SIGINT or SIGTERM, then stops cleanly (a running job is stopped with it). A fixed
+// technician PIN comes from a file or stdin, never from the command line, where `ps` shows it.
 #include <signal.h>
 #include <unistd.h>
 
 #include <climits>
 #include <iostream>
 
+#include "consent/crypto.h"
 #include "host/app/command.h"
 #include "host/review/server.h"
 
@@ -16,6 +18,8 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   struct Args {
     review::ReviewOptions options;
     std::string web;
+    std::string technician_pin_file;
+    std::string technician_pin_argv;  // refused: only to explain why
   };
   static Args args;
   auto* cmd = parent.add_subcommand(
@@ -38,11 +42,44 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->required();
   cmd->add_option("--kdf", args.options.kdf, "Argon2id cost of new subject keys")
       ->check(CLI::IsMember({"moderate", "interactive"}));
-  cmd->add_option("--technician-pin", args.options.access.technician_pin,
-                  "a fixed technician PIN (6+ digits; default: a random one per start)");
+  cmd->add_option("--technician-pin-file", args.technician_pin_file,
+                  "a fixed technician PIN (6+ digits) from FILE, - for stdin or fd:N "
+                  "(default: a random one per start)")
+      ->transform(UserPath());
+  cmd->add_option("--technician-pin", args.technician_pin_argv)->group("");  // see the callback
+  cmd->add_flag("--tls", args.options.tls.enabled,
+                "HTTPS with the station's own certificate (made once in <studio>/review/tls/; its "
+                "fingerprint is printed for the tablets to check)");
+  cmd->add_option("--tls-cert", args.options.tls.cert, "HTTPS with this PEM certificate (chain)")
+      ->transform(UserPath());
+  cmd->add_option("--tls-key", args.options.tls.key, "the certificate's PEM key")
+      ->transform(UserPath());
+  cmd->add_option(
+      "--host-name", args.options.host_names,
+      "a DNS name tablets use for the station (IP addresses and localhost always work)");
   cmd->callback([&global, &exit_code] {
     review::ReviewOptions options = args.options;
     options.studio = global.studio;
+    if (!args.technician_pin_argv.empty()) {
+      PrintError(
+          "--technician-pin on the command line is refused: every user of this computer "
+          "sees it in `ps`",
+          "twinrig review",
+          "put the PIN in a file readable only by you and pass "
+          "--technician-pin-file FILE (or - to read it from stdin)");
+      exit_code = 2;
+      return;
+    }
+    if (!args.technician_pin_file.empty()) {
+      auto pin = consent::ReadPassphrase(args.technician_pin_file);
+      if (!pin.ok()) {
+        PrintError(pin.error().what, pin.error().where, pin.error().todo);
+        exit_code = 2;
+        return;
+      }
+      options.access.technician_pin = *pin;
+    }
+    if (!options.tls.cert.empty() || !options.tls.key.empty()) options.tls.enabled = true;
     options.web_root =
         args.web.empty() ? review::DefaultWebRoot() : std::filesystem::path(args.web);
     char self[PATH_MAX];
@@ -66,8 +103,15 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       exit_code = 1;
       return;
     }
-    std::cout << "review station on http://" << (*server)->address() << "/\n"
-              << "technician PIN " << (*server)->technician_pin() << std::endl;
+    const bool tls = (*server)->tls();
+    std::cout << "review station on " << (tls ? "https://" : "http://") << (*server)->address()
+              << "/\n";
+    if (tls) {
+      std::cout << "certificate SHA-256 fingerprint " << (*server)->certificate_fingerprint()
+                << "\n"
+                << "public key pin (SHA-256, base64) " << (*server)->public_key_pin() << "\n";
+    }
+    std::cout << "technician PIN " << (*server)->technician_pin() << std::endl;
     int sig = 0;
     sigwait(&stop, &sig);
     std::cout << "stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")" << std::endl;

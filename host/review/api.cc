@@ -24,10 +24,16 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kCookie = "twinrig_token";
+std::string DeviceCookieName(bool tls) { return tls ? "__Host-twinrig_device" : "twinrig_device"; }
+
+// Attributes of the station's cookies: scripts never see them, other sites never send them, and
+// under TLS they travel over HTTPS only.
+std::string CookieAttributes(bool tls) {
+  return std::string("; Path=/; HttpOnly; SameSite=Strict") + (tls ? "; Secure" : "");
+}
 
 ApiResponse Json(int status, const json& body) {
-  return {status, "application/json", body.dump(), {}};
+  return {status, "application/json", DumpJson(body), {}};
 }
 
 ApiResponse Fail(int status, const Error& error) {
@@ -114,22 +120,34 @@ std::string Summary(const cs::StoredRecord& rec) {
 
 }  // namespace
 
-std::string TokenOf(const ApiRequest& request) {
-  const std::string bearer = "Bearer ";
-  if (request.authorization.rfind(bearer, 0) == 0)
-    return request.authorization.substr(bearer.size());
+std::string DumpJson(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+std::string CookieValue(std::string_view header, std::string_view name) {
   // Cookie: a=b; twinrig_token=…; c=d
-  std::string_view c = request.cookie;
+  std::string_view c = header;
   while (!c.empty()) {
     size_t end = c.find(';');
     std::string_view part = c.substr(0, end);
     while (!part.empty() && part.front() == ' ') part.remove_prefix(1);
-    const std::string prefix = std::string(kCookie) + "=";
-    if (part.substr(0, prefix.size()) == prefix) return std::string(part.substr(prefix.size()));
+    if (part.size() > name.size() && part.substr(0, name.size()) == name &&
+        part[name.size()] == '=') {
+      return std::string(part.substr(name.size() + 1));
+    }
     if (end == std::string_view::npos) break;
     c.remove_prefix(end + 1);
   }
   return {};
+}
+
+std::string TokenCookieName(bool tls) { return tls ? "__Host-twinrig_token" : "twinrig_token"; }
+
+std::string TokenOf(const ApiRequest& request) {
+  const std::string bearer = "Bearer ";
+  if (request.authorization.rfind(bearer, 0) == 0)
+    return request.authorization.substr(bearer.size());
+  return CookieValue(request.cookie, TokenCookieName(request.tls));
 }
 
 PreflightView ParsePreflightOutput(const std::vector<std::string>& lines) {
@@ -224,8 +242,8 @@ ApiResponse Api::Handle(const ApiRequest& request) {
   if (seg.size() == 2 && seg[1] == "logout" && post) {
     access_.Logout(token);
     ApiResponse r = Json(200, {{"ok", true}});
-    r.headers.emplace_back(
-        "Set-Cookie", std::string(kCookie) + "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    r.headers.emplace_back("Set-Cookie", TokenCookieName(request.tls) + "=" +
+                                             CookieAttributes(request.tls) + "; Max-Age=0");
     return r;
   }
   if (seg.size() == 2 && seg[1] == "me" && get) {
@@ -292,7 +310,8 @@ ApiResponse Api::Handle(const ApiRequest& request) {
 ApiResponse Api::Login(const ApiRequest& request) {
   json body = json::parse(request.body, nullptr, false);
   const std::string pin = body.is_object() ? Str(body, "pin") : "";
-  LoginOutcome outcome = access_.Login(pin, request.client);
+  const std::string device = CookieValue(request.cookie, DeviceCookieName(request.tls));
+  LoginOutcome outcome = access_.Login(pin, request.client, device);
   if (outcome.kind == LoginOutcome::Kind::kRateLimited) {
     ApiResponse r = Fail(429, "too many wrong PINs from this device", request.client,
                          "wait " + std::to_string(outcome.retry_after_s) + " s, then try again");
@@ -301,13 +320,26 @@ ApiResponse Api::Login(const ApiRequest& request) {
   }
   if (outcome.kind == LoginOutcome::Kind::kWrongPin) {
     Log().With("client", request.client).Warn("wrong PIN");
-    return Fail(401, "wrong PIN", "review station", "check the PIN shown on the station");
+    ApiResponse r =
+        Fail(401, "wrong PIN", "review station",
+             outcome.retry_after_s > 0 ? "wait " + std::to_string(outcome.retry_after_s) +
+                                             " s, then check the PIN shown on the station"
+                                       : "check the PIN shown on the station");
+    if (outcome.retry_after_s > 0) {
+      r.headers.emplace_back("Retry-After", std::to_string(outcome.retry_after_s));
+    }
+    return r;
   }
   const bool tech = outcome.principal.role == Role::kTechnician;
   ApiResponse r = Json(
       200, {{"role", tech ? "technician" : "subject"}, {"session", outcome.principal.session_id}});
-  r.headers.emplace_back("Set-Cookie", std::string(kCookie) + "=" + outcome.token +
-                                           "; Path=/; HttpOnly; SameSite=Strict");
+  r.headers.emplace_back("Set-Cookie", TokenCookieName(request.tls) + "=" + outcome.token +
+                                           CookieAttributes(request.tls));
+  // The device cookie makes this browser its own identity for the PIN throttle
+  // (host/review/auth.h).
+  r.headers.emplace_back("Set-Cookie", DeviceCookieName(request.tls) + "=" + outcome.device +
+                                           CookieAttributes(request.tls) + "; Max-Age=" +
+                                           std::to_string(options_.access.device_lifetime.count()));
   return r;
 }
 
@@ -387,6 +419,19 @@ ApiResponse Api::IssuePin(const std::string& session) {
   if (!info.ok()) return Fail(404, info.error());
   if (info->kind != session::SessionKind::kSubject) {
     return Fail(422, "a calibration session has no subject", session);
+  }
+  {
+    // After a rejection the person's part is over: no new PIN reopens it.
+    auto catalog = OpenCatalog(options_.studio);
+    if (!catalog.ok()) return Fail(500, catalog.error());
+    auto chain = cs::Chain::ForSession(*catalog, session);
+    if (chain.ok()) {
+      const auto& records = chain->records();
+      if (std::any_of(records.begin(), records.end(),
+                      [](const cs::StoredRecord& r) { return r.type == "twin_rejection"; })) {
+        return Fail(409, "the twin was rejected: the subject has nothing left to do here", session);
+      }
+    }
   }
   const std::string pin = access_.IssueSubjectPin(session);
   if (notice_) notice_("subject PIN for session " + session + ": " + pin);
@@ -706,6 +751,13 @@ ApiResponse Api::Review(const std::string& session, const json& body) {
     if (!n.ok()) return Fail(500, n.error());
     removed = *n;
     Log().With("session", session).Warn("twin rejected: {} files destroyed", removed);
+  }
+  // The PIN has done its work. After a rejection the person's part is over and their tokens end
+  // too; after an approval this sitting may go on (grants to sign) until the token expires.
+  if (approve) {
+    access_.EndSubjectPin(session);
+  } else {
+    access_.RevokeSession(session);
   }
   return Json(200, {{"record", signed_rec->record_id()},
                     {"type", signed_rec->type},

@@ -27,6 +27,7 @@ struct ApiRequest {
   std::string client;  // remote IP address
   std::string cookie;  // the Cookie header
   std::string authorization;
+  bool tls = false;  // arrived over TLS: the cookies are then __Host- prefixed and Secure
 };
 
 struct ApiResponse {
@@ -36,8 +37,18 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
-// The token a request carries (cookie twinrig_token or Authorization: Bearer), or empty.
+// JSON text of `value`; bytes that are not UTF-8 (a client's path, a job's output) become U+FFFD
+// instead of throwing.
+std::string DumpJson(const nlohmann::json& value);
+
+// The token a request carries (cookie twinrig_token, __Host-twinrig_token under TLS, or
+// Authorization: Bearer), or empty.
 std::string TokenOf(const ApiRequest& request);
+// The value of cookie `name` in a Cookie header, or empty.
+std::string CookieValue(std::string_view header, std::string_view name);
+// The token cookie's name: `__Host-` prefixed under TLS (the browser then keeps it to this host,
+// path / and HTTPS).
+std::string TokenCookieName(bool tls);
 
 // One camera line of `twinrig preflight` output, as the dashboard shows it.
 struct CameraReadiness {

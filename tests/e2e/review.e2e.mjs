@@ -75,7 +75,8 @@ async function browser(name) {
     // The station's Content-Security-Policy forbids eval; the test's own probes need it.
     bypassCSP: true,
     viewport: { width: 1400, height: 1000 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    // Trust the station's own certificate by its public key, and nothing else.
+    args: [`--ignore-certificate-errors-spki-list=${station.spki}`, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
       // WebGL without a GPU: Chromium's software rasteriser (SwiftShader) must be allowed.
       '--enable-unsafe-swiftshader'],
@@ -90,7 +91,7 @@ async function browser(name) {
 
 function startStation() {
   return new Promise((resolve, reject) => {
-    const p = spawn(twinrig, ['--studio', studio, 'review', '--listen', '127.0.0.1:0',
+    const p = spawn(twinrig, ['--studio', studio, 'review', '--listen', '127.0.0.1:0', '--tls',
       '--consent-text', join(source, 'scripts/demo-data/consent-text.txt'), '--text-version', 'e2e-1',
       '--terms', join(source, 'scripts/demo-data/terms.json'), '--technician', 'tech1',
       '--kdf', 'interactive'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,11 +99,12 @@ function startStation() {
     const timer = setTimeout(() => reject(new Error(`the station did not start: ${text}`)), 30000);
     p.stdout.on('data', (d) => {
       text += d;
-      const addr = /review station on (http:\/\/[^\s]+)/.exec(text);
+      const addr = /review station on (https:\/\/[^\s]+)/.exec(text);
+      const spki = /public key pin \(SHA-256, base64\) ([A-Za-z0-9+/=]+)/.exec(text);
       const pin = /technician PIN (\d+)/.exec(text);
-      if (addr && pin) {
+      if (addr && spki && pin) {
         clearTimeout(timer);
-        resolve({ process: p, url: addr[1], pin: pin[1], output: () => text });
+        resolve({ process: p, url: addr[1], spki: spki[1], pin: pin[1], output: () => text });
       }
     });
     p.stderr.on('data', (d) => { text += d; });
@@ -120,8 +122,15 @@ async function main() {
     '--camera-base-address', '127.0.20.2', '--node-base-address', '127.0.21.1');
   simUp = true;
   log('virtual studio up');
+  // Reachable from other computers only with TLS.
+  const open = spawnSync(twinrig, ['--studio', studio, 'review', '--listen', '0.0.0.0:0',
+    '--consent-text', join(source, 'scripts/demo-data/consent-text.txt'), '--text-version', 'e2e-1',
+    '--terms', join(source, 'scripts/demo-data/terms.json'), '--technician', 'tech1'],
+  { encoding: 'utf8', timeout: 30000 });
+  check(open.status !== 0 && /--tls/.test(open.stderr + open.stdout),
+    'a station on 0.0.0.0 without TLS is refused with an explanation');
   station = await startStation();
-  check(station.url.startsWith('http://127.0.0.1:'), `the station listens on loopback (${station.url})`);
+  check(station.url.startsWith('https://127.0.0.1:'), `the station listens on loopback over HTTPS (${station.url})`);
 
   const tech = await browser('technician');
   await tech.goto(station.url);
@@ -135,6 +144,9 @@ async function main() {
   await tech.fill('#pin', station.pin);
   await tech.click('#login');
   await tech.waitForSelector('#dashboard:not(.hidden) #session-id');
+  const cookies = await tech.context().cookies();
+  check(cookies.some((c) => c.name === '__Host-twinrig_token' && c.secure && c.httpOnly),
+    'the token cookie is __Host- prefixed, Secure and HttpOnly');
   await shot(tech, '02-dashboard');
 
   // New session, preflight: every camera turns ready.

@@ -12,9 +12,10 @@ export class ApiError extends Error {
 
 export async function api(method, path, body) {
   const init = { method, headers: {}, credentials: 'same-origin' };
-  if (body !== undefined) {
+  // The station takes JSON only on every request that changes something (415 otherwise).
+  if (body !== undefined || method !== 'GET') {
     init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
+    init.body = JSON.stringify(body === undefined ? {} : body);
   }
   const res = await fetch(path, init);
   let json = null;

@@ -67,26 +67,85 @@ TEST_CASE("Technician and subject PINs buy tokens for their role and session", "
   CHECK_FALSE(access.Lookup(tech.token));
 }
 
-TEST_CASE("Wrong PINs are rate-limited per address, then the window passes", "[unit]") {
+TEST_CASE("Wrong PINs make one client wait, longer each time, and not the others", "[unit]") {
   AccessOptions options;
   options.max_failures = 5;
-  options.failure_window = std::chrono::seconds(60);
+  options.backoff = std::chrono::seconds(30);
   Access access(options);
   const auto t0 = Access::Clock::now();
-  for (int i = 0; i < 5; ++i) {
-    CHECK(access.Login("000000", "10.0.0.9", t0 + std::chrono::seconds(i)).kind ==
+  for (int i = 0; i < 4; ++i) {
+    CHECK(access.Login("000000", "10.0.0.9", {}, t0 + std::chrono::seconds(i)).kind ==
           LoginOutcome::Kind::kWrongPin);
   }
-  // Even the right PIN is refused while the address is locked out.
-  auto locked = access.Login(access.technician_pin(), "10.0.0.9", t0 + std::chrono::seconds(10));
+  auto fifth = access.Login("000000", "10.0.0.9", {}, t0 + std::chrono::seconds(4));
+  CHECK(fifth.kind == LoginOutcome::Kind::kWrongPin);
+  CHECK(fifth.retry_after_s == 30);
+  // Even the right PIN is refused while the address waits.
+  auto locked =
+      access.Login(access.technician_pin(), "10.0.0.9", {}, t0 + std::chrono::seconds(10));
   CHECK(locked.kind == LoginOutcome::Kind::kRateLimited);
-  CHECK(locked.retry_after_s == 50);
+  CHECK(locked.retry_after_s == 24);
   // Another address is not affected.
-  CHECK(access.Login(access.technician_pin(), "10.0.0.8", t0 + std::chrono::seconds(10)).kind ==
+  CHECK(access.Login(access.technician_pin(), "10.0.0.8", {}, t0 + std::chrono::seconds(10)).kind ==
         LoginOutcome::Kind::kOk);
-  // After the oldest failure leaves the window one more try is allowed.
-  CHECK(access.Login(access.technician_pin(), "10.0.0.9", t0 + std::chrono::seconds(61)).kind ==
+  // After the wait one more wrong PIN doubles it.
+  auto sixth = access.Login("000000", "10.0.0.9", {}, t0 + std::chrono::seconds(35));
+  CHECK(sixth.kind == LoginOutcome::Kind::kWrongPin);
+  CHECK(sixth.retry_after_s == 60);
+  CHECK(access.Login(access.technician_pin(), "10.0.0.9", {}, t0 + std::chrono::seconds(96)).kind ==
         LoginOutcome::Kind::kOk);
+}
+
+TEST_CASE("A stranger's wrong PINs do not lock out the technician's tablet", "[unit]") {
+  AccessOptions options;
+  options.max_failures = 3;
+  options.station_max_failures = 10;
+  Access access(options);
+  auto t = Access::Clock::now();
+  // The tablet signed in once: it has its device cookie.
+  auto tablet = access.Login(access.technician_pin(), "192.168.1.20", {}, t);
+  REQUIRE(tablet.kind == LoginOutcome::Kind::kOk);
+  REQUIRE(tablet.device.size() == 64);
+  // Strangers on the same address, and on many others, type wrong PINs until they must wait.
+  for (int i = 0; i < 12; ++i) {
+    t += std::chrono::milliseconds(100);
+    access.Login("000000", "192.168.1.20", {}, t);
+    access.Login("000000", "192.168.1." + std::to_string(100 + i), {}, t);
+  }
+  CHECK(access.Login(access.technician_pin(), "192.168.1.20", {}, t).kind ==
+        LoginOutcome::Kind::kRateLimited);
+  // Every client without a device cookie shares the station-wide budget, which is spent.
+  CHECK(access.Login(access.technician_pin(), "192.168.1.99", {}, t).kind ==
+        LoginOutcome::Kind::kRateLimited);
+  // The tablet is its own identity: the right PIN works.
+  CHECK(access.Login(access.technician_pin(), "192.168.1.20", tablet.device, t).kind ==
+        LoginOutcome::Kind::kOk);
+  // A made-up device cookie is no identity: it counts as the address.
+  CHECK(access.Login(access.technician_pin(), "192.168.1.20", std::string(64, 'a'), t).kind ==
+        LoginOutcome::Kind::kRateLimited);
+}
+
+TEST_CASE("Subject PINs expire unused; expired tokens are pruned", "[unit]") {
+  AccessOptions options;
+  options.subject_pin_lifetime = std::chrono::seconds(15 * 60);
+  options.token_lifetime = std::chrono::seconds(60);
+  Access access(options);
+  const auto t0 = Access::Clock::now();
+  const std::string unused = access.IssueSubjectPin("S-1", t0);
+  const std::string used = access.IssueSubjectPin("S-2", t0);
+  const auto minute = std::chrono::seconds(60);
+  // Using a PIN keeps it alive for another 15 minutes.
+  REQUIRE(access.Login(used, "10.0.0.1", {}, t0 + 10 * minute).kind == LoginOutcome::Kind::kOk);
+  CHECK(access.Login(unused, "10.0.0.1", {}, t0 + 16 * minute).kind ==
+        LoginOutcome::Kind::kWrongPin);
+  const auto later = access.Login(used, "10.0.0.1", {}, t0 + 20 * minute);
+  CHECK(later.kind == LoginOutcome::Kind::kOk);
+  CHECK(access.token_count() == 1);  // the 10-minute token expired and was pruned at this login
+  CHECK(access.Lookup(later.token, t0 + 20 * minute + std::chrono::seconds(30)));
+  CHECK_FALSE(access.Lookup(later.token, t0 + 22 * minute));
+  access.Prune(t0 + 22 * minute);
+  CHECK(access.token_count() == 0);
+  CHECK(access.Login(used, "10.0.0.1", {}, t0 + 36 * minute).kind == LoginOutcome::Kind::kWrongPin);
 }
 
 TEST_CASE("Access options are validated", "[unit]") {
@@ -94,7 +153,8 @@ TEST_CASE("Access options are validated", "[unit]") {
   CHECK(options.Validate().empty());
   options.technician_pin = "12ab56";
   options.pin_digits = 4;
-  CHECK(options.Validate().size() == 2);
+  options.backoff = std::chrono::seconds(0);
+  CHECK(options.Validate().size() == 3);
 }
 
 TEST_CASE("Static files resolve only inside the web root", "[unit]") {

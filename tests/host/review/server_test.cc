@@ -2,108 +2,12 @@
 // without a token, wrong PINs are rate-limited with Retry-After, a subject sees only their own
 // session, static files never leave the web root, the WebSocket needs a token too, and a rejected
 // twin is destroyed with its capture.
-#include <utility>  // before Boost.Asio 1.74, whose awaitable.hpp needs std::exchange
-
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/websocket.hpp>
-#include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
-
-#include "host/catalog/catalog.h"
-#include "host/review/server.h"
 #include "tests/consent/consent_fixture.h"
-#include "tests/test_support.h"
+#include "tests/host/review/station_fixture.h"
 
 namespace twinrig::review {
 namespace {
-namespace fs = std::filesystem;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace asio = boost::asio;
-using tcp = asio::ip::tcp;
-using testing::TempDir;
-
-void Write(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << text;
-}
-
-struct Reply {
-  int status = 0;
-  std::string body;
-  std::string set_cookie;
-  std::string retry_after;
-  [[nodiscard]] nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
-};
-
-// One request on a fresh connection; `target` is sent as is (no normalisation by a client library).
-Reply Fetch(int port, http::verb method, const std::string& target, const std::string& body = {},
-            const std::string& cookie = {}) {
-  asio::io_context io;
-  tcp::socket socket(io);
-  socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-  http::request<http::string_body> req{method, target, 11};
-  req.set(http::field::host, "127.0.0.1");
-  if (!cookie.empty()) req.set(http::field::cookie, cookie);
-  if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
-    req.body() = body;
-  }
-  req.keep_alive(false);
-  req.prepare_payload();
-  http::write(socket, req);
-  beast::flat_buffer buffer;
-  http::response<http::string_body> res;
-  http::read(socket, buffer, res);
-  Reply reply;
-  reply.status = static_cast<int>(res.result_int());
-  reply.body = res.body();
-  reply.set_cookie = std::string(res[http::field::set_cookie]);
-  reply.retry_after = std::string(res["Retry-After"]);
-  return reply;
-}
-
-std::string CookieOf(const Reply& reply) {
-  return reply.set_cookie.substr(0, reply.set_cookie.find(';'));
-}
-
-struct Station {
-  TempDir dir;
-  std::unique_ptr<ReviewServer> server;
-  int port = 0;
-  // A station over a new studio, or over `existing` (a studio a test has prepared).
-  explicit Station(const fs::path& existing = {}) {
-    const fs::path studio = existing.empty() ? dir / "studio" : existing;
-    fs::create_directories(studio);
-    REQUIRE(catalog::Catalog::Open(studio).ok());
-    Write(dir / "web" / "index.html", "<!doctype html><title>station</title>");
-    Write(dir / "web" / "app.js", "console.log(1)");
-    Write(dir / "outside.txt", "secret");
-    fs::create_symlink(dir / "outside.txt", dir / "web" / "link.txt");
-    Write(dir / "consent.txt", "I agree.");
-    Write(dir / "terms.json", "{}");
-    ReviewOptions options;
-    options.listen = "127.0.0.1:0";
-    options.studio = studio;
-    options.web_root = dir / "web";
-    options.twinrig_binary = testing::TwinrigBinary().string();
-    options.consent_text = dir / "consent.txt";
-    options.text_version = "t-1";
-    options.terms = dir / "terms.json";
-    options.technician = "tech1";
-    auto started = ReviewServer::Start(options);
-    REQUIRE(started.ok());
-    server = std::move(*started);
-    port = server->port();
-  }
-  Reply Login(const std::string& pin) {
-    return Fetch(port, http::verb::post, "/api/login", nlohmann::json{{"pin", pin}}.dump());
-  }
-};
+using namespace twinrig::review::testing;  // NOLINT(google-build-using-namespace)
 
 TEST_CASE("Review station: every API route but login needs a token", "[integration]") {
   Station station;
@@ -117,7 +21,7 @@ TEST_CASE("Review station: every API route but login needs a token", "[integrati
     CHECK(r.json()["error"]["what"] == "not signed in");
   }
   CHECK(Fetch(station.port, http::verb::post, "/api/sessions", "{}").status == 401);
-  CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-1/capture").status == 401);
+  CHECK(Fetch(station.port, http::verb::post, "/api/sessions/S-1/capture", "{}").status == 401);
   CHECK(Fetch(station.port, http::verb::get, "/api/me", {}, "twinrig_token=" + std::string(64, 'a'))
             .status == 401);
   // Static files need no token; the page then asks for a PIN.
@@ -135,8 +39,12 @@ TEST_CASE("Review station: every API route but login needs a token", "[integrati
   CHECK(studio.status == 200);
   CHECK(studio.json()["subjects"].is_array());
   CHECK(Fetch(station.port, http::verb::get, "/api/nothing", {}, cookie).status == 404);
-  CHECK(Fetch(station.port, http::verb::post, "/api/logout", {}, cookie).status == 200);
+  CHECK(Fetch(station.port, http::verb::post, "/api/logout", "{}", cookie).status == 200);
+  // The token is dead at once, as a cookie or replayed as a bearer token.
   CHECK(Fetch(station.port, http::verb::get, "/api/me", {}, cookie).status == 401);
+  CHECK(Fetch(station.port, http::verb::get, "/api/me", {}, {},
+              {{"Authorization", "Bearer " + cookie.substr(cookie.find('=') + 1)}})
+            .status == 401);
 }
 
 TEST_CASE("Review station: wrong PINs are refused, then rate-limited", "[integration]") {
@@ -150,8 +58,8 @@ TEST_CASE("Review station: wrong PINs are refused, then rate-limited", "[integra
   const Reply limited = station.Login(wrong);
   CHECK(limited.status == 429);
   CHECK(std::stoi(limited.retry_after) >= 1);
-  CHECK(std::stoi(limited.retry_after) <= 60);
-  // The right PIN is refused too while the address is locked out.
+  CHECK(std::stoi(limited.retry_after) <= 30);
+  // The right PIN is refused too while this client is made to wait.
   CHECK(station.Login(station.server->technician_pin()).status == 429);
   CHECK(station.Login("").status == 429);
 }
@@ -197,11 +105,9 @@ TEST_CASE("Review station: a subject sees only their own session", "[integration
             .status == 403);
 }
 
-TEST_CASE("Review station: a rejected twin goes with its capture, and the studio records it",
-          "[integration]") {
+// A consented, sealed capture with a preview twin, ready for the model's review.
+fs::path CaptureWithTwin(twinrig::consent::testing::Studio& s, const std::string& session) {
   namespace cs = twinrig::consent;
-  cs::testing::Studio s;
-  const std::string session = "S-20260101-0001";
   s.NewConsent(session, {"subject", "technician", "studio"});
   REQUIRE(cs::SealCapture(s.catalog, session, "tech1", s.CaptureFiles(session, 3),
                           s.SessionDir(session))
@@ -213,10 +119,18 @@ TEST_CASE("Review station: a rejected twin goes with its capture, and the studio
   REQUIRE(
       WriteFileAtomic(folder / "twin" / "preview" / "twin.glb", cs::testing::TriangleGlb()).ok());
   Write(folder / "reconstruction" / "preview" / "images" / "CAM0.jpg", "a copy of the capture");
+  return folder;
+}
 
+TEST_CASE("Review station: a rejected twin goes with its capture, and the studio records it",
+          "[integration]") {
+  namespace cs = twinrig::consent;
+  cs::testing::Studio s;
+  const std::string session = "S-20260101-0001";
+  const fs::path folder = CaptureWithTwin(s, session);
   Station station(s.root);
-  const std::string model =
-      CookieOf(station.Login(station.server->access().IssueSubjectPin(session)));
+  const std::string subject_pin = station.server->access().IssueSubjectPin(session);
+  const std::string model = CookieOf(station.Login(subject_pin));
   const std::string target = "/api/sessions/" + session + "/review";
   // A wrong passphrase changes nothing.
   const Reply wrong =
@@ -240,12 +154,13 @@ TEST_CASE("Review station: a rejected twin goes with its capture, and the studio
     CHECK_FALSE(fs::exists(folder / part));
   }
   CHECK(fs::exists(folder / "consent"));  // the record of what was done stays
-  // Reviewed once only.
+  // The person's part is over: their token and PIN end with the review.
   const Reply again = Fetch(
       station.port, http::verb::post, target,
       nlohmann::json{{"approve", true}, {"passphrase", cs::testing::kSubjectPass}}.dump(), model);
   INFO(again.body);
-  CHECK(again.status == 409);
+  CHECK(again.status == 401);
+  CHECK(station.Login(subject_pin, {}, "127.0.0.2").status == 401);
   // The studio countersigns the rejection, and the destruction is recorded and signed.
   const std::string tech = CookieOf(station.Login(station.server->technician_pin()));
   const Reply countersigned =
@@ -260,6 +175,28 @@ TEST_CASE("Review station: a rejected twin goes with its capture, and the studio
   CHECK_FALSE(chain->state().twin_approved);
   CHECK(chain->records().back().type == "destruction");
   CHECK(chain->records().back().MissingRoles().empty());
+}
+
+TEST_CASE("Review station: an approved twin ends the subject PIN, not the sitting",
+          "[integration]") {
+  namespace cs = twinrig::consent;
+  cs::testing::Studio s;
+  const std::string session = "S-20260101-0001";
+  CaptureWithTwin(s, session);
+  Station station(s.root);
+  const std::string subject_pin = station.server->access().IssueSubjectPin(session);
+  const std::string model = CookieOf(station.Login(subject_pin));
+  const Reply approved = Fetch(
+      station.port, http::verb::post, "/api/sessions/" + session + "/review",
+      nlohmann::json{{"approve", true}, {"passphrase", cs::testing::kSubjectPass}}.dump(), model);
+  INFO(approved.body);
+  REQUIRE(approved.status == 200);
+  CHECK(approved.json()["type"] == "twin_approval");
+  // The PIN signs no one in any more; the model's open page still works (grants to sign).
+  CHECK(station.Login(subject_pin, {}, "127.0.0.2").status == 401);
+  CHECK(
+      Fetch(station.port, http::verb::get, "/api/sessions/" + session + "/consent-text", {}, model)
+          .status == 200);
 }
 
 TEST_CASE("Review station: static files never leave the web root", "[integration]") {
@@ -294,7 +231,7 @@ TEST_CASE("Review station: the WebSocket needs a token", "[integration]") {
       if (!cookie.empty()) req.set(http::field::cookie, cookie);
     }));
     beast::error_code ec;
-    ws.handshake("127.0.0.1", "/api/ws", ec);
+    ws.handshake("127.0.0.1:" + std::to_string(station.port), "/api/ws", ec);
     if (ec) return std::string("refused");
     beast::flat_buffer buffer;
     ws.read(buffer, ec);
