@@ -22,12 +22,21 @@ target_compile_options(twinrig_project_options INTERFACE
   "-ffile-prefix-map=${PROJECT_SOURCE_DIR}/="
   "-ffile-prefix-map=${PROJECT_BINARY_DIR}/=")
 
+# `twinrig-programs`: what a studio runs (the command, its helpers, its man pages), without the
+# tests and benchmarks; `scripts/demo` builds this, and installing needs only this.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+add_custom_target(twinrig-programs)
 install(TARGETS twinrig RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+add_dependencies(twinrig-programs twinrig)
 foreach(helper twinrig-camera-worker twinrig-sim-studio twinrig-node-sim twinrig-render-view)
   if(TARGET ${helper})
     install(TARGETS ${helper} RUNTIME DESTINATION ${CMAKE_INSTALL_LIBDIR}/twinrig)
+    add_dependencies(twinrig-programs ${helper})
   endif()
 endforeach()
+if(TARGET twinrig-firmware-image)
+  add_dependencies(twinrig-programs twinrig-firmware-image)
+endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/sim/data/head/"
         DESTINATION ${CMAKE_INSTALL_DATADIR}/twinrig/head)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/scripts/demo-data/"
@@ -59,6 +68,7 @@ if(HELP2MAN)
     DEPENDS twinrig "${PROJECT_SOURCE_DIR}/packaging/make-man-pages"
     COMMENT "man pages (help2man)")
   add_custom_target(twinrig-man ALL DEPENDS "${_man_dir}/twinrig.1")
+  add_dependencies(twinrig-programs twinrig-man)
   install(DIRECTORY "${_man_dir}/" DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING
           PATTERN "*.1")
 endif()
