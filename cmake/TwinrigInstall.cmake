@@ -30,7 +30,7 @@ install(TARGETS twinrig RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 add_dependencies(twinrig-programs twinrig)
 foreach(helper twinrig-camera-worker twinrig-sim-studio twinrig-node-sim twinrig-render-view)
   if(TARGET ${helper})
-    install(TARGETS ${helper} RUNTIME DESTINATION ${CMAKE_INSTALL_LIBDIR}/twinrig)
+    install(TARGETS ${helper} RUNTIME DESTINATION lib/twinrig)  # private helpers: /usr/lib/twinrig, as Debian lays them
     add_dependencies(twinrig-programs ${helper})
   endif()
 endforeach()
