@@ -28,7 +28,7 @@ fs::path Prefix() {
 }  // namespace
 
 fs::path HelperProgram(std::string_view name) {
-  const fs::path beside = ThisProgram().parent_path() / name;
+  fs::path beside = ThisProgram().parent_path() / name;
   std::error_code ec;
   if (fs::exists(beside, ec)) return beside;
   return Prefix() / "lib" / "twinrig" / name;

@@ -285,7 +285,7 @@ Status Demo::StartReviewStation() {
   }
   if (options_.quick) {
     // The quick form checks that the station serves its page, then stops it again.
-    const Status answered = ProbeHttp(options_.review_listen);
+    Status answered = ProbeHttp(options_.review_listen);
     kill(pid, SIGTERM);
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
