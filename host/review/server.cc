@@ -200,14 +200,14 @@ namespace {
 template <class Stream>
 class WsSession : public WsClient, public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(ReviewServer::Impl& impl, Stream&& stream, std::shared_ptr<Slot> slot, Principal who_in,
-            std::string token)
+  WsSession(ReviewServer::Impl& impl, Stream&& stream, std::shared_ptr<Slot> slot,
+            const Principal& who_in, std::string token)
       : impl_(impl),
         ws_(std::move(stream)),
         slot_(std::move(slot)),
         token_(std::move(token)),
         check_(ws_.get_executor()) {
-    who = std::move(who_in);
+    who = who_in;
   }
 
   void Start(HttpRequest request) {
