@@ -79,6 +79,8 @@ struct ExposureRequest {
   std::uint32_t capture_id = 0;   // the remote-port edge's capture id (0 for PTP InitiateCapture)
   std::int64_t true_time_ns = 0;  // true exposure time (CLOCK_MONOTONIC ns)
   ExposureSettings settings;
+  int sensor_width = 0;  // the camera's largest image size (settings.width/height: the one set)
+  int sensor_height = 0;
 };
 
 // Produces the image file (a JPEG) of one exposure. Called from the farm's image workers, possibly

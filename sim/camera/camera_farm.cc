@@ -683,6 +683,8 @@ void CameraFarm::Impl::RunShot(ShotJob job) {
   request.capture_id = job.shot.capture_id;
   request.true_time_ns = record.true_time_ns;
   request.settings = job.settings;
+  request.sensor_width = camera.config.sensor_width;
+  request.sensor_height = camera.config.sensor_height;
   ImageSource image_source;
   {
     std::lock_guard lock(callback_mutex);

@@ -18,9 +18,12 @@ camera::ImageSource RenderingImageSource(const render::Renderer& renderer,
     exposure.shutter_s = request.settings.shutter_s;
     exposure.aperture_f = request.settings.aperture_f;
     exposure.white_balance_k = request.settings.white_balance_k;
-    // The size the camera's ImageSize property is set to (the render size is its largest).
-    exposure.width = request.settings.width > 0 ? request.settings.width : width;
-    exposure.height = request.settings.height > 0 ? request.settings.height : height;
+    // The render size is the camera's largest image size; a smaller ImageSize setting renders
+    // smaller by the same ratio.
+    const bool smaller = request.sensor_width > 0 && request.settings.width > 0 &&
+                         request.settings.width < request.sensor_width;
+    exposure.width = smaller ? width * request.settings.width / request.sensor_width : width;
+    exposure.height = smaller ? height * request.settings.height / request.sensor_height : height;
     exposure.jpeg_quality = request.settings.jpeg_quality;
     exposure.true_time_ns = request.true_time_ns;
     exposure.clock_offset_ns = clock_offset;

@@ -137,7 +137,7 @@ TEST_CASE("device properties take valid values and refuse others", "[unit]") {
   CHECK(set(prop::kBatteryLevel, {50}) == rc::kAccessDenied);
   CHECK(set(0x5555, {1}) == rc::kDevicePropNotSupported);
   DataWriter size;
-  size.String("2976x1984");
+  size.String("3000x2000");
   CHECK(set(prop::kImageSize, size.bytes()) == rc::kOk);
   DataWriter bad_size;
   bad_size.String("1x1");
@@ -147,8 +147,8 @@ TEST_CASE("device properties take valid values and refuse others", "[unit]") {
   ExposureSettings s = device.Settings();
   CHECK(s.iso == 400);
   CHECK(s.shutter_s == Approx(0.004));
-  CHECK(s.width == 2976);
-  CHECK(s.height == 1984);
+  CHECK(s.width == 3000);
+  CHECK(s.height == 2000);
 
   auto value = Run(device, session, op::kGetDevicePropValue, {prop::kExposureIndex});
   CHECK(*value.data == std::vector<std::uint8_t>{0x90, 0x01});
