@@ -23,7 +23,8 @@
 namespace twinrig::app {
 namespace {
 
-// Fewer calibrated cameras than this cannot place the rig in the studio or make a twin.
+// With cameras left out, fewer calibrated cameras than this cannot place the rig in the studio or
+// make a twin (a calibration of one camera's lens from its own folder is whole).
 constexpr size_t kMinUsableCameras = 3;
 
 struct CalibrateArgs {
@@ -172,7 +173,7 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
   int bad = 0;
   for (const auto& cam : written->cameras) bad += cam.verdict == "bad" ? 1 : 0;
   exit_code = bad > 0 ? 1 : 0;
-  if (written->cameras.size() < kMinUsableCameras) {
+  if (!written->uncalibrated.empty() && written->cameras.size() < kMinUsableCameras) {
     std::cout << "the rig is not usable: only " << written->cameras.size()
               << " camera(s) calibrated; take the board positions above and calibrate again\n";
     exit_code = 1;
