@@ -138,7 +138,7 @@ Result<TlsIdentity> EnsureSelfSigned(const fs::path& folder,
   BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
   BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
   BN_free(bn);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60 * 60);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60L * 60);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), 2L * 365 * 24 * 60 * 60);
   X509_set_pubkey(cert.get(), key.get());
   X509_NAME* name = X509_get_subject_name(cert.get());

@@ -136,8 +136,8 @@ std::vector<std::string> SeedInputs() {
       get("/%2e%2e/etc/passwd"),
       post("/api/login", R"({"pin":"123456"})"),
       post("/api/login", R"({"pin":"123456"})", "Origin: http://evil.example\r\n"),
-      "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8440\r\nContent-Type: text/plain\r\n"
-      "Content-Length: 2\r\n\r\n{}",
+      std::string("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8440\r\n") +
+          "Content-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}",
       get("/api/me", subject),
       get("/api/me", std::string("Authorization: Bearer ") + kMarker + "\r\n"),
       get(session, subject),
@@ -153,8 +153,9 @@ std::vector<std::string> SeedInputs() {
       get("/api/ws", subject + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                                "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
                                "dGhlIHNhbXBsZSBub25jZQ==\r\n"),
-      "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8440\r\nContent-Type: application/json\r\n"
-      "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"pi\"\r\n0\r\n\r\n",
+      std::string("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1:8440\r\n") +
+          "Content-Type: application/json\r\nTransfer-Encoding: "
+          "chunked\r\n\r\n5\r\n{\"pi\"\r\n0\r\n\r\n",
       get("/", "Host: evil.example\r\n"),
       "GET / HTTP/1.0\r\n\r\n",
   };
