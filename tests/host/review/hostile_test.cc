@@ -47,6 +47,7 @@ TEST_CASE("Hostile clients: 200 idle and slow connections do not hold up a signe
   }
   // And a flood beyond the cap from one more address: only 32 of its 80 stay.
   std::vector<tcp::socket> flood;
+  flood.reserve(80);
   for (int i = 0; i < 80; ++i) flood.push_back(Connect(io, station.port, "127.0.0.20"));
   std::this_thread::sleep_for(Ms(300));
   int refused = 0;
@@ -106,11 +107,13 @@ TEST_CASE("Hostile clients: oversized and malformed requests get a clean 431, 41
       "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
       "Content-Length: 2000000\r\n\r\n{}";
   CHECK(StatusOf(Raw(station.port, big_body)) == 413);
-  for (const char* bad : {"GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\nHost: x\r\n\r\n",
-                          "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
-                          "GET / HTTP/1.1\r\nBad Field: x\r\n\r\n",
-                          "POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: "
-                          "chunked\r\n\r\nzz\r\n"}) {
+  const std::string bad_chunk = std::string("POST /api/login HTTP/1.1\r\nHost: 127.0.0.1\r\n") +
+                                "Transfer-Encoding: chunked\r\n\r\nzz\r\n";
+  const std::string malformed[] = {
+      "GARBAGE\r\n\r\n", "GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: -5\r\n\r\n",
+      "GET / HTTP/1.1\r\nBad Field: x\r\n\r\n", bad_chunk};
+  for (const std::string& bad : malformed) {
     INFO(bad);
     CHECK(StatusOf(Raw(station.port, bad)) == 400);
   }

@@ -22,7 +22,9 @@ TEST_CASE("The request router's fuzz target survives its seeds, cut and bit-flip
     for (int flip = 0; flip < 20; ++flip) {
       std::string mutated = seed;
       state = state * 1664525u + 1013904223u;  // a fixed LCG: the same mutations every run
-      mutated[state % mutated.size()] ^= static_cast<char>(1u << ((state >> 8) % 8));
+      const auto bit = static_cast<unsigned char>(1u << ((state >> 8) % 8));
+      auto& byte = mutated[state % mutated.size()];
+      byte = static_cast<char>(static_cast<unsigned char>(byte) ^ bit);
       CHECK(Run(mutated) == 0);
     }
   }
