@@ -106,14 +106,23 @@ Result<SessionInput> LoadSessionInput(const fs::path& studio, const std::string&
                      input.calibration_json.string(),
                      "calibrate rig " + input.rig + " with `twinrig calibrate`");
   }
-  std::vector<std::string> uncalibrated;
+  // Every session camera is in the calibration: calibrated, or left out with a reason.
+  std::vector<std::string> unknown;
   for (const auto& s : serials) {
     if (calib->Find(s) != nullptr) continue;
     if (const auto* known = calib->FindUncalibrated(s); known != nullptr) {
       input.left_out.push_back(*known);
     } else {
-      uncalibrated.push_back(s);
+      unknown.push_back(s);
     }
+  }
+  if (!unknown.empty()) {
+    std::string list;
+    for (const auto& s : unknown) list += (list.empty() ? "" : ", ") + s;
+    return MakeError("the calibration " + calib->id + " has no camera " + list +
+                         " of this session (a calibration of another rig or an older one)",
+                     input.calibration_json.string(),
+                     "calibrate the rig as it is now with `twinrig calibrate`");
   }
   std::erase_if(serials, [&](const std::string& s) { return calib->Find(s) == nullptr; });
   if (static_cast<int>(serials.size()) < kMinCameras) {
@@ -122,14 +131,6 @@ Result<SessionInput> LoadSessionInput(const fs::path& studio, const std::string&
                          "; a twin needs " + std::to_string(kMinCameras),
                      input.calibration_json.string(),
                      "calibrate the cameras `twinrig calibrate` listed as not calibrated");
-  }
-  if (!uncalibrated.empty()) {
-    std::string list;
-    for (const auto& s : uncalibrated) list += (list.empty() ? "" : ", ") + s;
-    return MakeError("the calibration " + calib->id + " has no camera " + list +
-                         " of this session (a calibration of another rig or an older one)",
-                     input.calibration_json.string(),
-                     "calibrate the rig as it is now with `twinrig calibrate`");
   }
 
   // The take: given, or the last one every camera has.

@@ -27,6 +27,20 @@ namespace {
 // make a twin (a calibration of one camera's lens from its own folder is whole).
 constexpr size_t kMinUsableCameras = 3;
 
+// The calibrated cameras' entries of `items` (anything with a serial), in the solve's camera order:
+// the solve leaves out cameras it cannot calibrate and may start its chain from another camera.
+template <class Item>
+std::vector<Item> InSolveOrder(std::vector<Item> items, const calibration::RigSolution& solution) {
+  std::vector<Item> ordered;
+  ordered.reserve(solution.cameras.size());
+  for (const auto& cam : solution.cameras) {
+    auto it = std::find_if(items.begin(), items.end(),
+                           [&](const Item& item) { return item.serial == cam.serial; });
+    if (it != items.end()) ordered.push_back(std::move(*it));
+  }
+  return ordered;
+}
+
 struct CalibrateArgs {
   int takes = 0;          // 0: the virtual studio's scripted poses (24), or asked for a real rig
   int colour_takes = -1;  // -1: 4 on the virtual studio (its scripted chart poses), else 0
@@ -105,17 +119,9 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
     Fail(solution.error(), exit_code);
     return exit_code;
   }
-  // The colour step works on the cameras the solve calibrated.
-  std::erase_if(*folders, [&](const calibration::CameraImages& cam) {
-    return std::none_of(
-        solution->cameras.begin(), solution->cameras.end(),
-        [&](const calibration::CameraCalibration& c) { return c.serial == cam.serial; });
-  });
-  std::erase_if(*observations, [&](const calibration::CameraObservations& cam) {
-    return std::none_of(
-        solution->cameras.begin(), solution->cameras.end(),
-        [&](const calibration::CameraCalibration& c) { return c.serial == cam.serial; });
-  });
+  // The colour step pairs images, observations and solved cameras by index.
+  *folders = InSolveOrder(std::move(*folders), *solution);
+  *observations = InSolveOrder(std::move(*observations), *solution);
   auto coloured = calibration::SolveColour(*folders, *observations, *solution, args.threads);
   if (!coloured.ok()) {
     Fail(coloured.error(), exit_code);
