@@ -114,7 +114,7 @@ fs::path CaptureWithTwin(twinrig::consent::testing::Studio& s, const std::string
               .ok());
   s.SignAs(session, "technician");
   s.SignAs(session, "studio");
-  const fs::path folder = s.SessionDir(session);
+  fs::path folder = s.SessionDir(session);
   fs::create_directories(folder / "twin" / "preview");
   REQUIRE(
       WriteFileAtomic(folder / "twin" / "preview" / "twin.glb", cs::testing::TriangleGlb()).ok());
