@@ -58,6 +58,10 @@ struct DemoOptions {
 constexpr int kQuickWidth = 480;
 constexpr int kQuickHeight = 360;
 constexpr int kQuickCalibrationTakes = 12;
+// Below the quick width the board's markers are a few pixels wide, each camera finds it in fewer
+// takes, and 12 takes leave half the rig without the 4 views a camera needs: small images get
+// every scripted board pose, as a technician would show a low-resolution rig the board more often.
+constexpr int kSmallImageCalibrationTakes = 24;
 
 struct StageTime {
   std::string name;
@@ -523,14 +527,17 @@ void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--node-base-address", options.node_base_address,
                   "loopback address of the first virtual trigger node");
   cmd->add_flag("--quick", options.quick,
-                "every stage, small and fast: 480x360 images, 12 board takes, preview twin only, "
-                "the review station checked and stopped");
+                "every stage, small and fast: 480x360 images, 12 board takes (24 below 480 wide), "
+                "preview twin only, the review station checked and stopped");
   cmd->callback([cmd, &global, &exit_code] {
     DemoOptions run = options;
     if (run.quick) {
       if (cmd->count("--width") == 0) run.width = kQuickWidth;
       if (cmd->count("--height") == 0) run.height = kQuickHeight;
-      if (cmd->count("--calibration-takes") == 0) run.calibration_takes = kQuickCalibrationTakes;
+      if (cmd->count("--calibration-takes") == 0) {
+        run.calibration_takes =
+            run.width < kQuickWidth ? kSmallImageCalibrationTakes : kQuickCalibrationTakes;
+      }
       run.full = false;
     }
     exit_code = Demo(global, run).Run();

@@ -13,6 +13,57 @@
 #include "host/review/server.h"
 
 namespace twinrig::app {
+namespace {
+
+// Options whose values are files: a relative one in the settings file is taken from its folder.
+bool IsPathOption(const std::string& name) {
+  return name == "web" || name == "consent-text" || name == "terms" ||
+         name == "technician-pin-file" || name == "tls-cert" || name == "tls-key";
+}
+
+// Gives each option of CMD that the command line left unset its value from the TOML settings FILE
+// (`name = value` per line, the option's long name without dashes). An unknown name, a section or
+// an unreadable file is an error naming the file and the line's key.
+Status ApplySettingsFile(CLI::App& cmd, const std::filesystem::path& file) {
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = CLI::ConfigTOML().from_file(file.string());
+  } catch (const CLI::Error&) {
+    return MakeError("cannot read the settings file", file.string(),
+                     "check that it exists, is readable, and holds `name = value` lines");
+  }
+  const std::filesystem::path folder = file.parent_path();
+  for (const CLI::ConfigItem& item : items) {
+    if (item.name == "++" || item.name == "--") continue;  // section markers
+    const std::string key = item.fullname();
+    CLI::Option* option = item.parents.empty() && key != "config"
+                              ? cmd.get_option_no_throw("--" + item.name)
+                              : nullptr;
+    if (option == nullptr || option->get_group().empty()) {
+      return MakeError("unknown setting '" + key + "'", file.string(),
+                       "use the names of `twinrig review --help` without their dashes");
+    }
+    if (option->count() > 0) continue;  // the command line wins
+    std::vector<std::string> values = item.inputs;
+    if (IsPathOption(item.name)) {
+      for (std::string& value : values) {
+        if (!value.empty() && std::filesystem::path(value).is_relative()) {
+          value = (folder / value).lexically_normal().string();
+        }
+      }
+    }
+    option->add_result(values);
+    try {
+      option->run_callback();
+    } catch (const CLI::Error& e) {
+      return MakeError("setting '" + key + "' is not valid: " + e.what(), file.string(),
+                       "correct it as `twinrig review --help` describes the option");
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace
 
 void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   struct Args {
@@ -20,6 +71,7 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     std::string web;
     std::string technician_pin_file;
     std::string technician_pin_argv;  // refused: only to explain why
+    std::string config;
   };
   static Args args;
   auto* cmd = parent.add_subcommand(
@@ -28,18 +80,19 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--web", args.web, "the built front end (default: share/twinrig/web)")
       ->transform(UserPath());
   // The service reads its settings from a file (/etc/twinrig/review.toml): one line per option,
-  // `listen = "127.0.0.1:8440"`; options given on the command line win.
-  cmd->set_config("--config", "", "settings file (TOML: the options below without their dashes)");
+  // `listen = "127.0.0.1:8440"`; options given on the command line win. CLI11 reads a config file
+  // only for the top-level command, so the callback applies it (ApplySettingsFile).
+  cmd->add_option("--config", args.config,
+                  "settings file (TOML: the options below without their dashes; relative paths "
+                  "in it are taken from its folder)")
+      ->transform(UserPath());
   cmd->add_option("--consent-text", args.options.consent_text,
                   "the exact consent text the model reads and signs")
-      ->transform(UserPath())
-      ->required();
-  cmd->add_option("--text-version", args.options.text_version, "its version")->required();
+      ->transform(UserPath());
+  cmd->add_option("--text-version", args.options.text_version, "its version");
   cmd->add_option("--terms", args.options.terms, "consent terms JSON (as `consent new --terms`)")
-      ->transform(UserPath())
-      ->required();
-  cmd->add_option("--technician", args.options.technician, "the witnessing technician's id")
-      ->required();
+      ->transform(UserPath());
+  cmd->add_option("--technician", args.options.technician, "the witnessing technician's id");
   cmd->add_option("--kdf", args.options.kdf, "Argon2id cost of new subject keys")
       ->check(CLI::IsMember({"moderate", "interactive"}));
   cmd->add_option("--technician-pin-file", args.technician_pin_file,
@@ -57,7 +110,23 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option(
       "--host-name", args.options.host_names,
       "a DNS name tablets use for the station (IP addresses and localhost always work)");
-  cmd->callback([&global, &exit_code] {
+  cmd->callback([cmd, &global, &exit_code] {
+    if (!args.config.empty()) {
+      if (Status applied = ApplySettingsFile(*cmd, args.config); !applied.ok()) {
+        PrintError(applied.error().what, applied.error().where, applied.error().todo);
+        exit_code = 2;
+        return;
+      }
+    }
+    for (const char* name : {"--consent-text", "--text-version", "--terms", "--technician"}) {
+      if (cmd->get_option(name)->count() == 0) {
+        PrintError(std::string(name) + " is required", "twinrig review",
+                   std::string("give it on the command line or as `") + (name + 2) +
+                       " = ...` in the --config file");
+        exit_code = 2;
+        return;
+      }
+    }
     review::ReviewOptions options = args.options;
     options.studio = global.studio;
     if (!args.technician_pin_argv.empty()) {

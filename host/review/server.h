@@ -69,8 +69,8 @@ struct ReviewOptions {
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 
-// Where the front end was built when no --web is given: $TWINRIG_WEB, else the source tree's
-// web/dist that scripts/setup builds.
+// Where the front end is when no --web is given: $TWINRIG_WEB, else <data dir>/web (the installed
+// share/twinrig/web, or the build tree's link to web/dist).
 std::filesystem::path DefaultWebRoot();
 
 class ReviewServer {

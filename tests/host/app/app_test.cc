@@ -3,6 +3,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "host/catalog/catalog.h"
 #include "tests/test_support.h"
@@ -77,6 +79,55 @@ TEST_CASE("Studio paths are taken relative to where the command was started", "[
     auto again = Twinrig({"--studio", (work / "shared studio").string(), "studio"});
     CHECK(again.exit_code == 0);
     CHECK(again.output.find("(created)") == std::string::npos);
+  }
+}
+
+// The service's way of starting the station: `twinrig review --config /etc/twinrig/review.toml`.
+TEST_CASE("twinrig review reads its settings file; the command line wins over it",
+          "[integration]") {
+  testing::TempDir dir;
+  const auto etc = dir / "etc";
+  std::filesystem::create_directories(etc);
+  const auto demo_data = std::filesystem::path(TWINRIG_SOURCE_DIR) / "scripts" / "demo-data";
+  std::filesystem::copy_file(demo_data / "consent-text.txt", etc / "consent-text.txt");
+  std::filesystem::copy_file(demo_data / "terms.json", etc / "terms.json");
+  // Relative paths in the file are taken from its folder, not from where the station starts.
+  std::ofstream(etc / "review.toml") << "listen = \"127.0.173.9:18441\"\n"
+                                     << "consent-text = \"consent-text.txt\"\n"
+                                     << "text-version = \"1.0\"\n"
+                                     << "terms = \"terms.json\"\n"
+                                     << "technician = \"tech1\"\n";
+  auto station = [&](std::vector<std::string> extra) {
+    std::vector<std::string> argv{testing::TwinrigBinary().string(),
+                                  "--studio",
+                                  (dir / "studio").string(),
+                                  "review",
+                                  "--config",
+                                  (etc / "review.toml").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    SubprocessOptions options;
+    options.working_directory = dir.path();
+    options.timeout = std::chrono::seconds(8);  // it serves until stopped: the deadline stops it
+    auto r = RunSubprocess(argv, options);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  SECTION("from the file") {
+    const auto r = station({});
+    INFO(r.output);
+    CHECK(r.output.find("review station on http://127.0.173.9:18441/") != std::string::npos);
+  }
+  SECTION("--listen on the command line wins") {
+    const auto r = station({"--listen", "127.0.173.10:18442"});
+    INFO(r.output);
+    CHECK(r.output.find("review station on http://127.0.173.10:18442/") != std::string::npos);
+  }
+  SECTION("an unknown setting is named") {
+    std::ofstream(etc / "review.toml", std::ios::app) << "listne = \"127.0.0.1:1\"\n";
+    const auto r = station({});
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("unknown setting 'listne'") != std::string::npos);
   }
 }
 
