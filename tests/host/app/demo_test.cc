@@ -1,9 +1,10 @@
 // README command 1 as a newcomer runs it: `twinrig demo --quick` from a working directory of its
 // own (with a space in its path), the studio the default relative ./studio, through every stage.
 // Then the same at every image size a studio might try (320x240 to 1600x1200).
-// [slow]: under the sanitizers the virtual studio renders 24 cameras for ~10 minutes of board
-// takes; .ci/run runs the same quick demo on the release build (scripts/demo --quick) and again
-// from the installed .deb (scripts/package-test). The size matrix is meant for the release build:
+// [slow]: under the sanitizers the virtual studio renders 24 cameras for over ten minutes of board
+// takes (a minute a take measured on a busy 2-core machine). .ci/run runs the first test on the
+// release build, besides the quick demo itself (scripts/demo --quick) and from the installed .deb
+// (scripts/package-test). The size matrix too is meant for the release build:
 //   ctest --preset release -L slow -R demo --timeout 3600
 #include <catch2/catch.hpp>
 
