@@ -113,6 +113,11 @@ Status ProbeHttp(const std::string& listen) {
   return OkStatus();
 }
 
+// Set by SIGINT/SIGTERM while the demo runs: no further stage starts, and the virtual studio the
+// demo started is stopped (it runs detached, so a Ctrl-C would otherwise leave it running).
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void OnDemoInterrupt(int signal_number) { g_interrupted = signal_number; }
+
 class Demo {
  public:
   Demo(const GlobalOptions& global, DemoOptions options)
@@ -140,6 +145,7 @@ class Demo {
 
   // Runs `twinrig --studio S args…` with this terminal as its output. True when it exited 0.
   bool Step(const std::vector<std::string>& args) {
+    if (g_interrupted != 0) return false;
     std::vector<std::string> argv = Announce(args);
     std::vector<char*> raw;
     raw.reserve(argv.size() + 1);
@@ -153,14 +159,24 @@ class Demo {
       _exit(127);
     }
     int status = 0;
+    bool passed_on = false;
     while (waitpid(pid, &status, 0) < 0) {
       if (errno != EINTR) return false;
+      // A signal for the demo alone (a service manager's SIGTERM) ends the running stage too.
+      if (g_interrupted != 0 && !passed_on) {
+        kill(pid, SIGTERM);
+        passed_on = true;
+      }
     }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
   }
 
   // Runs a stage whose first output line is a value the demo needs (a subject or session id).
-  Result<std::string> StepValue(const std::vector<std::string>& args) {
+  Result<std::string> StepValue(const std::vector<std::string>& args,
+                                bool even_if_interrupted = false) {
+    if (g_interrupted != 0 && !even_if_interrupted) {
+      return MakeError("interrupted", "demo", "run the demo again");
+    }
     std::vector<std::string> argv = Announce(args);
     SubprocessOptions run;
     run.timeout = std::chrono::minutes(5);
@@ -191,6 +207,18 @@ class Demo {
   }
   int Fail(const std::string& todo) {
     std::cout << std::flush;
+    if (g_interrupted != 0) {
+      if (studio_started_ && !options_.keep_studio) {
+        (void)StepValue({"sim", "down"}, /*even_if_interrupted=*/true);
+      }
+      PrintError(
+          std::string("the demo was interrupted (") +
+              (g_interrupted == SIGINT ? "SIGINT" : "SIGTERM") + ") at stage \"" + stage_ + "\"" +
+              (studio_started_ && !options_.keep_studio ? "; the virtual studio was stopped" : ""),
+          studio_.string(), "run the demo again: it starts over in the same studio");
+      PrintSummary(false);
+      return 130;
+    }
     PrintError("the demo stopped at stage \"" + stage_ + "\"", studio_.string(), todo);
     PrintSummary(false);
     return 1;
@@ -210,6 +238,7 @@ class Demo {
   fs::path secrets_;
   fs::path data_ = DataDir() / "demo-data";
   std::string stage_;
+  bool studio_started_ = false;
   int stage_number_ = 0;
   std::chrono::steady_clock::time_point stage_start_;
   std::vector<StageTime> times_;
@@ -346,6 +375,11 @@ void Demo::PrintSummary(bool complete) {
 }
 
 int Demo::Run() {
+  struct sigaction on_interrupt {};
+  on_interrupt.sa_handler = OnDemoInterrupt;  // no SA_RESTART: waitpid returns to see the flag
+  sigemptyset(&on_interrupt.sa_mask);
+  sigaction(SIGINT, &on_interrupt, nullptr);
+  sigaction(SIGTERM, &on_interrupt, nullptr);
   const auto pass = [&](const char* who) {
     return (secrets_ / (std::string(who) + ".pass")).string();
   };
@@ -382,6 +416,7 @@ int Demo::Run() {
   if (!options_.node_base_address.empty()) {
     up.insert(up.end(), {"--node-base-address", options_.node_base_address});
   }
+  studio_started_ = true;  // from here on an interruption stops it (`sim up` may have started it)
   if (!Step(up)) return Fail("see the message above; `twinrig sim status` shows what runs");
   End();
 
