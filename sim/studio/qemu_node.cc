@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -49,6 +50,17 @@ constexpr std::uint32_t kProvisioningMagic = 0x4E525754U;
 constexpr const char* kGuestAddress = "10.0.2.15";  // QEMU user networking's first guest address
 
 }  // namespace
+
+void ConsoleClock::Add(std::uint64_t tick, std::int64_t arrived_ns) {
+  offsets_.push_back(arrived_ns - static_cast<std::int64_t>(tick) * kNsPerTick);
+  if (offsets_.size() > kWindow) offsets_.pop_front();
+}
+
+std::optional<std::int64_t> ConsoleClock::HostNs(std::uint64_t tick) const {
+  if (offsets_.empty()) return std::nullopt;
+  return static_cast<std::int64_t>(tick) * kNsPerTick +
+         *std::min_element(offsets_.begin(), offsets_.end());
+}
 
 std::vector<std::string> QemuNodeOptions::Validate() const {
   std::vector<std::string> problems;
@@ -222,7 +234,15 @@ void QemuNode::ReadConsole() {
   if (!options_.console_log.empty()) log.open(options_.console_log, std::ios::app);
   std::string pending;
   char buffer[4096];
+  constexpr std::int64_t kTickEveryNs = 100'000'000;
+  std::int64_t asked_tick_ns = 0;
   for (;;) {
+    // Ask for the node's tick once it has booted (the ConsoleClock of the edges' host instants).
+    const std::int64_t now = MonotonicNs();
+    if (now - asked_tick_ns >= kTickEveryNs && boots() > 0 && !stopping_) {
+      asked_tick_ns = now;
+      (void)SendCommand('T');
+    }
     pollfd fd{stdout_fd_, POLLIN, 0};
     const int ready = poll(&fd, 1, 100);
     if (ready < 0 && errno != EINTR) break;
@@ -263,6 +283,9 @@ void QemuNode::HandleLine(const std::string& line) {
     edge.shutter = which == 'S';
     edge.closed = closed != 0;
     edge.host_ns = now;
+    const std::uint64_t moved_tick = edge.tick + edge.late_ticks;
+    clock_.Add(moved_tick, now);  // the line went out after the pin moved
+    edge.moved_ns = clock_.HostNs(moved_tick).value_or(now);
     edges_.push_back(edge);
     changed_.notify_all();
     lock.unlock();
@@ -281,7 +304,11 @@ void QemuNode::HandleLine(const std::string& line) {
             ? static_cast<std::uint32_t>(std::strtoul(lines.c_str() + 6, nullptr, 10))
             : 0xFFFFFFFFU;
     edges_before_last_boot_ = edges_.size();
+    clock_.Reset();
     changed_.notify_all();
+  } else if (kind == "T") {
+    std::uint64_t tick = 0;
+    if (in >> tick) clock_.Add(tick, now);
   } else if (kind == "N") {
     std::map<std::string, std::uint64_t> values;
     std::string pair;

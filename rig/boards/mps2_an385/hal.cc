@@ -223,6 +223,11 @@ void Mps2Hal::Service(std::uint64_t boot_id) {
       if (!debug_commands_) break;
       for (;;) {
       }
+    case 'T':
+      // The tick now: whoever reads the console relates the edges' ticks to its own clock with
+      // these (the virtual studio, to fire its cameras at the tick a line really moved).
+      console_.Start().Text("T ").Unsigned(Now()).Send();
+      break;
     case 'N':
       last_report_hash_ = 0;
       last_report_tick_ = Now() - kReportEveryTicks;
