@@ -168,8 +168,9 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  // QEMU's own messages (icount's "guest is now late", slirp) stay on this process's stderr: in
+  // the console pipe they would land in the middle of the firmware's lines.
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 2);
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());

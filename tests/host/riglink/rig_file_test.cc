@@ -10,7 +10,7 @@ namespace twinrig::riglink {
 namespace {
 
 std::filesystem::path RigFile(const testing::TempDir& dir, const std::string& trigger) {
-  const auto path = dir / "rig.toml";
+  auto path = dir / "rig.toml";
   std::ofstream(path) << "schema = 1\nname = \"r\"\n"
                       << trigger
                       << "[[nodes]]\nid = 1\naddress = \"127.0.2.1\"\nudp_port = 15800\n"
