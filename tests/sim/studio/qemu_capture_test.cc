@@ -6,6 +6,7 @@
 // the nodes against it, as it checks a real rig against its own.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "tests/test_support.h"
@@ -48,6 +49,12 @@ TEST_CASE("sim up --nodes qemu: a consented capture fires 24 cameras through 3 Q
   INFO(up.output);
   REQUIRE(up.exit_code == 0);
   CHECK(up.output.find("mps2-an385 (QEMU)") != std::string::npos);
+  // The rig file says what sync its emulated nodes can hold; the capture below is checked
+  // against it.
+  std::ifstream rig_file(studio / "rigs" / "head24" / "rig.toml");
+  const std::string rig_text((std::istreambuf_iterator<char>(rig_file)),
+                             std::istreambuf_iterator<char>());
+  CHECK(rig_text.find("[trigger]\nmax_sync_error_us = 250") != std::string::npos);
 
   auto status = Twinrig(studio, {"rig", "status"});
   INFO(status.output);
