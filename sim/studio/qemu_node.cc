@@ -48,6 +48,12 @@ std::uint32_t ParseIpv4(const std::string& text) {
 constexpr std::uint32_t kProvisioningAddress = 0x203FFF00U;
 constexpr std::uint32_t kProvisioningMagic = 0x4E525754U;
 constexpr const char* kGuestAddress = "10.0.2.15";  // QEMU user networking's first guest address
+// The watchdog of an emulated board (Provisioning::watchdog_ms): 2 s to the NMI and 2 s more to the
+// reset instead of 500 + 500 ms. Its timer runs on QEMU's virtual clock, i.e. the host's clock,
+// which keeps running while a loaded host leaves the emulator's CPU thread unscheduled; in a
+// parallel test run a node was once reset by its watchdog right after boot with no stall of its
+// own. A stalled loop still resets the node (the watchdog test), 3 s later than on a board.
+constexpr std::uint32_t kEmulatedWatchdogMs = 2000;
 
 }  // namespace
 
@@ -124,15 +130,16 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
                                    "chardev:console"};
   // Debug commands on (bit 24): an emulated node is a test bench (the watchdog test stalls it).
   std::random_device random;
-  const std::uint32_t words[6] = {kProvisioningMagic,
+  const std::uint32_t words[7] = {kProvisioningMagic,
                                   static_cast<std::uint32_t>(options.node_id) |
                                       (static_cast<std::uint32_t>(options.ports) << 16) |
                                       (1U << 24),
                                   ParseIpv4(kGuestAddress),
                                   0xFFFFFF00U,
                                   ParseIpv4("10.0.2.2"),
-                                  static_cast<std::uint32_t>(random())};
-  for (int i = 0; i < 6; ++i) {
+                                  static_cast<std::uint32_t>(random()),
+                                  kEmulatedWatchdogMs};
+  for (int i = 0; i < 7; ++i) {
     args.emplace_back("-device");
     args.emplace_back("loader,addr=" + Hex32(kProvisioningAddress + 4U * i) +
                       ",data=" + Hex32(words[i]) + ",data-len=4");

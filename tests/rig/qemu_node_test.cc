@@ -182,7 +182,7 @@ TEST_CASE("A QEMU node's watchdog resets a stalled main loop into the safe state
   std::this_thread::sleep_for(300ms);
 
   REQUIRE(node->SendCommand('W').ok());  // debug service command: stall the main loop
-  REQUIRE(node->WaitForBoots(2, 5s));
+  REQUIRE(node->WaitForBoots(2, 10s));   // 2 s to the NMI, 2 s to the reset (qemu_node.cc)
   CHECK(node->last_boot_by_watchdog());
 
   // The host sees a new boot id, a node that is not armed, and the latched Watchdog fault.
