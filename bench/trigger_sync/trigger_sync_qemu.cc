@@ -24,9 +24,13 @@ using namespace std::chrono_literals;
 
 struct Figures {
   std::vector<double> fire_late_us;  // per shutter close: pin moved minus scheduled tick
-  std::vector<double> sync_err_us;   // per node and fire: the host's estimated sync error
-  std::size_t lines_fired = 0;       // shutter closes at exactly the scheduled tick's capture
-  std::size_t wrong_tick = 0;        // closes whose reported tick is not the scheduled one
+  // The same for the first and the last port of each fire: the firmware writes the lines of one
+  // instant one after another, so the difference is its cost per port, apart from the host.
+  std::vector<double> first_port_late_us;
+  std::vector<double> last_port_late_us;
+  std::vector<double> sync_err_us;  // per node and fire: the host's estimated sync error
+  std::size_t lines_fired = 0;      // shutter closes at exactly the scheduled tick's capture
+  std::size_t wrong_tick = 0;       // closes whose reported tick is not the scheduled one
   int refused = 0;
   std::uint64_t stack_used = 0;  // the deepest stack any node reached (painted at reset)
 };
@@ -102,7 +106,10 @@ Result<Figures> RunNodes(int nodes, int ports, int fires, int icount_shift, int 
       if (it == scheduled.end()) continue;
       ++figures.lines_fired;
       if (edge.tick != it->second[static_cast<std::size_t>(n)]) ++figures.wrong_tick;
-      figures.fire_late_us.push_back(static_cast<double>(edge.late_ticks) / kTicksPerUs);
+      const double late_us = static_cast<double>(edge.late_ticks) / kTicksPerUs;
+      figures.fire_late_us.push_back(late_us);
+      if (edge.port == 0) figures.first_port_late_us.push_back(late_us);
+      if (edge.port == ports - 1) figures.last_port_late_us.push_back(late_us);
     }
   }
   for (auto& node : qemu) {
@@ -169,6 +176,8 @@ int Run(int argc, char** argv) {
       .Add("icount_shift", shift, 0)
       .Add("fire_late_p99_us", Percentile(deterministic->fire_late_us, 99), 2)
       .Add("fire_late_max_us", Percentile(deterministic->fire_late_us, 100), 2)
+      .Add("first_port_late_p50_us", Percentile(deterministic->first_port_late_us, 50), 2)
+      .Add("last_port_late_p50_us", Percentile(deterministic->last_port_late_us, 50), 2)
       .Add("sync_err_p99_us", Percentile(deterministic->sync_err_us, 99), 2)
       .Add("lines_fired", static_cast<double>(deterministic->lines_fired), 0)
       .Add("lines_expected", static_cast<double>(expected), 0)

@@ -2,17 +2,29 @@
 
 #include <toml++/toml.h>
 
+#include <optional>
+#include <string>
+
 namespace twinrig::riglink {
 
-Result<std::vector<RigNode>> ReadRigNodes(const std::filesystem::path& rig_toml) {
-  const std::string where = rig_toml.string();
-  toml::table root;
+namespace {
+
+Result<toml::table> ParseRigFile(const std::string& where) {
   try {
-    root = toml::parse_file(where);
+    return toml::parse_file(where);
   } catch (const toml::parse_error& e) {
     return MakeError(std::string("rig file is not valid TOML: ") + std::string(e.description()),
                      where, "fix the file or write it again with twinrig sim up");
   }
+}
+
+}  // namespace
+
+Result<std::vector<RigNode>> ReadRigNodes(const std::filesystem::path& rig_toml) {
+  const std::string where = rig_toml.string();
+  auto parsed = ParseRigFile(where);
+  if (!parsed.ok()) return parsed.error();
+  const toml::table& root = *parsed;
   const toml::array* nodes = root["nodes"].as_array();
   if (nodes == nullptr || nodes->empty()) {
     return MakeError("rig file lists no trigger nodes ([[nodes]])", where,
@@ -37,6 +49,21 @@ Result<std::vector<RigNode>> ReadRigNodes(const std::filesystem::path& rig_toml)
     out.push_back({static_cast<int>(*id), *endpoint, static_cast<int>(ports.value_or(0))});
   }
   return out;
+}
+
+Result<double> ReadRigMaxSyncError(const std::filesystem::path& rig_toml) {
+  const std::string where = rig_toml.string();
+  auto parsed = ParseRigFile(where);
+  if (!parsed.ok()) return parsed.error();
+  const auto limit = (*parsed)["trigger"]["max_sync_error_us"];
+  if (!limit) return kDefaultMaxSyncErrorUs;
+  const std::optional<double> value = limit.value<double>();  // an integer reads as well
+  if (!value || !(*value >= 1.0 && *value <= kLargestMaxSyncErrorUs)) {
+    return MakeError("[trigger] max_sync_error_us must be a number of microseconds from 1 to " +
+                         std::to_string(static_cast<int>(kLargestMaxSyncErrorUs)),
+                     where, "fix the rig file (without it a capture needs 50 us)");
+  }
+  return *value;
 }
 
 Result<std::filesystem::path> FindRigFile(const std::filesystem::path& studio,

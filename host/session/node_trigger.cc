@@ -15,6 +15,12 @@ Result<std::unique_ptr<NodeTrigger>> NodeTrigger::Connect(const std::filesystem:
     return MakeError("the rig file lists no trigger nodes", rig_file.string(),
                      "add the nodes to the rig file, or capture with --software-trigger");
   }
+  double max_sync_error_us = options.max_sync_error_us;
+  if (max_sync_error_us < 0) {
+    auto limit = riglink::ReadRigMaxSyncError(rig_file);
+    if (!limit.ok()) return limit.error();
+    max_sync_error_us = *limit;
+  }
   auto link = riglink::RigLink::Create();
   if (!link.ok()) return link.error();
   std::vector<riglink::NodeEndpoint> endpoints;
@@ -26,7 +32,7 @@ Result<std::unique_ptr<NodeTrigger>> NodeTrigger::Connect(const std::filesystem:
     ports.push_back(n.ports);
   }
   TWINRIG_RETURN_IF_ERROR((*link)->Connect(endpoints, options.connect_timeout));
-  TWINRIG_RETURN_IF_ERROR((*link)->WaitForSync(options.sync_timeout, options.max_sync_error_us));
+  TWINRIG_RETURN_IF_ERROR((*link)->WaitForSync(options.sync_timeout, max_sync_error_us));
   return std::unique_ptr<NodeTrigger>(
       new NodeTrigger(std::move(link).value(), std::move(ids), std::move(ports), session, options));
 }

@@ -18,7 +18,8 @@ namespace twinrig::session {
 struct NodeTriggerOptions {
   std::chrono::milliseconds connect_timeout{std::chrono::seconds(5)};
   std::chrono::milliseconds sync_timeout{std::chrono::seconds(10)};
-  double max_sync_error_us = 50.0;
+  // < 0: what the rig file asks for (riglink::ReadRigMaxSyncError), else this many microseconds.
+  double max_sync_error_us = -1;
   std::chrono::milliseconds lead{300};  // how far ahead the common instant is scheduled
   std::chrono::milliseconds confirm_timeout{std::chrono::seconds(3)};
 };

@@ -131,12 +131,16 @@ Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
 
   if (options.check_nodes && !rig->nodes.empty()) {
     auto nodes = riglink::ReadRigNodes(rig_file);
+    // The sync the capture will require (the rig file's, or the default when it says nothing).
+    auto limit = riglink::ReadRigMaxSyncError(rig_file);
+    if (!limit.ok()) report.to_fix.push_back("trigger nodes: " + limit.error().Describe());
+    const double max_sync_error_us = limit.ok() ? *limit : riglink::kDefaultMaxSyncErrorUs;
     auto link = riglink::RigLink::Create();
     if (nodes.ok() && link.ok()) {
       std::vector<riglink::NodeEndpoint> endpoints;
       for (const auto& n : *nodes) endpoints.push_back(n.endpoint);
       (void)(*link)->Connect(endpoints, std::chrono::seconds(3));
-      (void)(*link)->WaitForSync(std::chrono::seconds(5), 50.0);
+      (void)(*link)->WaitForSync(std::chrono::seconds(5), max_sync_error_us);
       for (const auto& r : (*link)->Report()) {
         NodeCheck node;
         node.endpoint = r.endpoint.ToString();
@@ -144,7 +148,7 @@ Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
         node.sync_error_us = r.sync.est_error_us;
         if (!node.online) {
           node.problems.push_back("not answering: check its power and network cable");
-        } else if (!r.sync.ready || r.sync.est_error_us > 50.0) {
+        } else if (!r.sync.ready || r.sync.est_error_us > max_sync_error_us) {
           node.problems.push_back("clock not in sync yet: wait, then run preflight again");
         }
         if (!r.schema_matches && node.online) {

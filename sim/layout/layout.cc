@@ -527,6 +527,8 @@ Status WriteRigFile(const std::filesystem::path& path, const Rig& rig) {
                                 {"ports", node.ports}});
   }
   root.insert("nodes", std::move(nodes));
+  if (rig.max_sync_error_us > 0)
+    root.insert("trigger", toml::table{{"max_sync_error_us", rig.max_sync_error_us}});
   toml::array cameras;
   for (const CameraSpec& camera : rig.cameras) {
     cameras.push_back(toml::table{{"serial", camera.serial},
@@ -564,6 +566,7 @@ Result<Rig> ReadRigFile(const std::filesystem::path& path) {
   }
   Rig rig;
   rig.name = top.String("name");
+  rig.max_sync_error_us = root["trigger"]["max_sync_error_us"].value<double>().value_or(0);
   const toml::array* nodes = root["nodes"].as_array();
   const toml::array* cameras = root["cameras"].as_array();
   if (nodes == nullptr) problems.push_back("[[nodes]] is missing");

@@ -44,6 +44,9 @@ struct Rig {
   std::string name;  // "head24"
   std::vector<NodeSpec> nodes;
   std::vector<CameraSpec> cameras;
+  // [trigger] max_sync_error_us: the clock sync the station needs before it fires through the
+  // nodes; 0 leaves it out (the station's default, host/riglink/rig_file.h).
+  double max_sync_error_us = 0;
 };
 
 // ---- The ground truth (only sim/ and scoring) ----

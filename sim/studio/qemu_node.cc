@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -47,8 +48,25 @@ std::uint32_t ParseIpv4(const std::string& text) {
 constexpr std::uint32_t kProvisioningAddress = 0x203FFF00U;
 constexpr std::uint32_t kProvisioningMagic = 0x4E525754U;
 constexpr const char* kGuestAddress = "10.0.2.15";  // QEMU user networking's first guest address
+// The watchdog of an emulated board (Provisioning::watchdog_ms): 2 s to the NMI and 2 s more to the
+// reset instead of 500 + 500 ms. Its timer runs on QEMU's virtual clock, i.e. the host's clock,
+// which keeps running while a loaded host leaves the emulator's CPU thread unscheduled; in a
+// parallel test run a node was once reset by its watchdog right after boot with no stall of its
+// own. A stalled loop still resets the node (the watchdog test), 3 s later than on a board.
+constexpr std::uint32_t kEmulatedWatchdogMs = 2000;
 
 }  // namespace
+
+void ConsoleClock::Add(std::uint64_t tick, std::int64_t arrived_ns) {
+  offsets_.push_back(arrived_ns - static_cast<std::int64_t>(tick) * kNsPerTick);
+  if (offsets_.size() > kWindow) offsets_.pop_front();
+}
+
+std::optional<std::int64_t> ConsoleClock::HostNs(std::uint64_t tick) const {
+  if (offsets_.empty()) return std::nullopt;
+  return static_cast<std::int64_t>(tick) * kNsPerTick +
+         *std::min_element(offsets_.begin(), offsets_.end());
+}
 
 std::vector<std::string> QemuNodeOptions::Validate() const {
   std::vector<std::string> problems;
@@ -112,15 +130,16 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
                                    "chardev:console"};
   // Debug commands on (bit 24): an emulated node is a test bench (the watchdog test stalls it).
   std::random_device random;
-  const std::uint32_t words[6] = {kProvisioningMagic,
+  const std::uint32_t words[7] = {kProvisioningMagic,
                                   static_cast<std::uint32_t>(options.node_id) |
                                       (static_cast<std::uint32_t>(options.ports) << 16) |
                                       (1U << 24),
                                   ParseIpv4(kGuestAddress),
                                   0xFFFFFF00U,
                                   ParseIpv4("10.0.2.2"),
-                                  static_cast<std::uint32_t>(random())};
-  for (int i = 0; i < 6; ++i) {
+                                  static_cast<std::uint32_t>(random()),
+                                  kEmulatedWatchdogMs};
+  for (int i = 0; i < 7; ++i) {
     args.emplace_back("-device");
     args.emplace_back("loader,addr=" + Hex32(kProvisioningAddress + 4U * i) +
                       ",data=" + Hex32(words[i]) + ",data-len=4");
@@ -156,8 +175,9 @@ Result<std::unique_ptr<QemuNode>> QemuNode::Start(const QemuNodeOptions& options
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in_pipe[0], 0);
+  // QEMU's own messages (icount's "guest is now late", slirp) stay on this process's stderr: in
+  // the console pipe they would land in the middle of the firmware's lines.
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 2);
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (auto& arg : args) argv.push_back(arg.data());
@@ -222,7 +242,15 @@ void QemuNode::ReadConsole() {
   if (!options_.console_log.empty()) log.open(options_.console_log, std::ios::app);
   std::string pending;
   char buffer[4096];
+  constexpr std::int64_t kTickEveryNs = 100'000'000;
+  std::int64_t asked_tick_ns = 0;
   for (;;) {
+    // Ask for the node's tick once it has booted (the ConsoleClock of the edges' host instants).
+    const std::int64_t now = MonotonicNs();
+    if (now - asked_tick_ns >= kTickEveryNs && boots() > 0 && !stopping_) {
+      asked_tick_ns = now;
+      (void)SendCommand('T');
+    }
     pollfd fd{stdout_fd_, POLLIN, 0};
     const int ready = poll(&fd, 1, 100);
     if (ready < 0 && errno != EINTR) break;
@@ -263,6 +291,9 @@ void QemuNode::HandleLine(const std::string& line) {
     edge.shutter = which == 'S';
     edge.closed = closed != 0;
     edge.host_ns = now;
+    const std::uint64_t moved_tick = edge.tick + edge.late_ticks;
+    clock_.Add(moved_tick, now);  // the line went out after the pin moved
+    edge.moved_ns = clock_.HostNs(moved_tick).value_or(now);
     edges_.push_back(edge);
     changed_.notify_all();
     lock.unlock();
@@ -281,7 +312,11 @@ void QemuNode::HandleLine(const std::string& line) {
             ? static_cast<std::uint32_t>(std::strtoul(lines.c_str() + 6, nullptr, 10))
             : 0xFFFFFFFFU;
     edges_before_last_boot_ = edges_.size();
+    clock_.Reset();
     changed_.notify_all();
+  } else if (kind == "T") {
+    std::uint64_t tick = 0;
+    if (in >> tick) clock_.Add(tick, now);
   } else if (kind == "N") {
     std::map<std::string, std::uint64_t> values;
     std::string pair;

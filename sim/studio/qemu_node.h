@@ -9,7 +9,8 @@
 //            QEMU's generic loader (mps2_hal.h: Provisioning), as a factory would.
 //   lines    the firmware reports every line change with its tick on UART0 (console.h), which is
 //            this process's pipe from QEMU's serial port; each edge reaches `on_edge` as it
-//            arrives.
+//            arrives, with the host instant of the tick its pin moved at (ConsoleClock: the node
+//            is asked for its tick ten times a second).
 //   time     real time by default; with icount_shift >= 0 every instruction takes 2^shift ns of
 //            virtual time (deterministic), held back to the host clock (align) so the host's clock
 //            sync still sees a 25 MHz node.
@@ -21,11 +22,13 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,6 +50,26 @@ struct QemuNodeOptions {
   std::vector<std::string> Validate() const;
 };
 
+// The node's tick as this host's clock (CLOCK_MONOTONIC), learned from its console. A line that
+// carries tick t and arrives at host instant h says that the node's clock read t no later than h.
+// The emulated timer runs on QEMU's virtual clock, which without icount is the host clock plus a
+// constant, so host(t) = 40 ns x t + offset, and the smallest h - 40 ns x t among recent lines is
+// the offset plus the console's fastest delivery (tens of microseconds: UART, pipe, this thread).
+// Recent, not all since boot: under icount, align lets the offset creep.
+class ConsoleClock {
+ public:
+  static constexpr std::int64_t kNsPerTick = 40;  // the 25 MHz timer
+  static constexpr std::size_t kWindow = 64;      // lines (6.4 s of tick reports)
+  // The node booted again: its ticks start over.
+  void Reset() { offsets_.clear(); }
+  void Add(std::uint64_t tick, std::int64_t arrived_ns);
+  // The host instant of `tick`; nullopt before the first line with a tick.
+  [[nodiscard]] std::optional<std::int64_t> HostNs(std::uint64_t tick) const;
+
+ private:
+  std::deque<std::int64_t> offsets_;  // h - 40 ns x t of the most recent lines
+};
+
 // One line change as the firmware reported it.
 struct ConsoleEdge {
   std::uint8_t port = 0;
@@ -56,6 +79,9 @@ struct ConsoleEdge {
   std::uint32_t capture_id = 0;
   std::uint64_t late_ticks = 0;  // ticks between the scheduled tick and the pin really moving
   std::int64_t host_ns = 0;      // CLOCK_MONOTONIC when the report arrived
+  // CLOCK_MONOTONIC of the tick the pin moved at (tick + late_ticks) by the node's ConsoleClock;
+  // host_ns when the node has not yet reported a tick.
+  std::int64_t moved_ns = 0;
 };
 
 class QemuNode {
@@ -112,6 +138,7 @@ class QemuNode {
   std::size_t edges_before_last_boot_ = 0;
   int counter_lines_ = 0;
   std::map<std::string, std::uint64_t> counters_;
+  ConsoleClock clock_;
   bool exited_ = false;
 };
 

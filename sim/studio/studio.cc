@@ -25,6 +25,16 @@ namespace {
 
 using nlohmann::json;
 
+// The clock sync a rig of emulated nodes asks for (the rig file's [trigger] max_sync_error_us)
+// instead of a real rig's 50 us. An emulated board's 25 MHz timer is QEMU's virtual clock: the
+// host clock as seen by an emulator thread when the host schedules it, and every sync exchange
+// crosses QEMU's user network and two scheduled threads. On a quiet host the estimate settles at
+// 5-20 us, but on a loaded one (a parallel test run) the exchanges that bound it can all be slow
+// for the few seconds a capture waits. 250 us is half the virtual cameras' +-0.5 ms shutter-lag
+// jitter and far below a real body's 0.5-2.5 ms, so the takes stay as simultaneous as a real
+// rig's; a real rig's file says nothing and keeps the station's 50 us.
+constexpr double kEmulatedNodeMaxSyncErrorUs = 250;
+
 // The last lines of the studio log, to show why a start failed.
 std::string LogTail(const std::filesystem::path& log, int lines) {
   std::ifstream in(log);
@@ -122,6 +132,7 @@ Result<json> Up(const std::filesystem::path& studio, const UpOptions& options,
   }
   auto made = MakeLayout(options);
   if (!made.ok()) return made.error();
+  if (options.nodes == "qemu") made->rig.max_sync_error_us = kEmulatedNodeMaxSyncErrorUs;
   std::error_code ec;
   std::filesystem::create_directories(paths.SimFolder() / made->rig.name, ec);
   std::filesystem::create_directories(paths.RigFolder(made->rig.name), ec);

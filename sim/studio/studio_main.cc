@@ -114,8 +114,9 @@ void StopNodes(std::vector<NodeProcess>& nodes) {
 
 // The trigger nodes as the firmware image on QEMU, one emulator per node of the rig. Each line
 // change the firmware reports on its console becomes the remote-port datagram of the camera that
-// output drives, stamped with the moment the report arrived (in real time the console adds well
-// under a millisecond; the edge's own tick and lateness are in the node's console log).
+// output drives, stamped with the host instant of the tick the pin moved at (qemu_node.h:
+// ConsoleClock), not with when the report arrived: the camera exposes after the node's own edge,
+// however late the console delivered it.
 class QemuNodes {
  public:
   ~QemuNodes() {
@@ -152,7 +153,7 @@ class QemuNodes {
         wire::LineEdge edge;
         edge.line = e.shutter ? wire::Line::kShutter : wire::Line::kFocus;
         edge.closed = e.closed;
-        edge.true_time_ns = e.host_ns;
+        edge.true_time_ns = e.moved_ns;
         edge.capture_id = e.capture_id;
         edge.node_id = node_id;
         edge.node_port = e.port;

@@ -58,6 +58,25 @@ std::unique_ptr<RigLink> Link() {
 
 }  // namespace
 
+TEST_CASE("A console clock maps node ticks to the host instant of the fastest report", "[unit]") {
+  twinrig::sim::studio::ConsoleClock clock;
+  CHECK_FALSE(clock.HostNs(0).has_value());
+  // The node's tick 1000 is host instant 5'000'000 ns (offset 4'960'000); reports arrive 30, 12
+  // and 400 us after the tick they carry.
+  clock.Add(1000, 5'000'000 + 30'000);
+  clock.Add(26'000, 6'000'000 + 12'000);
+  clock.Add(51'000, 7'000'000 + 400'000);
+  REQUIRE(clock.HostNs(1000).has_value());
+  CHECK(*clock.HostNs(1000) == 5'000'000 + 12'000);    // only as late as the fastest report
+  CHECK(*clock.HostNs(76'000) == 8'000'000 + 12'000);  // 25 MHz: 40 ns a tick
+  // The window forgets old reports (under icount the offset creeps).
+  for (std::size_t i = 0; i < twinrig::sim::studio::ConsoleClock::kWindow; ++i)
+    clock.Add(100'000 + i, 4'000'000 + 40 * static_cast<std::int64_t>(100'000 + i) + 50'000);
+  CHECK(*clock.HostNs(0) == 4'000'000 + 50'000);
+  clock.Reset();  // a reboot: its ticks start over
+  CHECK_FALSE(clock.HostNs(0).has_value());
+}
+
 TEST_CASE("A QEMU node: discovery, clock sync, configure, arm, fire and status over riglink",
           "[integration]") {
   auto node = Boot(NodeOptions(1));
@@ -119,6 +138,15 @@ TEST_CASE("A QEMU node: discovery, clock sync, configure, arm, fire and status o
       // Without icount QEMU's virtual time is the host's clock, so a loaded host delays the pin;
       // bench/trigger-sync --qemu measures this under deterministic time.
       CHECK(edge.late_ticks < 1'250'000U);  // 50 ms
+      // The host instant of the pin's tick, by the console's clock (ConsoleClock), is the
+      // scheduled instant plus the lateness, give or take the sync error (200 us here) and the
+      // console's fastest delivery; never after the report arrived.
+      const std::int64_t expected = instant + static_cast<std::int64_t>(edge.late_ticks) * 40;
+      INFO("pin moved " << (edge.moved_ns - expected) / 1000 << " us after the instant + late, "
+                        << "reported " << (edge.host_ns - edge.moved_ns) / 1000 << " us later");
+      CHECK(edge.moved_ns <= edge.host_ns);
+      CHECK(edge.moved_ns > expected - 1'000'000);
+      CHECK(edge.moved_ns < expected + 5'000'000);
     } else {
       ++opened;
     }
@@ -154,7 +182,7 @@ TEST_CASE("A QEMU node's watchdog resets a stalled main loop into the safe state
   std::this_thread::sleep_for(300ms);
 
   REQUIRE(node->SendCommand('W').ok());  // debug service command: stall the main loop
-  REQUIRE(node->WaitForBoots(2, 5s));
+  REQUIRE(node->WaitForBoots(2, 10s));   // 2 s to the NMI, 2 s to the reset (qemu_node.cc)
   CHECK(node->last_boot_by_watchdog());
 
   // The host sees a new boot id, a node that is not armed, and the latched Watchdog fault.

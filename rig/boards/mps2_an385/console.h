@@ -2,15 +2,17 @@
 // header; under QEMU it is the emulator's serial port, which the virtual studio reads to see the
 // trigger lines (the GPIO block has no other outside view in QEMU). Lines, one event each:
 //   B <boot_id hex> <watchdog 0|1> <board> <node id> lines=<GPIO out>   at boot
-//   L <port> <F|S> <1 closed|0 open> <tick> <capture_id>        every line change, with its tick
+//   L <port> <F|S> <1 closed|0 open> <tick> <capture_id> <late> every line change: its scheduled
+//                                                               tick, ticks until the pin moved
 //   N <name>=<value> ...                                        network and stack figures, on
 //   change
+//   T <tick>                                                    the tick, when asked
 // Output is queued in a ring and sent from the main loop, never from the fire path; a message that
 // does not fit is not queued (the line edges wait in the HAL's own log and are counted in
 // edge_drops of the N line only when that log overflows).
 //
-// Input: single characters. 'N' prints the N line now; 'W' stalls the main loop (the watchdog
-// test), only on a board whose provisioning block enables debug commands.
+// Input: single characters. 'N' prints the N line now; 'T' prints the T line; 'W' stalls the main
+// loop (the watchdog test), only on a board whose provisioning block enables debug commands.
 #pragma once
 
 #include <cstddef>

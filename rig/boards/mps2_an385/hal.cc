@@ -38,7 +38,7 @@ const volatile Provisioning& Provision() {
 
 constexpr std::uint32_t kWatchdogUnlock = 0x1ACCE551U;
 // 500 ms to the NMI, the reset 500 ms later: far longer than the loop ever takes (it sleeps at
-// most 20 ms), long enough that an emulated node on a busy host is not reset by host scheduling.
+// most 20 ms). The provisioning block may set another (emulated nodes: see Provisioning).
 constexpr std::uint32_t kWatchdogTimeout = kTickRateHz / 2;
 constexpr std::uint32_t kAlive = 0xA11FE000U;
 constexpr std::uint32_t kBittenByWatchdog = 0xD06B17E5U;
@@ -61,7 +61,11 @@ volatile bool g_rx_irq_stamped = false;
 // Runs during static initialisation (before the node is constructed): the provisioning block is
 // plain memory, written by the loader before the core left reset.
 Mps2Hal::Mps2Hal() : stack_(*this, DefaultNetConfig()) {
+  watchdog_load_ = kWatchdogTimeout;
   if (Provision().magic != Provisioning::kMagic) return;
+  const std::uint32_t watchdog_ms = Provision().watchdog_ms;
+  if (watchdog_ms >= 100 && watchdog_ms <= 5000)
+    watchdog_load_ = watchdog_ms * (kTickRateHz / 1000);
   const std::uint32_t id_ports = Provision().node_id_and_ports;
   node_id_ = static_cast<std::uint16_t>(id_ports);
   const std::uint32_t ports = (id_ports >> 16) & 0xFFU;
@@ -94,7 +98,7 @@ bool Mps2Hal::Init() {
   }
 
   WatchdogLock() = kWatchdogUnlock;
-  Wdog().load = kWatchdogTimeout;
+  Wdog().load = watchdog_load_;
   Wdog().ctrl = 3;  // interrupt (NMI) on the first expiry, reset on the second
   WatchdogLock() = 0;
   if (nic_ok) stack_.Announce();
@@ -223,6 +227,11 @@ void Mps2Hal::Service(std::uint64_t boot_id) {
       if (!debug_commands_) break;
       for (;;) {
       }
+    case 'T':
+      // The tick now: whoever reads the console relates the edges' ticks to its own clock with
+      // these (the virtual studio, to fire its cameras at the tick a line really moved).
+      console_.Start().Text("T ").Unsigned(Now()).Send();
+      break;
     case 'N':
       last_report_hash_ = 0;
       last_report_tick_ = Now() - kReportEveryTicks;
@@ -312,7 +321,7 @@ void Mps2Hal::ReportCounters() {
 void Mps2Hal::KickWatchdog() {
   WatchdogLock() = kWatchdogUnlock;
   Wdog().intclr = 1;
-  Wdog().load = kWatchdogTimeout;
+  Wdog().load = watchdog_load_;
   WatchdogLock() = 0;
 }
 

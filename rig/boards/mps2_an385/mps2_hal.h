@@ -42,6 +42,10 @@ struct Provisioning {
   // Random bits the provisioner writes at each power-up (a real board has its unique id and ADC
   // noise): under QEMU's deterministic time the timer phase alone would repeat the boot id.
   std::uint32_t entropy;
+  // Milliseconds from the last kick to the watchdog's NMI (the reset follows as long again);
+  // outside 100..5000 (0: not provisioned), 500. An emulated board's timer is the host's clock,
+  // which keeps running while a loaded host leaves the emulator unscheduled: it gets longer.
+  std::uint32_t watchdog_ms;
 };
 inline constexpr std::uintptr_t kProvisioningAddress = 0x203FFF00U;
 
@@ -76,7 +80,7 @@ class Mps2Hal : public Hal, public FrameSink {
   // Console output, debug commands and the periodic report of network counters and stack use.
   void Service(std::uint64_t boot_id);
   // Sleeps until a frame arrives, 5 ms before `deadline` (when given) or at most 20 ms (the
-  // watchdog needs a kick every 500 ms); returns at once when there is work.
+  // watchdog needs a kick every 500 ms or as provisioned); returns at once when there is work.
   void Idle(bool has_deadline, std::uint64_t deadline);
   [[nodiscard]] bool reboot_requested() const { return reboot_requested_; }
   [[noreturn]] static void SystemReset();
@@ -105,7 +109,8 @@ class Mps2Hal : public Hal, public FrameSink {
   std::uint32_t last_count_ = 0;
   std::uint64_t ticks_ = 0;
   bool reboot_requested_ = false;
-  bool watchdog_reset_ = false;  // read once in Init()
+  bool watchdog_reset_ = false;      // read once in Init()
+  std::uint32_t watchdog_load_ = 0;  // ticks to the NMI (Provisioning::watchdog_ms)
   bool booted_reported_ = false;
   std::uint16_t node_id_ = 1;
   std::uint32_t provisioned_entropy_ = 0;
