@@ -130,6 +130,9 @@ Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& s
   }
   if (!session_folder.empty()) {
     TWINRIG_RETURN_IF_ERROR(CheckFilesAgainstManifest(session_folder, *files));
+    // A seal vouches for exactly what was captured: an image the manifest leaves out is refused.
+    TWINRIG_RETURN_IF_ERROR(
+        CheckNoOtherFiles(session_folder, "images", *files, "the capture manifest"));
   }
   auto chain = Chain::ForSession(catalog, session_id);
   if (!chain.ok()) return chain.error();
@@ -169,7 +172,9 @@ Status VerifyCaptureFiles(catalog::Catalog& catalog, const std::string& session_
   if (ManifestRoot(*files) != seal->body["manifest"].value("root_sha256", "")) {
     return MakeError("the seal's root hash does not match its file list", seal->path.string());
   }
-  return CheckFilesAgainstManifest(catalog.studio() / "sessions" / session_id, *files);
+  const auto folder = catalog.studio() / "sessions" / session_id;
+  TWINRIG_RETURN_IF_ERROR(CheckFilesAgainstManifest(folder, *files));
+  return CheckNoOtherFiles(folder, "images", *files, "the capture seal");
 }
 
 std::filesystem::path TwinFolder(const std::filesystem::path& studio,
@@ -344,6 +349,10 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
   if (!twin_files.ok()) return refuse(twin_files.error().what, "");
   Status same =
       CheckFilesAgainstManifest(TwinFolder(catalog.studio(), request.session_id), *twin_files);
+  if (same.ok()) {
+    same = CheckNoOtherFiles(TwinFolder(catalog.studio(), request.session_id), "", *twin_files,
+                             "the subject's approval");
+  }
   if (!same.ok()) {
     return refuse("the twin is not the one the subject approved: " + same.error().what + " (" +
                       same.error().where + ")",
@@ -427,7 +436,8 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
       {"grant_id", decision->grant_id},        {"grant_record", Ref(*decision->grant_record)},
       {"digital_source_type", source_type},    {"ai_label", label},
       {"export_id", result.export_id}};
-  auto twin = HashFolder(TwinFolder(catalog.studio(), request.session_id));
+  // Exactly the files the subject approved, each checked again as it is read.
+  auto twin = ParseManifest(state.twin->body["twin"].dump(), state.twin->path.string());
   if (!twin.ok()) return twin.error();
   Json files = Json::array();
   for (const auto& f : *twin) {
@@ -436,6 +446,10 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
     std::filesystem::create_directories(dst.parent_path(), ec);
     auto bytes = ReadFileBytes(src);
     if (!bytes.ok()) return bytes.error();
+    if (Sha256Hex(*bytes) != f.sha256) {
+      return MakeError("export refused: " + f.path + " changed after the subject approved it",
+                       src.string(), "restore the approved twin, or have the subject review it");
+    }
     std::string ext = src.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     if (ext == ".glb") {
@@ -455,7 +469,11 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
     files.push_back({{"path", f.path}, {"sha256", Sha256Hex(*bytes)}, {"size", bytes->size()}});
     result.files.push_back(dst);
   }
-  // What an offline verifier needs: the chain and the public keys.
+  // What an offline verifier needs: the chain, its signed head and the public keys.
+  if (std::filesystem::exists(chain->dir() / "head.json")) {
+    TWINRIG_RETURN_IF_ERROR(
+        CopyInto(chain->dir() / "head.json", request.out / "consent" / "head.json"));
+  }
   for (const auto& rec : chain->records()) {
     for (const char* ext : {".json", ".sigs.json", ".minisig"}) {
       auto from = rec.path;

@@ -84,6 +84,10 @@ Status SignAs(catalog::Catalog& catalog, const std::string& session, const std::
   if (!rec.ok()) return rec.error();
   PrintRecord(*rec);
   if (role == cs::kRoleStudio) TWINRIG_RETURN_IF_ERROR(cs::AuditCheckpoint(catalog, *key));
+  // The subject (and the studio) keep this: `twinrig audit verify --receipt` checks it later.
+  auto receipt = cs::AuditReceipt(catalog);
+  if (!receipt.ok()) return receipt.error();
+  std::cout << "receipt " << *receipt << "\n";
   return OkStatus();
 }
 
@@ -661,24 +665,32 @@ void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* audit = parent.add_subcommand("audit", "the hash-chained audit log");
   audit->require_subcommand(1);
   auto pass = std::make_shared<std::string>();
-  audit->add_subcommand("verify", "recompute the chain and check the signed checkpoints")
-      ->callback([&global, &exit_code] {
-        WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
-          auto ring = cs::KeyRing::FromCatalog(catalog);
-          if (!ring.ok()) return ring.error();
-          auto report = cs::AuditVerify(catalog, *ring);
-          if (!report.ok()) return report.error();
-          std::cout << "entries " << report->entries << "\ncheckpoints " << report->checkpoints
-                    << "\ncovered " << report->covered << "\nhead " << report->head << "\n";
-          if (report->covered < report->entries) {
-            std::cout << "unanchored " << report->entries - report->covered
-                      << " (entries after the newest checkpoint; run `twinrig audit "
-                         "checkpoint`)\n";
-          }
-          std::cout << "valid\n";
-          return OkStatus();
-        });
-      });
+  auto receipts = std::make_shared<std::vector<std::string>>();
+  auto* verify =
+      audit->add_subcommand("verify", "recompute the chain and check the signed checkpoints");
+  verify->add_option("--receipt", *receipts,
+                     "a receipt COUNT:HEAD printed at a signature (repeatable): still in the log");
+  verify->callback([&global, &exit_code, receipts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto ring = cs::KeyRing::FromCatalog(catalog);
+      if (!ring.ok()) return ring.error();
+      auto report = cs::AuditVerify(catalog, *ring);
+      if (!report.ok()) return report.error();
+      for (const auto& receipt : *receipts) {
+        TWINRIG_RETURN_IF_ERROR(cs::CheckAuditReceipt(*report, receipt));
+      }
+      std::cout << "entries " << report->entries << "\ncheckpoints " << report->checkpoints
+                << "\ncovered " << report->covered << "\nanchored " << report->anchored << "\nhead "
+                << report->head << "\n";
+      if (report->covered < report->entries) {
+        std::cout << "unanchored " << report->entries - report->covered
+                  << " (entries after the newest checkpoint; run `twinrig audit "
+                     "checkpoint`)\n";
+      }
+      std::cout << "valid\n";
+      return OkStatus();
+    });
+  });
   auto* cp = audit->add_subcommand("checkpoint", "sign (count, head) with the studio key");
   cp->add_option("--passphrase-file", *pass, "the studio key's passphrase")
       ->transform(UserPath())
