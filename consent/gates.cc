@@ -66,6 +66,60 @@ Status CopyInto(const std::filesystem::path& from, const std::filesystem::path& 
 
 std::string TodayUtc() { return NowUtc().substr(0, 10); }
 
+std::string WhyNoProcessing(const Chain& chain, const std::string& today) {
+  const EffectiveState& state = chain.state();
+  if (chain.records().empty()) return "there is no consent record for this session";
+  const StoredRecord& consent = chain.records().front();
+  if (!consent.complete) {
+    return "the consent record still lacks signatures: " + Join(consent.MissingRoles(), ", ");
+  }
+  if (state.destroyed) return "the subject's data was destroyed";
+  if (state.all_revoked) return "the subject revoked consent for this session";
+  if (state.erase_requested) return "the subject asked for erasure";
+  const std::string destroy_by =
+      consent.body["biometric_processing"]["retention"].value("destroy_by", "");
+  if (destroy_by.empty() || destroy_by < today) {
+    return "the retention period ended on " + destroy_by + " (destroy_by)";
+  }
+  return "";
+}
+
+Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& session_id,
+                              const std::string& use) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
+  // A session is a person's when the catalog says so or when it has consent records; a
+  // calibration capture of boards has neither.
+  bool person = false;
+  for (const char* sql : {"SELECT COUNT(*) FROM sessions WHERE id = ? AND subject_id IS NOT NULL "
+                          "AND subject_id != ''",
+                          "SELECT COUNT(*) FROM consent_records WHERE session_id = ?"}) {
+    auto stmt = catalog.db().Prepare(sql);
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, session_id);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (*row && stmt->ColumnInt(0) > 0) person = true;
+  }
+  if (!person && !std::filesystem::exists(SessionConsentDir(catalog.studio(), session_id))) {
+    return OkStatus();
+  }
+  const Json details = {{"session_id", session_id}, {"use", use}};
+  auto refuse = [&](const std::string& what, const std::string& todo) -> Status {
+    Log().With("session", session_id).Warn("{} refused: {}", use, what);
+    TWINRIG_RETURN_IF_ERROR(AuditDecision(catalog, "processing.gate", false, details, what));
+    return MakeError(use + " refused: " + what, Where(session_id), todo);
+  };
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) {
+    return refuse("the consent records do not verify: " + chain.error().what + " (" +
+                      chain.error().where + ")",
+                  chain.error().todo);
+  }
+  const std::string why = WhyNoProcessing(*chain, TodayUtc());
+  if (!why.empty()) return refuse(why, "nothing of this person may be processed");
+  return AuditDecision(catalog, "processing.gate", true, details, "");
+}
+
 Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject_id,
                            const std::string& session_id) {
   const Json details = {{"subject_id", subject_id}, {"session_id", session_id}};
@@ -101,17 +155,12 @@ Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject
   if (!consent.body["biometric_processing"].value("explicit_consent", false)) {
     return refuse("no explicit consent to biometric processing", "a new consent is needed");
   }
-  if (state.destroyed || state.all_revoked) {
-    return refuse("consent for this session was revoked", "a new session needs a new consent");
+  if (const std::string why = WhyNoProcessing(*chain, TodayUtc()); !why.empty()) {
+    return refuse(why, "a new session needs a new consent");
   }
   if (state.seal != nullptr) {
     return refuse("the session was already captured and sealed",
                   "start a new session for another capture");
-  }
-  const std::string destroy_by =
-      consent.body["biometric_processing"]["retention"].value("destroy_by", "");
-  if (destroy_by < TodayUtc()) {
-    return refuse("the retention period ended on " + destroy_by, "a new consent is needed");
   }
   TWINRIG_RETURN_IF_ERROR(AuditDecision(
       catalog, "capture.gate", true,
@@ -257,9 +306,10 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   std::vector<std::string> sessions;
   {
     auto stmt = catalog.db().Prepare(
-        "SELECT DISTINCT session_id FROM consent_records WHERE subject_id = ? ORDER BY 1");
+        "SELECT session_id FROM consent_records WHERE subject_id = ? UNION "
+        "SELECT id FROM sessions WHERE subject_id = ? ORDER BY 1");
     if (!stmt.ok()) return stmt.error();
-    stmt->Bind(1, subject_id);
+    stmt->Bind(1, subject_id).Bind(2, subject_id);
     for (;;) {
       auto row = stmt->Step();
       if (!row.ok()) return row.error();
@@ -282,7 +332,7 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   // stays as the proof.
   std::map<std::string, std::uintmax_t> removed;
   for (const auto& session : sessions) {
-    auto n = RemoveSessionPlaintext(catalog.studio(), session);
+    auto n = RemoveEveryCopy(catalog, session);
     if (!n.ok()) return n.error();
     removed[session] = *n;
   }
@@ -336,9 +386,8 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
   if (chain.records().empty()) {
     return refuse("there is no consent record for this session", "no export is possible");
   }
-  if (state.destroyed) return refuse("the subject's data was destroyed", "nothing to export");
-  if (state.all_revoked) {
-    return refuse("the subject revoked consent for this session", "no new use is allowed");
+  if (const std::string why = WhyNoProcessing(chain, today); !why.empty()) {
+    return refuse(why, "no new use is allowed");
   }
   if (state.twin == nullptr) {
     return refuse("the subject has not approved the twin",
@@ -515,6 +564,11 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
   result.sidecar = request.out / "provenance.json";
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(result.sidecar, sidecar.dump(2) + "\n"));
 
+  Json written = Json::array();
+  for (const auto& f : files) written.push_back(f["path"]);
+  for (const char* extra : {"provenance.json", "keyring.json", "studio.pub", "consent"}) {
+    written.push_back(extra);
+  }
   const Json& comp = g["compensation"];
   auto stmt = catalog.db().Prepare(
       "INSERT INTO usage (export_id, at, session_id, subject_id, record_id, grant_id, licensee, "
@@ -532,13 +586,17 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
       .Bind(10, comp.value("per_use_minor", std::int64_t{0}))
       .Bind(11, comp.value("currency", ""));
   TWINRIG_RETURN_IF_ERROR(stmt->Run());
-  auto seq = AuditAppend(catalog, "export",
-                         {{"export_id", result.export_id},
-                          {"session_id", request.session_id},
-                          {"grant_id", decision->grant_id},
-                          {"licensee", request.licensee},
-                          {"files", files.size()},
-                          {"provenance_sha256", Sha256Hex(sidecar.dump(2) + "\n")}});
+  auto seq =
+      AuditAppend(catalog, "export",
+                  {{"export_id", result.export_id},
+                   {"session_id", request.session_id},
+                   {"grant_id", decision->grant_id},
+                   {"licensee", request.licensee},
+                   {"files", files.size()},
+                   // Where the copies went, so an erasure finds and removes them.
+                   {"out", std::filesystem::absolute(request.out).lexically_normal().string()},
+                   {"written", written},
+                   {"provenance_sha256", Sha256Hex(sidecar.dump(2) + "\n")}});
   if (!seq.ok()) return seq.error();
   TWINRIG_RETURN_IF_ERROR(AuditCheckpoint(catalog, studio_key));
   return result;

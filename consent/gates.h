@@ -18,6 +18,18 @@ namespace twinrig::consent {
 // Today's date in UTC, YYYY-MM-DD.
 std::string TodayUtc();
 
+// Why no processing of the session's likeness is allowed on `today` (YYYY-MM-DD), or "" when it
+// is: the consent record must be fully signed, not revoked in full, no erasure asked for or done,
+// and `today` not past destroy_by (R13, R14, R15). Every gate asks this one question.
+std::string WhyNoProcessing(const Chain& chain, const std::string& today);
+
+// The processing gate for everything that reads or makes a person's likeness — capture resumes,
+// reconstruction, the vault, the review station's image and twin routes: the chain verifies
+// (head included) and WhyNoProcessing says nothing. Sessions without a subject (board captures)
+// pass. `use` names the use in the message and the audit entry; every decision is audited.
+Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& session_id,
+                              const std::string& use);
+
 // The capture gate (R2): OK only when the session's chain verifies, starts with a consent record
 // for `subject_id` and `session_id` that the subject, the witness and the studio have all signed,
 // with explicit biometric consent, not revoked, not destroyed, not past its destroy_by date, and

@@ -79,6 +79,11 @@ Result<PublicKey> ExpectedKey(const StoredRecord& record, const StoredRecord* co
                        "the record was signed by a key this studio does not know; it may be "
                        "forged");
     }
+    if (!key->retired_at.empty() && record.body.value("created_at", "") >= key->retired_at) {
+      return MakeError("the " + role + " signature is by key " + kid + ", retired at " +
+                           key->retired_at + ", before the record was made",
+                       where, "a retired key signs nothing new; sign with the current key");
+    }
     if (role == kRoleTechnician && key->owner != WitnessOf(record.body)) {
       return MakeError(
           "the technician signature is by " + key->owner + ", not by the witness the record names",

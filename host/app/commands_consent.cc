@@ -118,10 +118,23 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!opts->name.empty()) {
         TWINRIG_RETURN_IF_ERROR(catalog.SetStudioName(opts->name));
       }
-      std::cout << "kid " << key->kid << "\npublic_key " << cs::HexEncode(key->public_key)
-                << "\nminisign_public_key " << (global.studio / "keys/studio.pub").string() << "\n";
+      std::cout << "kid " << key->kid << "\npin " << key->kid << " (write it into a file "
+                << "outside the studio folder and name that file in " << cs::kStudioPinVariable
+                << ")\npublic_key " << cs::HexEncode(key->public_key) << "\nminisign_public_key "
+                << (global.studio / "keys/studio.pub").string() << "\n";
       auto seq = cs::AuditAppend(catalog, "key.created", {{"role", "studio"}, {"kid", key->kid}});
       return seq.ok() ? OkStatus() : Status(seq.error());
+    });
+  });
+
+  auto* retire = keys->add_subcommand(
+      "retire", "retire a key: records made after now with its signature do not verify");
+  retire->add_option("kid", opts->id, "the key id (`twinrig keys export` lists them)")->required();
+  retire->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      TWINRIG_RETURN_IF_ERROR(cs::RetireKey(catalog, opts->id));
+      std::cout << "retired " << opts->id << "\n";
+      return OkStatus();
     });
   });
 
@@ -275,7 +288,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
         passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
         licensee, from, to;
-    std::vector<std::string> grant_ids;
+    std::vector<std::string> grant_ids, pins;
     bool erase = false, no_check = false, json = false;
   };
   auto opts = std::make_shared<Opts>();
@@ -490,6 +503,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath());
   verify->add_option("--keys", opts->keys, "key-ring JSON (from `twinrig keys export`)")
       ->transform(UserPath());
+  verify->add_option("--pin", opts->pins,
+                     "studio key id to trust (repeatable; offline): any other studio key in the "
+                     "key ring is refused");
   verify->add_flag("--json", opts->json, "print JSON");
   verify->callback([&global, &exit_code, opts] {
     auto run = [&](std::optional<catalog::Catalog*> catalog) -> Status {
@@ -499,6 +515,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       } else {
         auto ring = cs::KeyRing::FromFile(opts->keys);
         if (!ring.ok()) return ring.error();
+        if (!opts->pins.empty()) {
+          TWINRIG_RETURN_IF_ERROR(cs::CheckPinnedStudioKeys(*ring, opts->pins, opts->keys));
+        }
         chain = cs::Chain::Load(opts->dir, *ring);
       }
       if (!chain.ok()) return chain.error();

@@ -3,6 +3,8 @@
 // the captures after they were signed, two writers appending to one session at once.
 #include <catch2/catch.hpp>
 
+#include <sodium.h>
+
 #include <thread>
 
 #include "tests/consent/consent_fixture.h"
@@ -214,6 +216,137 @@ TEST_CASE("the audit log's tail cut with its checkpoints is caught outside studi
     REQUIRE_FALSE(checked.ok());
     CHECK(checked.error().what.find("truncated") != std::string::npos);
   }
+}
+
+TEST_CASE("only the pinned studio key counts, and a retired key signs nothing new",
+          "[integration]") {
+  Studio s;
+  s.NewConsent(s.session, {"subject", "technician", "studio"});
+  const std::string studio_kid = KeyId(s.studio_key.public_key());
+  const auto pin = s.dir / "studio.pin";
+  SECTION("a studio key added to the catalog is refused when the pin names another") {
+    REQUIRE(WriteFileAtomic(pin, "# pinned\n" + studio_kid + "\n").ok());
+    REQUIRE(::setenv(std::string(kStudioPinVariable).c_str(), pin.c_str(), 1) == 0);
+    CHECK(Chain::ForSession(s.catalog, s.session).ok());
+    const SecretKey intruder = SecretKey::Generate();
+    REQUIRE(s.catalog.db()
+                .Execute("INSERT INTO public_keys (kid, role, owner, public_key) VALUES ('" +
+                         KeyId(intruder.public_key()) + "', 'studio', 'studio', '" +
+                         HexEncode(intruder.public_key()) + "')")
+                .ok());
+    auto r = Chain::ForSession(s.catalog, s.session);
+    ::unsetenv(std::string(kStudioPinVariable).c_str());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().what.find(KeyId(intruder.public_key()) + " is not the pinned studio key") !=
+          std::string::npos);
+  }
+  SECTION("an offline key ring is checked against the pin given") {
+    const KeyRing ring = KeyRing::FromCatalog(s.catalog).value();
+    CHECK(CheckPinnedStudioKeys(ring, {studio_kid}, "pin").ok());
+    CHECK_FALSE(CheckPinnedStudioKeys(ring, {"0011223344556677"}, "pin").ok());
+  }
+  SECTION("a retired technician key cannot witness a new record") {
+    REQUIRE(RetireKey(s.catalog, KeyId(s.tech_key.public_key())).ok());
+    CHECK(Chain::ForSession(s.catalog, s.session).ok());  // signed before retirement
+    CHECK_FALSE(UnsealKey(s.catalog, kRoleTechnician, "tech1", testing::kTechPass).ok());
+    REQUIRE(SealCapture(s.catalog, s.session, "tech1", s.CaptureFiles(s.session, 2),
+                        s.SessionDir(s.session))
+                .ok());
+    auto signed_seal = SignNewest(s.catalog, s.session, "technician", s.tech_key);
+    REQUIRE_FALSE(signed_seal.ok());
+    CHECK(signed_seal.error().what.find("retired at") != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace twinrig::consent
+
+namespace twinrig::consent {
+namespace {
+
+std::string RandomBytes(std::size_t n) {
+  std::string out(n, '\0');
+  randombytes_buf(out.data(), out.size());
+  return out;
+}
+
+TEST_CASE("erasure leaves no 4 KiB block of the images or the twin anywhere", "[integration]") {
+  testing::Studio s;
+  s.NewConsent(s.session, {"subject", "technician", "studio"});
+  const auto folder = s.SessionDir(s.session);
+  std::vector<std::string> originals;
+  Json files = Json::array();
+  for (int cam = 0; cam < 3; ++cam) {
+    const std::string rel = "images/CAM" + std::to_string(cam) + "/0001.jpg";
+    originals.push_back(RandomBytes(5 * 4096 + 100));
+    std::filesystem::create_directories((folder / rel).parent_path());
+    REQUIRE(WriteFileAtomic(folder / rel, originals.back()).ok());
+    files.push_back({{"path", rel},
+                     {"size", originals.back().size()},
+                     {"sha256", Sha256Hex(originals.back())}});
+  }
+  REQUIRE(SealCapture(s.catalog, s.session, "tech1", Json{{"files", files}}.dump(), folder).ok());
+  s.SignAs(s.session, "technician");
+  s.SignAs(s.session, "studio");
+  // The reconstruction workspace holds copies of the captures (undistorted images, databases).
+  std::filesystem::create_directories(folder / "reconstruction" / "dense" / "images");
+  REQUIRE(WriteFileAtomic(folder / "reconstruction" / "dense" / "images" / "CAM0.jpg", originals[0])
+              .ok());
+  REQUIRE(WriteFileAtomic(folder / "reconstruction" / "database.db", "SQLite" + originals[1]).ok());
+  std::filesystem::create_directories(folder / "twin");
+  originals.push_back(RandomBytes(3 * 4096));
+  REQUIRE(WriteFileAtomic(folder / "twin" / "texture.png", originals.back()).ok());
+  REQUIRE(WriteFileAtomic(folder / "twin" / "twin.glb", testing::TriangleGlb()).ok());
+  REQUIRE(ReviewTwin(s.catalog, s.session, true, "that is me").ok());
+  s.SignAs(s.session, "subject");
+  s.SignAs(s.session, "studio");
+  REQUIRE(
+      AddGrants(s.catalog, s.session, "grant", Json::array({testing::GrantJson("g1", "brand-a")}))
+          .ok());
+  s.SignAs(s.session, "subject");
+  s.SignAs(s.session, "studio");
+  // A station export (as the review station writes it) and a CLI export outside the studio.
+  for (const auto& out : {s.root / "exports" / s.session / "20270601-abc", s.dir / "delivery"}) {
+    ExportRequest r;
+    r.session_id = s.session;
+    r.licensee = "brand-a";
+    r.purpose = "SS27 campaign imagery";
+    r.medium = "social";
+    r.today = "2027-06-01";
+    r.out = out;
+    auto exported = Export(s.catalog, r, s.studio_key);
+    INFO((exported.ok() ? "" : exported.error().Describe()));
+    REQUIRE(exported.ok());
+  }
+  REQUIRE(std::filesystem::exists(s.dir / "delivery" / "texture.png"));
+
+  auto erased = EraseSubject(s.catalog, s.subject, s.studio_key, "the subject asked");
+  INFO((erased.ok() ? "" : erased.error().Describe()));
+  REQUIRE(erased.ok());
+
+  std::vector<std::string> blocks;
+  for (const auto& original : originals) {
+    for (std::size_t at = 0; at + 4096 <= original.size(); at += 4096) {
+      blocks.push_back(original.substr(at, 4096));
+    }
+  }
+  std::size_t searched = 0;
+  for (const auto& root : {s.dir.path()}) {
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(root)) {
+      if (!entry.is_regular_file()) continue;
+      const std::string bytes = ReadFileText(entry.path()).value();
+      ++searched;
+      for (const auto& block : blocks) {
+        INFO(entry.path().string());
+        CHECK(bytes.find(block) == std::string::npos);
+      }
+    }
+  }
+  CHECK(searched > 10);
+  // The proof of what happened stays: the chain verifies and records the destruction.
+  auto chain = Chain::ForSession(s.catalog, s.session);
+  REQUIRE(chain.ok());
+  CHECK(chain->state().destroyed);
 }
 
 }  // namespace
