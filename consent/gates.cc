@@ -370,12 +370,73 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   return recorded;
 }
 
+Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
+                                              const SecretKey& studio_key,
+                                              const std::string& today_in) {
+  const std::string today = today_in.empty() ? TodayUtc() : today_in;
+  std::map<std::string, std::vector<std::string>> sessions_of;  // subject → sessions
+  {
+    auto stmt = catalog.db().Prepare(
+        "SELECT DISTINCT subject_id, session_id FROM consent_records ORDER BY 1, 2");
+    if (!stmt.ok()) return stmt.error();
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      sessions_of[stmt->ColumnText(0)].push_back(stmt->ColumnText(1));
+    }
+  }
+  std::vector<std::string> destroyed;
+  for (const auto& [subject, sessions] : sessions_of) {
+    std::vector<std::string> expired;
+    bool all_over = true;
+    for (const auto& session : sessions) {
+      auto chain = Chain::ForSession(catalog, session);
+      if (!chain.ok()) return chain.error();
+      if (chain->records().empty() || chain->state().destroyed) continue;
+      const std::string destroy_by =
+          chain->records().front().body["biometric_processing"]["retention"].value("destroy_by",
+                                                                                   "");
+      if (destroy_by < today) {
+        expired.push_back(session);
+      } else {
+        all_over = false;
+      }
+    }
+    if (expired.empty()) continue;
+    if (all_over) {
+      auto erased = EraseSubject(catalog, subject, studio_key, "retention: destroy_by passed");
+      if (!erased.ok()) return erased.error();
+      destroyed.insert(destroyed.end(), erased->begin(), erased->end());
+      continue;
+    }
+    for (const auto& session : expired) {
+      auto removed = RemoveEveryCopy(catalog, session);
+      if (!removed.ok()) return removed.error();
+      auto rec = AppendRecord(catalog, session, "destruction",
+                              {{"destroyed_keys", Json::array()},
+                               {"plaintext_files_removed", *removed},
+                               {"reason", "retention: destroy_by passed"}});
+      if (!rec.ok()) return rec.error();
+      auto signed_rec = SignNewest(catalog, session, std::string(kRoleStudio), studio_key);
+      if (!signed_rec.ok()) return signed_rec.error();
+      destroyed.push_back(session);
+    }
+  }
+  auto seq = AuditAppend(catalog, "retention.run", {{"date", today}, {"destroyed", destroyed}});
+  if (!seq.ok()) return seq.error();
+  TWINRIG_RETURN_IF_ERROR(AuditCheckpoint(catalog, studio_key));
+  return destroyed;
+}
+
 Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain& chain,
                                           const ExportRequest& request) {
   const std::string today = request.today.empty() ? TodayUtc() : request.today;
   Json details = {{"session_id", request.session_id}, {"licensee", request.licensee},
                   {"purpose", request.purpose},       {"medium", request.medium},
-                  {"territory", request.territory},   {"date", today}};
+                  {"territory", request.territory},   {"date", today},
+                  {"contexts", request.contexts},     {"alterations", request.alterations},
+                  {"generative", request.generative}};
   auto refuse = [&](const std::string& what, const std::string& todo) -> Error {
     Log().With("session", request.session_id).Warn("export refused: {}", what);
     Status audited = AuditDecision(catalog, "export.gate", false, details, what);
@@ -430,6 +491,20 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
       why.push_back("not valid before " + g.value("not_before", ""));
     }
     if (today > g.value("not_after", "")) why.push_back("expired on " + g.value("not_after", ""));
+    for (const auto& context : request.contexts) {
+      if (Contains(g["prohibited"], context)) {
+        why.push_back("the context \"" + context + "\" is prohibited by the grant");
+      }
+    }
+    for (const auto& alteration : request.alterations) {
+      if (!Contains(g["alterations"], alteration)) {
+        why.push_back("the alteration \"" + alteration + "\" is not among the permitted " +
+                      g["alterations"].dump());
+      }
+    }
+    if (request.generative && !g.value("generative_ai", false)) {
+      why.push_back("generative AI use is not permitted by the grant");
+    }
     if (g.value("per_use_approval", false)) {
       why.push_back("each use needs the subject's approval (per_use_approval)");
     }
@@ -548,6 +623,9 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
   payload["purpose"] = request.purpose;
   payload["medium"] = request.medium;
   payload["territory"] = request.territory;
+  payload["contexts"] = request.contexts;
+  payload["alterations"] = request.alterations;
+  payload["generative"] = request.generative;
   payload["exported_at"] = NowUtc();
   payload["files"] = files;
   payload["training"] = g["training"];

@@ -80,6 +80,11 @@ struct ExportRequest {
   std::filesystem::path out;
   bool composite =
       false;  // compositeWithTrainedAlgorithmicMedia instead of trainedAlgorithmicMedia
+  // The declared use, checked against the grant (R4): contexts the output appears in (each must
+  // not be prohibited), alterations made (each must be permitted), generative AI used.
+  std::vector<std::string> contexts;
+  std::vector<std::string> alterations;
+  bool generative = false;
 };
 
 struct ExportDecision {
@@ -111,6 +116,14 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
 
 // Checks a provenance sidecar's studio signature and the hashes of the files beside it.
 Status VerifyProvenance(const std::filesystem::path& sidecar, const KeyRing& keys);
+
+// Retention (R15): every session whose consent is past destroy_by on `today` (empty: TodayUtc())
+// and not yet destroyed loses every copy of its images and twin (RemoveEveryCopy) and gets a
+// destruction record signed by the studio; a subject whose sessions are all past it is erased
+// (data key shredded). Returns the sessions destroyed.
+Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
+                                              const SecretKey& studio_key,
+                                              const std::string& today);
 
 struct UsageLine {
   std::string licensee;

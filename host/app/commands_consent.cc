@@ -8,6 +8,7 @@
 #include "consent/gates.h"
 #include "consent/keys.h"
 #include "consent/records.h"
+#include "consent/status.h"
 #include "host/app/command.h"
 #include "host/app/passphrase.h"
 #include "host/catalog/catalog.h"
@@ -287,7 +288,8 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     std::string subject, session, technician, text, text_version,
         language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
         passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
-        licensee, from, to;
+        licensee, from, to, out;
+    int valid_hours = 24;
     std::vector<std::string> grant_ids, pins;
     bool erase = false, no_check = false, json = false;
   };
@@ -581,10 +583,56 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                 [&](catalog::Catalog& catalog) -> Status { return run(&catalog); });
   });
 
-  auto* status = consent->add_subcommand("status", "what the chain allows now: grants, state");
-  status->add_option("--session", opts->session, "session id")->required();
+  auto* status = consent->add_subcommand(
+      "status",
+      "what the chain allows now (--session); the signed status list for licensees (--export); "
+      "a licensee's offline check of one grant (--check)");
+  status->add_option("--session", opts->session, "session id");
+  status->add_option("--export", opts->out, "write the studio-signed revocation status list")
+      ->transform(UserPath());
+  status
+      ->add_option("--passphrase-file", opts->passphrase_file,
+                   "the studio key's passphrase (with --export)")
+      ->transform(UserPath());
+  status
+      ->add_option("--valid-hours", opts->valid_hours,
+                   "hours until the list is stale and licensees must fetch a new one")
+      ->check(CLI::Range(1, 24 * 31));
+  status->add_option("--check", opts->dir, "a status list to check offline (with --keys, --pin)")
+      ->transform(UserPath());
+  status->add_option("--keys", opts->keys, "key-ring JSON (with --check)")->transform(UserPath());
+  status->add_option("--pin", opts->pins, "the studio key id to trust (with --check)");
+  status->add_option("--grant", opts->grant_ids, "the grant to check (with --check)");
   status->callback([&global, &exit_code, opts] {
+    if (!opts->dir.empty()) {
+      // Offline, as a licensee runs it: no studio folder needed.
+      auto ring = cs::KeyRing::FromFile(opts->keys);
+      if (!ring.ok()) return (void)(exit_code = Fail(ring.error()));
+      if (opts->grant_ids.size() != 1 || opts->session.empty() || opts->pins.empty()) {
+        exit_code = Fail(MakeError("--check needs --session, one --grant, --keys and --pin", "",
+                                   "give the grant to check and the studio key id to trust"));
+        return;
+      }
+      auto entry = cs::CheckStatus(opts->dir, *ring, opts->pins, cs::NowUtc(), opts->session,
+                                   opts->grant_ids.front());
+      if (!entry.ok()) return (void)(exit_code = Fail(entry.error()));
+      std::cout << "status " << entry->status << "\n";
+      exit_code = 0;
+      return;
+    }
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      if (!opts->out.empty()) {
+        auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
+        if (!key.ok()) return key.error();
+        TWINRIG_RETURN_IF_ERROR(
+            cs::WriteStatusList(catalog, *key, opts->out, opts->valid_hours, ""));
+        std::cout << "status_list " << opts->out << "\n";
+        return OkStatus();
+      }
+      if (opts->session.empty()) {
+        return MakeError("give --session, --export or --check", "",
+                         "`twinrig consent status --help` shows the three");
+      }
       auto chain = cs::Chain::ForSession(catalog, opts->session);
       if (!chain.ok()) return chain.error();
       const auto& s = chain->state();
@@ -663,6 +711,13 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--out", req->out, "output folder")->transform(UserPath())->required();
   cmd->add_flag("--composite", req->composite,
                 "label as compositeWithTrainedAlgorithmicMedia (default trainedAlgorithmicMedia)");
+  cmd->add_option("--context", req->contexts,
+                  "a context the output appears in (repeatable); refused when the grant "
+                  "prohibits it");
+  cmd->add_option("--alteration", req->alterations,
+                  "an alteration made (repeatable); refused unless the grant permits it");
+  cmd->add_flag("--generative", req->generative,
+                "generative AI is used; refused unless the grant allows it");
   cmd->add_option("--passphrase-file", *pass, "the studio key's passphrase (signs provenance)")
       ->transform(UserPath())
       ->required();
@@ -675,6 +730,30 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       std::cout << "export_id " << result->export_id << "\ngrant_id " << result->grant_id
                 << "\nprovenance " << result->sidecar.string() << "\n";
       for (const auto& f : result->files) std::cout << "file " << f.string() << "\n";
+      return OkStatus();
+    });
+  });
+}
+
+void AddRetention(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* retention = parent.add_subcommand("retention", "act on the retention schedule (R15)");
+  retention->require_subcommand(1);
+  auto pass = std::make_shared<std::string>();
+  auto today = std::make_shared<std::string>();
+  auto* run = retention->add_subcommand(
+      "run", "destroy every session past its destroy_by date, with a signed destruction record");
+  run->add_option("--passphrase-file", *pass, "the studio key's passphrase")
+      ->transform(UserPath())
+      ->required();
+  run->add_option("--today", *today, "the date to act on, YYYY-MM-DD (default: today, UTC)");
+  run->callback([&global, &exit_code, pass, today] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
+      if (!key.ok()) return key.error();
+      auto destroyed = cs::RunRetention(catalog, *key, *today);
+      if (!destroyed.ok()) return destroyed.error();
+      for (const auto& session : *destroyed) std::cout << "destroyed " << session << "\n";
+      std::cout << "sessions " << destroyed->size() << "\n";
       return OkStatus();
     });
   });
