@@ -457,9 +457,6 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   constexpr const char* kEvent = "vault.open";
   auto lock = LockVault(catalog.studio(), session_id, "twinrig vault open");
   if (!lock.ok()) return Refuse(catalog, kEvent, session_id, lock.error());
-  if (Status allowed = CheckProcessingAllowed(catalog, session_id, "vault open"); !allowed.ok()) {
-    return Refuse(catalog, kEvent, session_id, allowed.error());
-  }
   auto chain = LoadChain(catalog, session_id);
   if (!chain.ok()) return Refuse(catalog, kEvent, session_id, chain.error());
   const EffectiveState& state = chain->state();
@@ -467,6 +464,9 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   const fs::path vault = VaultFolder(catalog.studio(), session_id);
   if (state.destroyed) {
     return Refuse(catalog, kEvent, session_id, ErasedError(session_id, state.subject_id));
+  }
+  if (Status allowed = CheckProcessingAllowed(catalog, session_id, "vault open"); !allowed.ok()) {
+    return Refuse(catalog, kEvent, session_id, allowed.error());
   }
   const fs::path key_path = DataKeyPath(catalog.studio(), state.subject_id);
   if (fs::exists(IndexPath(vault)) && !fs::exists(key_path)) {

@@ -278,7 +278,7 @@ TEST_CASE("erasure leaves no 4 KiB block of the images or the twin anywhere", "[
   Json files = Json::array();
   for (int cam = 0; cam < 3; ++cam) {
     const std::string rel = "images/CAM" + std::to_string(cam) + "/0001.jpg";
-    originals.push_back(RandomBytes(5 * 4096 + 100));
+    originals.push_back(RandomBytes(std::size_t{5} * 4096 + 100));
     std::filesystem::create_directories((folder / rel).parent_path());
     REQUIRE(WriteFileAtomic(folder / rel, originals.back()).ok());
     files.push_back({{"path", rel},
@@ -294,7 +294,7 @@ TEST_CASE("erasure leaves no 4 KiB block of the images or the twin anywhere", "[
               .ok());
   REQUIRE(WriteFileAtomic(folder / "reconstruction" / "database.db", "SQLite" + originals[1]).ok());
   std::filesystem::create_directories(folder / "twin");
-  originals.push_back(RandomBytes(3 * 4096));
+  originals.push_back(RandomBytes(std::size_t{3} * 4096));
   REQUIRE(WriteFileAtomic(folder / "twin" / "texture.png", originals.back()).ok());
   REQUIRE(WriteFileAtomic(folder / "twin" / "twin.glb", testing::TriangleGlb()).ok());
   REQUIRE(ReviewTwin(s.catalog, s.session, true, "that is me").ok());
