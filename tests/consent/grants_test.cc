@@ -28,7 +28,7 @@ TEST_CASE("an export's declared use is checked against the grant's limits (R4)",
   grant["alterations"] = {"background", "lighting"};
   grant["generative_ai"] = false;
   s.ReadyForGrants(s.session, {grant});
-  auto refused = [&](ExportRequest r, const std::string& expected) {
+  auto refused = [&](const ExportRequest& r, const std::string& expected) {
     auto result = Export(s.catalog, r, s.studio_key);
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().what.find(expected) != std::string::npos);
