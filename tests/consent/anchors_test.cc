@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/consent/consent_fixture.h"
+#include "tests/consent/export_request.h"
 
 namespace twinrig::consent {
 namespace {
@@ -16,14 +17,8 @@ using testing::GrantJson;
 using testing::Studio;
 
 ExportRequest Request(Studio& s, const std::string& out) {
-  ExportRequest r;
-  r.session_id = s.session;
-  r.licensee = "brand-a";
-  r.purpose = "SS27 campaign imagery";
-  r.medium = "social";
+  ExportRequest r = testing::ExportTo(s, out);
   r.territory = "EU";
-  r.today = "2027-06-01";
-  r.out = s.dir / out;
   return r;
 }
 
@@ -307,14 +302,7 @@ TEST_CASE("erasure leaves no 4 KiB block of the images or the twin anywhere", "[
   s.SignAs(s.session, "studio");
   // A station export (as the review station writes it) and a CLI export outside the studio.
   for (const auto& out : {s.root / "exports" / s.session / "20270601-abc", s.dir / "delivery"}) {
-    ExportRequest r;
-    r.session_id = s.session;
-    r.licensee = "brand-a";
-    r.purpose = "SS27 campaign imagery";
-    r.medium = "social";
-    r.today = "2027-06-01";
-    r.out = out;
-    auto exported = Export(s.catalog, r, s.studio_key);
+    auto exported = Export(s.catalog, testing::ExportTo(s, out), s.studio_key);
     INFO((exported.ok() ? "" : exported.error().Describe()));
     REQUIRE(exported.ok());
   }

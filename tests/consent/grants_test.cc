@@ -3,23 +3,13 @@
 #include <catch2/catch.hpp>
 
 #include "tests/consent/consent_fixture.h"
+#include "tests/consent/export_request.h"
 
 namespace twinrig::consent {
 namespace {
 
 using testing::GrantJson;
 using testing::Studio;
-
-ExportRequest Use(Studio& s, const std::string& out) {
-  ExportRequest r;
-  r.session_id = s.session;
-  r.licensee = "brand-a";
-  r.purpose = "SS27 campaign imagery";
-  r.medium = "social";
-  r.today = "2027-06-01";
-  r.out = s.dir / out;
-  return r;
-}
 
 TEST_CASE("an export's declared use is checked against the grant's limits (R4)", "[integration]") {
   Studio s;
@@ -33,16 +23,16 @@ TEST_CASE("an export's declared use is checked against the grant's limits (R4)",
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().what.find(expected) != std::string::npos);
   };
-  ExportRequest political = Use(s, "out-political");
+  ExportRequest political = testing::ExportTo(s, "out-political");
   political.contexts = {"political"};
   refused(political, "the context \"political\" is prohibited");
-  ExportRequest aged = Use(s, "out-aged");
+  ExportRequest aged = testing::ExportTo(s, "out-aged");
   aged.alterations = {"lighting", "age"};
   refused(aged, "the alteration \"age\" is not among the permitted");
-  ExportRequest generative = Use(s, "out-generative");
+  ExportRequest generative = testing::ExportTo(s, "out-generative");
   generative.generative = true;
   refused(generative, "generative AI use is not permitted");
-  ExportRequest fine = Use(s, "out-fine");
+  ExportRequest fine = testing::ExportTo(s, "out-fine");
   fine.contexts = {"fashion"};
   fine.alterations = {"background"};
   CHECK(Export(s.catalog, fine, s.studio_key).ok());
@@ -53,7 +43,7 @@ TEST_CASE("retention destroys what is past destroy_by and nothing else (R15)", "
   s.ReadyForGrants(s.session, {GrantJson("g1", "brand-a")});
   const auto twin = s.SessionDir(s.session) / "twin" / "twin.glb";
   // Past destroy_by, nothing may be processed even before retention has run.
-  ExportRequest late = Use(s, "out-late");
+  ExportRequest late = testing::ExportTo(s, "out-late");
   late.today = "2099-02-01";
   auto refused = Export(s.catalog, late, s.studio_key);
   REQUIRE_FALSE(refused.ok());
