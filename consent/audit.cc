@@ -2,8 +2,14 @@
 
 #include <sodium.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <sstream>
 
 #include "util/files.h"
 
@@ -56,7 +62,69 @@ Result<Head> StoredHead(catalog::Catalog& catalog) {
   return head;
 }
 
+// One line per checkpoint: {"at","count","head","kid","sig"}.
+Status AppendAnchorLine(const std::filesystem::path& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    return MakeError(std::string("cannot open the audit anchor: ") + std::strerror(errno),
+                     path.string(), "check the studio folder's permissions");
+  }
+  const std::string text = line + "\n";
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                       ::fsync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!written) {
+    return MakeError(std::string("cannot write the audit anchor: ") + std::strerror(error),
+                     path.string(), "free disk space, then run `twinrig audit checkpoint`");
+  }
+  return OkStatus();
+}
+
+Status CheckSignedHead(const KeyRing& keys, const std::string& kid, const std::string& sig_hex,
+                       std::int64_t count, const std::string& head,
+                       const std::vector<std::string>& chain, const std::string& what,
+                       const std::string& where) {
+  const KeyInfo* key = keys.Find(kid);
+  if (key == nullptr || key->role != kRoleStudio) {
+    return MakeError(what + " is signed by an unknown key", where,
+                     "only the studio key signs checkpoints; the log was tampered with");
+  }
+  auto sig_bytes = HexDecode(sig_hex);
+  Signature sig{};
+  if (!sig_bytes.ok() || sig_bytes->size() != sig.size()) {
+    return MakeError(what + " has a malformed signature", where);
+  }
+  std::copy(sig_bytes->begin(), sig_bytes->end(), sig.begin());
+  if (!VerifySignature(key->public_key, CheckpointInput(count, head), sig)) {
+    return MakeError(what + " has a bad signature", where,
+                     "the checkpoint was altered; restore studio.db from a backup");
+  }
+  const auto entries = static_cast<std::int64_t>(chain.size());
+  if (count > entries) {
+    return MakeError("the audit log was truncated: " + what + " covers " + std::to_string(count) +
+                         " entries but only " + std::to_string(entries) + " remain",
+                     where, "restore studio.db from a backup");
+  }
+  if (count > 0 && chain[static_cast<size_t>(count) - 1] != head) {
+    return MakeError("the audit log was rewritten: entry " + std::to_string(count) +
+                         " differs from the one signed in " + what,
+                     where, "restore studio.db from a backup");
+  }
+  return OkStatus();
+}
+
 }  // namespace
+
+std::filesystem::path AuditAnchorPath(catalog::Catalog& catalog) {
+  return catalog.db().path().parent_path() / "audit.anchor";
+}
+
+Result<std::string> AuditReceipt(catalog::Catalog& catalog) {
+  auto head = StoredHead(catalog);
+  if (!head.ok()) return head.error();
+  return std::to_string(head->count) + ":" + HexEncode(head->hash);
+}
 
 std::string NowUtc() {
   const auto now = std::chrono::system_clock::now();
@@ -93,6 +161,32 @@ Result<std::int64_t> AuditAppend(catalog::Catalog& catalog, const std::string& e
   return seq;
 }
 
+Status CheckAuditReceipt(const AuditReport& report, const std::string& receipt) {
+  const auto colon = receipt.find(':');
+  std::int64_t count = 0;
+  try {
+    count = colon == std::string::npos ? 0 : std::stoll(receipt.substr(0, colon));
+  } catch (const std::exception&) {
+    count = 0;
+  }
+  if (count <= 0) {
+    return MakeError("the receipt \"" + receipt + "\" is not COUNT:HEAD", "",
+                     "give the receipt as printed when the record was signed");
+  }
+  const std::string head = receipt.substr(colon + 1);
+  if (count > static_cast<std::int64_t>(report.chain.size())) {
+    return MakeError("the audit log was truncated: the receipt counts " + std::to_string(count) +
+                         " entries but only " + std::to_string(report.chain.size()) + " remain",
+                     "receipt " + receipt, "restore studio.db from a backup");
+  }
+  if (report.chain[static_cast<size_t>(count) - 1] != head) {
+    return MakeError("the audit log was rewritten: entry " + std::to_string(count) +
+                         " is not the one the receipt names",
+                     "receipt " + receipt, "restore studio.db from a backup");
+  }
+  return OkStatus();
+}
+
 Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key) {
   auto head = StoredHead(catalog);
   if (!head.ok()) return head.error();
@@ -106,7 +200,14 @@ Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key) {
       .Bind(3, NowUtc())
       .Bind(4, KeyId(studio_key.public_key()))
       .Bind(5, HexEncode(sig));
-  return stmt->Run();
+  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  // The same checkpoint outside studio.db: whoever edits the catalog still meets this file.
+  const Json line = {{"at", NowUtc()},
+                     {"count", head->count},
+                     {"head", head_hex},
+                     {"kid", KeyId(studio_key.public_key())},
+                     {"sig", HexEncode(sig)}};
+  return AppendAnchorLine(AuditAnchorPath(catalog), line.dump());
 }
 
 Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys) {
@@ -148,36 +249,47 @@ Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys) 
     if (!*row) break;
     const std::string id = std::to_string(cps->ColumnInt(0));
     const std::int64_t count = cps->ColumnInt(1);
-    const std::string head = cps->ColumnText(2);
-    const KeyInfo* key = keys.Find(cps->ColumnText(3));
-    if (key == nullptr || key->role != kRoleStudio) {
-      return MakeError("audit checkpoint " + id + " is signed by an unknown key", where,
-                       "only the studio key signs checkpoints; the log was tampered with");
-    }
-    auto sig_bytes = HexDecode(cps->ColumnText(4));
-    Signature sig{};
-    if (!sig_bytes.ok() || sig_bytes->size() != sig.size()) {
-      return MakeError("audit checkpoint " + id + " has a malformed signature", where);
-    }
-    std::copy(sig_bytes->begin(), sig_bytes->end(), sig.begin());
-    if (!VerifySignature(key->public_key, CheckpointInput(count, head), sig)) {
-      return MakeError("audit checkpoint " + id + " has a bad signature", where,
-                       "the checkpoint was altered; restore studio.db from a backup");
-    }
-    if (count > report.entries) {
-      return MakeError("the audit log was truncated: checkpoint " + id + " covers " +
-                           std::to_string(count) + " entries but only " +
-                           std::to_string(report.entries) + " remain",
-                       where, "restore studio.db from a backup");
-    }
-    if (count > 0 && chain[count - 1] != head) {
-      return MakeError("the audit log was rewritten: entry " + std::to_string(count) +
-                           " differs from the one signed in checkpoint " + id,
-                       where, "restore studio.db from a backup");
-    }
+    TWINRIG_RETURN_IF_ERROR(CheckSignedHead(keys, cps->ColumnText(3), cps->ColumnText(4), count,
+                                            cps->ColumnText(2), chain, "audit checkpoint " + id,
+                                            where));
     report.checkpoints++;
     report.covered = std::max(report.covered, count);
   }
+  // The anchor file beside studio.db: cutting the log together with its checkpoints in the
+  // catalog leaves lines here that count more entries than remain.
+  const auto anchor = AuditAnchorPath(catalog);
+  std::error_code ec;
+  if (!std::filesystem::exists(anchor, ec)) {
+    if (report.checkpoints > 0) {
+      return MakeError("the audit anchor is missing, though studio.db holds " +
+                           std::to_string(report.checkpoints) + " checkpoints",
+                       anchor.string(),
+                       "restore it from a backup; a studio that predates anchors starts one with "
+                       "`twinrig audit checkpoint`");
+    }
+  } else {
+    auto text = ReadFileText(anchor);
+    if (!text.ok()) return text.error();
+    std::istringstream lines(*text);
+    std::string line;
+    int number = 0;
+    while (std::getline(lines, line)) {
+      ++number;
+      const std::string what = "line " + std::to_string(number) + " of the audit anchor";
+      auto json = ParseStrict(line, anchor.string());
+      if (!json.ok() || !json->is_object() || !(*json)["count"].is_number_integer() ||
+          !(*json)["head"].is_string() || !(*json)["kid"].is_string() ||
+          !(*json)["sig"].is_string()) {
+        return MakeError(what + " is malformed", anchor.string(), "restore it from a backup");
+      }
+      const std::int64_t count = (*json)["count"].get<std::int64_t>();
+      TWINRIG_RETURN_IF_ERROR(CheckSignedHead(
+          keys, (*json)["kid"].get<std::string>(), (*json)["sig"].get<std::string>(), count,
+          (*json)["head"].get<std::string>(), chain, what, anchor.string()));
+      report.anchored = std::max(report.anchored, count);
+    }
+  }
+  report.chain = std::move(chain);
   return report;
 }
 

@@ -1,11 +1,14 @@
 // The audit log: every consent decision, allowed or refused, and every use of a key, as a SHA-256
 // hash chain in the catalog (audit_log), with checkpoints signed by the studio key over
-// (entry count, head hash). Editing an entry breaks the chain; cutting the tail below a checkpoint
-// or re-appending after a cut contradicts the signed (count, head).
+// (entry count, head hash), also appended to audit.anchor beside studio.db. Editing an entry breaks
+// the chain; cutting the tail below a checkpoint or re-appending after a cut contradicts the
+// signed (count, head), in the catalog or in the anchor file.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 #include "consent/canonical_json.h"
 #include "consent/crypto.h"
@@ -21,17 +24,30 @@ std::string NowUtc();
 Result<std::int64_t> AuditAppend(catalog::Catalog& catalog, const std::string& event,
                                  const Json& details);
 
-// Signs a checkpoint over the current (count, head).
+// <studio>/audit.anchor, beside studio.db: every checkpoint is also appended there as one signed
+// line, so cutting the log together with its checkpoints in the catalog is still detected.
+std::filesystem::path AuditAnchorPath(catalog::Catalog& catalog);
+
+// "COUNT:HEAD" of the log now: printed at every signature for the subject and studio to keep.
+Result<std::string> AuditReceipt(catalog::Catalog& catalog);
+
+// Signs a checkpoint over the current (count, head), in the catalog and in the anchor file.
 Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key);
 
 struct AuditReport {
   std::int64_t entries = 0;
   std::int64_t checkpoints = 0;
-  std::int64_t covered = 0;  // entries covered by the newest valid checkpoint
-  std::string head;          // hash of the last entry
+  std::int64_t covered = 0;        // entries covered by the newest valid checkpoint
+  std::string head;                // hash of the last entry
+  std::int64_t anchored = 0;       // entries covered by the newest line of the anchor file
+  std::vector<std::string> chain;  // recomputed hash of every entry, oldest first
 };
 // Recomputes the chain from the payloads (stored hashes are not trusted) and checks every
 // checkpoint's signature and its (count, head) against the recomputed chain.
 Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys);
+
+// A receipt kept outside the studio ("COUNT:HEAD") against a verified log: entry COUNT must
+// still be there with that hash.
+Status CheckAuditReceipt(const AuditReport& report, const std::string& receipt);
 
 }  // namespace twinrig::consent

@@ -66,6 +66,60 @@ Status CopyInto(const std::filesystem::path& from, const std::filesystem::path& 
 
 std::string TodayUtc() { return NowUtc().substr(0, 10); }
 
+std::string WhyNoProcessing(const Chain& chain, const std::string& today) {
+  const EffectiveState& state = chain.state();
+  if (chain.records().empty()) return "there is no consent record for this session";
+  const StoredRecord& consent = chain.records().front();
+  if (!consent.complete) {
+    return "the consent record still lacks signatures: " + Join(consent.MissingRoles(), ", ");
+  }
+  if (state.destroyed) return "the subject's data was destroyed";
+  if (state.all_revoked) return "the subject revoked consent for this session";
+  if (state.erase_requested) return "the subject asked for erasure";
+  const std::string destroy_by =
+      consent.body["biometric_processing"]["retention"].value("destroy_by", "");
+  if (destroy_by.empty() || destroy_by < today) {
+    return "the retention period ended on " + destroy_by + " (destroy_by)";
+  }
+  return "";
+}
+
+Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& session_id,
+                              const std::string& use) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
+  // A session is a person's when the catalog says so or when it has consent records; a
+  // calibration capture of boards has neither.
+  bool person = false;
+  for (const char* sql : {"SELECT COUNT(*) FROM sessions WHERE id = ? AND subject_id IS NOT NULL "
+                          "AND subject_id != ''",
+                          "SELECT COUNT(*) FROM consent_records WHERE session_id = ?"}) {
+    auto stmt = catalog.db().Prepare(sql);
+    if (!stmt.ok()) return stmt.error();
+    stmt->Bind(1, session_id);
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (*row && stmt->ColumnInt(0) > 0) person = true;
+  }
+  if (!person && !std::filesystem::exists(SessionConsentDir(catalog.studio(), session_id))) {
+    return OkStatus();
+  }
+  const Json details = {{"session_id", session_id}, {"use", use}};
+  auto refuse = [&](const std::string& what, const std::string& todo) -> Status {
+    Log().With("session", session_id).Warn("{} refused: {}", use, what);
+    TWINRIG_RETURN_IF_ERROR(AuditDecision(catalog, "processing.gate", false, details, what));
+    return MakeError(use + " refused: " + what, Where(session_id), todo);
+  };
+  auto chain = Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) {
+    return refuse("the consent records do not verify: " + chain.error().what + " (" +
+                      chain.error().where + ")",
+                  chain.error().todo);
+  }
+  const std::string why = WhyNoProcessing(*chain, TodayUtc());
+  if (!why.empty()) return refuse(why, "nothing of this person may be processed");
+  return AuditDecision(catalog, "processing.gate", true, details, "");
+}
+
 Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject_id,
                            const std::string& session_id) {
   const Json details = {{"subject_id", subject_id}, {"session_id", session_id}};
@@ -101,17 +155,12 @@ Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject
   if (!consent.body["biometric_processing"].value("explicit_consent", false)) {
     return refuse("no explicit consent to biometric processing", "a new consent is needed");
   }
-  if (state.destroyed || state.all_revoked) {
-    return refuse("consent for this session was revoked", "a new session needs a new consent");
+  if (const std::string why = WhyNoProcessing(*chain, TodayUtc()); !why.empty()) {
+    return refuse(why, "a new session needs a new consent");
   }
   if (state.seal != nullptr) {
     return refuse("the session was already captured and sealed",
                   "start a new session for another capture");
-  }
-  const std::string destroy_by =
-      consent.body["biometric_processing"]["retention"].value("destroy_by", "");
-  if (destroy_by < TodayUtc()) {
-    return refuse("the retention period ended on " + destroy_by, "a new consent is needed");
   }
   TWINRIG_RETURN_IF_ERROR(AuditDecision(
       catalog, "capture.gate", true,
@@ -130,6 +179,9 @@ Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& s
   }
   if (!session_folder.empty()) {
     TWINRIG_RETURN_IF_ERROR(CheckFilesAgainstManifest(session_folder, *files));
+    // A seal vouches for exactly what was captured: an image the manifest leaves out is refused.
+    TWINRIG_RETURN_IF_ERROR(
+        CheckNoOtherFiles(session_folder, "images", *files, "the capture manifest"));
   }
   auto chain = Chain::ForSession(catalog, session_id);
   if (!chain.ok()) return chain.error();
@@ -169,7 +221,9 @@ Status VerifyCaptureFiles(catalog::Catalog& catalog, const std::string& session_
   if (ManifestRoot(*files) != seal->body["manifest"].value("root_sha256", "")) {
     return MakeError("the seal's root hash does not match its file list", seal->path.string());
   }
-  return CheckFilesAgainstManifest(catalog.studio() / "sessions" / session_id, *files);
+  const auto folder = catalog.studio() / "sessions" / session_id;
+  TWINRIG_RETURN_IF_ERROR(CheckFilesAgainstManifest(folder, *files));
+  return CheckNoOtherFiles(folder, "images", *files, "the capture seal");
 }
 
 std::filesystem::path TwinFolder(const std::filesystem::path& studio,
@@ -252,9 +306,10 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   std::vector<std::string> sessions;
   {
     auto stmt = catalog.db().Prepare(
-        "SELECT DISTINCT session_id FROM consent_records WHERE subject_id = ? ORDER BY 1");
+        "SELECT session_id FROM consent_records WHERE subject_id = ? UNION "
+        "SELECT id FROM sessions WHERE subject_id = ? ORDER BY 1");
     if (!stmt.ok()) return stmt.error();
-    stmt->Bind(1, subject_id);
+    stmt->Bind(1, subject_id).Bind(2, subject_id);
     for (;;) {
       auto row = stmt->Step();
       if (!row.ok()) return row.error();
@@ -277,7 +332,7 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   // stays as the proof.
   std::map<std::string, std::uintmax_t> removed;
   for (const auto& session : sessions) {
-    auto n = RemoveSessionPlaintext(catalog.studio(), session);
+    auto n = RemoveEveryCopy(catalog, session);
     if (!n.ok()) return n.error();
     removed[session] = *n;
   }
@@ -315,12 +370,73 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   return recorded;
 }
 
+Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
+                                              const SecretKey& studio_key,
+                                              const std::string& today_in) {
+  const std::string today = today_in.empty() ? TodayUtc() : today_in;
+  std::map<std::string, std::vector<std::string>> sessions_of;  // subject → sessions
+  {
+    auto stmt = catalog.db().Prepare(
+        "SELECT DISTINCT subject_id, session_id FROM consent_records ORDER BY 1, 2");
+    if (!stmt.ok()) return stmt.error();
+    for (;;) {
+      auto row = stmt->Step();
+      if (!row.ok()) return row.error();
+      if (!*row) break;
+      sessions_of[stmt->ColumnText(0)].push_back(stmt->ColumnText(1));
+    }
+  }
+  std::vector<std::string> destroyed;
+  for (const auto& [subject, sessions] : sessions_of) {
+    std::vector<std::string> expired;
+    bool all_over = true;
+    for (const auto& session : sessions) {
+      auto chain = Chain::ForSession(catalog, session);
+      if (!chain.ok()) return chain.error();
+      if (chain->records().empty() || chain->state().destroyed) continue;
+      const std::string destroy_by =
+          chain->records().front().body["biometric_processing"]["retention"].value("destroy_by",
+                                                                                   "");
+      if (destroy_by < today) {
+        expired.push_back(session);
+      } else {
+        all_over = false;
+      }
+    }
+    if (expired.empty()) continue;
+    if (all_over) {
+      auto erased = EraseSubject(catalog, subject, studio_key, "retention: destroy_by passed");
+      if (!erased.ok()) return erased.error();
+      destroyed.insert(destroyed.end(), erased->begin(), erased->end());
+      continue;
+    }
+    for (const auto& session : expired) {
+      auto removed = RemoveEveryCopy(catalog, session);
+      if (!removed.ok()) return removed.error();
+      auto rec = AppendRecord(catalog, session, "destruction",
+                              {{"destroyed_keys", Json::array()},
+                               {"plaintext_files_removed", *removed},
+                               {"reason", "retention: destroy_by passed"}});
+      if (!rec.ok()) return rec.error();
+      auto signed_rec = SignNewest(catalog, session, std::string(kRoleStudio), studio_key);
+      if (!signed_rec.ok()) return signed_rec.error();
+      destroyed.push_back(session);
+    }
+  }
+  auto seq = AuditAppend(catalog, "retention.run", {{"date", today}, {"destroyed", destroyed}});
+  if (!seq.ok()) return seq.error();
+  TWINRIG_RETURN_IF_ERROR(AuditCheckpoint(catalog, studio_key));
+  return destroyed;
+}
+
 Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain& chain,
                                           const ExportRequest& request) {
   const std::string today = request.today.empty() ? TodayUtc() : request.today;
   Json details = {{"session_id", request.session_id}, {"licensee", request.licensee},
                   {"purpose", request.purpose},       {"medium", request.medium},
-                  {"territory", request.territory},   {"date", today}};
+                  {"territory", request.territory},   {"date", today},
+                  {"contexts", request.contexts},     {"alterations", request.alterations},
+                  {"generative", request.generative}};
   auto refuse = [&](const std::string& what, const std::string& todo) -> Error {
     Log().With("session", request.session_id).Warn("export refused: {}", what);
     Status audited = AuditDecision(catalog, "export.gate", false, details, what);
@@ -331,9 +447,8 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
   if (chain.records().empty()) {
     return refuse("there is no consent record for this session", "no export is possible");
   }
-  if (state.destroyed) return refuse("the subject's data was destroyed", "nothing to export");
-  if (state.all_revoked) {
-    return refuse("the subject revoked consent for this session", "no new use is allowed");
+  if (const std::string why = WhyNoProcessing(chain, today); !why.empty()) {
+    return refuse(why, "no new use is allowed");
   }
   if (state.twin == nullptr) {
     return refuse("the subject has not approved the twin",
@@ -344,6 +459,10 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
   if (!twin_files.ok()) return refuse(twin_files.error().what, "");
   Status same =
       CheckFilesAgainstManifest(TwinFolder(catalog.studio(), request.session_id), *twin_files);
+  if (same.ok()) {
+    same = CheckNoOtherFiles(TwinFolder(catalog.studio(), request.session_id), "", *twin_files,
+                             "the subject's approval");
+  }
   if (!same.ok()) {
     return refuse("the twin is not the one the subject approved: " + same.error().what + " (" +
                       same.error().where + ")",
@@ -372,6 +491,20 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
       why.push_back("not valid before " + g.value("not_before", ""));
     }
     if (today > g.value("not_after", "")) why.push_back("expired on " + g.value("not_after", ""));
+    for (const auto& context : request.contexts) {
+      if (Contains(g["prohibited"], context)) {
+        why.push_back("the context \"" + context + "\" is prohibited by the grant");
+      }
+    }
+    for (const auto& alteration : request.alterations) {
+      if (!Contains(g["alterations"], alteration)) {
+        why.push_back("the alteration \"" + alteration + "\" is not among the permitted " +
+                      g["alterations"].dump());
+      }
+    }
+    if (request.generative && !g.value("generative_ai", false)) {
+      why.push_back("generative AI use is not permitted by the grant");
+    }
     if (g.value("per_use_approval", false)) {
       why.push_back("each use needs the subject's approval (per_use_approval)");
     }
@@ -427,7 +560,8 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
       {"grant_id", decision->grant_id},        {"grant_record", Ref(*decision->grant_record)},
       {"digital_source_type", source_type},    {"ai_label", label},
       {"export_id", result.export_id}};
-  auto twin = HashFolder(TwinFolder(catalog.studio(), request.session_id));
+  // Exactly the files the subject approved, each checked again as it is read.
+  auto twin = ParseManifest(state.twin->body["twin"].dump(), state.twin->path.string());
   if (!twin.ok()) return twin.error();
   Json files = Json::array();
   for (const auto& f : *twin) {
@@ -436,6 +570,10 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
     std::filesystem::create_directories(dst.parent_path(), ec);
     auto bytes = ReadFileBytes(src);
     if (!bytes.ok()) return bytes.error();
+    if (Sha256Hex(*bytes) != f.sha256) {
+      return MakeError("export refused: " + f.path + " changed after the subject approved it",
+                       src.string(), "restore the approved twin, or have the subject review it");
+    }
     std::string ext = src.extension().string();
     std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
     if (ext == ".glb") {
@@ -455,7 +593,11 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
     files.push_back({{"path", f.path}, {"sha256", Sha256Hex(*bytes)}, {"size", bytes->size()}});
     result.files.push_back(dst);
   }
-  // What an offline verifier needs: the chain and the public keys.
+  // What an offline verifier needs: the chain, its signed head and the public keys.
+  if (std::filesystem::exists(chain->dir() / "head.json")) {
+    TWINRIG_RETURN_IF_ERROR(
+        CopyInto(chain->dir() / "head.json", request.out / "consent" / "head.json"));
+  }
   for (const auto& rec : chain->records()) {
     for (const char* ext : {".json", ".sigs.json", ".minisig"}) {
       auto from = rec.path;
@@ -481,6 +623,9 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
   payload["purpose"] = request.purpose;
   payload["medium"] = request.medium;
   payload["territory"] = request.territory;
+  payload["contexts"] = request.contexts;
+  payload["alterations"] = request.alterations;
+  payload["generative"] = request.generative;
   payload["exported_at"] = NowUtc();
   payload["files"] = files;
   payload["training"] = g["training"];
@@ -497,6 +642,11 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
   result.sidecar = request.out / "provenance.json";
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(result.sidecar, sidecar.dump(2) + "\n"));
 
+  Json written = Json::array();
+  for (const auto& f : files) written.push_back(f["path"]);
+  for (const char* extra : {"provenance.json", "keyring.json", "studio.pub", "consent"}) {
+    written.push_back(extra);
+  }
   const Json& comp = g["compensation"];
   auto stmt = catalog.db().Prepare(
       "INSERT INTO usage (export_id, at, session_id, subject_id, record_id, grant_id, licensee, "
@@ -514,13 +664,17 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
       .Bind(10, comp.value("per_use_minor", std::int64_t{0}))
       .Bind(11, comp.value("currency", ""));
   TWINRIG_RETURN_IF_ERROR(stmt->Run());
-  auto seq = AuditAppend(catalog, "export",
-                         {{"export_id", result.export_id},
-                          {"session_id", request.session_id},
-                          {"grant_id", decision->grant_id},
-                          {"licensee", request.licensee},
-                          {"files", files.size()},
-                          {"provenance_sha256", Sha256Hex(sidecar.dump(2) + "\n")}});
+  auto seq =
+      AuditAppend(catalog, "export",
+                  {{"export_id", result.export_id},
+                   {"session_id", request.session_id},
+                   {"grant_id", decision->grant_id},
+                   {"licensee", request.licensee},
+                   {"files", files.size()},
+                   // Where the copies went, so an erasure finds and removes them.
+                   {"out", std::filesystem::absolute(request.out).lexically_normal().string()},
+                   {"written", written},
+                   {"provenance_sha256", Sha256Hex(sidecar.dump(2) + "\n")}});
   if (!seq.ok()) return seq.error();
   TWINRIG_RETURN_IF_ERROR(AuditCheckpoint(catalog, studio_key));
   return result;

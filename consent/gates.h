@@ -18,6 +18,18 @@ namespace twinrig::consent {
 // Today's date in UTC, YYYY-MM-DD.
 std::string TodayUtc();
 
+// Why no processing of the session's likeness is allowed on `today` (YYYY-MM-DD), or "" when it
+// is: the consent record must be fully signed, not revoked in full, no erasure asked for or done,
+// and `today` not past destroy_by (R13, R14, R15). Every gate asks this one question.
+std::string WhyNoProcessing(const Chain& chain, const std::string& today);
+
+// The processing gate for everything that reads or makes a person's likeness — capture resumes,
+// reconstruction, the vault, the review station's image and twin routes: the chain verifies
+// (head included) and WhyNoProcessing says nothing. Sessions without a subject (board captures)
+// pass. `use` names the use in the message and the audit entry; every decision is audited.
+Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& session_id,
+                              const std::string& use);
+
 // The capture gate (R2): OK only when the session's chain verifies, starts with a consent record
 // for `subject_id` and `session_id` that the subject, the witness and the studio have all signed,
 // with explicit biometric consent, not revoked, not destroyed, not past its destroy_by date, and
@@ -68,6 +80,11 @@ struct ExportRequest {
   std::filesystem::path out;
   bool composite =
       false;  // compositeWithTrainedAlgorithmicMedia instead of trainedAlgorithmicMedia
+  // The declared use, checked against the grant (R4): contexts the output appears in (each must
+  // not be prohibited), alterations made (each must be permitted), generative AI used.
+  std::vector<std::string> contexts;
+  std::vector<std::string> alterations;
+  bool generative = false;
 };
 
 struct ExportDecision {
@@ -99,6 +116,14 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
 
 // Checks a provenance sidecar's studio signature and the hashes of the files beside it.
 Status VerifyProvenance(const std::filesystem::path& sidecar, const KeyRing& keys);
+
+// Retention (R15): every session whose consent is past destroy_by on `today` (empty: TodayUtc())
+// and not yet destroyed loses every copy of its images and twin (RemoveEveryCopy) and gets a
+// destruction record signed by the studio; a subject whose sessions are all past it is erased
+// (data key shredded). Returns the sessions destroyed.
+Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
+                                              const SecretKey& studio_key,
+                                              const std::string& today);
 
 struct UsageLine {
   std::string licensee;

@@ -5,6 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <sstream>
+
+#include "consent/audit.h"
 #include "util/files.h"
 
 namespace twinrig::consent {
@@ -79,7 +85,8 @@ Json KeyRing::ToJson() const {
                     {"role", key.role},
                     {"owner", key.owner},
                     {"alg", "Ed25519"},
-                    {"public_key", HexEncode(key.public_key)}});
+                    {"public_key", HexEncode(key.public_key)},
+                    {"retired_at", key.retired_at.empty() ? Json() : Json(key.retired_at)}});
   }
   return {{"format", "twinrig-keyring/1"}, {"keys", keys}};
 }
@@ -98,6 +105,9 @@ Result<KeyRing> KeyRing::FromJson(const Json& json, const std::string& where) {
     KeyInfo key;
     key.role = entry.value("role", "");
     key.owner = entry.value("owner", "");
+    if (entry.contains("retired_at") && entry["retired_at"].is_string()) {
+      key.retired_at = entry["retired_at"].get<std::string>();
+    }
     auto pub = ParsePublicKey(entry["public_key"].get<std::string>(), where);
     if (!pub.ok()) return pub.error();
     key.public_key = *pub;
@@ -120,20 +130,77 @@ Result<KeyRing> KeyRing::FromFile(const std::filesystem::path& path) {
 
 Result<KeyRing> KeyRing::FromCatalog(catalog::Catalog& catalog) {
   auto stmt = catalog.db().Prepare(
-      "SELECT kid, role, owner, public_key FROM public_keys ORDER BY created_at, rowid");
+      "SELECT kid, role, owner, public_key, COALESCE(retired_at, '') FROM public_keys "
+      "ORDER BY created_at, rowid");
   if (!stmt.ok()) return stmt.error();
   KeyRing ring;
   for (;;) {
     auto row = stmt->Step();
     if (!row.ok()) return row.error();
     if (!*row) break;
-    KeyInfo key{stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnText(2), {}};
+    KeyInfo key{
+        stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnText(2), {}, stmt->ColumnText(4)};
     auto pub = ParsePublicKey(stmt->ColumnText(3), catalog.db().path().string());
     if (!pub.ok()) return pub.error();
     key.public_key = *pub;
     ring.Add(std::move(key));
   }
+  // The catalog is as writable as the studio folder: a studio key registered there counts only
+  // when the pin installed outside the studio names it.
+  const char* pin = std::getenv(std::string(kStudioPinVariable).c_str());
+  if (pin != nullptr && *pin != '\0') {
+    auto text = ReadFileText(pin);
+    if (!text.ok()) {
+      return MakeError("cannot read the pinned studio key: " + text.error().what, pin,
+                       "install the pin file (`twinrig keys init` prints the key id) or unset " +
+                           std::string(kStudioPinVariable));
+    }
+    std::vector<std::string> pinned;
+    std::istringstream lines(*text);
+    for (std::string line; std::getline(lines, line);) {
+      while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())) != 0) {
+        line.pop_back();
+      }
+      if (!line.empty() && line.front() != '#') pinned.push_back(line);
+    }
+    TWINRIG_RETURN_IF_ERROR(CheckPinnedStudioKeys(ring, pinned, pin));
+  }
   return ring;
+}
+
+Status CheckPinnedStudioKeys(const KeyRing& ring, const std::vector<std::string>& pinned,
+                             const std::string& where) {
+  bool any = false;
+  for (const auto& key : ring.keys()) {
+    if (key.role != kRoleStudio) continue;
+    any = true;
+    if (std::find(pinned.begin(), pinned.end(), key.kid) == pinned.end()) {
+      return MakeError("the studio key " + key.kid + " is not the pinned studio key", where,
+                       "a studio key was put into the catalog or key ring; trust only the keys "
+                       "the pin names");
+    }
+  }
+  if (!any && !pinned.empty()) {
+    return MakeError("the pinned studio key is not among the keys", where,
+                     "the studio key was removed from the catalog or key ring");
+  }
+  return OkStatus();
+}
+
+Status RetireKey(catalog::Catalog& catalog, const std::string& kid) {
+  auto ring = KeyRing::FromCatalog(catalog);
+  if (!ring.ok()) return ring.error();
+  const KeyInfo* key = ring->Find(kid);
+  if (key == nullptr || !key->retired_at.empty()) {
+    return MakeError("there is no key " + kid + " in use", catalog.db().path().string(),
+                     "`twinrig keys export` lists the keys");
+  }
+  auto stmt = catalog.db().Prepare("UPDATE public_keys SET retired_at = ? WHERE kid = ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, NowUtc()).Bind(2, kid);
+  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  auto seq = AuditAppend(catalog, "key.retired", {{"kid", kid}});
+  return seq.ok() ? OkStatus() : Status(seq.error());
 }
 
 Status CheckOwnerId(const std::string& id, const std::string& what) {
@@ -241,6 +308,10 @@ Result<SecretKey> UnsealKey(catalog::Catalog& catalog, std::string_view role,
   if (registered == nullptr || registered->role != role || registered->owner != owner) {
     return MakeError("the key is not registered in the catalog for " + owner, path.string(),
                      "this key file belongs to another studio or was replaced");
+  }
+  if (!registered->retired_at.empty()) {
+    return MakeError("the key " + registered->kid + " was retired at " + registered->retired_at,
+                     path.string(), "a retired key signs nothing new; use the current key");
   }
   return key;
 }

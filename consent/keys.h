@@ -29,7 +29,12 @@ struct KeyInfo {
   std::string role;   // studio, technician, subject
   std::string owner;  // "studio", the technician id or the subject id
   PublicKey public_key{};
+  std::string retired_at;  // RFC 3339; empty while the key is in use
 };
+
+// Names a file, installed outside the studio folder, listing the studio key ids (one a line) the
+// studio trusts; when set, KeyRing::FromCatalog refuses any other studio key in the catalog.
+inline constexpr std::string_view kStudioPinVariable = "TWINRIG_STUDIO_PIN";
 
 // The public keys a verifier trusts: from the catalog, or from an exported key-ring file.
 class KeyRing {
@@ -46,6 +51,13 @@ class KeyRing {
  private:
   std::vector<KeyInfo> keys_;
 };
+
+// Every studio key in `ring` must be among `pinned` (key ids), and one must be there.
+Status CheckPinnedStudioKeys(const KeyRing& ring, const std::vector<std::string>& pinned,
+                             const std::string& where);
+
+// Retires a key now: records signed with it afterwards do not verify, and it signs nothing more.
+Status RetireKey(catalog::Catalog& catalog, const std::string& kid);
 
 std::filesystem::path KeyFilePath(const std::filesystem::path& studio, std::string_view role,
                                   const std::string& owner);

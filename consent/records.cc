@@ -3,10 +3,14 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <chrono>
 #include <regex>
 #include <set>
+#include <thread>
+#include <tuple>
 
 #include "consent/audit.h"
+#include "util/file_lock.h"
 #include "util/files.h"
 #include "util/logging.h"
 
@@ -75,6 +79,11 @@ Result<PublicKey> ExpectedKey(const StoredRecord& record, const StoredRecord* co
                        "the record was signed by a key this studio does not know; it may be "
                        "forged");
     }
+    if (!key->retired_at.empty() && record.body.value("created_at", "") >= key->retired_at) {
+      return MakeError("the " + role + " signature is by key " + kid + ", retired at " +
+                           key->retired_at + ", before the record was made",
+                       where, "a retired key signs nothing new; sign with the current key");
+    }
     if (role == kRoleTechnician && key->owner != WitnessOf(record.body)) {
       return MakeError(
           "the technician signature is by " + key->owner + ", not by the witness the record names",
@@ -118,7 +127,153 @@ Status WriteSignatures(const StoredRecord& record) {
   return WriteFileAtomic(sig_path, file.dump(2) + "\n");
 }
 
+std::filesystem::path HeadPath(const std::filesystem::path& dir) { return dir / "head.json"; }
+
+std::vector<std::string> SignedRoles(const StoredRecord& record) {
+  std::vector<std::string> roles;
+  for (const auto& s : record.signatures) roles.push_back(s.role);
+  std::sort(roles.begin(), roles.end());
+  return roles;
+}
+
+// The chain head: (count, SHA-256 of the newest record, the roles that signed it), signed by the
+// key that made the newest signature. Deleting the newest record, or a signature on it, leaves a
+// head that names more than the folder holds.
+Status WriteHead(const std::filesystem::path& dir, const StoredRecord& newest,
+                 const std::string& role, const SecretKey& key) {
+  const Json payload = {{"count", newest.seq},
+                        {"record_sha256", newest.sha256},
+                        {"roles", SignedRoles(newest)},
+                        {"session_id", newest.body.value("session_id", "")},
+                        {"subject_id", newest.body.value("subject_id", "")}};
+  auto bytes = Canonical(payload);
+  if (!bytes.ok()) return bytes.error();
+  const Json file = {{"payload", *bytes},
+                     {"role", role},
+                     {"kid", KeyId(key.public_key())},
+                     {"alg", "Ed25519"},
+                     {"sig", HexEncode(key.Sign(SignatureInput("chain_head", role, *bytes)))}};
+  return WriteFileAtomic(HeadPath(dir), file.dump(2) + "\n");
+}
+
+std::string RecordName(const StoredRecord& record) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04d", record.seq);
+  return std::string(buf) + "-" + record.type;
+}
+
 }  // namespace
+
+Status CheckChainHead(const std::filesystem::path& dir, const std::vector<StoredRecord>& records,
+                      const KeyRing& keys) {
+  const auto path = HeadPath(dir);
+  const std::string where = path.string();
+  std::error_code ec;
+  const bool signed_any = std::any_of(records.begin(), records.end(),
+                                      [](const StoredRecord& r) { return !r.signatures.empty(); });
+  if (!std::filesystem::exists(path, ec)) {
+    if (!signed_any) return OkStatus();
+    return MakeError(
+        "the chain has no signed head (head.json): its newest records may have been "
+        "removed",
+        where, "restore the session's consent folder from a backup");
+  }
+  auto text = ReadFileText(path);
+  if (!text.ok()) return text.error();
+  auto file = ParseStrict(*text, where);
+  if (!file.ok()) return file.error();
+  const Json& f = *file;
+  if (!f.is_object() || !f.contains("payload") || !f["payload"].is_string() ||
+      f.value("alg", "") != "Ed25519") {
+    return MakeError("the chain head is malformed", where, "restore it from a backup");
+  }
+  const std::string payload_bytes = f["payload"].get<std::string>();
+  auto payload = ParseCanonical(payload_bytes, where);
+  if (!payload.ok()) return payload.error();
+  const Json& h = *payload;
+  if (!h.is_object() || !h.contains("count") || !h["count"].is_number_integer() ||
+      !h.contains("roles") || !h["roles"].is_array()) {
+    return MakeError("the chain head is malformed", where, "restore it from a backup");
+  }
+  const int count = h["count"].get<int>();
+  if (count < 1 || count > static_cast<int>(records.size())) {
+    std::string missing;
+    for (int seq = static_cast<int>(records.size()) + 1; seq <= count; ++seq) {
+      missing += (missing.empty() ? "" : ", ") + std::to_string(seq);
+    }
+    return MakeError("the chain was truncated: its signed head counts " + std::to_string(count) +
+                         " records but the folder holds " + std::to_string(records.size()) +
+                         " (record " + missing + " was removed)",
+                     where,
+                     "restore the removed records from a backup; until then nothing of "
+                     "this session may be used");
+  }
+  const StoredRecord& named = records[static_cast<size_t>(count) - 1];
+  if (named.sha256 != h.value("record_sha256", "") ||
+      named.body.value("session_id", "") != h.value("session_id", "")) {
+    return MakeError("record " + RecordName(named) + " is not the record the signed head names",
+                     where, "a record was replaced; restore the folder from a backup");
+  }
+  const auto present = SignedRoles(named);
+  for (const auto& role : h["roles"]) {
+    if (!role.is_string() ||
+        std::find(present.begin(), present.end(), role.get<std::string>()) == present.end()) {
+      return MakeError("the " + (role.is_string() ? role.get<std::string>() : "?") +
+                           " signature on record " + RecordName(named) +
+                           " was removed (the signed head counts it)",
+                       where, "restore the record's .sigs.json from a backup");
+    }
+  }
+  for (size_t i = static_cast<size_t>(count); i < records.size(); ++i) {
+    if (!records[i].signatures.empty()) {
+      return MakeError(
+          "record " + RecordName(records[i]) + " is signed but the signed head does not count it",
+          where, "the head was replaced by an older one; restore the folder");
+    }
+  }
+  if (h["roles"].size() < present.size() && count == static_cast<int>(records.size())) {
+    // A signature added after the head was written: only possible if the head is stale.
+    return MakeError("record " + RecordName(named) +
+                         " carries a signature the signed head does "
+                         "not count",
+                     where, "the head was replaced by an older one; restore the folder");
+  }
+  const std::string role = f.value("role", "");
+  auto key = ExpectedKey(named, &records.front(), role, f.value("kid", ""), keys);
+  if (!key.ok()) return MakeError("the chain head: " + key.error().what, where);
+  auto sig_bytes = HexDecode(f.value("sig", ""));
+  Signature sig{};
+  if (!sig_bytes.ok() || sig_bytes->size() != sig.size()) {
+    return MakeError("the chain head has a malformed signature", where, "restore it");
+  }
+  std::copy(sig_bytes->begin(), sig_bytes->end(), sig.begin());
+  if (!VerifySignature(*key, SignatureInput("chain_head", role, payload_bytes), sig)) {
+    return MakeError("the chain head's signature does not verify", where,
+                     "the head was altered; restore the folder from a backup");
+  }
+  return OkStatus();
+}
+
+Result<FileLock> LockSessionRecords(const std::filesystem::path& studio,
+                                    const std::string& session_id, const std::string& holder) {
+  const auto locks = studio / "locks";
+  std::error_code ec;
+  std::filesystem::create_directories(locks, ec);
+  const auto path = locks / (session_id + ".consent.lock");
+  // Writers hold it for milliseconds; wait a bounded while before naming the holder.
+  for (int attempt = 0;; ++attempt) {
+    auto lock = FileLock::TryLock(path, holder);
+    if (lock.ok() || attempt >= 100) {
+      if (!lock.ok()) {
+        return MakeError(
+            "another writer is appending to this session's consent records: " + lock.error().what,
+            path.string(), "wait until it has finished, then run this again");
+      }
+      return lock;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+}
 
 std::vector<std::string> RequiredRoles(const std::string& type) {
   if (type == "consent") return {"subject", "technician", "studio"};
@@ -178,6 +333,10 @@ Result<Chain> Chain::Load(const std::filesystem::path& dir, const KeyRing& keys)
     }
   }
   if (ec) return MakeError("cannot list: " + ec.message(), dir.string());
+  if (found.empty()) {
+    TWINRIG_RETURN_IF_ERROR(CheckChainHead(dir, {}, keys));
+    return chain;
+  }
   int expected = 1;
   for (auto& [seq, file] : found) {
     const auto& [type, path] = file;
@@ -275,6 +434,7 @@ Result<Chain> Chain::Load(const std::filesystem::path& dir, const KeyRing& keys)
     rec.complete = AnyOneRoleSuffices(type) ? !rec.signatures.empty() : rec.MissingRoles().empty();
     chain.records_.push_back(std::move(rec));
   }
+  TWINRIG_RETURN_IF_ERROR(CheckChainHead(dir, chain.records_, keys));
   chain.Fold();
   return chain;
 }
@@ -283,7 +443,39 @@ Result<Chain> Chain::ForSession(catalog::Catalog& catalog, const std::string& se
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   auto keys = KeyRing::FromCatalog(catalog);
   if (!keys.ok()) return keys.error();
+  // The catalog lists every record ever appended: one it lists that the folder lacks was removed,
+  // even when the head was replaced by an older one.
+  auto listed = catalog.db().Prepare(
+      "SELECT seq, record_type, sha256 FROM consent_records WHERE session_id = ? ORDER BY seq");
+  if (!listed.ok()) return listed.error();
+  listed->Bind(1, session_id);
+  std::vector<std::tuple<int, std::string, std::string>> rows;
+  for (;;) {
+    auto row = listed->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    rows.emplace_back(static_cast<int>(listed->ColumnInt(0)), listed->ColumnText(1),
+                      listed->ColumnText(2));
+  }
   auto chain = Load(SessionConsentDir(catalog.studio(), session_id), *keys);
+  if (chain.ok()) {
+    const auto& records = chain->records();
+    for (const auto& [seq, type, sha256] : rows) {
+      const std::string name = SeqName(seq, type);
+      if (seq > static_cast<int>(records.size())) {
+        return MakeError("the chain was truncated: record " + name +
+                             " is in the catalog but was removed from the folder",
+                         SessionConsentDir(catalog.studio(), session_id).string(),
+                         "restore the removed record from a backup; until then nothing of this "
+                         "session may be used");
+      }
+      if (records[static_cast<size_t>(seq) - 1].sha256 != sha256) {
+        return MakeError("record " + name + " differs from the one the catalog lists",
+                         records[static_cast<size_t>(seq) - 1].path.string(),
+                         "a record was replaced; restore the folder from a backup");
+      }
+    }
+  }
   if (chain.ok() && !chain->records().empty() && chain->state().session_id != session_id) {
     return MakeError("the consent records in this session's folder belong to session " +
                          chain->state().session_id,
@@ -333,6 +525,9 @@ void Chain::Fold() {
 Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& session_id,
                                   const std::string& type, Json body) {
   if (!KnownTypes().contains(type)) return MakeError("unknown record type " + type);
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
+  auto lock = LockSessionRecords(catalog.studio(), session_id, "a " + type + " record being added");
+  if (!lock.ok()) return lock.error();
   auto chain = Chain::ForSession(catalog, session_id);
   if (!chain.ok()) return chain.error();
   const auto& records = chain->records();
@@ -388,6 +583,13 @@ Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& 
   std::filesystem::create_directories(dir, ec);
   if (ec) return MakeError("cannot create folder: " + ec.message(), dir.string());
   rec.path = dir / (SeqName(rec.seq, type) + ".json");
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.path().filename().string().rfind(SeqName(rec.seq, ""), 0) == 0) {
+      return MakeError("record number " + std::to_string(rec.seq) + " is already taken by " +
+                           entry.path().filename().string(),
+                       dir.string(), "another writer added a record; run this again");
+    }
+  }
   TWINRIG_RETURN_IF_ERROR(WriteSignatures(rec));
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(rec.path, rec.bytes));
   auto stmt = catalog.db().Prepare(
@@ -414,6 +616,9 @@ Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& 
 
 Result<StoredRecord> SignNewest(catalog::Catalog& catalog, const std::string& session_id,
                                 const std::string& role, const SecretKey& key) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
+  auto lock = LockSessionRecords(catalog.studio(), session_id, "a " + role + " signature");
+  if (!lock.ok()) return lock.error();
   auto chain = Chain::ForSession(catalog, session_id);
   if (!chain.ok()) return chain.error();
   if (chain->records().empty()) {
@@ -454,6 +659,7 @@ Result<StoredRecord> SignNewest(catalog::Catalog& catalog, const std::string& se
     TWINRIG_RETURN_IF_ERROR(
         WriteFileAtomic(minisig, MinisignSignature(key, ToBytes(rec.bytes), comment)));
   }
+  TWINRIG_RETURN_IF_ERROR(WriteHead(chain->dir(), rec, role, key));
   rec.complete =
       AnyOneRoleSuffices(rec.type) ? !rec.signatures.empty() : rec.MissingRoles().empty();
   auto audited = AuditAppend(catalog, "record.signed",
@@ -747,6 +953,27 @@ Status CheckFilesAgainstManifest(const std::filesystem::path& base,
                        path.string(), "the file was altered; restore it from a backup");
     }
   }
+  return OkStatus();
+}
+
+Status CheckNoOtherFiles(const std::filesystem::path& base, const std::string& under,
+                         const std::vector<ManifestFile>& files, const std::string& listed_by) {
+  std::set<std::string> listed;
+  for (const auto& f : files) listed.insert(f.path);
+  const auto root = under.empty() ? base : base / under;
+  std::error_code ec;
+  if (!std::filesystem::exists(root, ec)) return OkStatus();
+  for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory()) continue;
+    const std::string rel = std::filesystem::relative(it->path(), base).generic_string();
+    if (!listed.contains(rel)) {
+      return MakeError("the file " + rel + " is not among the files " + listed_by + " lists",
+                       it->path().string(),
+                       "it was added afterwards; remove it, or have it reviewed and signed anew");
+    }
+  }
+  if (ec) return MakeError("cannot list: " + ec.message(), root.string());
   return OkStatus();
 }
 

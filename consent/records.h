@@ -8,6 +8,7 @@
 //   → destruction
 // and the newest fully signed record counts. Signature input (domain separated):
 //   "twinrig/consent/v1\0" || record_type || "\0" || role || "\0" || record bytes
+// head.json, rewritten at every signature, is the chain's signed head (see CheckChainHead).
 #pragma once
 
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "consent/crypto.h"
 #include "consent/keys.h"
 #include "host/catalog/catalog.h"
+#include "util/file_lock.h"
 
 namespace twinrig::consent {
 
@@ -115,6 +117,17 @@ Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& 
 Result<StoredRecord> SignNewest(catalog::Catalog& catalog, const std::string& session_id,
                                 const std::string& role, const SecretKey& key);
 
+// Checks the chain's signed head (consent/head.json: count, SHA-256 of the newest signed record
+// and the roles that signed it, signed by the newest signer) against `records`: a removed newest
+// record or signature, or a head older than the records, is an Error naming what was removed.
+Status CheckChainHead(const std::filesystem::path& dir, const std::vector<StoredRecord>& records,
+                      const KeyRing& keys);
+
+// The per-session lock (<studio>/locks/<session>.consent.lock) every writer of records holds, so
+// two processes never take one sequence number. Waits up to about 3 s, then names the holder.
+Result<FileLock> LockSessionRecords(const std::filesystem::path& studio,
+                                    const std::string& session_id, const std::string& holder);
+
 // --- record bodies ------------------------------------------------------------------------------
 // Checks and normalises one grant (defaults: training notAllowed, disclosure c2pa + visible label,
 // per_use_approval false, exclusivity null). Dates are YYYY-MM-DD.
@@ -148,6 +161,10 @@ std::string ManifestRoot(const std::vector<ManifestFile>& files);
 // Re-hashes every file under `base` and compares it with the manifest.
 Status CheckFilesAgainstManifest(const std::filesystem::path& base,
                                  const std::vector<ManifestFile>& files);
+// Refuses any file (or link, or other entry that is not a folder) under `base`/`under` that
+// `files` (paths relative to `base`) does not list, naming it; `listed_by` says whose list.
+Status CheckNoOtherFiles(const std::filesystem::path& base, const std::string& under,
+                         const std::vector<ManifestFile>& files, const std::string& listed_by);
 Result<std::vector<ManifestFile>> HashFolder(const std::filesystem::path& folder);
 
 }  // namespace twinrig::consent

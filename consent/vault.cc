@@ -1,5 +1,7 @@
 #include "consent/vault.h"
 
+#include "consent/gates.h"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <unistd.h>
@@ -463,6 +465,9 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   if (state.destroyed) {
     return Refuse(catalog, kEvent, session_id, ErasedError(session_id, state.subject_id));
   }
+  if (Status allowed = CheckProcessingAllowed(catalog, session_id, "vault open"); !allowed.ok()) {
+    return Refuse(catalog, kEvent, session_id, allowed.error());
+  }
   const fs::path key_path = DataKeyPath(catalog.studio(), state.subject_id);
   if (fs::exists(IndexPath(vault)) && !fs::exists(key_path)) {
     // Not recorded as an erasure in this chain: the key file was lost or moved, not shredded.
@@ -643,6 +648,47 @@ Result<std::uintmax_t> RemoveSessionPlaintext(const fs::path& studio, const std:
                        "check the folder's permissions, remove it by hand and record it");
     }
     removed += n;
+  }
+  return removed;
+}
+
+Result<std::uintmax_t> RemoveEveryCopy(catalog::Catalog& catalog, const std::string& session) {
+  auto removed = RemoveSessionPlaintext(catalog.studio(), session);
+  if (!removed.ok()) return removed.error();
+  auto remove = [&](const fs::path& path) -> Status {
+    std::error_code ec;
+    *removed += fs::remove_all(path, ec);
+    if (ec) {
+      return MakeError("could not remove a copy of the subject's data: " + ec.message(),
+                       path.string(), "remove it by hand, then run the erasure again");
+    }
+    return OkStatus();
+  };
+  // The review station's exports.
+  TWINRIG_RETURN_IF_ERROR(remove(catalog.studio() / "exports" / session));
+  // Every export the audit log records, wherever it was written: the files it wrote.
+  auto stmt = catalog.db().Prepare(
+      "SELECT json_extract(payload, '$.out'), json_extract(payload, '$.written') FROM audit_log "
+      "WHERE json_extract(payload, '$.event') = 'export' AND "
+      "json_extract(payload, '$.session_id') = ?");
+  if (!stmt.ok()) return stmt.error();
+  stmt->Bind(1, session);
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    const fs::path out = stmt->ColumnText(0);
+    const Json written = Json::parse(stmt->ColumnText(1), nullptr, false);
+    if (out.empty() || !written.is_array()) continue;
+    for (const auto& rel : written) {
+      if (!rel.is_string()) continue;
+      const fs::path path = (out / rel.get<std::string>()).lexically_normal();
+      // Only what lies inside the export's folder, whatever the log says.
+      if (path.string().rfind(out.string() + "/", 0) != 0) continue;
+      TWINRIG_RETURN_IF_ERROR(remove(path));
+    }
+    std::error_code ec;
+    fs::remove(out, ec);  // only when empty: the folder may hold the studio's other files
   }
   return removed;
 }

@@ -82,4 +82,10 @@ Result<VaultStatus> GetVaultStatus(catalog::Catalog& catalog, const std::string&
 Result<std::uintmax_t> RemoveSessionPlaintext(const std::filesystem::path& studio,
                                               const std::string& session);
 
+// Every place a session's images or twin can be, for an erasure: RemoveSessionPlaintext (images,
+// twin, reconstruction workspace with COLMAP's databases, vault), the review station's exports
+// (<studio>/exports/<session>/) and the files of every export the audit log records, wherever
+// they were written. Returns the number of entries removed.
+Result<std::uintmax_t> RemoveEveryCopy(catalog::Catalog& catalog, const std::string& session);
+
 }  // namespace twinrig::consent

@@ -44,6 +44,7 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddRetention(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddVault(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddCalibrate(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code);

@@ -8,6 +8,7 @@
 #include "consent/gates.h"
 #include "consent/keys.h"
 #include "consent/records.h"
+#include "consent/status.h"
 #include "host/app/command.h"
 #include "host/app/passphrase.h"
 #include "host/catalog/catalog.h"
@@ -84,6 +85,10 @@ Status SignAs(catalog::Catalog& catalog, const std::string& session, const std::
   if (!rec.ok()) return rec.error();
   PrintRecord(*rec);
   if (role == cs::kRoleStudio) TWINRIG_RETURN_IF_ERROR(cs::AuditCheckpoint(catalog, *key));
+  // The subject (and the studio) keep this: `twinrig audit verify --receipt` checks it later.
+  auto receipt = cs::AuditReceipt(catalog);
+  if (!receipt.ok()) return receipt.error();
+  std::cout << "receipt " << *receipt << "\n";
   return OkStatus();
 }
 
@@ -114,10 +119,23 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!opts->name.empty()) {
         TWINRIG_RETURN_IF_ERROR(catalog.SetStudioName(opts->name));
       }
-      std::cout << "kid " << key->kid << "\npublic_key " << cs::HexEncode(key->public_key)
-                << "\nminisign_public_key " << (global.studio / "keys/studio.pub").string() << "\n";
+      std::cout << "kid " << key->kid << "\npin " << key->kid << " (write it into a file "
+                << "outside the studio folder and name that file in " << cs::kStudioPinVariable
+                << ")\npublic_key " << cs::HexEncode(key->public_key) << "\nminisign_public_key "
+                << (global.studio / "keys/studio.pub").string() << "\n";
       auto seq = cs::AuditAppend(catalog, "key.created", {{"role", "studio"}, {"kid", key->kid}});
       return seq.ok() ? OkStatus() : Status(seq.error());
+    });
+  });
+
+  auto* retire = keys->add_subcommand(
+      "retire", "retire a key: records made after now with its signature do not verify");
+  retire->add_option("kid", opts->id, "the key id (`twinrig keys export` lists them)")->required();
+  retire->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      TWINRIG_RETURN_IF_ERROR(cs::RetireKey(catalog, opts->id));
+      std::cout << "retired " << opts->id << "\n";
+      return OkStatus();
     });
   });
 
@@ -270,8 +288,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     std::string subject, session, technician, text, text_version,
         language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
         passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
-        licensee, from, to;
-    std::vector<std::string> grant_ids;
+        licensee, from, to, out;
+    int valid_hours = 24;
+    std::vector<std::string> grant_ids, pins;
     bool erase = false, no_check = false, json = false;
   };
   auto opts = std::make_shared<Opts>();
@@ -486,6 +505,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath());
   verify->add_option("--keys", opts->keys, "key-ring JSON (from `twinrig keys export`)")
       ->transform(UserPath());
+  verify->add_option("--pin", opts->pins,
+                     "studio key id to trust (repeatable; offline): any other studio key in the "
+                     "key ring is refused");
   verify->add_flag("--json", opts->json, "print JSON");
   verify->callback([&global, &exit_code, opts] {
     auto run = [&](std::optional<catalog::Catalog*> catalog) -> Status {
@@ -495,6 +517,9 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       } else {
         auto ring = cs::KeyRing::FromFile(opts->keys);
         if (!ring.ok()) return ring.error();
+        if (!opts->pins.empty()) {
+          TWINRIG_RETURN_IF_ERROR(cs::CheckPinnedStudioKeys(*ring, opts->pins, opts->keys));
+        }
         chain = cs::Chain::Load(opts->dir, *ring);
       }
       if (!chain.ok()) return chain.error();
@@ -558,10 +583,56 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                 [&](catalog::Catalog& catalog) -> Status { return run(&catalog); });
   });
 
-  auto* status = consent->add_subcommand("status", "what the chain allows now: grants, state");
-  status->add_option("--session", opts->session, "session id")->required();
+  auto* status = consent->add_subcommand(
+      "status",
+      "what the chain allows now (--session); the signed status list for licensees (--export); "
+      "a licensee's offline check of one grant (--check)");
+  status->add_option("--session", opts->session, "session id");
+  status->add_option("--export", opts->out, "write the studio-signed revocation status list")
+      ->transform(UserPath());
+  status
+      ->add_option("--passphrase-file", opts->passphrase_file,
+                   "the studio key's passphrase (with --export)")
+      ->transform(UserPath());
+  status
+      ->add_option("--valid-hours", opts->valid_hours,
+                   "hours until the list is stale and licensees must fetch a new one")
+      ->check(CLI::Range(1, 24 * 31));
+  status->add_option("--check", opts->dir, "a status list to check offline (with --keys, --pin)")
+      ->transform(UserPath());
+  status->add_option("--keys", opts->keys, "key-ring JSON (with --check)")->transform(UserPath());
+  status->add_option("--pin", opts->pins, "the studio key id to trust (with --check)");
+  status->add_option("--grant", opts->grant_ids, "the grant to check (with --check)");
   status->callback([&global, &exit_code, opts] {
+    if (!opts->dir.empty()) {
+      // Offline, as a licensee runs it: no studio folder needed.
+      auto ring = cs::KeyRing::FromFile(opts->keys);
+      if (!ring.ok()) return (void)(exit_code = Fail(ring.error()));
+      if (opts->grant_ids.size() != 1 || opts->session.empty() || opts->pins.empty()) {
+        exit_code = Fail(MakeError("--check needs --session, one --grant, --keys and --pin", "",
+                                   "give the grant to check and the studio key id to trust"));
+        return;
+      }
+      auto entry = cs::CheckStatus(opts->dir, *ring, opts->pins, cs::NowUtc(), opts->session,
+                                   opts->grant_ids.front());
+      if (!entry.ok()) return (void)(exit_code = Fail(entry.error()));
+      std::cout << "status " << entry->status << "\n";
+      exit_code = 0;
+      return;
+    }
     WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      if (!opts->out.empty()) {
+        auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
+        if (!key.ok()) return key.error();
+        TWINRIG_RETURN_IF_ERROR(
+            cs::WriteStatusList(catalog, *key, opts->out, opts->valid_hours, ""));
+        std::cout << "status_list " << opts->out << "\n";
+        return OkStatus();
+      }
+      if (opts->session.empty()) {
+        return MakeError("give --session, --export or --check", "",
+                         "`twinrig consent status --help` shows the three");
+      }
       auto chain = cs::Chain::ForSession(catalog, opts->session);
       if (!chain.ok()) return chain.error();
       const auto& s = chain->state();
@@ -640,6 +711,13 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   cmd->add_option("--out", req->out, "output folder")->transform(UserPath())->required();
   cmd->add_flag("--composite", req->composite,
                 "label as compositeWithTrainedAlgorithmicMedia (default trainedAlgorithmicMedia)");
+  cmd->add_option("--context", req->contexts,
+                  "a context the output appears in (repeatable); refused when the grant "
+                  "prohibits it");
+  cmd->add_option("--alteration", req->alterations,
+                  "an alteration made (repeatable); refused unless the grant permits it");
+  cmd->add_flag("--generative", req->generative,
+                "generative AI is used; refused unless the grant allows it");
   cmd->add_option("--passphrase-file", *pass, "the studio key's passphrase (signs provenance)")
       ->transform(UserPath())
       ->required();
@@ -657,28 +735,60 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   });
 }
 
+void AddRetention(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* retention = parent.add_subcommand("retention", "act on the retention schedule (R15)");
+  retention->require_subcommand(1);
+  auto pass = std::make_shared<std::string>();
+  auto today = std::make_shared<std::string>();
+  auto* run = retention->add_subcommand(
+      "run", "destroy every session past its destroy_by date, with a signed destruction record");
+  run->add_option("--passphrase-file", *pass, "the studio key's passphrase")
+      ->transform(UserPath())
+      ->required();
+  run->add_option("--today", *today, "the date to act on, YYYY-MM-DD (default: today, UTC)");
+  run->callback([&global, &exit_code, pass, today] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
+      if (!key.ok()) return key.error();
+      auto destroyed = cs::RunRetention(catalog, *key, *today);
+      if (!destroyed.ok()) return destroyed.error();
+      for (const auto& session : *destroyed) std::cout << "destroyed " << session << "\n";
+      std::cout << "sessions " << destroyed->size() << "\n";
+      return OkStatus();
+    });
+  });
+}
+
 void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* audit = parent.add_subcommand("audit", "the hash-chained audit log");
   audit->require_subcommand(1);
   auto pass = std::make_shared<std::string>();
-  audit->add_subcommand("verify", "recompute the chain and check the signed checkpoints")
-      ->callback([&global, &exit_code] {
-        WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
-          auto ring = cs::KeyRing::FromCatalog(catalog);
-          if (!ring.ok()) return ring.error();
-          auto report = cs::AuditVerify(catalog, *ring);
-          if (!report.ok()) return report.error();
-          std::cout << "entries " << report->entries << "\ncheckpoints " << report->checkpoints
-                    << "\ncovered " << report->covered << "\nhead " << report->head << "\n";
-          if (report->covered < report->entries) {
-            std::cout << "unanchored " << report->entries - report->covered
-                      << " (entries after the newest checkpoint; run `twinrig audit "
-                         "checkpoint`)\n";
-          }
-          std::cout << "valid\n";
-          return OkStatus();
-        });
-      });
+  auto receipts = std::make_shared<std::vector<std::string>>();
+  auto* verify =
+      audit->add_subcommand("verify", "recompute the chain and check the signed checkpoints");
+  verify->add_option("--receipt", *receipts,
+                     "a receipt COUNT:HEAD printed at a signature (repeatable): still in the log");
+  verify->callback([&global, &exit_code, receipts] {
+    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      auto ring = cs::KeyRing::FromCatalog(catalog);
+      if (!ring.ok()) return ring.error();
+      auto report = cs::AuditVerify(catalog, *ring);
+      if (!report.ok()) return report.error();
+      for (const auto& receipt : *receipts) {
+        TWINRIG_RETURN_IF_ERROR(cs::CheckAuditReceipt(*report, receipt));
+      }
+      std::cout << "entries " << report->entries << "\ncheckpoints " << report->checkpoints
+                << "\ncovered " << report->covered << "\nanchored " << report->anchored << "\nhead "
+                << report->head << "\n";
+      if (report->covered < report->entries) {
+        std::cout << "unanchored " << report->entries - report->covered
+                  << " (entries after the newest checkpoint; run `twinrig audit "
+                     "checkpoint`)\n";
+      }
+      std::cout << "valid\n";
+      return OkStatus();
+    });
+  });
   auto* cp = audit->add_subcommand("checkpoint", "sign (count, head) with the studio key");
   cp->add_option("--passphrase-file", *pass, "the studio key's passphrase")
       ->transform(UserPath())

@@ -3,7 +3,9 @@
 #include <iostream>
 #include <memory>
 
+#include "consent/gates.h"
 #include "host/app/command.h"
+#include "host/catalog/catalog.h"
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
 
@@ -94,6 +96,18 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
                     : args->dense == "colmap" ? reconstruct::DenseStereo::kColmap
                                               : reconstruct::DenseStereo::kAuto;
     if (!args->backdrop.empty()) options.backdrop = *reconstruct::ParseBackdropKey(args->backdrop);
+    {
+      // A person's images are processed only under their standing consent.
+      auto catalog = catalog::Catalog::Open(global.studio);
+      Status allowed =
+          catalog.ok() ? consent::CheckProcessingAllowed(*catalog, args->session, "reconstruction")
+                       : Status(catalog.error());
+      if (!allowed.ok()) {
+        PrintError(allowed.error().what, allowed.error().where, allowed.error().todo);
+        exit_code = 1;
+        return;
+      }
+    }
     std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
               << ")\n";
     double elapsed = 0;

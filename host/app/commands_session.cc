@@ -219,13 +219,14 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto info = session::LoadSession(global.studio, id);
     if (!info.ok()) return Fail(info.error(), exit_code);
 
-    // A person is captured only under their signed consent for this very session. Resuming
-    // downloads what was already taken and needs no new decision.
-    if (info->kind == session::SessionKind::kSubject && !args.resume &&
-        args.accept_missing.empty()) {
-      Status allowed = consent::CheckCaptureAllowed(*catalog, info->subject_id, info->id);
-      if (!allowed.ok()) return Fail(allowed.error(), exit_code);
-    }
+    // A person is captured only under their signed consent for this very session, whatever the
+    // mode: resuming, retaking and closing a take are processing too, and consent may have been
+    // revoked since the take began.
+    auto gate = [&]() -> Status {
+      if (info->kind != session::SessionKind::kSubject) return OkStatus();
+      return consent::CheckCaptureAllowed(*catalog, info->subject_id, info->id);
+    };
+    if (Status allowed = gate(); !allowed.ok()) return Fail(allowed.error(), exit_code);
 
     session::StudioCaptureArgs capture_args;
     capture_args.takes = args.takes;
@@ -250,6 +251,7 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
          ++round) {
       (void)PrintReport(*report);
       std::cout << "finishing (round " << round + 1 << " of " << args.finish << ")\n";
+      if (Status allowed = gate(); !allowed.ok()) return Fail(allowed.error(), exit_code);
       report = runner.Resume();
       if (!report.ok()) return Fail(report.error(), exit_code);
       if (report->complete() || !report->stopped.empty()) break;

@@ -29,6 +29,7 @@ constexpr Command kCommands[] = {
     {"consent", AddConsent},
     {"export", AddExport},
     {"audit", AddAudit},
+    {"retention", AddRetention},
     {"vault", AddVault},
     {"reconstruct", AddReconstruct},
     {"score", AddScore},

@@ -923,6 +923,15 @@ ApiResponse Api::SessionFile(const std::string& session, const fs::path& relativ
   if (!fs::is_regular_file(file, ec) || !IsInside(folder, file)) {
     return Fail(404, "no such file", session + "/" + relative.string());
   }
+  // Images and twin bytes are the person's likeness: served only under standing consent, and
+  // every decision is in the audit log.
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  if (Status allowed =
+          cs::CheckProcessingAllowed(*catalog, session, "serving " + relative.generic_string());
+      !allowed.ok()) {
+    return Fail(403, allowed.error());
+  }
   auto bytes = ReadFileText(file);
   if (!bytes.ok()) return Fail(500, bytes.error());
   ApiResponse r{200, MimeType(file), std::move(*bytes), {}};

@@ -122,6 +122,44 @@ fs::path CaptureWithTwin(twinrig::consent::testing::Studio& s, const std::string
   return folder;
 }
 
+TEST_CASE("Review station: images and twin bytes are served only under standing consent",
+          "[integration]") {
+  namespace cs = twinrig::consent;
+  cs::testing::Studio s;
+  const std::string session = "S-20260101-0001";
+  const fs::path folder = CaptureWithTwin(s, session);
+  Station station(s.root);
+  const std::string model =
+      CookieOf(station.Login(station.server->access().IssueSubjectPin(session)));
+  const std::string twin = "/api/sessions/" + session + "/twin/preview/twin.glb";
+  const std::string image = "/api/sessions/" + session + "/images/CAM0/0001.jpg";
+  CHECK(Fetch(station.port, http::verb::get, twin, {}, model).status == 200);
+  CHECK(Fetch(station.port, http::verb::get, image, {}, model).status == 200);
+  // As found: after a revocation the station still served them, unaudited.
+  REQUIRE(cs::Revoke(s.catalog, session, {}, false, "withdrawn").ok());
+  s.SignAs(session, "subject");
+  for (const auto& target : {twin, image}) {
+    const Reply refused = Fetch(station.port, http::verb::get, target, {}, model);
+    INFO(refused.body);
+    CHECK(refused.status == 403);
+    CHECK(refused.body.find("revoked") != std::string::npos);
+  }
+  // The revocation moved out of the folder: refused as truncation, not served.
+  for (const auto& entry : fs::directory_iterator(folder / "consent")) {
+    if (entry.path().filename().string().find("-revocation.") != std::string::npos) {
+      fs::rename(entry.path(), s.dir / entry.path().filename());
+    }
+  }
+  const Reply cut = Fetch(station.port, http::verb::get, twin, {}, model);
+  CHECK(cut.status == 403);
+  CHECK(cut.body.find("truncated") != std::string::npos);
+  auto stmt = s.catalog.db().Prepare(
+      "SELECT COUNT(*) FROM audit_log WHERE json_extract(payload, '$.event') = 'processing.gate'");
+  REQUIRE(stmt.ok());
+  REQUIRE(stmt->Step().value());
+  CHECK(stmt->ColumnInt(0) == 5);
+}
+
 TEST_CASE("Review station: a rejected twin goes with its capture, and the studio records it",
           "[integration]") {
   namespace cs = twinrig::consent;

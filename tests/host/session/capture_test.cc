@@ -245,6 +245,19 @@ TEST_CASE("a person is not captured without their signed consent for the session
   INFO(refused.output);
   CHECK(refused.exit_code == 1);
   CHECK(refused.output.find("consent") != std::string::npos);
+  // As found: --resume and --finish fired cameras without the gate. Every mode passes it now.
+  for (const std::vector<std::string>& mode :
+       {std::vector<std::string>{"--resume"},
+        {"--retake-missing"},
+        {"--finish", "1"},
+        {"--accept-missing", f.farm->config(0).serial, "--reason", "test"}}) {
+    std::vector<std::string> command = {"capture", "--session", id, "--software-trigger"};
+    command.insert(command.end(), mode.begin(), mode.end());
+    auto gated = Twinrig(f.studio(), command);
+    INFO(mode.front() << ": " << gated.output);
+    CHECK(gated.exit_code == 1);
+    CHECK(gated.output.find("capture refused: there is no consent record") != std::string::npos);
+  }
   for (size_t i = 0; i < f.farm->size(); ++i) CHECK(f.farm->Stats(i).exposures == 0);
 }
 
