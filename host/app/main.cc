@@ -32,6 +32,7 @@ constexpr Command kCommands[] = {
     {"vault", AddVault},
     {"reconstruct", AddReconstruct},
     {"score", AddScore},
+    {"farm", AddFarm},
     {"review", AddReview},
     {"demo", AddDemo},
 };
