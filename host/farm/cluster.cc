@@ -16,7 +16,6 @@
 #include <toml++/toml.h>
 
 #include "util/files.h"
-#include "util/options.h"
 
 namespace twinrig::farm {
 namespace {
@@ -224,7 +223,11 @@ Result<Settings> LoadSettings(const fs::path& studio) {
                        "the settings are reconstruct, slurm_conf, partition and depth_chunks");
     }
   }
-  TWINRIG_RETURN_IF_ERROR(ValidateOptions(settings, "farm settings in " + file.string()));
+  if (const auto problems = settings.Validate(); !problems.empty()) {
+    std::string all;
+    for (const auto& p : problems) all += (all.empty() ? "" : "; ") + p;
+    return MakeError(all, file.string(), "fix the setting in farm.toml");
+  }
   return settings;
 }
 

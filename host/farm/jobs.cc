@@ -69,8 +69,9 @@ Result<std::map<std::string, Queued>> ReadQueue(const Settings& settings) {
     std::vector<std::string> fields;
     std::istringstream parts(line);
     for (std::string f; std::getline(parts, f, '|');) fields.push_back(f);
-    if (fields.size() < 4) continue;
-    queue[fields[0]] = {fields[1], fields[2], fields[3]};
+    // A pending job has no node yet: its line ends with the last separator.
+    if (fields.size() < 3) continue;
+    queue[fields[0]] = {fields[1], fields[2], fields.size() > 3 ? fields[3] : std::string()};
   }
   return queue;
 }

@@ -9,9 +9,15 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
+#include "reconstruct/mvs.h"
+#include "reconstruct/pipeline.h"
 #include "tests/reconstruct/rendered_session.h"
 #include "tests/test_support.h"
 #include "util/files.h"
@@ -61,8 +67,9 @@ const farm::StageJob& Find(const farm::SessionJobs& jobs, reconstruct::Stage sta
 
 }  // namespace
 
+// [slow]: about 4 minutes in the sanitizer build on a loaded 2-core machine.
 TEST_CASE("A session is reconstructed on the single-machine Slurm farm, a killed job resumed",
-          "[integration]") {
+          "[slow]") {
   if (const std::string missing = SlurmMissing(); !missing.empty()) {
     WARN("farm test skipped: " << missing);
     return;
@@ -181,5 +188,98 @@ TEST_CASE("A session is reconstructed on the single-machine Slurm farm, a killed
   for (const auto& [name, pid] : daemons) {
     INFO(name << " " << pid);
     CHECK(::kill(pid, 0) != 0);
+  }
+}
+
+TEST_CASE("farm.toml: defaults, paths against the studio, and clear errors", "[unit]") {
+  TempDir dir;
+  auto none = farm::LoadSettings(dir.path());
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->reconstruct_on_farm);
+  CHECK(none->slurm_conf.empty());
+  CHECK(none->depth_chunks == 4);
+
+  REQUIRE(WriteFileAtomic(farm::SettingsFile(dir.path()),
+                          "reconstruct = \"slurm\"\nslurm_conf = \"cluster/slurm.conf\"\n"
+                          "partition = \"recon\"\ndepth_chunks = 8\n")
+              .ok());
+  auto set = farm::LoadSettings(dir.path());
+  REQUIRE(set.ok());
+  CHECK(set->reconstruct_on_farm);
+  CHECK(set->slurm_conf == dir.path() / "cluster" / "slurm.conf");
+  CHECK(set->partition == "recon");
+  CHECK(set->depth_chunks == 8);
+
+  // `farm use` keeps the other settings.
+  REQUIRE(farm::SetReconstructOnFarm(dir.path(), false).ok());
+  auto kept = farm::LoadSettings(dir.path());
+  REQUIRE(kept.ok());
+  CHECK_FALSE(kept->reconstruct_on_farm);
+  CHECK(kept->slurm_conf == set->slurm_conf);
+  CHECK(kept->partition == "recon");
+  CHECK(kept->depth_chunks == 8);
+
+  for (const auto& [text, said] : std::vector<std::pair<std::string, std::string>>{
+           {"reconstruct = \"cloud\"\n", "reconstruct must be"},
+           {"reconstruct = [\n", "not valid TOML (line"},
+           {"depth_chunks = 0\n", "depth_chunks must be 1..256"},
+           {"depth_chunks = \"many\"\n", "depth_chunks must be a whole number"},
+           {"slurm_conf = 3\n", "slurm_conf must be a string"},
+           {"nodes = 3\n", "unknown setting \"nodes\""}}) {
+    REQUIRE(WriteFileAtomic(farm::SettingsFile(dir.path()), text).ok());
+    auto bad = farm::LoadSettings(dir.path());
+    INFO(text);
+    REQUIRE_FALSE(bad.ok());
+    CHECK_THAT(bad.error().what, Catch::Contains(said));
+    CHECK(bad.error().where == farm::SettingsFile(dir.path()).string());
+  }
+}
+
+TEST_CASE("A farm job's options are the options the station was given", "[unit]") {
+  reconstruct::ReconstructOptions options;
+  options.level = reconstruct::Level::kFull;
+  options.scale = 0.3;
+  options.take = 2;
+  options.threads = 3;
+  options.bundle_adjust = true;
+  options.target_faces = 1234;
+  options.poisson_trim = 5.5;
+  options.max_gap_mm = 4.25;
+  options.plane_step_px = 0.75;
+  options.window = 13;
+  options.dense = reconstruct::DenseStereo::kTwinrig;
+  options.backdrop = *reconstruct::ParseBackdropKey("10,20,30:12");
+  options.colmap = "/opt/colmap/bin/colmap";
+  auto back = reconstruct::OptionsFromJson(reconstruct::OptionsToJson(options), "options.json");
+  REQUIRE(back.ok());
+  CHECK(reconstruct::OptionsToJson(*back) == reconstruct::OptionsToJson(options));
+
+  auto unknown = reconstruct::OptionsToJson(options);
+  unknown["gpu"] = true;
+  auto refused = reconstruct::OptionsFromJson(unknown, "options.json");
+  REQUIRE_FALSE(refused.ok());
+  CHECK_THAT(refused.error().what, Catch::Contains("unknown reconstruction option \"gpu\""));
+  auto wrong = reconstruct::OptionsToJson(options);
+  wrong["threads"] = "two";
+  CHECK_FALSE(reconstruct::OptionsFromJson(wrong, "options.json").ok());
+  auto invalid = reconstruct::OptionsToJson(options);
+  invalid["threads"] = 0;
+  auto refused_invalid = reconstruct::OptionsFromJson(invalid, "options.json");
+  REQUIRE_FALSE(refused_invalid.ok());
+  CHECK_THAT(refused_invalid.error().what, Catch::Contains("threads must be at least 1"));
+}
+
+TEST_CASE("The depth stage's chunks cover every view once", "[unit]") {
+  for (size_t views : {1U, 3U, 24U, 25U, 160U}) {
+    for (int chunks : {1, 2, 4, 7}) {
+      size_t next = 0;
+      for (int c = 0; c < chunks; ++c) {
+        const auto [first, last] = reconstruct::ChunkOfViews(views, c, chunks);
+        CHECK(first == next);
+        CHECK(last - first <= views / static_cast<size_t>(chunks) + 1);
+        next = last;
+      }
+      CHECK(next == views);
+    }
   }
 }
