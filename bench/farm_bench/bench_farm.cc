@@ -61,11 +61,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--sessions must be at least 1 and --size at least 64x48\n");
     return 2;
   }
-  const bool keep = bench::HasFlag(argc, argv, "--keep");
+  // --studio DIR: work in DIR (kept), reusing the sessions already rendered there.
+  const char* studio_text = bench::FlagValue(argc, argv, "--studio");
+  const bool keep = bench::HasFlag(argc, argv, "--keep") || studio_text != nullptr;
   char pattern[] = "/tmp/twinrig-bench-farm-XXXXXX";
-  const char* made = ::mkdtemp(pattern);
+  const char* made = studio_text != nullptr ? studio_text : ::mkdtemp(pattern);
   if (made == nullptr) return 1;
-  const fs::path studio = made;
+  const fs::path studio = fs::absolute(made);
   std::vector<std::string> ids;
   for (int i = 0; i < sessions; ++i) {
     testing::RenderedSessionOptions so;
@@ -74,6 +76,8 @@ int main(int argc, char** argv) {
     so.seed = 11 + static_cast<std::uint64_t>(i);
     so.session_id = "S-FARM-" + std::to_string(i + 1);
     so.calibration_id = "C-FARM-" + std::to_string(i + 1);
+    ids.push_back(so.session_id);
+    if (fs::exists(studio / "sessions" / so.session_id / "session.json")) continue;
     std::printf("rendering %s (head24, %dx%d) into %s\n", so.session_id.c_str(), width, height,
                 studio.c_str());
     std::fflush(stdout);
@@ -82,7 +86,6 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", session.error().Describe().c_str());
       return 1;
     }
-    ids.push_back(so.session_id);
   }
 
   // Local: one after another, as a station without a farm makes them.
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
     local_f2.push_back(FScore2(studio, id));
     std::error_code ec;
     const fs::path twin = studio / "sessions" / id / "twin";
+    fs::remove_all(twin / "full-local", ec);
     fs::rename(twin / "full", twin / "full-local", ec);
   }
 

@@ -37,7 +37,13 @@ constexpr Daemon kDaemons[] = {
 fs::path RunFolder(const fs::path& studio) { return LocalFarmFolder(studio) / "run"; }
 fs::path LogFolder(const fs::path& studio) { return LocalFarmFolder(studio) / "log"; }
 fs::path LocalConf(const fs::path& studio) { return LocalFarmFolder(studio) / "slurm.conf"; }
-fs::path MungeSocket(const fs::path& studio) { return RunFolder(studio) / "munge.socket"; }
+// munged wants every folder above its socket open to all (execute), which a private studio folder
+// is not: the socket lives under /run, in a folder named after the studio's farm folder.
+fs::path MungeSocketFolder(const fs::path& studio) {
+  return fs::path("/run/twinrig-farm") /
+         Sha256Hex(fs::absolute(LocalFarmFolder(studio)).lexically_normal().string()).substr(0, 16);
+}
+fs::path MungeSocket(const fs::path& studio) { return MungeSocketFolder(studio) / "munge.socket"; }
 
 // The PID a daemon recorded, when that process is alive and is that program (a PID file left by
 // a crash may name a PID reused since).
@@ -327,6 +333,15 @@ Result<UpReport> Up(const fs::path& studio, const UpOptions& options) {
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
+  const auto open_to_all = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec;
+  fs::create_directories(MungeSocketFolder(studio), ec);
+  fs::permissions(MungeSocketFolder(studio).parent_path(), open_to_all, ec);
+  fs::permissions(MungeSocketFolder(studio), open_to_all, ec);
+  if (ec) {
+    return MakeError("cannot create the folder of munge's socket: " + ec.message(),
+                     MungeSocketFolder(studio).string(), "check that /run is writable by root");
+  }
   TWINRIG_RETURN_IF_ERROR(MakeMungeKey(f / "munge" / "munge.key"));
   TWINRIG_RETURN_IF_ERROR(WriteLocalConf(studio));
   const auto sbin = [](const std::string& program) {
