@@ -458,8 +458,14 @@ Result<cv::Mat> ReadColmapMat(const fs::path& path) {
 
 Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const fs::path& images,
                                   const std::vector<cv::Vec3d>& points, const fs::path& dense,
-                                  const MvsOptions& options) {
+                                  const MvsOptions& options, const ViewRange& references) {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "multi-view stereo options"));
+  const size_t last = std::min(references.last, views.size());
+  const size_t first = std::min(references.first, last);
+  if (first == last) {
+    return MakeError("no reference views to make depth maps for", dense.string(),
+                     "pass a range inside the " + std::to_string(views.size()) + " views");
+  }
   std::error_code ec;
   fs::create_directories(dense / "stereo" / "depth_maps", ec);
   fs::create_directories(dense / "stereo" / "normal_maps", ec);
@@ -475,14 +481,14 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
     cv::Mat g;
     cv::cvtColor(colour, g, cv::COLOR_BGR2GRAY);
     g.convertTo(grey[i], CV_32F);
-    if (options.backdrop.enabled) {
+    if (options.backdrop.enabled && i >= first && i < last) {
       backdrop[i] = BackdropMask(colour, options.backdrop);
       backdrop_sum += cv::countNonZero(backdrop[i]) / static_cast<double>(backdrop[i].total());
     }
   }
   std::vector<ViewPlan> plans(views.size());
   const cv::Vec3d centre = Convergence(views);
-  for (size_t i = 0; i < views.size(); ++i) {
+  for (size_t i = first; i < last; ++i) {
     plans[i] = Plan(views, i, points, centre, options);
     if (plans[i].sources.size() < 2 || plans[i].planes == 0) {
       return MakeError("camera " + views[i].serial +
@@ -506,12 +512,12 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
   // One reference view per thread; OpenCV's own threads stay off meanwhile.
   const int cv_threads = cv::getNumThreads();
   cv::setNumThreads(1);
-  std::atomic<size_t> next{0};
+  std::atomic<size_t> next{first};
   std::mutex mutex;
   std::vector<std::string> errors;
   double valid = 0;
   auto work = [&] {
-    for (size_t r = next++; r < views.size(); r = next++) {
+    for (size_t r = next++; r < last; r = next++) {
       DepthResult d = SweepView(views, grey, backdrop[r], r, plans[r], options);
       const double fraction = cv::countNonZero(d.depth) / static_cast<double>(d.depth.total());
       const std::string stem = views[r].name + ".geometric.bin";
@@ -530,11 +536,12 @@ Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views, const f
   cv::setNumThreads(cv_threads);
   if (!errors.empty()) return MakeError(errors.front(), dense.string(), "free disk space");
   MvsStats stats;
-  stats.views = static_cast<int>(views.size());
-  for (const auto& p : plans) stats.mean_planes += p.planes;
-  stats.mean_planes /= static_cast<double>(views.size());
-  stats.valid_fraction = valid / static_cast<double>(views.size());
-  stats.backdrop_fraction = backdrop_sum / static_cast<double>(views.size());
+  const auto count = static_cast<double>(last - first);
+  stats.views = static_cast<int>(last - first);
+  for (size_t i = first; i < last; ++i) stats.mean_planes += plans[i].planes;
+  stats.mean_planes /= count;
+  stats.valid_fraction = valid / count;
+  stats.backdrop_fraction = backdrop_sum / count;
   return stats;
 }
 

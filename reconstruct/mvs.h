@@ -53,18 +53,27 @@ struct MvsOptions {
 };
 
 struct MvsStats {
-  int views = 0;
+  int views = 0;  // reference views
   double mean_planes = 0;
   double valid_fraction = 0;     // of all reference pixels, those with a depth
   double backdrop_fraction = 0;  // of all pixels, those keyed out as backdrop
 };
 
-// Depth and normal maps for every view. `images` holds views[i].name (the undistorted images);
-// `points` are the sparse points that bound each view's depth range.
+// The reference views one call makes depth maps for: views[first] up to views[last - 1]. Every
+// view can still be a source view, so that ranges computed apart (a farm's job array) give the
+// maps one call over all views gives.
+struct ViewRange {
+  size_t first = 0;
+  size_t last = static_cast<size_t>(-1);  // clamped to the number of views
+};
+
+// Depth and normal maps for the views of `references`. `images` holds views[i].name (the
+// undistorted images); `points` are the sparse points that bound each view's depth range.
 Result<MvsStats> ComputeDepthMaps(const std::vector<PinholeView>& views,
                                   const std::filesystem::path& images,
                                   const std::vector<cv::Vec3d>& points,
-                                  const std::filesystem::path& dense, const MvsOptions& options);
+                                  const std::filesystem::path& dense, const MvsOptions& options,
+                                  const ViewRange& references = {});
 
 // COLMAP's mvs::Mat file: "width&height&channels&" then little-endian float32, channel-planar.
 Status WriteColmapMat(const std::filesystem::path& path, const cv::Mat& image);

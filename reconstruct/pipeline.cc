@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -13,6 +14,7 @@
 #include "reconstruct/mesh.h"
 #include "reconstruct/mvs.h"
 #include "reconstruct/texture.h"
+#include "util/check.h"
 #include "util/colmap_banner.h"
 #include "util/files.h"
 #include "util/logging.h"
@@ -43,6 +45,167 @@ std::string Fixed(double v, int digits) {
   return text;
 }
 
+// The level's defaults where an option is 0.
+struct Settings {
+  bool full = false;
+  double scale = 1;
+  int target_faces = 0;
+  int atlas = 0;
+  int poisson_depth = 0;
+  double poisson_trim = 0;
+  double max_gap_mm = 0;
+  int window = 0;
+};
+
+Settings Resolve(const std::vector<InputView>& views, const ReconstructOptions& options) {
+  Settings s;
+  s.full = options.level == Level::kFull;
+  // By default each level works at a size, not a fraction: the long side of the images brought
+  // to 512 px for the preview and 1280 px for the full twin (never enlarged).
+  s.scale = options.scale;
+  if (s.scale <= 0) {
+    const int long_side =
+        views.empty() ? 0 : std::max(views.front().camera.width, views.front().camera.height);
+    s.scale = long_side > 0 ? std::min(1.0, (s.full ? 1280.0 : 512.0) / long_side) : 1.0;
+  }
+  s.target_faces = options.target_faces > 0 ? options.target_faces : (s.full ? 200000 : 40000);
+  s.atlas = options.atlas_size > 0 ? options.atlas_size : (s.full ? 4096 : 2048);
+  s.poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (s.full ? 10 : 8);
+  s.poisson_trim = options.poisson_trim > 0 ? options.poisson_trim : 4.0;
+  s.max_gap_mm = options.max_gap_mm > 0 ? options.max_gap_mm : (s.full ? 5.0 : 8.0);
+  s.window = options.window > 0 ? options.window : (s.full ? 11 : 9);
+  return s;
+}
+
+json ViewToJson(const PinholeView& v) {
+  return {{"name", v.name},
+          {"serial", v.serial},
+          {"width", v.width},
+          {"height", v.height},
+          {"fx", v.fx},
+          {"fy", v.fy},
+          {"cx", v.cx},
+          {"cy", v.cy},
+          {"R", std::vector<double>(v.R.val, v.R.val + 9)},
+          {"t", {v.t[0], v.t[1], v.t[2]}}};
+}
+
+PinholeView ViewFromJson(const json& j) {
+  PinholeView v;
+  v.name = j.at("name").get<std::string>();
+  v.serial = j.at("serial").get<std::string>();
+  v.width = j.at("width").get<int>();
+  v.height = j.at("height").get<int>();
+  v.fx = j.at("fx").get<double>();
+  v.fy = j.at("fy").get<double>();
+  v.cx = j.at("cx").get<double>();
+  v.cy = j.at("cy").get<double>();
+  const auto r = j.at("R").get<std::vector<double>>();
+  const auto t = j.at("t").get<std::vector<double>>();
+  TWINRIG_CHECK(r.size() == 9 && t.size() == 3);
+  for (size_t k = 0; k < 9; ++k) v.R.val[k] = r[k];
+  v.t = {t[0], t[1], t[2]};
+  return v;
+}
+
+// What the sparse stage hands over: the cameras and points the dense stage works from, and the
+// report so far. Doubles are written with all their digits, so a stage in another process works
+// from exactly the numbers a local run has.
+struct SparseHandover {
+  std::vector<PinholeView> views;
+  std::vector<cv::Vec3d> points;
+  bool colmap_dense = false;
+  ReconstructReport report;
+};
+
+fs::path StagesFolder(const fs::path& workspace) { return workspace / "stages"; }
+fs::path SparseFile(const fs::path& workspace) { return StagesFolder(workspace) / "sparse.json"; }
+fs::path DepthFile(const fs::path& workspace, int chunk, int chunks) {
+  return StagesFolder(workspace) /
+         ("depth-" + std::to_string(chunk) + "-of-" + std::to_string(chunks) + ".json");
+}
+
+json StagesToJson(const std::vector<StageTime>& stages) {
+  json out = json::array();
+  for (const auto& s : stages) {
+    out.push_back({{"stage", s.stage}, {"seconds", s.seconds}, {"detail", s.detail}});
+  }
+  return out;
+}
+
+std::vector<StageTime> StagesFromJson(const json& j) {
+  std::vector<StageTime> out;
+  for (const auto& s : j) {
+    out.push_back({s.at("stage").get<std::string>(), s.at("seconds").get<double>(),
+                   s.at("detail").get<std::string>()});
+  }
+  return out;
+}
+
+Status WriteSparseHandover(const fs::path& workspace, const SparseHandover& h) {
+  json views = json::array();
+  for (const auto& v : h.views) views.push_back(ViewToJson(v));
+  json points = json::array();
+  for (const auto& p : h.points) points.push_back({p[0], p[1], p[2]});
+  const auto& r = h.report;
+  const json out = {{"views", views},
+                    {"points", points},
+                    {"colmap_dense", h.colmap_dense},
+                    {"report",
+                     {{"cameras", r.cameras},
+                      {"registered", r.registered},
+                      {"pairs", r.pairs},
+                      {"sparse_points", r.sparse_points},
+                      {"mean_reprojection_px", r.mean_reprojection_px},
+                      {"adjustment",
+                       {{"cameras", r.adjustment.cameras},
+                        {"rotation_median_deg", r.adjustment.rotation_median_deg},
+                        {"rotation_max_deg", r.adjustment.rotation_max_deg},
+                        {"position_median_mm", r.adjustment.position_median_mm},
+                        {"position_max_mm", r.adjustment.position_max_mm},
+                        {"scale", r.adjustment.alignment.scale}}},
+                      {"dense_stereo", r.dense_stereo},
+                      {"stages", StagesToJson(r.stages)}}}};
+  return WriteFileAtomic(SparseFile(workspace), out.dump() + "\n");
+}
+
+Result<SparseHandover> ReadSparseHandover(const fs::path& workspace) {
+  const fs::path file = SparseFile(workspace);
+  auto text = ReadFileText(file);
+  if (!text.ok()) {
+    return MakeError("the sparse stage has not finished here (" + text.error().what + ")",
+                     file.string(), "run the sparse stage (or the whole reconstruction) first");
+  }
+  try {
+    const json j = json::parse(*text);
+    SparseHandover h;
+    for (const auto& v : j.at("views")) h.views.push_back(ViewFromJson(v));
+    for (const auto& p : j.at("points")) {
+      h.points.emplace_back(p.at(0).get<double>(), p.at(1).get<double>(), p.at(2).get<double>());
+    }
+    h.colmap_dense = j.at("colmap_dense").get<bool>();
+    const json& r = j.at("report");
+    h.report.cameras = r.at("cameras").get<int>();
+    h.report.registered = r.at("registered").get<int>();
+    h.report.pairs = r.at("pairs").get<int>();
+    h.report.sparse_points = r.at("sparse_points").get<size_t>();
+    h.report.mean_reprojection_px = r.at("mean_reprojection_px").get<double>();
+    const json& a = r.at("adjustment");
+    h.report.adjustment.cameras = a.at("cameras").get<int>();
+    h.report.adjustment.rotation_median_deg = a.at("rotation_median_deg").get<double>();
+    h.report.adjustment.rotation_max_deg = a.at("rotation_max_deg").get<double>();
+    h.report.adjustment.position_median_mm = a.at("position_median_mm").get<double>();
+    h.report.adjustment.position_max_mm = a.at("position_max_mm").get<double>();
+    h.report.adjustment.alignment.scale = a.at("scale").get<double>();
+    h.report.dense_stereo = r.at("dense_stereo").get<std::string>();
+    h.report.stages = StagesFromJson(r.at("stages"));
+    return h;
+  } catch (const json::exception&) {
+    return MakeError("the sparse stage's hand-over file is damaged", file.string(),
+                     "run the reconstruction again from the start");
+  }
+}
+
 }  // namespace
 
 std::string LevelName(Level level) { return level == Level::kFull ? "full" : "preview"; }
@@ -65,34 +228,149 @@ std::vector<std::string> ReconstructOptions::Validate() const {
   return problems;
 }
 
-Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
-                                      const fs::path& workspace, const fs::path& twin,
-                                      const ReconstructOptions& options, const Progress& progress) {
-  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "reconstruction options"));
-  const bool full = options.level == Level::kFull;
-  // By default each level works at a size, not a fraction: the long side of the images brought
-  // to 512 px for the preview and 1280 px for the full twin (never enlarged).
-  double scale = options.scale;
-  if (scale <= 0) {
-    const int long_side =
-        views.empty() ? 0 : std::max(views.front().camera.width, views.front().camera.height);
-    scale = long_side > 0 ? std::min(1.0, (full ? 1280.0 : 512.0) / long_side) : 1.0;
-  }
-  const int target_faces =
-      options.target_faces > 0 ? options.target_faces : (full ? 200000 : 40000);
-  const int atlas = options.atlas_size > 0 ? options.atlas_size : (full ? 4096 : 2048);
-  const int poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (full ? 10 : 8);
-  const double poisson_trim = options.poisson_trim > 0 ? options.poisson_trim : 4.0;
-  const double max_gap_mm = options.max_gap_mm > 0 ? options.max_gap_mm : (full ? 5.0 : 8.0);
-  const int window = options.window > 0 ? options.window : (full ? 11 : 9);
+json OptionsToJson(const ReconstructOptions& o) {
+  const char* dense = o.dense == DenseStereo::kTwinrig  ? "twinrig"
+                      : o.dense == DenseStereo::kColmap ? "colmap"
+                                                        : "auto";
+  return {{"level", LevelName(o.level)},
+          {"scale", o.scale},
+          {"take", o.take},
+          {"threads", o.threads},
+          {"bundle_adjust", o.bundle_adjust},
+          {"target_faces", o.target_faces},
+          {"atlas_size", o.atlas_size},
+          {"poisson_depth", o.poisson_depth},
+          {"poisson_trim", o.poisson_trim},
+          {"max_gap_mm", o.max_gap_mm},
+          {"plane_step_px", o.plane_step_px},
+          {"window", o.window},
+          {"dense", dense},
+          {"backdrop",
+           {{"enabled", o.backdrop.enabled},
+            {"rgb", {o.backdrop.rgb[0], o.backdrop.rgb[1], o.backdrop.rgb[2]}},
+            {"tolerance", o.backdrop.tolerance},
+            {"min_area", o.backdrop.min_area}}},
+          {"min_fused_points", o.min_fused_points},
+          {"colmap", o.colmap},
+          {"step_timeout_s", o.step_timeout_s}};
+}
 
-  ReconstructReport report;
-  report.level = LevelName(options.level);
-  report.workspace = workspace;
-  report.twin = twin;
-  report.cameras = static_cast<int>(views.size());
+Result<ReconstructOptions> OptionsFromJson(const json& j, const std::string& where) {
+  ReconstructOptions o;
+  try {
+    const std::vector<std::string> known = {
+        "level",         "scale",         "take",          "threads",      "bundle_adjust",
+        "target_faces",  "atlas_size",    "poisson_depth", "poisson_trim", "max_gap_mm",
+        "plane_step_px", "window",        "dense",         "backdrop",     "min_fused_points",
+        "colmap",        "step_timeout_s"};
+    for (const auto& [key, value] : j.items()) {
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        return MakeError("unknown reconstruction option \"" + key + "\"", where,
+                         "write the options with this twinrig version");
+      }
+    }
+    const auto level = j.at("level").get<std::string>();
+    if (level != "preview" && level != "full") {
+      return MakeError("level must be preview or full, not \"" + level + "\"", where, "");
+    }
+    o.level = level == "full" ? Level::kFull : Level::kPreview;
+    o.scale = j.at("scale").get<double>();
+    o.take = j.at("take").get<int>();
+    o.threads = j.at("threads").get<int>();
+    o.bundle_adjust = j.at("bundle_adjust").get<bool>();
+    o.target_faces = j.at("target_faces").get<int>();
+    o.atlas_size = j.at("atlas_size").get<int>();
+    o.poisson_depth = j.at("poisson_depth").get<int>();
+    o.poisson_trim = j.at("poisson_trim").get<double>();
+    o.max_gap_mm = j.at("max_gap_mm").get<double>();
+    o.plane_step_px = j.at("plane_step_px").get<double>();
+    o.window = j.at("window").get<int>();
+    const auto dense = j.at("dense").get<std::string>();
+    if (dense != "auto" && dense != "twinrig" && dense != "colmap") {
+      return MakeError("dense must be auto, twinrig or colmap, not \"" + dense + "\"", where, "");
+    }
+    o.dense = dense == "twinrig"  ? DenseStereo::kTwinrig
+              : dense == "colmap" ? DenseStereo::kColmap
+                                  : DenseStereo::kAuto;
+    const json& b = j.at("backdrop");
+    o.backdrop.enabled = b.at("enabled").get<bool>();
+    const auto rgb = b.at("rgb").get<std::vector<int>>();
+    if (rgb.size() != 3 ||
+        std::any_of(rgb.begin(), rgb.end(), [](int c) { return c < 0 || c > 255; })) {
+      return MakeError("backdrop rgb must be three values 0..255", where, "");
+    }
+    o.backdrop.rgb = cv::Vec3b(static_cast<uchar>(rgb[0]), static_cast<uchar>(rgb[1]),
+                               static_cast<uchar>(rgb[2]));
+    o.backdrop.tolerance = b.at("tolerance").get<int>();
+    o.backdrop.min_area = b.at("min_area").get<double>();
+    o.min_fused_points = j.at("min_fused_points").get<int>();
+    o.colmap = j.at("colmap").get<std::string>();
+    o.step_timeout_s = j.at("step_timeout_s").get<int>();
+  } catch (const json::exception&) {
+    return MakeError("the reconstruction options are incomplete or of the wrong type", where,
+                     "write the options with this twinrig version");
+  }
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(o, "reconstruction options in " + where));
+  return o;
+}
+
+std::string StageName(Stage stage) {
+  switch (stage) {
+    case Stage::kSparse:
+      return "sparse";
+    case Stage::kDepth:
+      return "depth";
+    case Stage::kMesh:
+      return "mesh";
+  }
+  return "?";
+}
+
+Result<Stage> ParseStage(const std::string& name) {
+  for (Stage s : {Stage::kSparse, Stage::kDepth, Stage::kMesh}) {
+    if (StageName(s) == name) return s;
+  }
+  return MakeError("unknown stage \"" + name + "\"", "", "use sparse, depth or mesh");
+}
+
+std::vector<std::string> StageRun::Validate() const {
+  std::vector<std::string> problems;
+  if (chunks < 1) problems.push_back("chunks must be at least 1");
+  if (chunk < 0 || chunk >= chunks) problems.push_back("chunk must be in 0..chunks-1");
+  return problems;
+}
+
+std::pair<size_t, size_t> ChunkOfViews(size_t views, int chunk, int chunks) {
+  const auto n = static_cast<size_t>(std::max(chunks, 1));
+  const auto c = static_cast<size_t>(std::clamp(chunk, 0, static_cast<int>(n) - 1));
+  return {views * c / n, views * (c + 1) / n};
+}
+
+namespace {
+
+// A stage's steps run by the COLMAP program report as stages of their own ("features", ...).
+Colmap MakeColmap(const fs::path& workspace, const ReconstructOptions& options,
+                  ReconstructReport& report, const Progress& progress, Clock& clock) {
+  ColmapOptions colmap_options;
+  colmap_options.program = options.colmap;
+  colmap_options.threads = options.threads;
+  colmap_options.step_timeout = std::chrono::seconds(options.step_timeout_s);
+  Colmap colmap(workspace, colmap_options, Log().With("reconstruct", report.level));
+  colmap.on_step = [&report, &progress, &clock](const std::string& step, double seconds) {
+    clock.Lap();
+    const auto dash = step.find('-');
+    report.stages.push_back(
+        {dash == std::string::npos ? step : step.substr(dash + 1), seconds, "colmap"});
+    if (progress) progress(report.stages.back());
+  };
+  return colmap;
+}
+
+Result<ReconstructReport> RunSparseStage(const std::vector<InputView>& views,
+                                         const fs::path& workspace,
+                                         const ReconstructOptions& options, const Settings& s,
+                                         ReconstructReport report, const Progress& progress) {
   const auto log = Log().With("reconstruct", report.level);
-  Clock total;
   Clock clock;
   auto stage = [&](const std::string& name, double seconds, const std::string& detail) {
     report.stages.push_back({name, seconds, detail});
@@ -117,28 +395,19 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   TWINRIG_RETURN_IF_ERROR(CheckImages(views));
   std::error_code ec;
   fs::remove_all(workspace, ec);
-  fs::create_directories(workspace, ec);
+  fs::create_directories(StagesFolder(workspace), ec);
   if (ec) {
     return MakeError("cannot create the workspace: " + ec.message(), workspace.string(),
                      "check permissions and free space");
   }
   const fs::path images = workspace / "images";
-  auto prepared = PrepareImages(views, scale, images, options.threads);
+  auto prepared = PrepareImages(views, s.scale, images, options.threads);
   if (!prepared.ok()) return prepared.error();
   stage("prepare", clock.Lap(),
         std::to_string(prepared->size()) + " images at " + std::to_string(prepared->front().width) +
             "x" + std::to_string(prepared->front().height));
 
-  ColmapOptions colmap_options;
-  colmap_options.program = options.colmap;
-  colmap_options.threads = options.threads;
-  colmap_options.step_timeout = std::chrono::seconds(options.step_timeout_s);
-  Colmap colmap(workspace, colmap_options, log);
-  colmap.on_step = [&](const std::string& step, double seconds) {
-    clock.Lap();
-    const auto dash = step.find('-');
-    stage(dash == std::string::npos ? step : step.substr(dash + 1), seconds, "colmap");
-  };
+  Colmap colmap = MakeColmap(workspace, options, report, progress, clock);
   SparseOptions sparse_options;
   sparse_options.bundle_adjust = options.bundle_adjust;
   auto sparse = RunSparse(colmap, *prepared, images, sparse_options);
@@ -218,33 +487,141 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
     TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "fusion.cfg", fusion_cfg));
     TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dense / "stereo" / "patch-match.cfg", patch_match_cfg));
   }
-  if (colmap_dense) {
-    const int long_side = std::max(prepared->front().width, prepared->front().height);
-    auto patch_match = colmap.Run("5-patch-match", "patch_match_stereo",
-                                  {"--workspace_path", dense.string(), "--workspace_format",
-                                   "COLMAP", "--PatchMatchStereo.geom_consistency", "true",
-                                   "--PatchMatchStereo.max_image_size", std::to_string(long_side),
-                                   "--PatchMatchStereo.window_radius", std::to_string(window / 2)});
-    if (!patch_match.ok()) return patch_match.error();
-    report.stages.back().stage = "depth";
-    report.stages.back().detail = "colmap patch_match_stereo (CUDA)";
+  SparseHandover handover;
+  handover.views = std::move(sparse->views);
+  handover.points = std::move(sparse->points);
+  handover.colmap_dense = colmap_dense;
+  handover.report = report;
+  TWINRIG_RETURN_IF_ERROR(WriteSparseHandover(workspace, handover));
+  return report;
+}
+
+Result<ReconstructReport> RunDepthStage(const fs::path& workspace,
+                                        const ReconstructOptions& options, const Settings& s,
+                                        const StageRun& run, ReconstructReport report,
+                                        const Progress& progress) {
+  auto handover = ReadSparseHandover(workspace);
+  if (!handover.ok()) return handover.error();
+  const fs::path dense = workspace / "dense";
+  const fs::path file = DepthFile(workspace, run.chunk, run.chunks);
+  std::error_code ec;
+  fs::remove(file, ec);
+  Clock clock;
+  json out;
+  if (handover->colmap_dense) {
+    // COLMAP's patch_match_stereo makes every view's maps in one run: the first chunk runs it.
+    if (run.chunk == 0) {
+      ReconstructReport colmap_report;
+      colmap_report.level = report.level;
+      Colmap colmap = MakeColmap(workspace, options, colmap_report, {}, clock);
+      const auto& front = handover->views.front();
+      const int long_side = std::max(front.width, front.height);
+      auto patch_match =
+          colmap.Run("5-patch-match", "patch_match_stereo",
+                     {"--workspace_path", dense.string(), "--workspace_format", "COLMAP",
+                      "--PatchMatchStereo.geom_consistency", "true",
+                      "--PatchMatchStereo.max_image_size", std::to_string(long_side),
+                      "--PatchMatchStereo.window_radius", std::to_string(s.window / 2)});
+      if (!patch_match.ok()) return patch_match.error();
+    }
+    out = {{"seconds", clock.Lap()}, {"views", 0}, {"colmap", true}};
   } else {
     MvsOptions mvs;
     mvs.threads = options.threads;
-    mvs.window = window;
-    mvs.disparity_step_px = options.plane_step_px > 0 ? options.plane_step_px : (full ? 1.0 : 2.0);
-    mvs.max_planes = full ? 384 : 256;
+    mvs.window = s.window;
+    mvs.disparity_step_px =
+        options.plane_step_px > 0 ? options.plane_step_px : (s.full ? 1.0 : 2.0);
+    mvs.max_planes = s.full ? 384 : 256;
     mvs.backdrop = options.backdrop;
-    clock.Lap();
-    auto depth = ComputeDepthMaps(sparse->views, images, sparse->points, dense, mvs);
-    if (!depth.ok()) return depth.error();
-    stage("depth", clock.Lap(),
-          Fixed(depth->mean_planes, 0) + " planes, " + Fixed(100 * depth->valid_fraction, 1) +
-              "% pixels with depth" +
-              (options.backdrop.enabled
-                   ? ", " + Fixed(100 * depth->backdrop_fraction, 1) + "% keyed out as backdrop"
-                   : std::string()));
+    const auto [first, last] = ChunkOfViews(handover->views.size(), run.chunk, run.chunks);
+    json stats = {{"views", 0}};
+    if (first < last) {
+      auto depth = ComputeDepthMaps(handover->views, workspace / "images", handover->points, dense,
+                                    mvs, ViewRange{first, last});
+      if (!depth.ok()) return depth.error();
+      stats = {{"views", depth->views},
+               {"mean_planes", depth->mean_planes},
+               {"valid_fraction", depth->valid_fraction},
+               {"backdrop_fraction", depth->backdrop_fraction}};
+    }
+    out = stats;
+    out["seconds"] = clock.Lap();
+    out["colmap"] = false;
   }
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(file, out.dump() + "\n"));
+  report.stages.push_back(
+      {"depth", out["seconds"].get<double>(),
+       "chunk " + std::to_string(run.chunk + 1) + " of " + std::to_string(run.chunks)});
+  if (progress) progress(report.stages.back());
+  return report;
+}
+
+// The depth stage as one line of the report: its chunks' times added up (the work, whatever ran
+// side by side) and their figures averaged over the views.
+Result<StageTime> GatherDepth(const fs::path& workspace, int chunks, bool backdrop) {
+  double seconds = 0;
+  double views = 0;
+  double planes = 0;
+  double valid = 0;
+  double keyed = 0;
+  bool colmap = false;
+  for (int c = 0; c < chunks; ++c) {
+    const fs::path file = DepthFile(workspace, c, chunks);
+    auto text = ReadFileText(file);
+    if (!text.ok()) {
+      return MakeError("depth chunk " + std::to_string(c + 1) + " of " + std::to_string(chunks) +
+                           " has not finished",
+                       file.string(), "run that chunk of the depth stage first");
+    }
+    try {
+      const json j = json::parse(*text);
+      seconds += j.at("seconds").get<double>();
+      colmap = j.at("colmap").get<bool>();
+      const double n = j.at("views").get<double>();
+      if (n > 0) {
+        views += n;
+        planes += n * j.at("mean_planes").get<double>();
+        valid += n * j.at("valid_fraction").get<double>();
+        keyed += n * j.at("backdrop_fraction").get<double>();
+      }
+    } catch (const json::exception&) {
+      return MakeError("a depth chunk's file is damaged", file.string(),
+                       "run that chunk of the depth stage again");
+    }
+  }
+  if (colmap) return StageTime{"depth", seconds, "colmap patch_match_stereo (CUDA)"};
+  if (views <= 0) views = 1;
+  return StageTime{"depth", seconds,
+                   Fixed(planes / views, 0) + " planes, " + Fixed(100 * valid / views, 1) +
+                       "% pixels with depth" +
+                       (backdrop ? ", " + Fixed(100 * keyed / views, 1) + "% keyed out as backdrop"
+                                 : std::string())};
+}
+
+Result<ReconstructReport> RunMeshStage(const fs::path& workspace, const fs::path& twin,
+                                       const ReconstructOptions& options, const Settings& s,
+                                       const StageRun& run, const Progress& progress) {
+  auto handover = ReadSparseHandover(workspace);
+  if (!handover.ok()) return handover.error();
+  auto depth = GatherDepth(workspace, run.chunks, options.backdrop.enabled);
+  if (!depth.ok()) return depth.error();
+  ReconstructReport report = handover->report;
+  report.level = LevelName(options.level);
+  report.workspace = workspace;
+  report.twin = twin;
+  report.stages.push_back(*depth);
+  if (progress) progress(report.stages.back());
+  const auto& views = handover->views;
+  const fs::path images = workspace / "images";
+  const fs::path dense = workspace / "dense";
+  Clock clock;
+  auto stage = [&](const std::string& name, double seconds, const std::string& detail) {
+    report.stages.push_back({name, seconds, detail});
+    if (progress) progress(report.stages.back());
+  };
+  Colmap colmap = MakeColmap(workspace, options, report, progress, clock);
+  std::error_code ec;
+
   const fs::path fused = dense / "fused.ply";
   const std::string threads = std::to_string(options.threads);
   // Two depth maps that agree make a point: parts of the head only two cameras see have no third
@@ -268,11 +645,11 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
 
   const fs::path poisson = workspace / "mesh" / "poisson.ply";
   fs::create_directories(poisson.parent_path(), ec);
-  auto mesher =
-      colmap.Run("7-poisson", "poisson_mesher",
-                 {"--input_path", fused.string(), "--output_path", poisson.string(),
-                  "--PoissonMeshing.depth", std::to_string(poisson_depth), "--PoissonMeshing.trim",
-                  Fixed(poisson_trim, 1), "--PoissonMeshing.num_threads", threads});
+  auto mesher = colmap.Run(
+      "7-poisson", "poisson_mesher",
+      {"--input_path", fused.string(), "--output_path", poisson.string(), "--PoissonMeshing.depth",
+       std::to_string(s.poisson_depth), "--PoissonMeshing.trim", Fixed(s.poisson_trim, 1),
+       "--PoissonMeshing.num_threads", threads});
   if (!mesher.ok()) return mesher.error();
   auto raw = ReadPly(poisson);
   if (!raw.ok()) return raw.error();
@@ -289,9 +666,9 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   const Box3 box = RobustBox(cloud->vertices, 0.002, 0.03);
   Mesh mesh = CropToBox(*raw, box);
   // Poisson closes the surface everywhere; what it invents far from any fused point goes.
-  mesh = CropToPoints(mesh, cloud->vertices, static_cast<float>(max_gap_mm / 1000.0));
+  mesh = CropToPoints(mesh, cloud->vertices, static_cast<float>(s.max_gap_mm / 1000.0));
   mesh = RemoveIslands(mesh, 0.05);
-  mesh = Decimate(mesh, static_cast<size_t>(target_faces));
+  mesh = Decimate(mesh, static_cast<size_t>(s.target_faces));
   if (mesh.faces.empty()) {
     return MakeError("nothing of the mesh is left inside the subject's box", poisson.string(),
                      "check the fused points for stray background");
@@ -299,17 +676,17 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
   report.faces = mesh.faces.size();
   stage("cleanup", clock.Lap(), std::to_string(mesh.faces.size()) + " faces");
 
-  std::vector<cv::Mat> colour(sparse->views.size());
+  std::vector<cv::Mat> colour(views.size());
   for (size_t i = 0; i < colour.size(); ++i) {
-    colour[i] = cv::imread((images / sparse->views[i].name).string(), cv::IMREAD_COLOR);
+    colour[i] = cv::imread((images / views[i].name).string(), cv::IMREAD_COLOR);
   }
   TextureOptions texture_options;
-  texture_options.atlas_size = atlas;
+  texture_options.atlas_size = s.atlas;
   texture_options.threads = options.threads;
-  auto textured = TextureMesh(mesh, sparse->views, colour, texture_options);
+  auto textured = TextureMesh(mesh, views, colour, texture_options);
   if (!textured.ok()) return textured.error();
   stage("texture", clock.Lap(),
-        std::to_string(atlas) + " px atlas, " + std::to_string(textured->faces_without_view) +
+        std::to_string(s.atlas) + " px atlas, " + std::to_string(textured->faces_without_view) +
             " faces unseen");
 
   // The twin appears complete or not at all.
@@ -324,15 +701,11 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
                      "check permissions and free space");
   }
   stage("export", clock.Lap(), "twin.glb, twin.obj, twin.ply");
-  report.total_seconds = total.Lap();
+  for (const auto& st : report.stages) report.total_seconds += st.seconds;
 
-  json stages = json::array();
-  for (const auto& s : report.stages) {
-    stages.push_back({{"stage", s.stage}, {"seconds", s.seconds}, {"detail", s.detail}});
-  }
   const json summary = {
       {"level", report.level},
-      {"scale", scale},
+      {"scale", s.scale},
       {"cameras", report.cameras},
       {"registered", report.registered},
       {"pairs", report.pairs},
@@ -348,43 +721,144 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
       {"fused_points", report.fused_points},
       {"faces", report.faces},
       {"total_seconds", report.total_seconds},
-      {"stages", stages}};
+      {"depth_chunks", run.chunks},
+      {"stages", StagesToJson(report.stages)}};
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(workspace / "report.json", summary.dump(2) + "\n"));
   return report;
 }
+
+}  // namespace
+
+Result<ReconstructReport> RunStage(const std::vector<InputView>& views, const fs::path& workspace,
+                                   const fs::path& twin, const ReconstructOptions& options,
+                                   const StageRun& run, const Progress& progress) {
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "reconstruction options"));
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(run, "reconstruction stage"));
+  const Settings settings = Resolve(views, options);
+  ReconstructReport report;
+  report.level = LevelName(options.level);
+  report.workspace = workspace;
+  report.twin = twin;
+  report.cameras = static_cast<int>(views.size());
+  switch (run.stage) {
+    case Stage::kSparse:
+      return RunSparseStage(views, workspace, options, settings, report, progress);
+    case Stage::kDepth:
+      return RunDepthStage(workspace, options, settings, run, report, progress);
+    case Stage::kMesh:
+      return RunMeshStage(workspace, twin, options, settings, run, progress);
+  }
+  return MakeError("unknown stage", workspace.string(), "");
+}
+
+bool StageDone(const fs::path& workspace, const StageRun& run) {
+  std::error_code ec;
+  switch (run.stage) {
+    case Stage::kSparse:
+      return fs::exists(SparseFile(workspace), ec);
+    case Stage::kDepth:
+      return fs::exists(DepthFile(workspace, run.chunk, run.chunks), ec);
+    case Stage::kMesh:
+      return fs::exists(workspace / "report.json", ec);
+  }
+  return false;
+}
+
+Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
+                                      const fs::path& workspace, const fs::path& twin,
+                                      const ReconstructOptions& options, const Progress& progress) {
+  // The local run is the farm's stages one after another, the depth stage in one chunk.
+  auto sparse = RunStage(views, workspace, twin, options, {Stage::kSparse, 0, 1}, progress);
+  if (!sparse.ok()) return sparse.error();
+  auto depth = RunStage(views, workspace, twin, options, {Stage::kDepth, 0, 1}, {});
+  if (!depth.ok()) return depth.error();
+  return RunStage(views, workspace, twin, options, {Stage::kMesh, 0, 1}, progress);
+}
+
+fs::path SessionWorkspace(const fs::path& studio, const std::string& session_id, Level level) {
+  return studio / "sessions" / session_id / "reconstruction" / LevelName(level);
+}
+
+fs::path SessionTwin(const fs::path& studio, const std::string& session_id, Level level) {
+  return studio / "sessions" / session_id / "twin" / LevelName(level);
+}
+
+namespace {
+
+// A twin never outlives its capture. When the session's images are gone (the subject rejected
+// the scan or was erased, or the vault was closed) whatever was made of them at this level is
+// removed, and that, not a failed step, is the error.
+// `during`: the images went while this run worked (else before it began).
+std::optional<Error> RemoveWhenCaptureGone(const fs::path& studio, const std::string& session_id,
+                                           const SessionInput* input, Level level, bool during) {
+  const fs::path session = studio / "sessions" / session_id;
+  const bool gone = input == nullptr ||
+                    std::any_of(input->views.begin(), input->views.end(), [](const InputView& v) {
+                      std::error_code ec;
+                      return !fs::exists(v.image, ec);
+                    });
+  if (!gone) return std::nullopt;
+  std::error_code ec;
+  fs::remove_all(SessionTwin(studio, session_id, level), ec);
+  fs::remove_all(SessionWorkspace(studio, session_id, level), ec);
+  const std::string name = LevelName(level);
+  return MakeError(during
+                       ? "the session's images were removed while its " + name +
+                             " twin was being made (a rejection, an erasure or a closed vault); "
+                             "nothing of this run was kept"
+                       : "the session's images are gone (a rejection, an erasure or a closed "
+                         "vault): no " +
+                             name + " twin is made of it, and what earlier stages made was removed",
+                   (session / "images").string(),
+                   "nothing to do if that was meant; else restore the images (twinrig vault "
+                   "open) and run the reconstruction again");
+}
+
+}  // namespace
 
 Result<ReconstructReport> ReconstructSession(const fs::path& studio, const std::string& session_id,
                                              const ReconstructOptions& options,
                                              const Progress& progress) {
   auto input = LoadSessionInput(studio, session_id, options.take);
   if (!input.ok()) return input.error();
-  const std::string level = LevelName(options.level);
-  const fs::path workspace = input->session_folder / "reconstruction" / level;
-  const fs::path twin = input->session_folder / "twin" / level;
+  const fs::path workspace = SessionWorkspace(studio, session_id, options.level);
+  const fs::path twin = SessionTwin(studio, session_id, options.level);
   for (const auto& cam : input->left_out) {
     Log().Warn("camera {} left out: calibration {} could not calibrate it ({})", cam.serial,
                input->calibration_id, cam.reason);
   }
   auto report = Reconstruct(input->views, workspace, twin, options, progress);
   if (report.ok()) report->left_out = input->left_out;
-  // A twin never outlives the capture it was made from. If the images went while it was being
-  // made (the subject rejected the scan or was erased, or the vault was closed), whatever this
-  // run made is removed again, and that, not a failed step, is the error.
-  const bool capture_gone =
-      std::any_of(input->views.begin(), input->views.end(), [](const InputView& v) {
-        std::error_code ec;
-        return !fs::exists(v.image, ec);
-      });
-  if (capture_gone) {
+  if (auto gone = RemoveWhenCaptureGone(studio, session_id, &*input, options.level, true)) {
+    return *gone;
+  }
+  return report;
+}
+
+Result<ReconstructReport> ReconstructSessionStage(const fs::path& studio,
+                                                  const std::string& session_id,
+                                                  const ReconstructOptions& options,
+                                                  const StageRun& run, const Progress& progress) {
+  auto input = LoadSessionInput(studio, session_id, options.take);
+  if (!input.ok()) {
+    // A job that runs after its session's images went refuses, and removes what earlier jobs of
+    // the session made.
+    const fs::path images = studio / "sessions" / session_id / "images";
     std::error_code ec;
-    fs::remove_all(twin, ec);
-    fs::remove_all(workspace, ec);
-    return MakeError("the session's images were removed while its " + level +
-                         " twin was being made (a rejection, an erasure or a closed vault); "
-                         "nothing of this run was kept",
-                     (input->session_folder / "images").string(),
-                     "nothing to do if that was meant; else restore the images (twinrig vault "
-                     "open) and run the reconstruction again");
+    if (fs::exists(studio / "sessions" / session_id / "session.json", ec) &&
+        (!fs::exists(images, ec) || fs::is_empty(images, ec))) {
+      return *RemoveWhenCaptureGone(studio, session_id, nullptr, options.level, false);
+    }
+    return input.error();
+  }
+  if (auto gone = RemoveWhenCaptureGone(studio, session_id, &*input, options.level, false)) {
+    return *gone;
+  }
+  auto report = RunStage(input->views, SessionWorkspace(studio, session_id, options.level),
+                         SessionTwin(studio, session_id, options.level), options, run, progress);
+  if (report.ok()) report->left_out = input->left_out;
+  if (auto gone = RemoveWhenCaptureGone(studio, session_id, &*input, options.level, true)) {
+    return *gone;
   }
   return report;
 }

@@ -13,15 +13,23 @@
 //   texture        UV atlas from the colour-corrected images
 //   export         twin.glb, twin.obj (+ mtl, jpg), twin.ply
 //
+// The steps run in three stages, each able to run in a process of its own (a farm job, on another
+// machine that sees the same studio folder): sparse (prepare to the dense workspace), depth (the
+// depth maps, in chunks of reference views that can run side by side) and mesh (fusion to export).
+// A local run is the three stages one after another; the stages hand over through files in
+// <workspace>/stages/, so a twin made by stage jobs is the twin a local run makes.
+//
 // Files: <session>/reconstruction/<level>/ holds the workspace (images, database, sparse and dense
-// models, logs/, steps.log, report.json); <session>/twin/<level>/ gets only the twin, written into
-// a temporary folder and renamed into place when complete.
+// models, logs/, stages/, steps.log, report.json); <session>/twin/<level>/ gets only the twin,
+// written into a temporary folder and renamed into place when complete.
 #pragma once
 
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
 
 #include "reconstruct/alignment.h"
 #include "reconstruct/input.h"
@@ -92,6 +100,37 @@ struct ReconstructReport {
 
 using Progress = std::function<void(const StageTime&)>;
 
+// The options as a JSON object and back (what a farm job reads); unknown keys are refused.
+nlohmann::json OptionsToJson(const ReconstructOptions& options);
+Result<ReconstructOptions> OptionsFromJson(const nlohmann::json& json, const std::string& where);
+
+enum class Stage { kSparse, kDepth, kMesh };
+std::string StageName(Stage stage);  // "sparse" | "depth" | "mesh"
+Result<Stage> ParseStage(const std::string& name);
+
+// One stage of the pipeline, as one process runs it.
+struct StageRun {
+  Stage stage = Stage::kSparse;
+  int chunk = 0;   // depth: which chunk of the reference views (0-based)
+  int chunks = 1;  // depth and mesh: how many chunks the depth stage was split into
+  [[nodiscard]] std::vector<std::string> Validate() const;
+};
+
+// The views of chunk `chunk` of `chunks`: [first, last) of `views` views, contiguous, sizes that
+// differ by at most one.
+std::pair<size_t, size_t> ChunkOfViews(size_t views, int chunk, int chunks);
+
+// Runs one stage. The sparse stage starts the workspace afresh; depth needs sparse's files, mesh
+// needs every depth chunk's. The report is whole after the mesh stage only.
+Result<ReconstructReport> RunStage(const std::vector<InputView>& views,
+                                   const std::filesystem::path& workspace,
+                                   const std::filesystem::path& twin,
+                                   const ReconstructOptions& options, const StageRun& run,
+                                   const Progress& progress = {});
+
+// True when this stage's files are complete in `workspace` (a finished job's work).
+bool StageDone(const std::filesystem::path& workspace, const StageRun& run);
+
 // The reconstruction of `views` in `workspace`, the twin files written into `twin`.
 Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
                                       const std::filesystem::path& workspace,
@@ -104,5 +143,20 @@ Result<ReconstructReport> ReconstructSession(const std::filesystem::path& studio
                                              const std::string& session_id,
                                              const ReconstructOptions& options,
                                              const Progress& progress = {});
+
+// One stage of a session's reconstruction (a farm job). Like ReconstructSession, it refuses when
+// the session's images are gone (a rejection, an erasure, a closed vault), before or while it
+// runs, and then removes the session's workspace and twin of that level.
+Result<ReconstructReport> ReconstructSessionStage(const std::filesystem::path& studio,
+                                                  const std::string& session_id,
+                                                  const ReconstructOptions& options,
+                                                  const StageRun& run,
+                                                  const Progress& progress = {});
+
+// <studio>/sessions/<id>/reconstruction/<level> and .../twin/<level>.
+std::filesystem::path SessionWorkspace(const std::filesystem::path& studio,
+                                       const std::string& session_id, Level level);
+std::filesystem::path SessionTwin(const std::filesystem::path& studio,
+                                  const std::string& session_id, Level level);
 
 }  // namespace twinrig::reconstruct

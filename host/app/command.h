@@ -49,6 +49,7 @@ void AddVault(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddCalibrate(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_code);
+void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 void AddDemo(CLI::App& parent, const GlobalOptions& global, int& exit_code);
 

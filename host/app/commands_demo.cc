@@ -482,11 +482,14 @@ int Demo::Run() {
   stop_studio();
 
   Begin("preview twin");
-  if (!Step({"reconstruct", session_, "--preview"})) return Fail("see the reconstruction's log");
+  // --wait: when the studio reconstructs on its farm, the demo follows the jobs to the twin.
+  if (!Step({"reconstruct", session_, "--preview", "--wait"}))
+    return Fail("see the reconstruction's log");
   End();
   if (options_.full) {
     Begin("full twin");
-    if (!Step({"reconstruct", session_, "--full"})) return Fail("see the reconstruction's log");
+    if (!Step({"reconstruct", session_, "--full", "--wait"}))
+      return Fail("see the reconstruction's log");
     End();
   }
 

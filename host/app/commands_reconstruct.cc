@@ -1,11 +1,17 @@
-// `twinrig reconstruct SESSION --preview|--full` and `twinrig score SESSION`.
+// `twinrig reconstruct SESSION --preview|--full` (here, or on the studio's Slurm farm) and
+// `twinrig score SESSION`.
+#include <unistd.h>
+
 #include <cstdio>
 #include <iostream>
 #include <memory>
 
 #include "consent/gates.h"
 #include "host/app/command.h"
+#include "host/app/farm_commands.h"
 #include "host/catalog/catalog.h"
+#include "host/farm/cluster.h"
+#include "host/farm/jobs.h"
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
 
@@ -28,12 +34,55 @@ struct ReconstructArgs {
   std::string backdrop;
   std::string dense = "auto";
   std::string colmap = "colmap";
+  std::string farm;  // "", "local" or "slurm"
+  bool wait = false;
+  bool resume = false;
+  int chunks = 0;
 };
 
 struct ScoreArgs {
   std::string session;
   std::string level;
 };
+
+// Submits the session's stages to the farm; with --wait, follows them to the end.
+int SubmitToFarm(const std::filesystem::path& studio, const farm::Settings& settings,
+                 const ReconstructArgs& args, const reconstruct::ReconstructOptions& options) {
+  farm::SubmitOptions submit;
+  char self[4096] = {};
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  submit.twinrig = n > 0 ? std::string(self, static_cast<size_t>(n)) : std::string("twinrig");
+  submit.depth_chunks = args.chunks > 0 ? args.chunks : settings.depth_chunks;
+  submit.resume = args.resume;
+  auto jobs = farm::Submit(studio, settings, args.session, options, submit);
+  if (!jobs.ok()) {
+    PrintError(jobs.error().what, jobs.error().where, jobs.error().todo);
+    return 1;
+  }
+  std::printf("reconstruct %s (%s) on the farm%s\n", args.session.c_str(),
+              reconstruct::LevelName(options.level).c_str(), args.resume ? ", resumed" : "");
+  PrintFarmJobs(*jobs);
+  if (!args.wait) {
+    std::printf("follow it: twinrig farm status %s\n", args.session.c_str());
+    return 0;
+  }
+  auto done =
+      WaitForFarmJobs(studio, settings, args.session, options.level, std::chrono::hours(12));
+  if (!done.ok()) {
+    PrintError(done.error().what, done.error().where, done.error().todo);
+    return 1;
+  }
+  if (!done->Finished()) {
+    PrintError("the farm jobs ended without the twin",
+               farm::RecordsFolder(studio, args.session, options.level).string(),
+               "see `twinrig farm status " + args.session + "` and `twinrig farm logs " +
+                   args.session + "`, then resubmit with --resume");
+    return 1;
+  }
+  std::printf("twin     %s\n",
+              reconstruct::SessionTwin(studio, args.session, options.level).string().c_str());
+  return 0;
+}
 
 }  // namespace
 
@@ -79,6 +128,20 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
                   "CUDA, else twinrig's), twinrig (CPU multi-view stereo) or colmap")
       ->check(CLI::IsMember({"auto", "twinrig", "colmap"}));
   cmd->add_option("--colmap", args->colmap, "the colmap program");
+  cmd->add_option("--farm", args->farm,
+                  "where to reconstruct: local (this station) or slurm (the studio's farm: the "
+                  "stages as Slurm jobs); default: farm.toml's reconstruct setting, else local")
+      ->check(CLI::IsMember({"local", "slurm"}));
+  cmd->add_flag("--wait", args->wait,
+                "with the farm: wait for the jobs, showing each stage's progress (else return "
+                "with the job ids at once); a local run always ends with the twin");
+  cmd->add_flag("--resume", args->resume,
+                "with the farm: submit only the stages that did not finish (after a failure or a "
+                "cancel), with the options of the first submission");
+  cmd->add_option("--chunks", args->chunks,
+                  "with the farm: the depth stage as a job array of this many chunks of views "
+                  "(default: farm.toml's depth_chunks, 4)")
+      ->check(CLI::Range(1, 256));
   cmd->callback([args, &global, &exit_code] {
     reconstruct::ReconstructOptions options;
     options.level = args->full ? reconstruct::Level::kFull : reconstruct::Level::kPreview;
@@ -97,7 +160,7 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
                                               : reconstruct::DenseStereo::kAuto;
     if (!args->backdrop.empty()) options.backdrop = *reconstruct::ParseBackdropKey(args->backdrop);
     {
-      // A person's images are processed only under their standing consent.
+      // A person's images are processed only under their standing consent, here or on the farm.
       auto catalog = catalog::Catalog::Open(global.studio);
       Status allowed =
           catalog.ok() ? consent::CheckProcessingAllowed(*catalog, args->session, "reconstruction")
@@ -107,6 +170,22 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
         exit_code = 1;
         return;
       }
+    }
+    auto settings = farm::LoadSettings(global.studio);
+    if (!settings.ok()) {
+      PrintError(settings.error().what, settings.error().where, settings.error().todo);
+      exit_code = 1;
+      return;
+    }
+    const bool on_farm = args->farm.empty() ? settings->reconstruct_on_farm : args->farm == "slurm";
+    if (on_farm) {
+      exit_code = SubmitToFarm(global.studio, *settings, *args, options);
+      return;
+    }
+    if (args->resume) {
+      PrintError("--resume is for farm jobs", "", "add --farm slurm");
+      exit_code = 2;
+      return;
     }
     std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
               << ")\n";

@@ -33,6 +33,7 @@ constexpr Command kCommands[] = {
     {"vault", AddVault},
     {"reconstruct", AddReconstruct},
     {"score", AddScore},
+    {"farm", AddFarm},
     {"review", AddReview},
     {"demo", AddDemo},
 };

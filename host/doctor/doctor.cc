@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "host/farm/cluster.h"
 #include "util/subprocess.h"
 
 namespace twinrig::doctor {
@@ -238,6 +239,45 @@ std::vector<std::string> Options::Validate() const {
   return problems;
 }
 
+namespace {
+
+// The reconstruction farm: none configured is fine (the station reconstructs itself); one the
+// studio reconstructs on by default must answer.
+void ExamineFarm(const Options& options, std::vector<Finding>& out) {
+  auto settings = farm::LoadSettings(options.studio);
+  if (!settings.ok()) {
+    out.push_back(Fail("farm", settings.error().what + " (" + settings.error().where + ")",
+                       settings.error().todo));
+    return;
+  }
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const bool configured = settings->reconstruct_on_farm ||
+                          fs::exists(farm::SettingsFile(options.studio), ec) ||
+                          fs::exists(farm::LocalFarmFolder(options.studio) / "slurm.conf", ec);
+  if (!configured) {
+    out.push_back(Ok("farm", "none configured: reconstruction runs on this station"));
+    return;
+  }
+  auto nodes = farm::ListNodes(*settings);
+  if (!nodes.ok()) {
+    const std::string detail = "not reachable: " + nodes.error().what;
+    out.push_back(settings->reconstruct_on_farm ? Fail("farm", detail, nodes.error().todo)
+                                                : Warn("farm", detail, nodes.error().todo));
+    return;
+  }
+  std::string list;
+  for (const auto& n : *nodes) {
+    list += (list.empty() ? "" : ", ") + n.name + " " + n.state + " " + std::to_string(n.cpus) +
+            " CPUs";
+  }
+  out.push_back(Ok("farm", std::to_string(nodes->size()) + " node(s): " + list +
+                               (settings->reconstruct_on_farm ? "; reconstruction runs there"
+                                                              : "; used with --farm slurm")));
+}
+
+}  // namespace
+
 std::vector<Finding> Examine(const Options& options) {
   std::vector<Finding> findings;
   ExamineGphoto(findings);
@@ -245,6 +285,7 @@ std::vector<Finding> Examine(const Options& options) {
   ExamineOpenCv(findings);
   ExamineLibraries(findings);
   ExamineMachine(options, findings);
+  ExamineFarm(options, findings);
   return findings;
 }
 

@@ -445,7 +445,8 @@ ApiResponse Api::StartJob(const std::string& session, const std::string& kind) {
   if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1", "--json"};
   if (kind == "capture") args = {"capture", "--session", session};
   if (kind == "retake") args = {"capture", "--session", session, "--retake-missing"};
-  if (kind == "reconstruct") args = {"reconstruct", session, "--preview"};
+  // On the studio's farm when farm.toml says so; --wait: the job ends with the twin either way.
+  if (kind == "reconstruct") args = {"reconstruct", session, "--preview", "--wait"};
   auto job = jobs_.Start(kind, session, args);
   if (!job.ok()) return Fail(409, job.error());
   return Json(202, {{"job", job->ToJson(false)}});
