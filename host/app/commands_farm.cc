@@ -81,6 +81,12 @@ std::string Env(const char* name) {
 
 }  // namespace
 
+Status CheckReconstructionAllowed(const fs::path& studio, const std::string& session) {
+  auto catalog = catalog::Catalog::Open(studio);
+  if (!catalog.ok()) return catalog.error();
+  return consent::CheckProcessingAllowed(*catalog, session, "reconstruction");
+}
+
 void PrintFarmJobs(const farm::SessionJobs& jobs) {
   std::printf("%s (%s)\n", jobs.session.c_str(), jobs.level.c_str());
   for (const auto& job : jobs.jobs) {
@@ -292,20 +298,14 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     std::printf("twinrig %s stage of %s (%s) on %s, job %s\n", args->stage.c_str(),
                 args->session.c_str(), args->level.c_str(), record.node.c_str(),
                 record.job_id.c_str());
-    {
-      // Consent may have been revoked, or the subject erased, while the job waited in the queue:
-      // the same gate as a local run, and what earlier jobs of the session made is removed.
-      auto catalog = catalog::Catalog::Open(global.studio);
-      Status allowed =
-          catalog.ok() ? consent::CheckProcessingAllowed(*catalog, args->session, "reconstruction")
-                       : Status(catalog.error());
-      if (!allowed.ok()) {
-        std::error_code ec;
-        fs::remove_all(reconstruct::SessionWorkspace(global.studio, args->session, level), ec);
-        fs::remove_all(reconstruct::SessionTwin(global.studio, args->session, level), ec);
-        finish(allowed.error().what);
-        return (void)Fail(allowed.error(), exit_code);
-      }
+    // Consent may have been revoked, or the subject erased, while the job waited in the queue:
+    // the same gate as a local run, and what earlier jobs of the session made is removed.
+    if (Status allowed = CheckReconstructionAllowed(global.studio, args->session); !allowed.ok()) {
+      std::error_code ec;
+      fs::remove_all(reconstruct::SessionWorkspace(global.studio, args->session, level), ec);
+      fs::remove_all(reconstruct::SessionTwin(global.studio, args->session, level), ec);
+      finish(allowed.error().what);
+      return (void)Fail(allowed.error(), exit_code);
     }
     auto options = farm::ReadOptions(records);
     if (!options.ok()) {

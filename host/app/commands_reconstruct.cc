@@ -6,10 +6,8 @@
 #include <iostream>
 #include <memory>
 
-#include "consent/gates.h"
 #include "host/app/command.h"
 #include "host/app/farm_commands.h"
-#include "host/catalog/catalog.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
 #include "reconstruct/pipeline.h"
@@ -159,17 +157,11 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
                     : args->dense == "colmap" ? reconstruct::DenseStereo::kColmap
                                               : reconstruct::DenseStereo::kAuto;
     if (!args->backdrop.empty()) options.backdrop = *reconstruct::ParseBackdropKey(args->backdrop);
-    {
-      // A person's images are processed only under their standing consent, here or on the farm.
-      auto catalog = catalog::Catalog::Open(global.studio);
-      Status allowed =
-          catalog.ok() ? consent::CheckProcessingAllowed(*catalog, args->session, "reconstruction")
-                       : Status(catalog.error());
-      if (!allowed.ok()) {
-        PrintError(allowed.error().what, allowed.error().where, allowed.error().todo);
-        exit_code = 1;
-        return;
-      }
+    // A person's images are processed only under their standing consent, here or on the farm.
+    if (Status allowed = CheckReconstructionAllowed(global.studio, args->session); !allowed.ok()) {
+      PrintError(allowed.error().what, allowed.error().where, allowed.error().todo);
+      exit_code = 1;
+      return;
     }
     auto settings = farm::LoadSettings(global.studio);
     if (!settings.ok()) {

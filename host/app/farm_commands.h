@@ -1,4 +1,4 @@
-// What `twinrig reconstruct --farm slurm` shares with `twinrig farm`.
+// What `twinrig reconstruct` (here or with --farm slurm) shares with `twinrig farm`.
 #pragma once
 
 #include <chrono>
@@ -8,6 +8,10 @@
 #include "host/farm/jobs.h"
 
 namespace twinrig::app {
+
+// The consent gate for reconstructing SESSION of STUDIO (consent::CheckProcessingAllowed, audited):
+// asked by a local run and by every farm job, which may run long after it was submitted.
+Status CheckReconstructionAllowed(const std::filesystem::path& studio, const std::string& session);
 
 // A session's jobs, a line per stage: state, node, times; a failed one with its log.
 void PrintFarmJobs(const farm::SessionJobs& jobs);
