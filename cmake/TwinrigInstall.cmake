@@ -1,6 +1,6 @@
 # How twinrig is laid out, built and installed (util/install_layout.h reads the same rule):
 #   bin/twinrig, lib/twinrig/<helpers>, share/twinrig/{head,demo-data,web}
-# The build tree gets the same shape: its programs sit in host/app/, and host/share/twinrig/ links
+# The build tree gets the same shape: its programs sit in app/, and share/twinrig/ beside it links
 # to the data in the source tree, so a built twinrig and an installed one find things alike.
 include(GNUInstallDirs)
 
@@ -8,12 +8,10 @@ set(_data_links head "${PROJECT_SOURCE_DIR}/sim/data/head"
                 demo-data "${PROJECT_SOURCE_DIR}/scripts/demo-data"
                 web "${PROJECT_SOURCE_DIR}/web/dist"
                 firmware "${PROJECT_BINARY_DIR}/firmware/rig/boards/mps2_an385")
-# bench/ programs sit one level down too: share/twinrig at the build's top serves them.
-file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/host/share/twinrig")
-file(CREATE_LINK "${PROJECT_BINARY_DIR}/host/share" "${PROJECT_BINARY_DIR}/share" SYMBOLIC)
+file(MAKE_DIRECTORY "${PROJECT_BINARY_DIR}/share/twinrig")
 while(_data_links)
   list(POP_FRONT _data_links _name _target)
-  file(CREATE_LINK "${_target}" "${PROJECT_BINARY_DIR}/host/share/twinrig/${_name}" SYMBOLIC)
+  file(CREATE_LINK "${_target}" "${PROJECT_BINARY_DIR}/share/twinrig/${_name}" SYMBOLIC)
 endwhile()
 
 # No path of the build machine in an installed binary: __FILE__ (checks, logs) and debug info

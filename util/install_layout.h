@@ -3,8 +3,8 @@
 //   <prefix>/bin/twinrig                 the command
 //   <prefix>/lib/twinrig/<helper>        camera worker, virtual studio, node simulator, renderer
 //   <prefix>/share/twinrig/<data>        head scan (with its credit), demo data, web front end
-// A build tree has the same shape: the programs sit together in host/app/ and CMake lays
-// host/share/twinrig/ beside them (links into the source tree).
+// A build tree has the same shape: the programs sit together in app/ (bench programs in
+// bench/) and CMake lays share/twinrig/ beside them (links into the source tree).
 #pragma once
 
 #include <filesystem>

@@ -78,3 +78,15 @@ std::variant<T, Error>& Result<T>::Checked() {
     auto twinrig_status_ = (expr);                             \
     if (!twinrig_status_.ok()) return twinrig_status_.error(); \
   } while (false)
+
+#define TWINRIG_CONCAT_INNER_(a, b) a##b
+#define TWINRIG_CONCAT_(a, b) TWINRIG_CONCAT_INNER_(a, b)
+
+// Declares or assigns `lhs` from the value of `expr` (a Result), or returns its error from the
+// enclosing function: `TWINRIG_ASSIGN_OR_RETURN(const auto rig, ReadRigFile(path));`.
+#define TWINRIG_ASSIGN_OR_RETURN(lhs, expr) \
+  TWINRIG_ASSIGN_OR_RETURN_IMPL_(TWINRIG_CONCAT_(twinrig_result_, __LINE__), lhs, expr)
+#define TWINRIG_ASSIGN_OR_RETURN_IMPL_(result, lhs, expr) \
+  auto result = (expr);                                   \
+  if (!result.ok()) return result.error();                \
+  lhs = std::move(result).value()

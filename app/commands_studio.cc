@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "host/app/command.h"
+#include "app/command.h"
 #include "host/catalog/catalog.h"
 
 namespace twinrig::app {

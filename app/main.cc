@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "host/app/command.h"
-#include "host/app/version.h"
+#include "app/command.h"
+#include "app/version.h"
 #include "util/check.h"
 #include "util/logging.h"
 

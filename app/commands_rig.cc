@@ -3,7 +3,7 @@
 #include <iostream>
 #include <string>
 
-#include "host/app/command.h"
+#include "app/command.h"
 #include "host/riglink/rig_file.h"
 #include "host/riglink/riglink.h"
 

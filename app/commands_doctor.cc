@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "host/app/command.h"
+#include "app/command.h"
 #include "host/doctor/doctor.h"
 
 namespace twinrig::app {

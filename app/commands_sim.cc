@@ -1,7 +1,7 @@
 #include <iomanip>
 #include <iostream>
 
-#include "host/app/command.h"
+#include "app/command.h"
 #include "sim/studio/studio.h"
 
 namespace twinrig::app {

@@ -12,7 +12,7 @@
 #include "calibration/report.h"
 #include "calibration/rig_calibration.h"
 #include "calibration/solver.h"
-#include "host/app/command.h"
+#include "app/command.h"
 #include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"

@@ -24,7 +24,7 @@
 #include <thread>
 #include <vector>
 
-#include "host/app/command.h"
+#include "app/command.h"
 #include "sim/studio/studio.h"
 #include "util/files.h"
 #include "util/install_layout.h"

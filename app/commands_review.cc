@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "consent/crypto.h"
-#include "host/app/command.h"
+#include "app/command.h"
 #include "host/review/server.h"
 
 namespace twinrig::app {

@@ -6,8 +6,8 @@
 #include <iostream>
 #include <memory>
 
-#include "host/app/command.h"
-#include "host/app/farm_commands.h"
+#include "app/command.h"
+#include "app/farm_commands.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
 #include "reconstruct/pipeline.h"

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "consent/gates.h"
-#include "host/app/command.h"
+#include "app/command.h"
 #include "host/camera/discovery.h"
 #include "host/camera/settings.h"
 #include "host/catalog/catalog.h"

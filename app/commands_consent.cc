@@ -9,8 +9,8 @@
 #include "consent/keys.h"
 #include "consent/records.h"
 #include "consent/status.h"
-#include "host/app/command.h"
-#include "host/app/passphrase.h"
+#include "app/command.h"
+#include "app/passphrase.h"
 #include "host/catalog/catalog.h"
 #include "util/files.h"
 

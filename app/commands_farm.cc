@@ -12,8 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "consent/gates.h"
-#include "host/app/command.h"
-#include "host/app/farm_commands.h"
+#include "app/command.h"
+#include "app/farm_commands.h"
 #include "host/catalog/catalog.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"

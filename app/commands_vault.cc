@@ -4,8 +4,8 @@
 #include <memory>
 
 #include "consent/vault.h"
-#include "host/app/command.h"
-#include "host/app/passphrase.h"
+#include "app/command.h"
+#include "app/passphrase.h"
 #include "host/catalog/catalog.h"
 
 namespace twinrig::app {
