@@ -9,6 +9,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "util/files.h"
+#include "util/markup.h"
 
 namespace twinrig::calibration {
 namespace {
@@ -25,29 +26,6 @@ cv::Scalar VerdictColour(const std::string& verdict) {
   if (verdict == "ok") return kGreen;
   if (verdict == "check") return kOrange;
   return kRed;
-}
-
-std::string Html(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 Status WritePng(const std::filesystem::path& path, const cv::Mat& image) {
@@ -205,34 +183,35 @@ Status WriteReport(const RigCalibration& calibration, const RigSolution& solutio
                RigView(calibration, solution, 0, 1, true, "rig from the side (x right, y up)")));
   std::ostringstream html;
   html << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Rig calibration "
-       << Html(calibration.id) << "</title>\n<style>body{font-family:sans-serif;margin:2em}"
+       << EscapeMarkup(calibration.id) << "</title>\n<style>body{font-family:sans-serif;margin:2em}"
        << "table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd;"
        << "text-align:left}.ok{color:#3a3}.check{color:#e80}.bad{color:#d22}"
        << "figure{display:inline-block;margin:4px}</style></head><body>\n";
-  html << "<h1>Rig calibration " << Html(calibration.id) << "</h1>\n<p>Rig <b>"
-       << Html(calibration.rig) << "</b>, " << Html(calibration.created_at) << ", board <code>"
-       << Html(calibration.board) << "</code>. " << calibration.cameras.size() << " cameras, "
-       << solution.board_poses.size() << " board poses; reprojection RMS "
-       << cv::format("%.3f", solution.rms_px) << " px over " << solution.corners << " corners ("
-       << solution.outliers << " outliers dropped; " << cv::format("%.3f", solution.initial_rms_px)
-       << " px before the joint solve).</p>\n";
+  html << "<h1>Rig calibration " << EscapeMarkup(calibration.id) << "</h1>\n<p>Rig <b>"
+       << EscapeMarkup(calibration.rig) << "</b>, " << EscapeMarkup(calibration.created_at)
+       << ", board <code>" << EscapeMarkup(calibration.board) << "</code>. "
+       << calibration.cameras.size() << " cameras, " << solution.board_poses.size()
+       << " board poses; reprojection RMS " << cv::format("%.3f", solution.rms_px) << " px over "
+       << solution.corners << " corners (" << solution.outliers << " outliers dropped; "
+       << cv::format("%.3f", solution.initial_rms_px) << " px before the joint solve).</p>\n";
   html << "<h2>Cameras</h2>\n<table><tr><th>#</th><th>camera</th><th>views</th><th>RMS px</th>"
        << "<th>coverage</th><th>fx</th><th>fy</th><th>cx</th><th>cy</th><th>verdict</th>"
        << "<th>note</th></tr>\n";
   for (size_t i = 0; i < calibration.cameras.size(); ++i) {
     const auto& cam = calibration.cameras[i];
-    html << "<tr><td>" << i + 1 << "</td><td>" << Html(cam.serial) << "</td><td>" << cam.views
-         << "</td><td>" << cv::format("%.3f", cam.rms_px) << "</td><td>"
+    html << "<tr><td>" << i + 1 << "</td><td>" << EscapeMarkup(cam.serial) << "</td><td>"
+         << cam.views << "</td><td>" << cv::format("%.3f", cam.rms_px) << "</td><td>"
          << cv::format("%.0f%%", i < solution.coverage.size() ? 100 * solution.coverage[i] : 0.0)
          << "</td><td>" << cv::format("%.2f", cam.fx) << "</td><td>" << cv::format("%.2f", cam.fy)
          << "</td><td>" << cv::format("%.2f", cam.cx) << "</td><td>" << cv::format("%.2f", cam.cy)
          << "</td><td class=\"" << cam.verdict << "\">" << cam.verdict << "</td><td>"
-         << Html(i < solution.notes.size() ? solution.notes[i] : "") << "</td></tr>\n";
+         << EscapeMarkup(i < solution.notes.size() ? solution.notes[i] : "") << "</td></tr>\n";
   }
   for (const auto& cam : calibration.uncalibrated) {
-    html << "<tr><td>-</td><td>" << Html(cam.serial)
+    html << "<tr><td>-</td><td>" << EscapeMarkup(cam.serial)
          << "</td><td colspan=\"7\"></td><td class=\"bad\">not calibrated</td><td>"
-         << Html(cam.reason) << ". What to do: " << Html(cam.todo) << "</td></tr>\n";
+         << EscapeMarkup(cam.reason) << ". What to do: " << EscapeMarkup(cam.todo)
+         << "</td></tr>\n";
   }
   html << "</table>\n<h2>Reprojection error per camera</h2>\n<img src=\"rms.png\">\n";
   html << "<h2>The recovered rig</h2>\n<img src=\"rig-top.png\"> <img src=\"rig-side.png\">\n";
@@ -243,15 +222,15 @@ Status WriteReport(const RigCalibration& calibration, const RigSolution& solutio
     const auto& cam = calibration.cameras[i];
     const std::string name = "coverage-" + cam.serial + ".png";
     TWINRIG_RETURN_IF_ERROR(WritePng(folder / name, CoveragePicture(cam, solution, i, kGain)));
-    html << "<figure><img src=\"" << Html(name) << "\"><figcaption>" << i + 1 << " "
-         << Html(cam.serial) << " <span class=\"" << cam.verdict << "\">" << cam.verdict
+    html << "<figure><img src=\"" << EscapeMarkup(name) << "\"><figcaption>" << i + 1 << " "
+         << EscapeMarkup(cam.serial) << " <span class=\"" << cam.verdict << "\">" << cam.verdict
          << "</span></figcaption></figure>\n";
   }
   html << "<h2>Views</h2>\n<table><tr><th>camera</th><th>pose</th><th>image</th><th>RMS px</th>"
        << "</tr>\n";
   for (const ViewResult& view : solution.views) {
-    html << "<tr><td>" << Html(calibration.cameras[static_cast<size_t>(view.camera)].serial)
-         << "</td><td>" << view.pose << "</td><td>" << Html(view.source) << "</td><td>"
+    html << "<tr><td>" << EscapeMarkup(calibration.cameras[static_cast<size_t>(view.camera)].serial)
+         << "</td><td>" << view.pose << "</td><td>" << EscapeMarkup(view.source) << "</td><td>"
          << cv::format("%.3f", view.rms_px) << "</td></tr>\n";
   }
   html << "</table>\n</body></html>\n";

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "util/markup.h"
+
 namespace twinrig::consent {
 namespace {
 
@@ -17,29 +19,6 @@ std::uint32_t ReadU32(std::span<const std::uint8_t> b, size_t at) {
 
 void PutU32(std::vector<std::uint8_t>& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
-}
-
-std::string XmlEscape(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -114,16 +93,16 @@ std::string ProvenanceXmp(const std::string& digital_source_type, const std::str
          "    xmlns:plus=\"http://ns.useplus.org/ldf/xmp/1.0/\"\n"
          "    xmlns:twinrig=\"https://twinrig.org/ns/consent/1.0/\"\n"
          "    Iptc4xmpExt:DigitalSourceType=\"" +
-         XmlEscape(digital_source_type) +
+         EscapeMarkup(digital_source_type) +
          "\"\n"
          "    plus:ModelReleaseStatus=\"http://ns.useplus.org/ldf/vocab/MR-LMR\"\n"
          "    twinrig:ConsentRecordId=\"" +
-         XmlEscape(record_id) + "\"\n    twinrig:ConsentRecordSha256=\"" +
-         XmlEscape(record_sha256) + "\"\n    twinrig:GrantId=\"" + XmlEscape(grant_id) +
-         "\"\n    twinrig:AiLabel=\"" + XmlEscape(label) +
+         EscapeMarkup(record_id) + "\"\n    twinrig:ConsentRecordSha256=\"" +
+         EscapeMarkup(record_sha256) + "\"\n    twinrig:GrantId=\"" + EscapeMarkup(grant_id) +
+         "\"\n    twinrig:AiLabel=\"" + EscapeMarkup(label) +
          "\">\n"
          "   <plus:ModelReleaseID><rdf:Seq><rdf:li>" +
-         XmlEscape(record_id) +
+         EscapeMarkup(record_id) +
          "</rdf:li></rdf:Seq></plus:ModelReleaseID>\n"
          "  </rdf:Description>\n"
          " </rdf:RDF>\n"
