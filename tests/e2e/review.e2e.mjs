@@ -66,7 +66,11 @@ async function shot(page, name) {
   await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
 }
 
-async function browser(name) {
+// The technician's desktop; the model's tablet is `TABLET`.
+const DESKTOP = { viewport: { width: 1440, height: 900 } };
+const TABLET = { viewport: { width: 768, height: 1024 }, deviceScaleFactor: 2, hasTouch: true };
+
+async function browser(name, screen = DESKTOP) {
   const dir = join(work, `chromium-${name}`);
   mkdirSync(dir);
   const ctx = await playwright.chromium.launchPersistentContext(dir, {
@@ -74,7 +78,7 @@ async function browser(name) {
     headless: true,
     // The station's Content-Security-Policy forbids eval; the test's own probes need it.
     bypassCSP: true,
-    viewport: { width: 1400, height: 1000 },
+    ...screen,
     // Trust the station's own certificate by its public key, and nothing else.
     args: [`--ignore-certificate-errors-spki-list=${station.spki}`, '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -171,7 +175,7 @@ async function main() {
   const subjectPin = (await tech.textContent('#subject-pin')).trim();
   check(station.output().includes(`subject PIN for session ${session}: ${subjectPin}`),
     'the subject PIN is shown on the station');
-  const model = await browser('model');
+  const model = await browser('model', TABLET);
   await model.goto(station.url);
   await model.fill('#pin', subjectPin);
   await model.click('#login');
@@ -247,6 +251,33 @@ async function main() {
   const after = await model.evaluate(() => window.twinViewer.stats());
   check(after.subject !== stats.subject, 'orbit and zoom change the view');
   await shot(model, '08-model-twin-orbited');
+  await model.click('#viewer-reset');
+  const reset = await model.evaluate(() => window.twinViewer.stats());
+  check(reset.subject === stats.subject, 'Reset view brings back the first view');
+  // Sharp on the tablet: the canvas has the screen's pixels, not CSS pixels.
+  const sharp = await model.evaluate(() => {
+    const c = document.querySelector('#viewer canvas');
+    return { buffer: c.width, css: c.clientWidth, ratio: window.devicePixelRatio };
+  });
+  check(sharp.ratio === 2 && sharp.buffer === 2 * sharp.css,
+    `the viewer draws at the tablet's pixel density (${sharp.buffer} pixels for ${sharp.css} CSS pixels)`);
+  // The keyboard turns the twin; R resets.
+  await model.focus('#viewer canvas');
+  await model.keyboard.press('ArrowRight');
+  await model.keyboard.press('ArrowRight');
+  const turned = await model.evaluate(() => window.twinViewer.stats());
+  check(turned.subject !== stats.subject, 'the arrow keys turn the twin');
+  await model.keyboard.press('r');
+  const back = await model.evaluate(() => window.twinViewer.stats());
+  check(back.subject === stats.subject, 'R resets the view');
+  // A photo opens large.
+  await model.click('#images .photo-thumb');
+  await model.waitForSelector('#photo[open]');
+  const large = await model.evaluate(() => document.querySelector('#photo-img').getBoundingClientRect().width);
+  check(large > 500, `a photo opens large (${Math.round(large)} CSS pixels wide)`);
+  await shot(model, '08b-model-photo-large');
+  await model.click('#photo-close');
+  await model.waitForFunction(() => !document.querySelector('#photo').open);
 
   // Approval signs the twin.
   await model.fill('#review-note', 'that is me');

@@ -336,8 +336,18 @@ function renderModel() {
       h('div', { class: 'panel hidden', id: 'twin-panel' },
         h('h2', {}, 'Your twin'),
         h('div', { id: 'viewer', class: 'viewer' }),
-        h('p', { class: 'summary' }, 'Drag to orbit, scroll or pinch to zoom.'),
+        h('div', { class: 'buttons viewer-buttons' },
+          h('button', { id: 'viewer-reset', class: 'plain', onclick: () => state.viewer && state.viewer.reset() },
+            'Reset view'),
+          h('button', { id: 'viewer-fullscreen', class: 'plain',
+            onclick: () => state.viewer && state.viewer.toggleFullscreen() }, 'Full screen')),
+        h('p', { class: 'hint' }, 'Drag to turn your twin, pinch or scroll to zoom. '
+          + 'With a keyboard: arrow keys turn, + and - zoom, R resets. Tap a photo to see it large.'),
         h('div', { id: 'images', class: 'images' }),
+        h('dialog', { id: 'photo', class: 'photo', onclick: (e) => e.target.closest('dialog').close() },
+          h('img', { id: 'photo-img', alt: '' }),
+          h('p', { id: 'photo-caption' }),
+          h('button', { id: 'photo-close', class: 'plain' }, 'Close')),
         h('label', { class: 'field' }, 'A note (optional)', h('input', { id: 'review-note' })),
         h('div', { class: 'buttons' },
           h('button', { id: 'approve', class: 'good', onclick: (e) => review(e, true) }, 'Approve my twin'),
@@ -383,12 +393,17 @@ function renderModel() {
     state.twinUrl = s.twin.preview;
     if (!state.viewer) state.viewer = new TwinViewer($('viewer'));
     window.twinViewer = state.viewer;
+    document.addEventListener('fullscreenchange', () => {
+      $('viewer-fullscreen').textContent = document.fullscreenElement ? 'Exit full screen' : 'Full screen';
+    });
     state.viewer.load(s.twin.preview).catch((err) => { $('review-result').textContent = String(err); });
   }
   const imgKey = s.images.map((i) => i.url).join(',');
   if ($('images').dataset.key !== imgKey) {
     $('images').dataset.key = imgKey;
-    $('images').replaceChildren(...s.images.map((i) => h('img', { src: i.url, alt: `${i.serial} take ${i.take}` })));
+    $('images').replaceChildren(...s.images.map((i) => h('button', {
+      class: 'photo-thumb', 'aria-label': `Photo from camera ${i.serial}, take ${i.take}: show it large`,
+      onclick: () => showPhoto(i) }, h('img', { src: i.url, alt: '' }))));
   }
   // A record that waits for the model (a grant to sign).
   const newest = records[records.length - 1];
@@ -423,6 +438,14 @@ async function signConsent(ev) {
       { passphrase: subjectPass(), text_sha256: $('consent-text').dataset.sha256 });
     return 'signed';
   });
+}
+
+// One of the capture's photos, large, in a dialog (Escape, a tap or Close shuts it).
+function showPhoto(image) {
+  $('photo-img').src = image.url;
+  $('photo-img').alt = `Photo from camera ${image.serial}, take ${image.take}`;
+  $('photo-caption').textContent = `Camera ${image.serial}, take ${image.take}`;
+  $('photo').showModal();
 }
 
 async function review(ev, approve) {
