@@ -62,8 +62,20 @@ let station = null;
 let simUp = false;
 const contexts = [];
 
+// Every screenshot is also an accessibility check: axe-core (WCAG 2.1 A and AA rules) on the page as
+// it is; its serious and critical findings are collected and fail the test at the end.
+const axeViolations = [];
 async function shot(page, name) {
   await page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
+  await page.addScriptTag({ path: require.resolve('axe-core/axe.min.js') });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, help: v.help,
+        nodes: v.nodes.slice(0, 5).map((n) => `${n.target.join(' ')}: ${n.failureSummary}`) }));
+  });
+  writeFileSync(join(out, `${name}.axe.json`), JSON.stringify(found, null, 2));
+  for (const v of found) axeViolations.push({ page: name, ...v });
 }
 
 // The technician's desktop; the model's tablet is `TABLET`.
@@ -329,6 +341,9 @@ async function main() {
   check(verify.status === 0, 'the consent chain verifies with the CLI');
   const audit = spawnSync(twinrig, ['--studio', studio, 'audit', 'verify'], { encoding: 'utf8' });
   check(audit.status === 0, 'the audit log verifies');
+  for (const v of axeViolations) log(`axe ${v.impact} on ${v.page}: ${v.id} (${v.help})\n    ${v.nodes.join('\n    ')}`);
+  check(axeViolations.length === 0,
+    `axe-core finds no serious or critical WCAG 2.1 AA violation on any page (${axeViolations.length} found)`);
 }
 
 async function cleanup() {

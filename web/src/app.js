@@ -164,7 +164,7 @@ function renderDashboard() {
     h('div', { class: 'row' },
       h('div', { class: 'panel' },
         h('h2', {}, 'Grant'),
-        h('textarea', { id: 'grant-json', rows: 9, spellcheck: 'false' }),
+        h('textarea', { id: 'grant-json', rows: 9, spellcheck: 'false', 'aria-label': 'Grants to propose (JSON)' }),
         h('button', { id: 'propose-grant', onclick: proposeGrant }, 'Propose grant'),
         h('span', { id: 'grant-result', class: 'result' })),
       h('div', { class: 'panel' },
@@ -177,7 +177,7 @@ function renderDashboard() {
         h('span', { id: 'export-result', class: 'result' })),
       h('div', { class: 'panel wide' },
         h('h2', {}, 'Output'),
-        h('pre', { id: 'console', class: 'console' }))));
+        h('pre', { id: 'console', class: 'console', tabindex: 0, role: 'log', 'aria-label': 'Output of the running step' }))));
   const today = new Date();
   const next = new Date(today.getTime() + 365 * 86400e3);
   $('grant-json').value = JSON.stringify([{
@@ -325,7 +325,7 @@ function renderModel() {
       h('div', { class: 'panel', id: 'consent-panel' },
         h('h2', {}, 'Your consent'),
         h('p', { id: 'consent-meta', class: 'summary' }),
-        h('pre', { id: 'consent-text', class: 'consent-text' }),
+        h('pre', { id: 'consent-text', class: 'consent-text', tabindex: 0, 'aria-label': 'The consent text' }),
         field('subject-pass', 'Your passphrase (it is never stored; it unlocks your signing key)',
           { type: 'password', autocomplete: 'new-password' }),
         field('subject-pass2', 'The same passphrase again', { type: 'password', autocomplete: 'new-password' }),
@@ -357,7 +357,7 @@ function renderModel() {
       h('div', { class: 'panel hidden', id: 'pending-panel' },
         h('h2', {}, 'Waiting for your signature'),
         h('p', { id: 'pending-summary' }),
-        h('pre', { id: 'pending-record', class: 'consent-text' }),
+        h('pre', { id: 'pending-record', class: 'consent-text', tabindex: 0, 'aria-label': 'The record to sign' }),
         h('button', { id: 'sign-pending', onclick: signPending }, 'Sign'),
         h('span', { id: 'pending-result', class: 'result' })),
       h('div', { class: 'panel', id: 'grants-panel' },
