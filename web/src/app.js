@@ -325,7 +325,7 @@ function renderModel() {
       h('div', { class: 'panel', id: 'consent-panel' },
         h('h2', {}, 'Your consent'),
         h('p', { id: 'consent-meta', class: 'summary' }),
-        h('pre', { id: 'consent-text', class: 'consent-text', tabindex: 0, 'aria-label': 'The consent text' }),
+        h('div', { id: 'consent-text', class: 'consent-prose', lang: 'en' }),
         field('subject-pass', 'Your passphrase (it is never stored; it unlocks your signing key)',
           { type: 'password', autocomplete: 'new-password' }),
         field('subject-pass2', 'The same passphrase again', { type: 'password', autocomplete: 'new-password' }),
@@ -422,7 +422,10 @@ function renderModel() {
 
 async function loadConsentText() {
   const t = await api('GET', `/api/sessions/${state.session}/consent-text`);
-  $('consent-text').textContent = t.text;
+  // Shown as prose: a blank line starts a paragraph, a single line break is the file's wrapping and
+  // reflows to the screen. The record holds the hash of the exact bytes, whatever the layout.
+  const paragraphs = t.text.split(/\n\s*\n/).map((p) => p.replace(/\s*\n\s*/g, ' ').trim()).filter(Boolean);
+  $('consent-text').replaceChildren(...paragraphs.map((p, i) => h(i === 0 ? 'h3' : 'p', {}, p)));
   $('consent-text').dataset.sha256 = t.sha256;
   $('consent-meta').textContent = `Version ${t.version} · SHA-256 ${t.sha256} (this exact text goes into your signed record)`;
 }
