@@ -82,6 +82,16 @@ async function shot(page, name) {
 const DESKTOP = { viewport: { width: 1440, height: 900 } };
 const TABLET = { viewport: { width: 768, height: 1024 }, deviceScaleFactor: 2, hasTouch: true };
 
+// The model's signature dialog: it must say what signing does; the passphrase is typed each time.
+async function signInDialog(page, passphrase, screenshot) {
+  await page.waitForSelector('#sign-dialog[open]');
+  check((await page.textContent('#sign-what')).length > 40, `the dialog says what "${await page.textContent('#sign-title')}" does`);
+  check(await page.inputValue('#sign-pass') === '', 'the passphrase is asked for again, not reused');
+  await page.fill('#sign-pass', passphrase);
+  if (screenshot) await shot(page, screenshot);
+  await page.click('#sign-ok');
+}
+
 async function browser(name, screen = DESKTOP) {
   const dir = join(work, `chromium-${name}`);
   mkdirSync(dir);
@@ -292,8 +302,16 @@ async function main() {
   await model.waitForFunction(() => !document.querySelector('#photo').open);
 
   // Approval signs the twin.
+  // Reject asks first; cancelling it changes nothing.
+  await model.click('#reject');
+  await model.waitForSelector('#sign-dialog[open]');
+  await shot(model, '08c-model-reject-asks');
+  await model.click('#sign-cancel');
+  await model.waitForFunction(() => !document.querySelector('#sign-dialog').open);
+  check(!(await model.isDisabled('#approve')), 'a cancelled rejection leaves the twin to review');
   await model.fill('#review-note', 'that is me');
   await model.click('#approve');
+  await signInDialog(model, pass.subject, '08d-model-approve-asks');
   await model.waitForFunction(() => document.querySelector('#review-result').textContent.includes('approved'));
   await tech.click('#countersign');
   await tech.waitForFunction(() => document.querySelector('#sign-result').textContent === 'signed as studio');
@@ -306,6 +324,7 @@ async function main() {
   await model.waitForSelector('#pending-panel:not(.hidden)');
   await shot(model, '09-model-grant-to-sign');
   await model.click('#sign-pending');
+  await signInDialog(model, pass.subject);
   await model.waitForFunction(() => document.querySelector('#pending-result').textContent === 'signed');
   await tech.click('#countersign');
   await tech.waitForFunction(() => document.querySelector('#sign-result').textContent === 'signed as studio');
@@ -329,6 +348,7 @@ async function main() {
   await model.waitForSelector('[data-revoke="g1"]');
   await shot(model, '11-model-grants');
   await model.click('[data-revoke="g1"]');
+  await signInDialog(model, pass.subject, '11b-model-revoke-asks');
   await model.waitForFunction(() => document.querySelector('#revoke-result').textContent.includes('revoked'));
   await model.waitForSelector('[data-grant="g1"] .revoked');
   await tech.click('#export');

@@ -326,7 +326,7 @@ function renderModel() {
         h('h2', {}, 'Your consent'),
         h('p', { id: 'consent-meta', class: 'summary' }),
         h('div', { id: 'consent-text', class: 'consent-prose', lang: 'en' }),
-        field('subject-pass', 'Your passphrase (it is never stored; it unlocks your signing key)',
+        field('subject-pass', 'Choose a passphrase: you type it for each signature (it is never stored; it unlocks your signing key)',
           { type: 'password', autocomplete: 'new-password' }),
         field('subject-pass2', 'The same passphrase again', { type: 'password', autocomplete: 'new-password' }),
         h('button', { id: 'sign-consent', onclick: signConsent }, 'I have read this and sign'),
@@ -363,7 +363,8 @@ function renderModel() {
       h('div', { class: 'panel', id: 'grants-panel' },
         h('h2', {}, 'Who may use your twin'),
         h('ul', { id: 'grants', class: 'grants' }),
-        h('span', { id: 'revoke-result', class: 'result' })));
+        h('span', { id: 'revoke-result', class: 'result' })),
+      signDialog());
     loadConsentText();
   }
   const c = s.consent;
@@ -430,15 +431,16 @@ async function loadConsentText() {
   $('consent-meta').textContent = `Version ${t.version} · SHA-256 ${t.sha256} (this exact text goes into your signed record)`;
 }
 
-function subjectPass() {
-  return $('subject-pass').value;
-}
-
+// The passphrase is chosen here, with the consent; it is cleared once used so that no later
+// signature can reuse it silently.
 async function signConsent(ev) {
   await act(ev.target, $('consent-result'), async () => {
-    if (subjectPass() !== $('subject-pass2').value) throw new Error('the two passphrases differ');
+    const passphrase = $('subject-pass').value;
+    if (passphrase !== $('subject-pass2').value) throw new Error('the two passphrases differ');
+    $('subject-pass').value = '';
+    $('subject-pass2').value = '';
     await api('POST', `/api/sessions/${state.session}/consent`,
-      { passphrase: subjectPass(), text_sha256: $('consent-text').dataset.sha256 });
+      { passphrase, text_sha256: $('consent-text').dataset.sha256 });
     return 'signed';
   });
 }
@@ -451,25 +453,72 @@ function showPhoto(image) {
   $('photo').showModal();
 }
 
+// Every signature the model makes is asked for at that moment: the dialog says what signing does
+// and takes the passphrase for this one signature (nothing keeps it for the next).
+function signDialog() {
+  return h('dialog', { id: 'sign-dialog', class: 'sign', 'aria-labelledby': 'sign-title' },
+    h('form', { method: 'dialog' },
+      h('h2', { id: 'sign-title' }),
+      h('p', { id: 'sign-what' }),
+      field('sign-pass', 'Your passphrase', { type: 'password', autocomplete: 'current-password' }),
+      h('p', { class: 'hint' }, 'Forgotten it? Nobody can recover it, the studio included: that is what '
+        + 'keeps your signature yours. Do not sign now; tell the technician.'),
+      h('div', { class: 'buttons' },
+        h('button', { id: 'sign-cancel', class: 'plain', value: 'cancel' }, 'Cancel'),
+        h('button', { id: 'sign-ok', value: 'ok' }))));
+}
+
+function askToSign({ title, what, confirm, danger = false }) {
+  const dialog = $('sign-dialog');
+  $('sign-title').textContent = title;
+  $('sign-what').textContent = what;
+  $('sign-pass').value = '';
+  $('sign-ok').textContent = confirm;
+  $('sign-ok').className = danger ? 'bad' : 'good';
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      const passphrase = $('sign-pass').value;
+      $('sign-pass').value = '';
+      resolve(dialog.returnValue === 'ok' && passphrase ? passphrase : null);
+    }, { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    $('sign-pass').focus();
+  });
+}
+
 async function review(ev, approve) {
-  if (!approve && !window.confirm('Reject the twin? The capture is destroyed and cannot be recovered.')) return;
+  const passphrase = await askToSign(approve
+    ? { title: 'Approve your twin', confirm: 'Approve and sign',
+      what: 'You sign that this twin is you and may be kept. Nobody may use it until you sign a licence.' }
+    : { title: 'Reject your twin', confirm: 'Reject and destroy', danger: true,
+      what: 'The photographs and the twin are destroyed now and cannot be recovered; the studio '
+        + 'records the destruction. A new scan would need a new session and your consent again.' });
+  if (!passphrase) return;
   await act(ev.target, $('review-result'), async () => {
     const r = await api('POST', `/api/sessions/${state.session}/review`,
-      { approve, note: $('review-note').value, passphrase: subjectPass() });
+      { approve, note: $('review-note').value, passphrase });
     return approve ? 'you approved and signed your twin' : `rejected; ${r.files_destroyed} files destroyed`;
   });
 }
 
 async function signPending(ev) {
+  const passphrase = await askToSign({ title: 'Sign this licence', confirm: 'Sign',
+    what: `You allow what it says: ${$('pending-summary').textContent}. You can revoke it later.` });
+  if (!passphrase) return;
   await act(ev.target, $('pending-result'), async () => {
-    await api('POST', `/api/sessions/${state.session}/sign`, { passphrase: subjectPass() });
+    await api('POST', `/api/sessions/${state.session}/sign`, { passphrase });
     return 'signed';
   });
 }
 
 async function revoke(ev, grant) {
+  const passphrase = await askToSign({ title: 'Revoke this licence', confirm: 'Revoke', danger: true,
+    what: `From now on your twin may not be used under licence ${grant}: every export under it is refused and `
+      + 'licensees are told through the studio\'s signed revocation list. Uses already made stay on record.' });
+  if (!passphrase) return;
   await act(ev.target, $('revoke-result'), async () => {
-    await api('POST', `/api/sessions/${state.session}/revoke`, { grant_id: grant, passphrase: subjectPass() });
+    await api('POST', `/api/sessions/${state.session}/revoke`, { grant_id: grant, passphrase });
     return `grant ${grant} revoked`;
   });
 }
