@@ -323,6 +323,10 @@ async function main() {
   await tech.waitForFunction(() => document.querySelector('#grant-result').textContent.startsWith('grant proposed'));
   await model.waitForSelector('#pending-panel:not(.hidden)');
   await shot(model, '09-model-grant-to-sign');
+  const terms = await model.textContent('#pending-terms');
+  check(terms.includes('Brand A may use your twin for campaign imagery') && terms.includes('€1,000.00')
+    && terms.includes('€50.00 for each use') && terms.includes('may not use AI'),
+  `the grant reads as sentences with pay in money and AI use in words ("${terms.slice(0, 160)}…")`);
   await model.click('#sign-pending');
   await signInDialog(model, pass.subject);
   await model.waitForFunction(() => document.querySelector('#pending-result').textContent === 'signed');

@@ -4,6 +4,7 @@
 import { api, describe } from './api.js';
 import { $, h, show } from './dom.js';
 import { TwinViewer } from './viewer.js';
+import { grantSentences } from './grant_text.js';
 
 const state = { me: null, session: '', status: null, studio: null, viewer: null, twinUrl: '',
   socket: null, pollTimer: 0, busy: false };
@@ -356,8 +357,10 @@ function renderModel() {
         h('span', { id: 'review-result', class: 'result' })),
       h('div', { class: 'panel hidden', id: 'pending-panel' },
         h('h2', {}, 'Waiting for your signature'),
-        h('p', { id: 'pending-summary' }),
-        h('pre', { id: 'pending-record', class: 'consent-text', tabindex: 0, 'aria-label': 'The record to sign' }),
+        h('p', { id: 'pending-summary', class: 'hidden' }),
+        h('div', { id: 'pending-terms', class: 'consent-prose' }),
+        h('details', {}, h('summary', {}, 'The exact record you sign'),
+          h('pre', { id: 'pending-record', class: 'consent-text', tabindex: 0, 'aria-label': 'The record to sign' })),
         h('button', { id: 'sign-pending', onclick: signPending }, 'Sign'),
         h('span', { id: 'pending-result', class: 'result' })),
       h('div', { class: 'panel', id: 'grants-panel' },
@@ -413,12 +416,24 @@ function renderModel() {
   if (mine) {
     $('pending-summary').textContent = `${newest.type}: ${newest.summary}`;
     $('pending-record').textContent = c.pending_record || '';
+    $('pending-terms').replaceChildren(...pendingGrants(c.pending_record).map((g) =>
+      h('div', { class: 'grant-terms', 'data-grant': g.grant_id }, ...grantSentences(g).map((t) => h('p', {}, t)))));
   }
   $('grants').replaceChildren(...(c.grants || []).map((g) => h('li', { 'data-grant': g.grant_id },
     h('strong', {}, g.licensee), ` — ${g.purpose}; ${g.media.join(', ')}; ${g.territory.join(', ')}; `
       + `${g.not_before} to ${g.not_after} `,
     g.revoked ? h('span', { class: 'revoked' }, 'revoked')
       : h('button', { class: 'bad', 'data-revoke': g.grant_id, onclick: (e) => revoke(e, g.grant_id) }, 'Revoke'))));
+}
+
+// The grants of the record waiting for the model's signature (its exact bytes, as JSON).
+function pendingGrants(bytes) {
+  try {
+    const record = JSON.parse(bytes || '{}');
+    return Array.isArray(record.grants) ? record.grants : [];
+  } catch {
+    return [];
+  }
 }
 
 async function loadConsentText() {
@@ -504,7 +519,8 @@ async function review(ev, approve) {
 
 async function signPending(ev) {
   const passphrase = await askToSign({ title: 'Sign this licence', confirm: 'Sign',
-    what: `You allow what it says: ${$('pending-summary').textContent}. You can revoke it later.` });
+    what: `${[...$('pending-terms').querySelectorAll('p')].map((p) => p.textContent).join(' ')} `
+      + 'You can revoke it later.' });
   if (!passphrase) return;
   await act(ev.target, $('pending-result'), async () => {
     await api('POST', `/api/sessions/${state.session}/sign`, { passphrase });
