@@ -16,7 +16,7 @@ void AddDoctor(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
               << "\n";
     auto findings = doctor::Examine(options);
     std::cout << doctor::FormatReport(findings, isatty(STDOUT_FILENO) != 0);
-    exit_code = doctor::AnyFailed(findings) ? 1 : 0;
+    exit_code = doctor::AnyFailed(findings) ? kExitFailed : kExitOk;
   });
 }
 

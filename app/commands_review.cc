@@ -114,7 +114,7 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     if (!args.config.empty()) {
       if (Status applied = ApplySettingsFile(*cmd, args.config); !applied.ok()) {
         PrintError(applied.error().what, applied.error().where, applied.error().todo);
-        exit_code = 2;
+        exit_code = kExitUsage;
         return;
       }
     }
@@ -123,7 +123,7 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         PrintError(std::string(name) + " is required", "twinrig review",
                    std::string("give it on the command line or as `") + (name + 2) +
                        " = ...` in the --config file");
-        exit_code = 2;
+        exit_code = kExitUsage;
         return;
       }
     }
@@ -136,14 +136,14 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
           "twinrig review",
           "put the PIN in a file readable only by you and pass "
           "--technician-pin-file FILE (or - to read it from stdin)");
-      exit_code = 2;
+      exit_code = kExitUsage;
       return;
     }
     if (!args.technician_pin_file.empty()) {
       auto pin = consent::ReadPassphrase(args.technician_pin_file);
       if (!pin.ok()) {
         PrintError(pin.error().what, pin.error().where, pin.error().todo);
-        exit_code = 2;
+        exit_code = kExitUsage;
         return;
       }
       options.access.technician_pin = *pin;
@@ -155,7 +155,7 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0) {
       PrintError("cannot find the twinrig binary", "/proc/self/exe", "run twinrig by its path");
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     options.twinrig_binary.assign(self, static_cast<size_t>(n));
@@ -169,7 +169,7 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         options, [](const std::string& line) { std::cout << line << std::endl; });
     if (!server.ok()) {
       PrintError(server.error().what, server.error().where, server.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     const bool tls = (*server)->tls();
@@ -185,7 +185,7 @@ void AddReview(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     sigwait(&stop, &sig);
     std::cout << "stopping (" << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ")" << std::endl;
     (*server)->Stop();
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 

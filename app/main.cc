@@ -75,7 +75,7 @@ int Main(int argc, char** argv) {
   app.add_option("--log", global.log_level, "log level: trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-  int exit_code = 0;
+  int exit_code = kExitOk;
   for (const Command& command : kCommands) command.add(app, global, exit_code);
   app.parse_complete_callback([&] {
     global.studio = AbsoluteUserPath(global.studio);
@@ -85,10 +85,11 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are ParseErrors that succeed; every other one is a wrong command line.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   } catch (const CheckFailure& e) {
     PrintError(std::string("internal error: ") + e.what(), "", "please report this as a bug");
-    return 70;
+    return kExitInternal;
   }
   return exit_code;
 }
