@@ -12,6 +12,7 @@
 #include "host/farm/jobs.h"
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
+#include "sim/score/score.h"
 
 namespace twinrig::app {
 namespace {
@@ -224,7 +225,7 @@ void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                   ? "full"
                   : "preview";
     }
-    auto metrics = reconstruct::ScoreSession(global.studio, args->session, level);
+    auto metrics = sim::score::ScoreSession(global.studio, args->session, level);
     if (!metrics.ok()) {
       PrintError(metrics.error().what, metrics.error().where, metrics.error().todo);
       exit_code = 1;

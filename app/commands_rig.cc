@@ -4,8 +4,9 @@
 #include <string>
 
 #include "app/command.h"
-#include "host/riglink/rig_file.h"
 #include "host/riglink/riglink.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 
 namespace twinrig::app {
 
@@ -20,13 +21,11 @@ struct RigOptions {
 Result<std::vector<riglink::NodeEndpoint>> Endpoints(const GlobalOptions& global,
                                                      const RigOptions& options) {
   if (!options.nodes.empty()) return riglink::ParseEndpointList(options.nodes);
-  auto file = riglink::FindRigFile(global.studio, options.rig);
-  if (!file.ok()) return file.error();
-  auto nodes = riglink::ReadRigNodes(*file);
-  if (!nodes.ok()) return nodes.error();
-  std::vector<riglink::NodeEndpoint> out;
-  for (const auto& node : *nodes) out.push_back(node.endpoint);
-  return out;
+  TWINRIG_ASSIGN_OR_RETURN(const auto file,
+                           studio::StudioPaths(global.studio).FindRigFile(options.rig));
+  TWINRIG_ASSIGN_OR_RETURN(const studio::Rig rig,
+                           studio::ReadRigFile(file, studio::RigNeeds::kNodes));
+  return riglink::NodeEndpoints(rig.nodes);
 }
 
 std::string Hex(std::uint64_t value) {
