@@ -157,8 +157,8 @@ void ReadNodes(const toml::table& root, Rig& rig, std::vector<const NodeSpec*>& 
     node.udp_port = static_cast<std::uint16_t>(field.Int("udp_port", 1, 65535));
     node.ports = static_cast<int>(field.Int("ports", 1, 64, /*optional=*/true));
     if (!node.address.empty() && !IsIpv4(node.address)) {
-      problems.push_back(Line(*tables[i]) + "nodes[" + std::to_string(i) + "].address '" +
-                         node.address + "' is not an IPv4 address");
+      problems.push_back(Line(*tables[i]->get("address")) + "nodes[" + std::to_string(i) +
+                         "].address '" + node.address + "' is not an IPv4 address");
     }
     rig.nodes.push_back(node);
     clean.push_back(field.Clean());
