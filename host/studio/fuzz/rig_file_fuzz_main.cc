@@ -12,7 +12,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   for (const auto needs :
        {twinrig::studio::RigNeeds::kNodes, twinrig::studio::RigNeeds::kCameras}) {
-    auto rig = twinrig::studio::ParseRigFile(text, "rig.toml", "fuzz", needs);
+    auto rig = twinrig::studio::ParseRigFile(text, "fuzz input", "fuzz", needs);
     if (!rig.ok() && rig.error().what.empty()) __builtin_trap();
     if (rig.ok() && rig->nodes.empty()) __builtin_trap();  // a rig has at least one node
   }
