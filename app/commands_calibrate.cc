@@ -7,17 +7,18 @@
 #include <iostream>
 #include <thread>
 
+#include "app/command.h"
 #include "calibration/board.h"
 #include "calibration/calibrate.h"
 #include "calibration/report.h"
 #include "calibration/rig_calibration.h"
 #include "calibration/solver.h"
-#include "app/command.h"
 #include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "host/session/studio_capture.h"
-#include "sim/layout/layout.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 #include "sim/studio/studio.h"
 
 namespace twinrig::app {
@@ -64,19 +65,16 @@ void Fail(const Error& error, int& exit_code) {
 constexpr int kScriptedPoses = 24;  // the virtual studio's ChArUco poses (layout default)
 constexpr int kScriptedCharts = 4;  // ... followed by its ColorChecker poses
 
-// Reads the rig file: its camera serials and planned positions.
-Result<sim::layout::Rig> ReadRig(const std::filesystem::path& studio, const std::string& rig) {
-  return sim::layout::ReadRigFile(studio / "rigs" / rig / "rig.toml");
-}
-
 // Solves from observations, aligns to the rig's planned positions when there is a rig file,
 // writes the calibration (and makes it current when written into the studio), prints the table.
 int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
                   const calibration::BoardSpec& board, const std::filesystem::path& image_dir,
                   const std::string& rig_name, int& exit_code) {
-  std::optional<sim::layout::Rig> rig;
+  std::optional<studio::Rig> rig;
+  const std::filesystem::path rig_file = studio::StudioPaths(global.studio).RigFile(rig_name);
   if (!rig_name.empty()) {
-    auto read = ReadRig(global.studio, rig_name);
+    // Its camera serials and planned positions.
+    auto read = studio::ReadRigFile(rig_file);
     if (!read.ok()) {
       Fail(read.error(), exit_code);
       return exit_code;
@@ -95,7 +93,7 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
       if (!known) {
         Fail(MakeError("camera " + cam.serial + " (a folder of images) is not in the rig file of " +
                            rig_name,
-                       (global.studio / "rigs" / rig_name / "rig.toml").string(),
+                       rig_file.string(),
                        "name each camera's folder by its serial as the rig file lists it, or add "
                        "the camera to the rig file (or calibrate with --out DIR, outside the rig)"),
              exit_code);

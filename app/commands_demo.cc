@@ -19,12 +19,14 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "app/command.h"
+#include "host/studio/studio_paths.h"
 #include "sim/studio/studio.h"
 #include "util/files.h"
 #include "util/install_layout.h"
@@ -224,6 +226,32 @@ class Demo {
     return 1;
   }
 
+  // Stops the virtual studio unless it is to be kept, then fails.
+  void StopStudio() {
+    if (!options_.keep_studio) (void)StepValue({"sim", "down"});
+  }
+  int StopStudioAndFail(const std::string& todo) {
+    StopStudio();
+    return Fail(todo);
+  }
+  std::string Pass(const char* who) const {
+    return (secrets_ / (std::string(who) + ".pass")).string();
+  }
+
+  // The stages: each returns the demo's exit code when it stops the demo.
+  std::optional<int> CheckHost();
+  std::optional<int> StartStudio();
+  std::optional<int> Calibrate();
+  std::optional<int> RecordConsent();
+  std::optional<int> Preflight();
+  std::optional<int> Capture();
+  std::optional<int> MakeTwins();
+  std::optional<int> Score();
+  std::optional<int> ApproveAndGrant();
+  std::optional<int> Export();
+  std::optional<int> Verify();
+  std::optional<int> OpenReview();
+
   Status MakeSecrets();
   Status StartReviewStation();
   void PrintSummary(bool complete);
@@ -343,7 +371,7 @@ void Demo::PrintSummary(bool complete) {
   std::cout << "  " << std::left << std::setw(34) << "total" << std::right << std::setw(8)
             << std::fixed << std::setprecision(1) << total << " s\n";
   if (!session_.empty()) {
-    const fs::path session = studio_ / "sessions" / session_;
+    const fs::path session = studio::StudioPaths(studio_).SessionFolder(session_);
     std::cout << "  session   " << session_ << " (subject " << subject_ << ")\n";
     for (const char* level : {"preview", "full"}) {
       auto text = ReadFileText(session / "twin" / level / "metrics.json");
@@ -374,16 +402,7 @@ void Demo::PrintSummary(bool complete) {
   std::cout << (complete ? "demo complete\n" : "demo incomplete\n") << std::flush;
 }
 
-int Demo::Run() {
-  struct sigaction on_interrupt {};
-  on_interrupt.sa_handler = OnDemoInterrupt;  // no SA_RESTART: waitpid returns to see the flag
-  sigemptyset(&on_interrupt.sa_mask);
-  sigaction(SIGINT, &on_interrupt, nullptr);
-  sigaction(SIGTERM, &on_interrupt, nullptr);
-  const auto pass = [&](const char* who) {
-    return (secrets_ / (std::string(who) + ".pass")).string();
-  };
-
+std::optional<int> Demo::CheckHost() {
   Begin("check the host");
   if (!Step({"doctor"})) return Fail("install what `twinrig doctor` lists (scripts/setup)");
   if (auto made = MakeSecrets(); !made.ok()) {
@@ -393,13 +412,16 @@ int Demo::Run() {
   auto keys = StepValue({"keys", "list"});
   if (!keys.ok() || keys->find("studio") == std::string::npos) {
     if (!Step({"keys", "init", "--name", "twinrig demo studio", "--passphrase-file",
-               pass("studio")}) ||
-        !Step({"keys", "add-technician", "tech1", "--passphrase-file", pass("technician")})) {
+               Pass("studio")}) ||
+        !Step({"keys", "add-technician", "tech1", "--passphrase-file", Pass("technician")})) {
       return Fail("the studio keys could not be created; see the message above");
     }
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::StartStudio() {
   Begin("start the virtual studio");
   // A virtual studio left running by an earlier demo is stopped first (it may have other sizes).
   if (sim::studio::QueryStatus(studio_).ok()) (void)StepValue({"sim", "down"});
@@ -419,68 +441,69 @@ int Demo::Run() {
   studio_started_ = true;  // from here on an interruption stops it (`sim up` may have started it)
   if (!Step(up)) return Fail("see the message above; `twinrig sim status` shows what runs");
   End();
+  return std::nullopt;
+}
 
-  const auto stop_studio = [&] {
-    if (!options_.keep_studio) (void)StepValue({"sim", "down"});
-  };
-
+std::optional<int> Demo::Calibrate() {
   Begin("calibrate the rig");
   if (!Step({"calibrate", "--takes", std::to_string(options_.calibration_takes),
              "--capture-timeout", "300"})) {
-    stop_studio();
-    return Fail("see the calibration's message above");
+    return StopStudioAndFail("see the calibration's message above");
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::RecordConsent() {
   Begin("subject and signed consent");
   auto subject = StepValue({"subject", "add", "--name", "Demo Model"});
-  if (!subject.ok()) {
-    stop_studio();
-    return Fail(subject.error().what);
-  }
+  if (!subject.ok()) return StopStudioAndFail(subject.error().what);
   subject_ = *subject;
   auto session = StepValue({"session", "new", "--subject", subject_});
-  if (!session.ok()) {
-    stop_studio();
-    return Fail(session.error().what);
-  }
+  if (!session.ok()) return StopStudioAndFail(session.error().what);
   session_ = *session;
   if (!Step({"consent", "new", "--subject", subject_, "--session", session_, "--technician",
              "tech1", "--text", (data_ / "consent-text.txt").string(), "--text-version", "demo-1.0",
              "--terms", (data_ / "terms.json").string(), "--subject-passphrase-file",
-             pass("subject")}) ||
-      !Sign("subject", pass("subject")) || !Sign("technician", pass("technician")) ||
-      !Sign("studio", pass("studio"))) {
-    stop_studio();
-    return Fail("the consent could not be recorded; see the message above");
+             Pass("subject")}) ||
+      !Sign("subject", Pass("subject")) || !Sign("technician", Pass("technician")) ||
+      !Sign("studio", Pass("studio"))) {
+    return StopStudioAndFail("the consent could not be recorded; see the message above");
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::Preflight() {
   Begin("preflight");
   if (!Step({"preflight", "--takes", "1"})) {
-    stop_studio();
-    return Fail("fix what the preflight table lists, then run the demo again");
+    return StopStudioAndFail("fix what the preflight table lists, then run the demo again");
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::Capture() {
   Begin("capture");
   // A technician finishes an incomplete take: fetch what is on the cards, then refire the rest.
   if (!Step({"capture", "--session", session_, "--capture-timeout", "300"}) &&
       !Step({"capture", "--session", session_, "--resume"}) &&
       !Step({"capture", "--session", session_, "--retake-missing", "--capture-timeout", "300"})) {
-    stop_studio();
-    return Fail("some cameras did not deliver; `twinrig capture --retake-missing` fires them");
+    return StopStudioAndFail(
+        "some cameras did not deliver; `twinrig capture --retake-missing` fires them");
   }
-  const fs::path manifest = studio_ / "sessions" / session_ / "manifest.json";
+  const fs::path manifest = studio::StudioPaths(studio_).SessionFolder(session_) / "manifest.json";
   if (!Step({"consent", "seal", "--session", session_, "--technician", "tech1", "--manifest",
              manifest.string()}) ||
-      !Sign("technician", pass("technician")) || !Sign("studio", pass("studio"))) {
-    stop_studio();
-    return Fail("the capture could not be sealed; see the message above");
+      !Sign("technician", Pass("technician")) || !Sign("studio", Pass("studio"))) {
+    return StopStudioAndFail("the capture could not be sealed; see the message above");
   }
   End();
-  stop_studio();
+  StopStudio();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::MakeTwins() {
   Begin("preview twin");
   // --wait: when the studio reconstructs on its farm, the demo follows the jobs to the twin.
   if (!Step({"reconstruct", session_, "--preview", "--wait"}))
@@ -492,7 +515,10 @@ int Demo::Run() {
       return Fail("see the reconstruction's log");
     End();
   }
+  return std::nullopt;
+}
 
+std::optional<int> Demo::Score() {
   Begin("score against the ground truth");
   // Before the approval: the approval hashes everything under twin/, metrics.json included.
   if (!Step({"score", session_, "--level", "preview"})) return Fail("see the message above");
@@ -500,45 +526,71 @@ int Demo::Run() {
     return Fail("see the message above");
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::ApproveAndGrant() {
   Begin("the subject approves and grants");
   if (!Step({"consent", "approve", "--session", session_, "--note",
              "reviewed on the spot; that is me"}) ||
-      !Sign("subject", pass("subject")) || !Sign("studio", pass("studio")) ||
+      !Sign("subject", Pass("subject")) || !Sign("studio", Pass("studio")) ||
       !Step({"consent", "grant", "--session", session_, "--grants",
              (data_ / "grants.json").string()}) ||
-      !Sign("subject", pass("subject")) || !Sign("studio", pass("studio"))) {
+      !Sign("subject", Pass("subject")) || !Sign("studio", Pass("studio"))) {
     return Fail("see the message above");
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::Export() {
   Begin("export for the licensee");
   delivery_ = studio_ / "deliveries" / (session_ + "-demo-brand");
   std::error_code ec;
   fs::remove_all(delivery_, ec);
   if (!Step({"export", session_, "--licensee", "demo-brand", "--purpose", "SS27 campaign imagery",
              "--medium", "social", "--territory", "EU", "--out", delivery_.string(),
-             "--passphrase-file", pass("studio")})) {
+             "--passphrase-file", Pass("studio")})) {
     delivery_.clear();
     return Fail("see the export gate's message above");
   }
   End();
+  return std::nullopt;
+}
 
+std::optional<int> Demo::Verify() {
   Begin("verify the consent chain and the audit log");
   if (!Step({"consent", "verify", "--session", session_}) || !Step({"audit", "verify"})) {
     return Fail("the records do not verify; see the message above");
   }
   End();
+  return std::nullopt;
+}
 
-  if (options_.review) {
-    Begin("review station");
-    if (auto started = StartReviewStation(); !started.ok()) {
-      PrintError(started.error().what, started.error().where, started.error().todo);
-      return Fail("the twin and its package are done; start the station with `twinrig review`");
-    }
-    End();
+std::optional<int> Demo::OpenReview() {
+  if (!options_.review) return std::nullopt;
+  Begin("review station");
+  if (auto started = StartReviewStation(); !started.ok()) {
+    PrintError(started.error().what, started.error().where, started.error().todo);
+    return Fail("the twin and its package are done; start the station with `twinrig review`");
   }
+  End();
+  return std::nullopt;
+}
 
+int Demo::Run() {
+  struct sigaction on_interrupt {};
+  on_interrupt.sa_handler = OnDemoInterrupt;  // no SA_RESTART: waitpid returns to see the flag
+  sigemptyset(&on_interrupt.sa_mask);
+  sigaction(SIGINT, &on_interrupt, nullptr);
+  sigaction(SIGTERM, &on_interrupt, nullptr);
+  // The stages in order; the virtual studio runs from StartStudio to the end of Capture.
+  for (const auto stage :
+       {&Demo::CheckHost, &Demo::StartStudio, &Demo::Calibrate, &Demo::RecordConsent,
+        &Demo::Preflight, &Demo::Capture, &Demo::MakeTwins, &Demo::Score, &Demo::ApproveAndGrant,
+        &Demo::Export, &Demo::Verify, &Demo::OpenReview}) {
+    if (const std::optional<int> exit_code = (this->*stage)()) return *exit_code;
+  }
   PrintSummary(true);
   return 0;
 }

@@ -1,11 +1,13 @@
 // twinrig rig status | clear-fault: the trigger nodes, their clock sync and their faults.
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <string>
 
 #include "app/command.h"
-#include "host/riglink/rig_file.h"
 #include "host/riglink/riglink.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 
 namespace twinrig::app {
 
@@ -20,12 +22,23 @@ struct RigOptions {
 Result<std::vector<riglink::NodeEndpoint>> Endpoints(const GlobalOptions& global,
                                                      const RigOptions& options) {
   if (!options.nodes.empty()) return riglink::ParseEndpointList(options.nodes);
-  auto file = riglink::FindRigFile(global.studio, options.rig);
-  if (!file.ok()) return file.error();
-  auto nodes = riglink::ReadRigNodes(*file);
-  if (!nodes.ok()) return nodes.error();
-  std::vector<riglink::NodeEndpoint> out;
-  for (const auto& node : *nodes) out.push_back(node.endpoint);
+  TWINRIG_ASSIGN_OR_RETURN(const auto file,
+                           studio::StudioPaths(global.studio).FindRigFile(options.rig));
+  TWINRIG_ASSIGN_OR_RETURN(const studio::Rig rig,
+                           studio::ReadRigFile(file, studio::RigNeeds::kNodes));
+  return riglink::NodeEndpoints(rig.nodes);
+}
+
+// The rig's nodes, connected to: a node that does not answer is in `connected`, not an error.
+struct Connection {
+  std::unique_ptr<riglink::RigLink> link;
+  twinrig::Status connected;
+};
+Result<Connection> ConnectNodes(const GlobalOptions& global, const RigOptions& options) {
+  TWINRIG_ASSIGN_OR_RETURN(const auto endpoints, Endpoints(global, options));
+  TWINRIG_ASSIGN_OR_RETURN(auto link, riglink::RigLink::Create());
+  Connection out{std::move(link), OkStatus()};
+  out.connected = out.link->Connect(endpoints, std::chrono::seconds(2));
   return out;
 }
 
@@ -36,20 +49,16 @@ std::string Hex(std::uint64_t value) {
 }
 
 int Status(const GlobalOptions& global, const RigOptions& options) {
-  auto endpoints = Endpoints(global, options);
-  if (!endpoints.ok()) {
-    PrintError(endpoints.error().what, endpoints.error().where, endpoints.error().todo);
+  auto connection = ConnectNodes(global, options);
+  if (!connection.ok()) {
+    PrintError(connection.error().what, connection.error().where, connection.error().todo);
     return 2;
   }
-  auto link = riglink::RigLink::Create();
-  if (!link.ok()) {
-    PrintError(link.error().what, link.error().where, link.error().todo);
-    return 2;
-  }
-  const twinrig::Status connected = (*link)->Connect(*endpoints, std::chrono::seconds(2));
-  (void)(*link)->WaitForSync(
-      std::chrono::milliseconds(static_cast<long>(options.sync_seconds * 1000)), 0.0);
-  const auto reports = (*link)->Report();
+  riglink::RigLink& link = *connection->link;
+  const twinrig::Status& connected = connection->connected;
+  (void)link.WaitForSync(std::chrono::milliseconds(static_cast<long>(options.sync_seconds * 1000)),
+                         0.0);
+  const auto reports = link.Report();
   std::printf("%-22s %-4s %-11s %-8s %-16s %-7s %11s %9s %8s %8s %-6s %s\n", "node", "id", "board",
               "firmware", "boot id", "online", "offset ms", "drift ppm", "rtt us", "err us",
               "armed", "fault");
@@ -63,7 +72,7 @@ int Status(const GlobalOptions& global, const RigOptions& options) {
       ++problems;
       continue;
     }
-    auto status = (*link)->GetStatus(i);
+    auto status = link.GetStatus(i);
     std::string fault = "-";
     std::string armed = "-";
     if (status.ok()) {
@@ -93,22 +102,18 @@ int Status(const GlobalOptions& global, const RigOptions& options) {
 }
 
 int ClearFaults(const GlobalOptions& global, const RigOptions& options) {
-  auto endpoints = Endpoints(global, options);
-  if (!endpoints.ok()) {
-    PrintError(endpoints.error().what, endpoints.error().where, endpoints.error().todo);
+  auto connection = ConnectNodes(global, options);
+  if (!connection.ok()) {
+    PrintError(connection.error().what, connection.error().where, connection.error().todo);
     return 2;
   }
-  auto link = riglink::RigLink::Create();
-  if (!link.ok()) {
-    PrintError(link.error().what, link.error().where, link.error().todo);
-    return 2;
-  }
-  const twinrig::Status connected = (*link)->Connect(*endpoints, std::chrono::seconds(2));
+  riglink::RigLink& link = *connection->link;
+  const twinrig::Status& connected = connection->connected;
   int failed = connected.ok() ? 0 : 1;
-  const auto reports = (*link)->Report();
+  const auto reports = link.Report();
   for (std::size_t i = 0; i < reports.size(); ++i) {
     if (!reports[i].identified) continue;
-    const twinrig::Status cleared = (*link)->ClearFault(i);
+    const twinrig::Status cleared = link.ClearFault(i);
     if (cleared.ok()) {
       std::cout << reports[i].endpoint.ToString() << ": cleared (disarmed)\n";
     } else {

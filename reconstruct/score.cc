@@ -6,8 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include "reconstruct/mesh.h"
-#include "sim/layout/layout.h"
-#include "sim/render/renderer.h"
 #include "util/files.h"
 #include "util/options.h"
 
@@ -141,72 +139,31 @@ Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
   return m;
 }
 
-Result<Metrics> ScoreSession(const fs::path& studio, const std::string& session_id,
-                             const std::string& level, const fs::path& head_hint,
-                             const ScoreOptions& options) {
-  const fs::path session = studio / "sessions" / session_id;
-  auto session_text = ReadFileText(session / "session.json");
-  if (!session_text.ok()) {
-    return MakeError("no session " + session_id + " in this studio",
-                     (session / "session.json").string(),
-                     "list sessions with `twinrig session list`");
-  }
-  const json sj = json::parse(*session_text, nullptr, false);
-  const std::string rig = sj.is_object() ? sj.value("rig", "") : "";
+Result<fs::path> SessionTwinMesh(const fs::path& session, const std::string& session_id,
+                                 const std::string& level) {
   const fs::path twin_ply = session / "twin" / level / "twin.ply";
   if (!fs::exists(twin_ply)) {
     return MakeError("the session has no " + level + " twin", twin_ply.string(),
                      "run `twinrig reconstruct " + session_id + " --" + level + "` first");
   }
-  const fs::path truth_json = studio / "sim" / rig / "groundtruth.json";
-  auto truth = sim::layout::ReadGroundTruth(truth_json);
-  if (!truth.ok()) {
-    return MakeError("no ground truth for rig '" + rig + "': scoring needs the virtual studio's " +
-                         "groundtruth.json",
-                     truth_json.string(),
-                     "score twins made in the virtual studio (`twinrig sim up`)");
-  }
-  auto head = sim::render::FindHeadData(head_hint);
-  if (!head.ok()) return head.error();
-  sim::render::RendererOptions ro;
-  ro.supersamples = 1;
-  auto renderer = sim::render::Renderer::Create(*head, *truth, ro);
-  if (!renderer.ok()) return renderer.error();
-  Mesh gt;
-  for (const auto& p : (*renderer)->HeadVertices()) {
-    const auto w = sim::layout::Apply(truth->subject_R, {p.x, p.y, p.z});
-    gt.vertices.emplace_back(static_cast<float>(w[0] + truth->subject_t[0]),
-                             static_cast<float>(w[1] + truth->subject_t[1]),
-                             static_cast<float>(w[2] + truth->subject_t[2]));
-  }
-  for (const auto& t : (*renderer)->HeadTriangles()) gt.faces.push_back(t);
-  auto twin = ReadPly(twin_ply);
-  if (!twin.ok()) return twin.error();
-  // Visibility at a quarter of the sensor: plenty for deciding what a camera sees.
-  std::vector<PinholeView> cameras;
-  for (const auto& c : truth->cameras) {
-    PinholeView v;
-    v.serial = c.serial;
-    const double s = 0.25;
-    v.width = static_cast<int>(c.intrinsics.width * s);
-    v.height = static_cast<int>(c.intrinsics.height * s);
-    v.fx = c.intrinsics.fx * s;
-    v.fy = c.intrinsics.fy * s;
-    v.cx = (c.intrinsics.cx + 0.5) * s - 0.5;
-    v.cy = (c.intrinsics.cy + 0.5) * s - 0.5;
-    v.SetPose(c.R, c.t);
-    cameras.push_back(v);
-  }
+  return twin_ply;
+}
+
+Result<Metrics> ScoreSessionTwin(const fs::path& session, const std::string& session_id,
+                                 const std::string& level, const Mesh& truth,
+                                 const std::vector<PinholeView>& cameras,
+                                 const std::string& reference, const ScoreOptions& options) {
+  TWINRIG_ASSIGN_OR_RETURN(const fs::path twin_ply, SessionTwinMesh(session, session_id, level));
+  TWINRIG_ASSIGN_OR_RETURN(const Mesh twin, ReadPly(twin_ply));
   std::vector<cv::Vec3f> dense;
   const fs::path fused = session / "reconstruction" / level / "dense" / "fused.ply";
   if (fs::exists(fused)) {
     auto cloud = ReadPly(fused);
     if (cloud.ok()) dense = std::move(cloud->vertices);
   }
-  auto metrics = ScoreMesh(*twin, gt, cameras, options, &dense);
-  if (!metrics.ok()) return metrics.error();
+  TWINRIG_ASSIGN_OR_RETURN(const Metrics metrics, ScoreMesh(twin, truth, cameras, options, &dense));
   json scores = json::array();
-  for (const auto& s : metrics->scores) {
+  for (const auto& s : metrics.scores) {
     json score = {{"threshold_mm", s.threshold_mm},
                   {"precision", s.precision},
                   {"recall", s.recall},
@@ -219,20 +176,19 @@ Result<Metrics> ScoreSession(const fs::path& studio, const std::string& session_
       {"version", 1},
       {"session", session_id},
       {"level", level},
-      {"reference", "virtual studio ground truth: head scan at the subject pose of " +
-                        ("sim/" + rig + "/groundtruth.json")},
+      {"reference", reference},
       {"region",
        {{"accuracy", "twin surface samples against the whole ground-truth surface"},
         {"completeness", "ground-truth surface seen (in front, not hidden) by at least " +
                              std::to_string(options.min_views) + " cameras"},
-        {"scored_fraction_of_truth", metrics->scored_fraction}}},
+        {"scored_fraction_of_truth", metrics.scored_fraction}}},
       {"samples_per_m2", options.samples_per_m2},
-      {"twin_samples", metrics->twin_samples},
-      {"truth_samples_scored", metrics->truth_scored},
-      {"accuracy_mean_mm", metrics->accuracy_mean_mm},
-      {"accuracy_median_mm", metrics->accuracy_median_mm},
-      {"completeness_mean_mm", metrics->completeness_mean_mm},
-      {"completeness_median_mm", metrics->completeness_median_mm},
+      {"twin_samples", metrics.twin_samples},
+      {"truth_samples_scored", metrics.truth_scored},
+      {"accuracy_mean_mm", metrics.accuracy_mean_mm},
+      {"accuracy_median_mm", metrics.accuracy_median_mm},
+      {"completeness_mean_mm", metrics.completeness_mean_mm},
+      {"completeness_median_mm", metrics.completeness_median_mm},
       {"distance_cap_mm", options.cap_mm},
       {"scores", scores}};
   TWINRIG_RETURN_IF_ERROR(

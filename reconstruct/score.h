@@ -52,13 +52,19 @@ Result<Metrics> ScoreMesh(const Mesh& twin, const Mesh& truth,
                           const std::vector<PinholeView>& cameras, const ScoreOptions& options = {},
                           const std::vector<cv::Vec3f>* dense = nullptr);
 
-// Scores <studio>/sessions/<id>/twin/<level>/twin.ply against the virtual studio's head in
-// <studio>/sim/<rig>/groundtruth.json and writes twin/<level>/metrics.json (with the recall of
-// the level's fused points when its workspace is still there). `head_hint` is where
-// the head scan is (empty: found as the virtual studio finds it).
-Result<Metrics> ScoreSession(const std::filesystem::path& studio, const std::string& session_id,
-                             const std::string& level, const std::filesystem::path& head_hint = {},
-                             const ScoreOptions& options = {});
+// <session>/twin/<level>/twin.ply, or an error saying to reconstruct that level first.
+Result<std::filesystem::path> SessionTwinMesh(const std::filesystem::path& session,
+                                              const std::string& session_id,
+                                              const std::string& level);
+
+// Scores the session folder's <level> twin against `truth` (world frame; `cameras` decide the
+// scored region), with the recall of the level's fused points when its workspace is still there,
+// and writes twin/<level>/metrics.json; `reference` says there what the truth is. The virtual
+// studio's scoring (sim/score) makes the truth from its head scan.
+Result<Metrics> ScoreSessionTwin(const std::filesystem::path& session,
+                                 const std::string& session_id, const std::string& level,
+                                 const Mesh& truth, const std::vector<PinholeView>& cameras,
+                                 const std::string& reference, const ScoreOptions& options = {});
 
 // Fraction of points inside an axis-aligned box (the templeRing check).
 double FractionInside(const std::vector<cv::Vec3f>& points, const cv::Vec3f& lo,

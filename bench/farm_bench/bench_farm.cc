@@ -12,6 +12,7 @@
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
 #include "reconstruct/score.h"
+#include "sim/score/score.h"
 #include "tests/reconstruct/rendered_session.h"
 #include "util/subprocess.h"
 
@@ -35,7 +36,7 @@ bool Twinrig(const fs::path& studio, std::vector<std::string> args) {
 }
 
 double FScore2(const fs::path& studio, const std::string& session) {
-  auto metrics = reconstruct::ScoreSession(studio, session, "full");
+  auto metrics = sim::score::ScoreSession(studio, session, "full");
   if (!metrics.ok()) {
     std::fprintf(stderr, "score %s: %s\n", session.c_str(), metrics.error().Describe().c_str());
     return -1;

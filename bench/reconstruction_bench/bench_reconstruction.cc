@@ -14,6 +14,7 @@
 #include "reconstruct/mesh.h"
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
+#include "sim/score/score.h"
 #include "tests/reconstruct/rendered_session.h"
 #include "tests/reconstruct/temple_ring.h"
 #include "util/files.h"
@@ -50,7 +51,7 @@ Level RunLevel(const fs::path& studio, const std::string& session, reconstruct::
   }
   out.seconds = report->total_seconds;
   out.faces = report->faces;
-  auto metrics = reconstruct::ScoreSession(studio, session, name);
+  auto metrics = sim::score::ScoreSession(studio, session, name);
   if (!metrics.ok()) {
     std::printf("  score failed: %s\n", metrics.error().Describe().c_str());
     return out;

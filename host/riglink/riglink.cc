@@ -15,6 +15,7 @@
 
 #include "util/check.h"
 #include "util/clock.h"
+#include "util/datagram.h"
 #include "util/logging.h"
 #include "util/options.h"
 
@@ -24,11 +25,7 @@ namespace asio = boost::asio;
 using udp = asio::ip::udp;
 namespace fb = protocol::fb;
 
-std::int64_t HostNowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+std::int64_t HostNowNs() { return MonotonicNowNs(); }
 
 namespace {
 
@@ -139,6 +136,13 @@ Result<std::vector<NodeEndpoint>> ParseEndpointList(std::string_view text) {
   if (out.empty()) {
     return MakeError("no node addresses given", "", "give --nodes 127.0.2.1:15800,127.0.2.2:15800");
   }
+  return out;
+}
+
+std::vector<NodeEndpoint> NodeEndpoints(const std::vector<studio::NodeSpec>& nodes) {
+  std::vector<NodeEndpoint> out;
+  out.reserve(nodes.size());
+  for (const studio::NodeSpec& node : nodes) out.push_back({node.address, node.udp_port});
   return out;
 }
 
@@ -594,32 +598,11 @@ class RigLink::Impl {
   void ReceiveAll() {
     for (int budget = 0; budget < 512; ++budget) {
       std::uint8_t buffer[protocol::kMaxDatagram + 1];
-      sockaddr_in peer{};
-      iovec iov{buffer, sizeof(buffer)};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-      msghdr message{};
-      message.msg_name = &peer;
-      message.msg_namelen = sizeof(peer);
-      message.msg_iov = &iov;
-      message.msg_iovlen = 1;
-      message.msg_control = control;
-      message.msg_controllen = sizeof(control);
-      const ssize_t n = recvmsg(socket_.native_handle(), &message, MSG_DONTWAIT);
-      if (n < 0) return;
-      const std::int64_t now = HostNowNs();
-      std::int64_t arrival = now;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-          timespec stamp{};
-          std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
-          const std::int64_t realtime =
-              static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
-          arrival = std::min(now, realtime - RealtimeMinusMonotonicNs());
-        }
-      }
-      const udp::endpoint from(asio::ip::address_v4(ntohl(peer.sin_addr.s_addr)),
-                               ntohs(peer.sin_port));
-      HandleDatagram(buffer, static_cast<std::size_t>(n), from, arrival);
+      const auto datagram = ReceiveStamped(socket_.native_handle(), buffer);
+      if (!datagram) return;
+      const udp::endpoint from(asio::ip::address_v4(ntohl(datagram->peer.sin_addr.s_addr)),
+                               ntohs(datagram->peer.sin_port));
+      HandleDatagram(buffer, datagram->size, from, datagram->arrival_ns);
     }
   }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "host/riglink/clock_sync.h"
+#include "host/studio/rig_file.h"
 #include "protocol/frame.h"
 #include "util/result.h"
 
@@ -33,6 +34,9 @@ struct NodeEndpoint {
 Result<NodeEndpoint> ParseEndpoint(std::string_view text);
 // "127.0.2.1:15800,127.0.2.2:15800"
 Result<std::vector<NodeEndpoint>> ParseEndpointList(std::string_view text);
+// The endpoints of a rig file's trigger nodes, in its order (the rig file reader has checked
+// their addresses and ports).
+std::vector<NodeEndpoint> NodeEndpoints(const std::vector<studio::NodeSpec>& nodes);
 
 struct PortSetting {
   std::uint8_t port = 0;

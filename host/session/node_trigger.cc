@@ -2,36 +2,28 @@
 
 #include <algorithm>
 
-#include "host/riglink/rig_file.h"
+#include "host/studio/rig_file.h"
 
 namespace twinrig::session {
 
 Result<std::unique_ptr<NodeTrigger>> NodeTrigger::Connect(const std::filesystem::path& rig_file,
                                                           const SessionInfo& session,
                                                           const NodeTriggerOptions& options) {
-  auto nodes = riglink::ReadRigNodes(rig_file);
-  if (!nodes.ok()) return nodes.error();
-  if (nodes->empty()) {
-    return MakeError("the rig file lists no trigger nodes", rig_file.string(),
-                     "add the nodes to the rig file, or capture with --software-trigger");
-  }
-  double max_sync_error_us = options.max_sync_error_us;
-  if (max_sync_error_us < 0) {
-    auto limit = riglink::ReadRigMaxSyncError(rig_file);
-    if (!limit.ok()) return limit.error();
-    max_sync_error_us = *limit;
-  }
+  // The reader refuses a rig file without nodes, naming the file and what to add.
+  TWINRIG_ASSIGN_OR_RETURN(const studio::Rig rig,
+                           studio::ReadRigFile(rig_file, studio::RigNeeds::kNodes));
+  const double max_sync_error_us =
+      options.max_sync_error_us < 0 ? rig.MaxSyncErrorUs() : options.max_sync_error_us;
   auto link = riglink::RigLink::Create();
   if (!link.ok()) return link.error();
-  std::vector<riglink::NodeEndpoint> endpoints;
   std::vector<int> ids;
   std::vector<int> ports;
-  for (const auto& n : *nodes) {
-    endpoints.push_back(n.endpoint);
+  for (const auto& n : rig.nodes) {
     ids.push_back(n.id);
     ports.push_back(n.ports);
   }
-  TWINRIG_RETURN_IF_ERROR((*link)->Connect(endpoints, options.connect_timeout));
+  TWINRIG_RETURN_IF_ERROR(
+      (*link)->Connect(riglink::NodeEndpoints(rig.nodes), options.connect_timeout));
   TWINRIG_RETURN_IF_ERROR((*link)->WaitForSync(options.sync_timeout, max_sync_error_us));
   return std::unique_ptr<NodeTrigger>(
       new NodeTrigger(std::move(link).value(), std::move(ids), std::move(ports), session, options));

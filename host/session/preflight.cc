@@ -6,9 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "host/riglink/rig_file.h"
 #include "host/riglink/riglink.h"
-#include "sim/layout/layout.h"
+#include "host/studio/rig_file.h"
 
 namespace twinrig::session {
 namespace {
@@ -93,10 +92,9 @@ std::vector<std::string> PreflightOptions::Validate() const {
 
 Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
                                      const PreflightOptions& options) {
-  auto rig = sim::layout::ReadRigFile(rig_file);
-  if (!rig.ok()) return rig.error();
+  TWINRIG_ASSIGN_OR_RETURN(const studio::Rig rig, studio::ReadRigFile(rig_file));
   PreflightReport report;
-  for (const auto& camera : rig->cameras) {
+  for (const auto& camera : rig.cameras) {
     CameraCheck check;
     check.serial = camera.serial;
     check.port = "ptpip:" + camera.address;
@@ -129,17 +127,12 @@ Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
     }
   }
 
-  if (options.check_nodes && !rig->nodes.empty()) {
-    auto nodes = riglink::ReadRigNodes(rig_file);
+  if (options.check_nodes && !rig.nodes.empty()) {
     // The sync the capture will require (the rig file's, or the default when it says nothing).
-    auto limit = riglink::ReadRigMaxSyncError(rig_file);
-    if (!limit.ok()) report.to_fix.push_back("trigger nodes: " + limit.error().Describe());
-    const double max_sync_error_us = limit.ok() ? *limit : riglink::kDefaultMaxSyncErrorUs;
+    const double max_sync_error_us = rig.MaxSyncErrorUs();
     auto link = riglink::RigLink::Create();
-    if (nodes.ok() && link.ok()) {
-      std::vector<riglink::NodeEndpoint> endpoints;
-      for (const auto& n : *nodes) endpoints.push_back(n.endpoint);
-      (void)(*link)->Connect(endpoints, std::chrono::seconds(3));
+    if (link.ok()) {
+      (void)(*link)->Connect(riglink::NodeEndpoints(rig.nodes), std::chrono::seconds(3));
       (void)(*link)->WaitForSync(std::chrono::seconds(5), max_sync_error_us);
       for (const auto& r : (*link)->Report()) {
         NodeCheck node;
@@ -157,8 +150,7 @@ Result<PreflightReport> RunPreflight(const std::filesystem::path& rig_file,
         report.nodes.push_back(node);
       }
     } else {
-      report.to_fix.push_back("trigger nodes: " +
-                              (nodes.ok() ? link.error().Describe() : nodes.error().Describe()));
+      report.to_fix.push_back("trigger nodes: " + link.error().Describe());
     }
   }
 

@@ -5,7 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include "sim/layout/layout.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 #include "util/clock.h"
 #include "util/files.h"
 
@@ -56,11 +57,7 @@ Result<std::string> ResolveRig(const std::filesystem::path& studio, const std::s
 }
 
 Result<std::string> DefaultRig(const std::filesystem::path& studio) {
-  std::vector<std::string> rigs;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(studio / "rigs", ec)) {
-    if (std::filesystem::exists(entry.path() / "rig.toml")) rigs.push_back(entry.path().filename());
-  }
+  const std::vector<std::string> rigs = studio::StudioPaths(studio).Rigs();
   if (rigs.size() == 1) return rigs.front();
   if (rigs.empty()) {
     return MakeError("the studio has no rig file (rigs/<rig>/rig.toml)", studio.string(),
@@ -91,8 +88,8 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
     return MakeError("a calibration session captures no subject", "twinrig session new",
                      "leave out --subject, or leave out --calibration");
   }
-  auto rig = sim::layout::ReadRigFile(studio / "rigs" / rig_name / "rig.toml");
-  if (!rig.ok()) return rig.error();
+  const studio::StudioPaths paths(studio);
+  TWINRIG_ASSIGN_OR_RETURN(const studio::Rig rig, studio::ReadRigFile(paths.RigFile(rig_name)));
 
   SessionInfo info;
   info.kind = kind;
@@ -100,13 +97,13 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
   info.rig = rig_name;
   info.created_at = UtcIsoNow();
   // The calibration in use now (its id, in the text file `current`; see calibration/).
-  if (auto current = ReadFileText(studio / "rigs" / rig_name / "calibration" / "current");
+  if (auto current = ReadFileText(paths.RigFolder(rig_name) / "calibration" / "current");
       current.ok()) {
     for (const char ch : *current) {
       if (std::isspace(static_cast<unsigned char>(ch)) == 0) info.calibration += ch;
     }
   }
-  for (const auto& camera : rig->cameras) {
+  for (const auto& camera : rig.cameras) {
     info.cameras.push_back(
         {camera.serial, "ptpip:" + camera.address, camera.node_id, camera.node_port});
   }
@@ -121,7 +118,7 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
   char number[24];
   std::snprintf(number, sizeof(number), "%04lld", static_cast<long long>(count->ColumnInt(0)) + 1);
   info.id = prefix + number;
-  info.folder = studio / "sessions" / info.id;
+  info.folder = paths.SessionFolder(info.id);
 
   auto insert = catalog.db().Prepare(
       "INSERT INTO sessions(id, subject_id, rig, state, kind) VALUES (?1, ?2, ?3, 'new', ?4)");
@@ -143,7 +140,7 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
 }
 
 Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::string& id) {
-  const auto folder = studio / "sessions" / id;
+  const auto folder = studio::StudioPaths(studio).SessionFolder(id);
   auto text = ReadFileText(folder / "session.json");
   if (!text.ok()) {
     return MakeError(

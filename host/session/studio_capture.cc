@@ -2,7 +2,8 @@
 
 #include <random>
 
-#include "sim/layout/layout.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 
 namespace twinrig::session {
 
@@ -17,7 +18,8 @@ Result<std::unique_ptr<StudioCapture>> PrepareStudioCapture(const std::filesyste
   options.worker.capture_deadline = std::chrono::seconds(args.capture_timeout_s);
   options.frame_wait = std::chrono::seconds(args.capture_timeout_s);
   if (!args.software_trigger && args.connect_nodes) {
-    auto connected = NodeTrigger::Connect(studio / "rigs" / session.rig / "rig.toml", session);
+    auto connected =
+        NodeTrigger::Connect(studio::StudioPaths(studio).RigFile(session.rig), session);
     if (!connected.ok()) {
       Error error = connected.error();
       error.todo += "; or capture without nodes: --software-trigger";
@@ -38,11 +40,10 @@ Result<std::unique_ptr<StudioCapture>> PrepareStudioCapture(const std::filesyste
 }
 
 Result<std::vector<camera::PoolCamera>> RigCameras(const std::filesystem::path& rig_file) {
-  auto rig = sim::layout::ReadRigFile(rig_file);
-  if (!rig.ok()) return rig.error();
+  TWINRIG_ASSIGN_OR_RETURN(const studio::Rig rig, studio::ReadRigFile(rig_file));
   std::vector<camera::PoolCamera> cameras;
-  cameras.reserve(rig->cameras.size());
-  for (const auto& c : rig->cameras) cameras.push_back({c.serial, "ptpip:" + c.address});
+  cameras.reserve(rig.cameras.size());
+  for (const auto& c : rig.cameras) cameras.push_back({c.serial, "ptpip:" + c.address});
   return cameras;
 }
 

@@ -27,6 +27,7 @@
 #include "sim/camera/ptpip.h"
 #include "sim/camera/synthetic_jpeg.h"
 #include "util/check.h"
+#include "util/clock.h"
 #include "util/files.h"
 #include "util/logging.h"
 #include "util/options.h"
@@ -40,12 +41,6 @@ using udp = asio::ip::udp;
 
 // The most a host may send in one data-out phase (property values are a few bytes).
 constexpr std::size_t kMaxDataOut = 1U << 20;
-
-std::int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 void SleepUntilMonotonic(std::int64_t target_ns) {
   timespec ts{};
@@ -436,7 +431,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (result.capture_requested) {
       PendingExposure shot;
       shot.camera = &camera_;
-      shot.edge_ns = MonotonicNs();
+      shot.edge_ns = MonotonicNowNs();
       shot.lag_ns = camera_.config.shutter_lag_ns;
       shot.trigger = "ptp";
       shot.ptp_transaction = tid;
@@ -598,14 +593,14 @@ void CameraFarm::Impl::ShutterLoop() {
     const std::int64_t target = pending.begin()->first;
     // Wait on the condition variable until 2 ms before (a new, earlier shot may arrive), then
     // sleep the last stretch with an absolute clock_nanosleep for precision.
-    const std::int64_t now = MonotonicNs();
+    const std::int64_t now = MonotonicNowNs();
     if (target - now > 2'000'000) {
       shot_cv.wait_for(lock, std::chrono::nanoseconds(target - now - 1'000'000));
       continue;
     }
     lock.unlock();
     SleepUntilMonotonic(target);
-    const std::int64_t woke = MonotonicNs();
+    const std::int64_t woke = MonotonicNowNs();
     lock.lock();
     // Every shot due by now exposes at this wake-up: take them all before any slower work, so a
     // studio of cameras firing together is not exposed one bookkeeping step after another.

@@ -11,9 +11,10 @@
 #include <set>
 #include <sstream>
 
-#include <toml++/toml.h>
 #include <nlohmann/json.hpp>
 
+#include "calibration/board.h"
+#include "host/studio/studio_paths.h"
 #include "util/check.h"
 #include "util/files.h"
 #include "util/options.h"
@@ -22,7 +23,6 @@ namespace twinrig::sim::layout {
 namespace {
 
 constexpr double kDeg = std::numbers::pi / 180.0;
-constexpr int kRigSchema = 1;
 constexpr int kTruthSchema = 1;
 
 // ---- small vector maths ----
@@ -256,7 +256,7 @@ Result<Layout> GenerateLayout(const LayoutOptions& options) {
   std::vector<Planned> plans;
   Layout layout;
   GroundTruth& truth = layout.truth;
-  CharucoSpec board;
+  calibration::BoardSpec board;
   Vec3 volume_centre;
   double board_spread = 0;
   double board_distance_y = 0;
@@ -272,7 +272,7 @@ Result<Layout> GenerateLayout(const LayoutOptions& options) {
             {Add(centre, Scale(Direction(azimuth, elevation[ring]), distance[ring])), centre});
       }
     }
-    board = {5, 7, 0.06, 0.03, "DICT_6X6_250"};
+    board = {calibration::BoardSpec::Kind::kCharuco, 5, 7, 0.06, 0.03, "DICT_6X6_250"};
     volume_centre = centre;
     board_spread = 0.04;
     board_distance_y = 0.05;
@@ -291,7 +291,7 @@ Result<Layout> GenerateLayout(const LayoutOptions& options) {
     }
     // The head scan stands where a person's head would be.
     truth.subject_t = {0, 1.62, 0};
-    board = {5, 7, 0.12, 0.06, "DICT_6X6_250"};
+    board = {calibration::BoardSpec::Kind::kCharuco, 5, 7, 0.12, 0.06, "DICT_6X6_250"};
     volume_centre = {0, 1.0, 0};
     board_spread = 0.15;
     board_distance_y = 0.6;
@@ -333,11 +333,11 @@ Result<Layout> GenerateLayout(const LayoutOptions& options) {
   truth.seed = options.seed;
   CalibrationScript& script = truth.calibration;
   std::ostringstream spec;
-  spec << "charuco:" << board.squares_x << "x" << board.squares_y << ":" << board.square_m << ":"
+  spec << "charuco:" << board.cols << "x" << board.rows << ":" << board.square_m << ":"
        << board.marker_m << ":" << board.dictionary;
   script.charuco = spec.str();
-  const double board_w = board.squares_x * board.square_m;
-  const double board_h = board.squares_y * board.square_m;
+  const double board_w = board.cols * board.square_m;
+  const double board_h = board.rows * board.square_m;
   for (int i = 0; i < options.board_poses; ++i) {
     const double azimuth =
         (360.0 * i / std::max(1, options.board_poses)) * kDeg + rng.Uniform(-10, 10) * kDeg;
@@ -360,98 +360,9 @@ Result<Layout> GenerateLayout(const LayoutOptions& options) {
   return layout;
 }
 
-Result<CharucoSpec> ParseCharucoSpec(const std::string& text) {
-  auto bad = [&](const std::string& why) {
-    return MakeError("board spec '" + text + "' " + why, "calibration.charuco",
-                     "write it as charuco:<X>x<Y>:<square m>:<marker m>:<DICT_...>, e.g. "
-                     "charuco:5x7:0.04:0.02:DICT_6X6_250");
-  };
-  std::vector<std::string> parts;
-  std::stringstream in(text);
-  for (std::string part; std::getline(in, part, ':');) parts.push_back(part);
-  if (parts.size() != 5 || parts[0] != "charuco") return bad("does not have 5 ':'-separated parts");
-  CharucoSpec spec;
-  char x = 0;
-  std::istringstream squares(parts[1]);
-  if (!(squares >> spec.squares_x >> x >> spec.squares_y) || x != 'x' || !squares.eof()) {
-    return bad("has no <X>x<Y> square count");
-  }
-  try {
-    size_t used = 0;
-    spec.square_m = std::stod(parts[2], &used);
-    if (used != parts[2].size()) return bad("has a bad square length");
-    spec.marker_m = std::stod(parts[3], &used);
-    if (used != parts[3].size()) return bad("has a bad marker length");
-  } catch (const std::exception&) {
-    return bad("has a bad length");
-  }
-  spec.dictionary = parts[4];
-  if (spec.squares_x < 3 || spec.squares_y < 3 || spec.squares_x > 40 || spec.squares_y > 40) {
-    return bad("needs 3..40 squares each way");
-  }
-  if (!(spec.square_m > 0) || !(spec.marker_m > 0) || spec.marker_m >= spec.square_m) {
-    return bad("needs 0 < marker < square");
-  }
-  if (spec.dictionary.rfind("DICT_", 0) != 0) return bad("has no DICT_ dictionary name");
-  return spec;
-}
-
-// ---- rig.toml ----
+// ---- groundtruth.json ----
 
 namespace {
-
-toml::array ToTomlArray(const Vec3& v) { return toml::array{v[0], v[1], v[2]}; }
-
-// Reads fields of one TOML table and remembers the first problem, naming file and field.
-class TomlReader {
- public:
-  TomlReader(const toml::table* table, std::string where, std::vector<std::string>& problems)
-      : table_(table), where_(std::move(where)), problems_(problems) {}
-
-  std::string String(const char* key) {
-    const auto value = (*table_)[key].value<std::string>();
-    if (!value || value->empty())
-      problems_.push_back(where_ + "." + key +
-                          " is missing or not a "
-                          "non-empty string");
-    return value.value_or("");
-  }
-  std::int64_t Int(const char* key, std::int64_t lo, std::int64_t hi) {
-    const auto value = (*table_)[key].value<std::int64_t>();
-    if (!value) {
-      problems_.push_back(where_ + "." + key + " is missing or not an integer");
-      return lo;
-    }
-    if (*value < lo || *value > hi) {
-      problems_.push_back(where_ + "." + key + " = " + std::to_string(*value) + " is outside " +
-                          std::to_string(lo) + ".." + std::to_string(hi));
-    }
-    return *value;
-  }
-  Vec3 Point(const char* key) {
-    Vec3 out{};
-    const toml::array* array = (*table_)[key].as_array();
-    if (array == nullptr || array->size() != 3) {
-      problems_.push_back(where_ + "." + key + " is missing or not an array of 3 numbers");
-      return out;
-    }
-    for (size_t i = 0; i < 3; ++i) {
-      const auto value = (*array)[i].value<double>();
-      if (!value || !std::isfinite(*value) || std::abs(*value) > 1000) {
-        problems_.push_back(where_ + "." + key + "[" + std::to_string(i) +
-                            "] is not a finite number of metres");
-      } else {
-        out[i] = *value;
-      }
-    }
-    return out;
-  }
-
- private:
-  const toml::table* table_;
-  std::string where_;
-  std::vector<std::string>& problems_;
-};
 
 Error FileProblems(const std::filesystem::path& path, const std::vector<std::string>& problems,
                    const std::string& todo) {
@@ -463,161 +374,6 @@ Error FileProblems(const std::filesystem::path& path, const std::vector<std::str
   if (problems.size() > 10) what += "; ...";
   return MakeError(what, path.string(), todo);
 }
-
-void CheckRig(const Rig& rig, std::vector<std::string>& problems) {
-  std::map<int, const NodeSpec*> nodes;
-  std::set<std::string> node_addresses;
-  for (const NodeSpec& node : rig.nodes) {
-    if (!nodes.emplace(node.id, &node).second) {
-      problems.push_back("node id " + std::to_string(node.id) + " appears twice");
-    }
-    if (!node_addresses.insert(node.address + ":" + std::to_string(node.udp_port)).second) {
-      problems.push_back("node address " + node.address + " appears twice");
-    }
-    if (!ParseIpv4(node.address, "address").ok()) {
-      problems.push_back("node " + std::to_string(node.id) + " address '" + node.address +
-                         "' is not an IPv4 address");
-    }
-  }
-  std::set<std::string> serials;
-  std::set<std::string> addresses;
-  std::set<std::pair<int, int>> outputs;
-  for (size_t i = 0; i < rig.cameras.size(); ++i) {
-    const CameraSpec& camera = rig.cameras[i];
-    const std::string where = "cameras[" + std::to_string(i) + "] (" + camera.serial + ")";
-    if (!camera.serial.empty() && !serials.insert(camera.serial).second) {
-      problems.push_back(where + ": serial appears twice");
-    }
-    if (!camera.address.empty() && !addresses.insert(camera.address).second) {
-      problems.push_back(where + ": address " + camera.address + " appears twice");
-    }
-    if (!camera.address.empty() && !ParseIpv4(camera.address, "address").ok()) {
-      problems.push_back(where + ": address '" + camera.address + "' is not an IPv4 address");
-    }
-    const auto node = nodes.find(camera.node_id);
-    if (node == nodes.end()) {
-      problems.push_back(where + ": node " + std::to_string(camera.node_id) +
-                         " is not in [[nodes]]");
-    } else if (camera.node_port < 0 || camera.node_port >= node->second->ports) {
-      problems.push_back(where + ": node_port " + std::to_string(camera.node_port) +
-                         " is not an output of node " + std::to_string(camera.node_id));
-    }
-    if (!outputs.insert({camera.node_id, camera.node_port}).second) {
-      problems.push_back(where + ": node " + std::to_string(camera.node_id) + " port " +
-                         std::to_string(camera.node_port) + " drives two cameras");
-    }
-    const Vec3 d = Sub(camera.look_at, camera.position);
-    if (Dot(d, d) < 1e-6) problems.push_back(where + ": look_at equals position");
-  }
-  if (rig.cameras.empty()) problems.push_back("no [[cameras]]");
-  if (rig.nodes.empty()) problems.push_back("no [[nodes]]");
-}
-
-}  // namespace
-
-Status WriteRigFile(const std::filesystem::path& path, const Rig& rig) {
-  toml::table root;
-  root.insert("schema", kRigSchema);
-  root.insert("name", rig.name);
-  toml::array nodes;
-  for (const NodeSpec& node : rig.nodes) {
-    nodes.push_back(toml::table{{"id", node.id},
-                                {"address", node.address},
-                                {"udp_port", static_cast<int>(node.udp_port)},
-                                {"ports", node.ports}});
-  }
-  root.insert("nodes", std::move(nodes));
-  if (rig.max_sync_error_us > 0)
-    root.insert("trigger", toml::table{{"max_sync_error_us", rig.max_sync_error_us}});
-  toml::array cameras;
-  for (const CameraSpec& camera : rig.cameras) {
-    cameras.push_back(toml::table{{"serial", camera.serial},
-                                  {"model", camera.model},
-                                  {"address", camera.address},
-                                  {"node", camera.node_id},
-                                  {"node_port", camera.node_port},
-                                  {"position", ToTomlArray(camera.position)},
-                                  {"look_at", ToTomlArray(camera.look_at)}});
-  }
-  root.insert("cameras", std::move(cameras));
-  std::ostringstream out;
-  out << "# twinrig rig file: nodes, their outputs, and the cameras they drive with the positions\n"
-         "# the rig was planned with (metres, +Y up).\n"
-      << toml::toml_formatter(root) << "\n";
-  return WriteFileAtomic(path, out.str());
-}
-
-Result<Rig> ReadRigFile(const std::filesystem::path& path) {
-  auto text = ReadFileText(path);
-  if (!text.ok()) return text.error();
-  toml::table root;
-  try {
-    root = toml::parse(*text, path.string());
-  } catch (const toml::parse_error& e) {
-    std::ostringstream what;
-    what << "not valid TOML at line " << e.source().begin.line << ", column "
-         << e.source().begin.column << ": " << e.description();
-    return MakeError(what.str(), path.string(), "fix the rig file or write it again");
-  }
-  std::vector<std::string> problems;
-  TomlReader top(&root, "rig", problems);
-  if (root["schema"].value<std::int64_t>().value_or(0) != kRigSchema) {
-    problems.push_back("schema is missing or not " + std::to_string(kRigSchema));
-  }
-  Rig rig;
-  rig.name = top.String("name");
-  rig.max_sync_error_us = root["trigger"]["max_sync_error_us"].value<double>().value_or(0);
-  const toml::array* nodes = root["nodes"].as_array();
-  const toml::array* cameras = root["cameras"].as_array();
-  if (nodes == nullptr) problems.push_back("[[nodes]] is missing");
-  if (cameras == nullptr) problems.push_back("[[cameras]] is missing");
-  if (nodes != nullptr) {
-    for (size_t i = 0; i < nodes->size(); ++i) {
-      const std::string where = "nodes[" + std::to_string(i) + "]";
-      const toml::table* table = (*nodes)[i].as_table();
-      if (table == nullptr) {
-        problems.push_back(where + " is not a table");
-        continue;
-      }
-      TomlReader field(table, where, problems);
-      NodeSpec node;
-      node.id = static_cast<int>(field.Int("id", 1, 65535));
-      node.address = field.String("address");
-      node.udp_port = static_cast<std::uint16_t>(field.Int("udp_port", 1, 65535));
-      node.ports = static_cast<int>(field.Int("ports", 1, 64));
-      rig.nodes.push_back(node);
-    }
-  }
-  if (cameras != nullptr) {
-    for (size_t i = 0; i < cameras->size(); ++i) {
-      const std::string where = "cameras[" + std::to_string(i) + "]";
-      const toml::table* table = (*cameras)[i].as_table();
-      if (table == nullptr) {
-        problems.push_back(where + " is not a table");
-        continue;
-      }
-      TomlReader field(table, where, problems);
-      CameraSpec camera;
-      camera.serial = field.String("serial");
-      camera.model = field.String("model");
-      camera.address = field.String("address");
-      camera.node_id = static_cast<int>(field.Int("node", 1, 65535));
-      camera.node_port = static_cast<int>(field.Int("node_port", 0, 63));
-      camera.position = field.Point("position");
-      camera.look_at = field.Point("look_at");
-      rig.cameras.push_back(camera);
-    }
-  }
-  if (problems.empty()) CheckRig(rig, problems);
-  if (!problems.empty()) {
-    return FileProblems(path, problems, "fix these fields of the rig file (or regenerate it)");
-  }
-  return rig;
-}
-
-// ---- groundtruth.json ----
-
-namespace {
 
 using nlohmann::json;
 
@@ -839,8 +595,12 @@ Result<GroundTruth> ReadGroundTruth(const std::filesystem::path& path) {
     JsonReader field(*calibration, "calibration", problems);
     truth.calibration.charuco = field.String("charuco");
     if (!truth.calibration.charuco.empty()) {
-      auto spec = ParseCharucoSpec(truth.calibration.charuco);
-      if (!spec.ok()) problems.push_back("calibration.charuco: " + spec.error().what);
+      auto spec = calibration::ParseBoardSpec(truth.calibration.charuco);
+      if (!spec.ok()) {
+        problems.push_back("calibration.charuco: " + spec.error().what);
+      } else if (spec->kind != calibration::BoardSpec::Kind::kCharuco) {
+        problems.push_back("calibration.charuco is not a ChArUco board");
+      }
     }
     truth.calibration.colorchecker_width_m = field.Number("colorchecker_width_m", 0.01, 10);
     if (const json* poses = field.Get("poses"); poses != nullptr && poses->is_array()) {
@@ -881,12 +641,13 @@ Status WriteLayout(const std::filesystem::path& folder, const Layout& layout) {
     return MakeError("cannot create the folder: " + ec.message(), folder.string(),
                      "check the path and its permissions");
   }
-  TWINRIG_RETURN_IF_ERROR(WriteRigFile(folder / "rig.toml", layout.rig));
+  TWINRIG_RETURN_IF_ERROR(
+      ::twinrig::studio::WriteRigFile(folder / ::twinrig::studio::kRigFileName, layout.rig));
   return WriteGroundTruth(folder / "groundtruth.json", layout.truth);
 }
 
 Result<Layout> ReadLayout(const std::filesystem::path& folder) {
-  auto rig = ReadRigFile(folder / "rig.toml");
+  auto rig = ::twinrig::studio::ReadRigFile(folder / ::twinrig::studio::kRigFileName);
   if (!rig.ok()) return rig.error();
   auto truth = ReadGroundTruth(folder / "groundtruth.json");
   if (!truth.ok()) return truth.error();

@@ -14,40 +14,23 @@
 #include <string>
 #include <vector>
 
+#include "host/studio/rig_file.h"
 #include "util/result.h"
 
 namespace twinrig::sim::layout {
 
-using Vec3 = std::array<double, 3>;
+using Vec3 = ::twinrig::studio::Vec3;
 using Mat3 = std::array<double, 9>;  // row-major
 
 // ---- The rig file (what the host reads) ----
 
-struct NodeSpec {
-  int id = 0;                  // 1-based
-  std::string address;         // loopback address of the node, "127.0.2.N"
-  std::uint16_t udp_port = 0;  // the node's control port
-  int ports = 0;               // number of camera outputs
-};
-
-struct CameraSpec {
-  std::string serial;   // "TR000001"; a camera's identity everywhere
-  std::string model;    // what the camera reports over PTP/IP
-  std::string address;  // PTP/IP address "127.0.0.(k+1)"
-  int node_id = 0;      // which node output drives its remote port
-  int node_port = 0;    // 0-based output of that node
-  Vec3 position{};      // expected (planned) position, world metres
-  Vec3 look_at{};       // the point it is aimed at
-};
-
-struct Rig {
-  std::string name;  // "head24"
-  std::vector<NodeSpec> nodes;
-  std::vector<CameraSpec> cameras;
-  // [trigger] max_sync_error_us: the clock sync the station needs before it fires through the
-  // nodes; 0 leaves it out (the station's default, host/riglink/rig_file.h).
-  double max_sync_error_us = 0;
-};
+// The rig file's contents are the station's (host/studio/rig_file.h): the simulator writes what
+// the station reads.
+using ::twinrig::studio::CameraSpec;
+using ::twinrig::studio::NodeSpec;
+using ::twinrig::studio::ReadRigFile;
+using ::twinrig::studio::Rig;
+using ::twinrig::studio::WriteRigFile;
 
 // ---- The ground truth (only sim/ and scoring) ----
 
@@ -99,8 +82,10 @@ struct TargetPose {
 
 // Calibration-mode scripting: the board and chart used and where they are at each step.
 struct CalibrationScript {
-  std::string charuco = "charuco:5x7:0.06:0.03:DICT_6X6_250";  // squaresX x squaresY:square:marker
-  double colorchecker_width_m = 0.279;                         // ColorChecker Classic: 279 x 216 mm
+  // The board spec as calibration/board.h reads it (ParseBoardSpec): squares across x down,
+  // square and marker sizes in metres, the ArUco dictionary.
+  std::string charuco = "charuco:5x7:0.06:0.03:DICT_6X6_250";
+  double colorchecker_width_m = 0.279;  // ColorChecker Classic: 279 x 216 mm
   std::vector<TargetPose> poses;
 };
 
@@ -140,8 +125,6 @@ Result<Layout> GenerateLayout(const LayoutOptions& options);
 
 // ---- Files ----
 
-Status WriteRigFile(const std::filesystem::path& path, const Rig& rig);
-Result<Rig> ReadRigFile(const std::filesystem::path& path);
 Status WriteGroundTruth(const std::filesystem::path& path, const GroundTruth& truth);
 Result<GroundTruth> ReadGroundTruth(const std::filesystem::path& path);
 
@@ -149,16 +132,6 @@ Result<GroundTruth> ReadGroundTruth(const std::filesystem::path& path);
 Status WriteLayout(const std::filesystem::path& folder, const Layout& layout);
 // Reads both and checks that they describe the same cameras.
 Result<Layout> ReadLayout(const std::filesystem::path& folder);
-
-// Parses "charuco:5x7:0.04:0.02:DICT_6X6_250".
-struct CharucoSpec {
-  int squares_x = 5;
-  int squares_y = 7;
-  double square_m = 0.04;
-  double marker_m = 0.02;
-  std::string dictionary = "DICT_6X6_250";
-};
-Result<CharucoSpec> ParseCharucoSpec(const std::string& spec);
 
 // Small maths shared by sim/ parts and tests.
 Mat3 LookAtRotation(const Vec3& eye, const Vec3& target, const Vec3& up);  // world -> camera

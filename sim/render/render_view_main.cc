@@ -13,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "host/studio/studio_paths.h"
 #include "sim/layout/layout.h"
 #include "sim/render/renderer.h"
 #include "util/files.h"
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
   if (!write_layout.empty()) {
     const auto status = layout::WriteLayout(write_layout, layout);
     if (!status.ok()) return Fail(status.error());
-    std::cout << "wrote " << (write_layout / "rig.toml").string() << " and "
+    std::cout << "wrote " << (write_layout / twinrig::studio::kRigFileName).string() << " and "
               << (write_layout / "groundtruth.json").string() << "\n";
   }
   if (out.empty() && sheet.empty()) return 0;

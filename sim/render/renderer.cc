@@ -22,6 +22,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "calibration/board.h"
 #include "util/check.h"
 #include "util/clock.h"
 #include "util/files.h"
@@ -249,33 +250,6 @@ cv::Mat DrawColorChecker(int width_px) {
   return chart;
 }
 
-Result<cv::aruco::PREDEFINED_DICTIONARY_NAME> DictionaryByName(const std::string& name) {
-  static const std::pair<const char*, cv::aruco::PREDEFINED_DICTIONARY_NAME> kNames[] = {
-      {"DICT_4X4_50", cv::aruco::DICT_4X4_50},
-      {"DICT_4X4_100", cv::aruco::DICT_4X4_100},
-      {"DICT_4X4_250", cv::aruco::DICT_4X4_250},
-      {"DICT_4X4_1000", cv::aruco::DICT_4X4_1000},
-      {"DICT_5X5_50", cv::aruco::DICT_5X5_50},
-      {"DICT_5X5_100", cv::aruco::DICT_5X5_100},
-      {"DICT_5X5_250", cv::aruco::DICT_5X5_250},
-      {"DICT_5X5_1000", cv::aruco::DICT_5X5_1000},
-      {"DICT_6X6_50", cv::aruco::DICT_6X6_50},
-      {"DICT_6X6_100", cv::aruco::DICT_6X6_100},
-      {"DICT_6X6_250", cv::aruco::DICT_6X6_250},
-      {"DICT_6X6_1000", cv::aruco::DICT_6X6_1000},
-      {"DICT_7X7_50", cv::aruco::DICT_7X7_50},
-      {"DICT_7X7_100", cv::aruco::DICT_7X7_100},
-      {"DICT_7X7_250", cv::aruco::DICT_7X7_250},
-      {"DICT_7X7_1000", cv::aruco::DICT_7X7_1000},
-      {"DICT_ARUCO_ORIGINAL", cv::aruco::DICT_ARUCO_ORIGINAL},
-  };
-  for (const auto& [key, value] : kNames) {
-    if (name == key) return value;
-  }
-  return MakeError("unknown ArUco dictionary '" + name + "'", "calibration.charuco",
-                   "use one of OpenCV's predefined names, e.g. DICT_6X6_250");
-}
-
 // A planar calibration target: its texture covers [0, width] x [0, height] of the target plane
 // (x along texture columns, y along rows), with a white margin around it as on a mounted print.
 struct Target {
@@ -409,7 +383,7 @@ struct Renderer::Impl {
   Texture head_texture;
   Texture charuco_texture;
   Texture colorchecker_texture;
-  layout::CharucoSpec charuco;
+  calibration::BoardSpec charuco;
   std::vector<Light> lights = StudioLights();
   RTCDevice device = nullptr;
   RTCScene scene = nullptr;
@@ -426,8 +400,8 @@ struct Renderer::Impl {
     target.R = pose.R;
     target.t = FromVec(pose.t);
     if (pose.kind == TargetKind::kCharuco) {
-      target.width = charuco.squares_x * charuco.square_m;
-      target.height = charuco.squares_y * charuco.square_m;
+      target.width = charuco.cols * charuco.square_m;
+      target.height = charuco.rows * charuco.square_m;
       target.margin = charuco.square_m * 0.5;
       target.texture = &charuco_texture;
     } else {
@@ -630,22 +604,6 @@ std::vector<std::string> RendererOptions::Validate() const {
 Renderer::Renderer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Renderer::~Renderer() = default;
 
-Result<cv::Ptr<cv::aruco::CharucoBoard>> MakeCharucoBoard(const layout::CharucoSpec& spec) {
-  auto dictionary_name = DictionaryByName(spec.dictionary);
-  if (!dictionary_name.ok()) return dictionary_name.error();
-  const auto dictionary = cv::aruco::getPredefinedDictionary(*dictionary_name);
-  const int markers = spec.squares_x * spec.squares_y / 2;
-  if (markers > dictionary->bytesList.rows) {
-    return MakeError("a " + std::to_string(spec.squares_x) + "x" + std::to_string(spec.squares_y) +
-                         " board needs " + std::to_string(markers) + " markers but " +
-                         spec.dictionary + " has " + std::to_string(dictionary->bytesList.rows),
-                     "calibration.charuco", "use a larger dictionary or a smaller board");
-  }
-  return cv::aruco::CharucoBoard::create(spec.squares_x, spec.squares_y,
-                                         static_cast<float>(spec.square_m),
-                                         static_cast<float>(spec.marker_m), dictionary);
-}
-
 Result<std::unique_ptr<Renderer>> Renderer::Create(const std::filesystem::path& head_folder,
                                                    const GroundTruth& truth,
                                                    const RendererOptions& options) {
@@ -666,14 +624,14 @@ Result<std::unique_ptr<Renderer>> Renderer::Create(const std::filesystem::path& 
   impl->head_texture = Texture(texture);
 
   // Calibration targets drawn once at high resolution; the renderer samples them bilinearly.
-  auto spec = layout::ParseCharucoSpec(truth.calibration.charuco);
+  auto spec = calibration::ParseBoardSpec(truth.calibration.charuco);
   if (!spec.ok()) return spec.error();
   impl->charuco = *spec;
-  auto board = MakeCharucoBoard(*spec);
+  auto board = calibration::MakeCharuco(*spec);
   if (!board.ok()) return board.error();
   cv::Mat board_image;
   const int px = options.board_texture_px_per_square;
-  (*board)->draw(cv::Size(spec->squares_x * px, spec->squares_y * px), board_image, 0, 1);
+  (*board)->draw(cv::Size(spec->cols * px, spec->rows * px), board_image, 0, 1);
   impl->charuco_texture = Texture(board_image);
   impl->colorchecker_texture = Texture(DrawColorChecker(744));
 

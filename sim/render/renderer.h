@@ -106,7 +106,4 @@ Result<std::filesystem::path> FindHeadData(const std::filesystem::path& hint = {
 // CLOCK_REALTIME - CLOCK_MONOTONIC now, in ns: sample once per studio and pass it in Exposure.
 std::int64_t MonotonicToUnixOffsetNs();
 
-// The ChArUco board of a spec, as OpenCV builds it (for detection in tests and calibration).
-Result<cv::Ptr<cv::aruco::CharucoBoard>> MakeCharucoBoard(const layout::CharucoSpec& spec);
-
 }  // namespace twinrig::sim::render

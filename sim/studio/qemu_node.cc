@@ -14,6 +14,7 @@
 #include <random>
 #include <sstream>
 
+#include "util/clock.h"
 #include "util/install_layout.h"
 #include "util/subprocess.h"
 
@@ -22,12 +23,6 @@ extern char** environ;
 namespace twinrig::sim::studio {
 
 namespace {
-
-std::int64_t MonotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 std::string Hex32(std::uint32_t value) {
   char text[16];
@@ -246,7 +241,7 @@ void QemuNode::ReadConsole() {
   std::int64_t asked_tick_ns = 0;
   for (;;) {
     // Ask for the node's tick once it has booted (the ConsoleClock of the edges' host instants).
-    const std::int64_t now = MonotonicNs();
+    const std::int64_t now = MonotonicNowNs();
     if (now - asked_tick_ns >= kTickEveryNs && boots() > 0 && !stopping_) {
       asked_tick_ns = now;
       (void)SendCommand('T');
@@ -274,7 +269,7 @@ void QemuNode::ReadConsole() {
 }
 
 void QemuNode::HandleLine(const std::string& line) {
-  const std::int64_t now = MonotonicNs();
+  const std::int64_t now = MonotonicNowNs();
   std::istringstream in(line);
   std::string kind;
   in >> kind;

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "host/studio/studio_paths.h"
 #include "util/result.h"
 
 namespace twinrig::sim::studio {
@@ -26,12 +27,14 @@ namespace twinrig::sim::studio {
 struct Paths {
   explicit Paths(std::filesystem::path studio_folder) : studio(std::move(studio_folder)) {}
   std::filesystem::path studio;
-  [[nodiscard]] std::filesystem::path SimFolder() const { return studio / "sim"; }
+  [[nodiscard]] std::filesystem::path SimFolder() const {
+    return ::twinrig::studio::StudioPaths(studio).SimFolder();
+  }
   [[nodiscard]] std::filesystem::path RigFolder(const std::string& rig) const {
-    return studio / "rigs" / rig;
+    return ::twinrig::studio::StudioPaths(studio).RigFolder(rig);
   }
   [[nodiscard]] std::filesystem::path RigFile(const std::string& rig) const {
-    return RigFolder(rig) / "rig.toml";
+    return ::twinrig::studio::StudioPaths(studio).RigFile(rig);
   }
   [[nodiscard]] std::filesystem::path TruthFile(const std::string& rig) const {
     return SimFolder() / rig / "groundtruth.json";

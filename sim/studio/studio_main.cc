@@ -227,25 +227,15 @@ std::optional<camera::Fault> FaultFromJson(const json& j) {
   return f;
 }
 
-int Run(const Settings& settings) {
-  Paths paths(settings.studio);
-  auto rig = layout::ReadRigFile(paths.RigFile(settings.rig));
-  if (!rig.ok()) {
-    std::cerr << "error: " << rig.error().Describe() << "\n";
-    return 1;
-  }
-  auto truth = layout::ReadGroundTruth(paths.TruthFile(settings.rig));
-  if (!truth.ok()) {
-    std::cerr << "error: " << truth.error().Describe() << "\n";
-    return 1;
-  }
-
+// The cameras of the rig file, each with its true shutter lag, rendering at the requested size.
+Result<std::vector<camera::CameraConfig>> CameraConfigs(const Settings& settings,
+                                                        const layout::Rig& rig,
+                                                        const layout::GroundTruth& truth) {
   std::vector<camera::CameraConfig> configs;
-  for (const auto& spec : rig->cameras) {
-    const auto* cam = truth->Find(spec.serial);
+  for (const auto& spec : rig.cameras) {
+    const auto* cam = truth.Find(spec.serial);
     if (cam == nullptr) {
-      std::cerr << "error: camera " << spec.serial << " is in the rig file but not in the truth\n";
-      return 1;
+      return MakeError("camera " + spec.serial + " is in the rig file but not in the truth");
     }
     camera::CameraConfig config;
     config.serial = spec.serial;
@@ -260,137 +250,177 @@ int Run(const Settings& settings) {
     config.sensor_height = settings.height > 0 ? settings.height : cam->intrinsics.height;
     configs.push_back(config);
   }
+  return configs;
+}
 
-  camera::FarmOptions farm_options;
-  farm_options.truth_log = paths.ExposureLog();
-  camera::CameraFarm farm(configs, farm_options);
+const char* SceneModeName(render::SceneState::Mode mode) {
+  switch (mode) {
+    case render::SceneState::Mode::kSubject:
+      return "subject";
+    case render::SceneState::Mode::kCalibration:
+      return "calibration";
+    default:
+      return "empty";
+  }
+}
 
-  // What is in front of the cameras; the control socket changes it.
-  std::mutex scene_mutex;
-  render::SceneState scene;
-  std::unique_ptr<render::Renderer> renderer;
-  if (settings.synthetic_bytes == 0) {
-    auto created = render::Renderer::Create(settings.head_folder, *truth);
-    if (!created.ok()) {
-      std::cerr << "error: " << created.error().Describe() << "\n";
-      return 1;
-    }
-    renderer = std::move(created).value();
-    farm.SetImageSource(
-        RenderingImageSource(*renderer, *truth, settings.width, settings.height, [&] {
-          std::lock_guard lock(scene_mutex);
-          return scene;
-        }));
+// The running virtual studio: its camera farm with the renderer in front, its trigger nodes and
+// its control socket, started step by step and stopped together.
+class VirtualStudio {
+ public:
+  explicit VirtualStudio(const Settings& settings) : settings_(settings), paths_(settings.studio) {}
+
+  // The rig file and the truth.
+  Status Load() {
+    TWINRIG_ASSIGN_OR_RETURN(rig_, layout::ReadRigFile(paths_.RigFile(settings_.rig)));
+    TWINRIG_ASSIGN_OR_RETURN(truth_, layout::ReadGroundTruth(paths_.TruthFile(settings_.rig)));
+    return OkStatus();
   }
 
-  Status started = farm.Start();
-  if (!started.ok()) {
-    std::cerr << "error: " << started.error().Describe() << "\n";
-    return 1;
+  // The camera farm, with the renderer as its image source unless the payloads are synthetic.
+  Status StartCameras() {
+    TWINRIG_ASSIGN_OR_RETURN(auto configs, CameraConfigs(settings_, rig_, truth_));
+    camera::FarmOptions farm_options;
+    farm_options.truth_log = paths_.ExposureLog();
+    farm_ = std::make_unique<camera::CameraFarm>(std::move(configs), farm_options);
+    if (settings_.synthetic_bytes == 0) {
+      TWINRIG_ASSIGN_OR_RETURN(renderer_, render::Renderer::Create(settings_.head_folder, truth_));
+      farm_->SetImageSource(
+          RenderingImageSource(*renderer_, truth_, settings_.width, settings_.height, [this] {
+            std::lock_guard lock(scene_mutex_);
+            return scene_;
+          }));
+    }
+    return farm_->Start();
   }
 
-  std::vector<NodeProcess> nodes;
-  const auto node_binary = HelperProgram("twinrig-node-sim");
-  QemuNodes qemu_nodes;
-  if (settings.with_nodes && !rig->nodes.empty() && settings.nodes == "qemu") {
-    const auto firmware = settings.firmware.empty() ? DefaultFirmwareImage() : settings.firmware;
-    Status started_qemu = qemu_nodes.Start(*rig, paths, firmware);
-    if (!started_qemu.ok()) {
-      std::cerr << "error: " << started_qemu.error().Describe() << "\n";
-      qemu_nodes.Stop();
-      farm.Stop();
-      return 1;
+  // One twinrig-node-sim, or one QEMU board, per node of the rig.
+  Status StartTriggerNodes() {
+    if (!settings_.with_nodes || rig_.nodes.empty()) return OkStatus();
+    if (settings_.nodes == "qemu") {
+      const auto firmware =
+          settings_.firmware.empty() ? DefaultFirmwareImage() : settings_.firmware;
+      return qemu_nodes_.Start(rig_, paths_, firmware);
     }
-  } else if (settings.with_nodes && !rig->nodes.empty()) {
-    auto started_nodes = StartNodes(*rig, *truth, paths, node_binary);
-    if (!started_nodes.ok()) {
-      std::cerr << "error: " << started_nodes.error().Describe() << "\n";
-      farm.Stop();
-      return 1;
-    }
-    nodes = std::move(started_nodes).value();
+    TWINRIG_ASSIGN_OR_RETURN(nodes_,
+                             StartNodes(rig_, truth_, paths_, HelperProgram("twinrig-node-sim")));
+    return OkStatus();
   }
 
-  auto describe = [&]() {
+  // The control socket, and the state file that says what runs.
+  Status Listen() {
+    TWINRIG_RETURN_IF_ERROR(control_.Start(
+        paths_.ControlSocket(), [this](const json& request) { return Handle(request); }));
+    (void)WriteFileAtomic(paths_.StateFile(), Describe().dump(2));
+    return OkStatus();
+  }
+
+  void Stop() {
+    control_.Stop();
+    StopNodes(nodes_);
+    qemu_nodes_.Stop();
+    if (farm_ != nullptr) farm_->Stop();
+  }
+
+  [[nodiscard]] std::size_t CameraCount() const { return farm_ != nullptr ? farm_->size() : 0; }
+
+ private:
+  json Describe() {
     json cameras = json::array();
-    for (size_t i = 0; i < farm.size(); ++i) {
-      auto stats = farm.Stats(i);
-      cameras.push_back({{"serial", farm.config(i).serial},
-                         {"port", farm.GphotoPort(i)},
+    for (size_t i = 0; i < farm_->size(); ++i) {
+      auto stats = farm_->Stats(i);
+      cameras.push_back({{"serial", farm_->config(i).serial},
+                         {"port", farm_->GphotoPort(i)},
                          {"exposures", stats.exposures},
                          {"images_on_card", stats.images_on_card},
                          {"connections", stats.connections}});
     }
-    std::lock_guard lock(scene_mutex);
-    std::string mode = scene.mode == render::SceneState::Mode::kSubject       ? "subject"
-                       : scene.mode == render::SceneState::Mode::kCalibration ? "calibration"
-                                                                              : "empty";
+    std::lock_guard lock(scene_mutex_);
     json node_list = json::array();
-    for (const auto& n : nodes) {
+    for (const auto& n : nodes_) {
       bool alive = n.pid > 0 && ::waitpid(n.pid, nullptr, WNOHANG) == 0;
       node_list.push_back({{"id", n.id}, {"endpoint", n.endpoint}, {"running", alive}});
     }
-    if (!qemu_nodes.empty()) node_list = qemu_nodes.Describe();
-    return json{{"ok", true},
-                {"ready", true},
-                {"nodes", node_list},
-                {"pid", ::getpid()},
-                {"rig", settings.rig},
-                {"rig_file", paths.RigFile(settings.rig).string()},
-                {"render", settings.synthetic_bytes == 0 ? "head scan" : "synthetic"},
-                {"scene", {{"mode", mode}, {"board_pose", scene.board_pose}}},
-                {"cameras", cameras}};
-  };
+    if (!qemu_nodes_.empty()) node_list = qemu_nodes_.Describe();
+    return json{
+        {"ok", true},
+        {"ready", true},
+        {"nodes", node_list},
+        {"pid", ::getpid()},
+        {"rig", settings_.rig},
+        {"rig_file", paths_.RigFile(settings_.rig).string()},
+        {"render", settings_.synthetic_bytes == 0 ? "head scan" : "synthetic"},
+        {"scene", {{"mode", SceneModeName(scene_.mode)}, {"board_pose", scene_.board_pose}}},
+        {"cameras", cameras}};
+  }
 
-  ControlServer control;
-  Status listening = control.Start(paths.ControlSocket(), [&](const json& request) -> json {
+  json Handle(const json& request) {
     const std::string op = request.value("op", "");
-    if (op == "status") return describe();
+    if (op == "status") return Describe();
     if (op == "shutdown") {
       g_stop = true;
       return {{"ok", true}};
     }
-    if (op == "scene") {
-      std::lock_guard lock(scene_mutex);
-      std::string mode = request.value("mode", "subject");
-      if (mode == "subject") {
-        scene.mode = render::SceneState::Mode::kSubject;
-      } else if (mode == "calibration") {
-        int pose = request.value("board_pose", 0);
-        if (pose < 0 || static_cast<size_t>(pose) >= truth->calibration.poses.size()) {
-          return {{"ok", false}, {"error", "no board pose " + std::to_string(pose)}};
-        }
-        scene.mode = render::SceneState::Mode::kCalibration;
-        scene.board_pose = pose;
-      } else if (mode == "empty") {
-        scene.mode = render::SceneState::Mode::kEmpty;
-      } else {
-        return {{"ok", false}, {"error", "unknown scene mode " + mode}};
-      }
-      return {{"ok", true}};
-    }
+    if (op == "scene") return SetScene(request);
     if (op == "fault") {
       auto fault = FaultFromJson(request.value("fault", json::object()));
-      Status set = farm.SetFault(request.value("serial", ""), *fault);
+      Status set = farm_->SetFault(request.value("serial", ""), *fault);
       if (!set.ok()) return {{"ok", false}, {"error", set.error().Describe()}};
       return {{"ok", true}};
     }
     return {{"ok", false}, {"error", "unknown request " + op}};
-  });
-  if (!listening.ok()) {
-    std::cerr << "error: " << listening.error().Describe() << "\n";
+  }
+
+  json SetScene(const json& request) {
+    std::lock_guard lock(scene_mutex_);
+    std::string mode = request.value("mode", "subject");
+    if (mode == "subject") {
+      scene_.mode = render::SceneState::Mode::kSubject;
+    } else if (mode == "calibration") {
+      int pose = request.value("board_pose", 0);
+      if (pose < 0 || static_cast<size_t>(pose) >= truth_.calibration.poses.size()) {
+        return {{"ok", false}, {"error", "no board pose " + std::to_string(pose)}};
+      }
+      scene_.mode = render::SceneState::Mode::kCalibration;
+      scene_.board_pose = pose;
+    } else if (mode == "empty") {
+      scene_.mode = render::SceneState::Mode::kEmpty;
+    } else {
+      return {{"ok", false}, {"error", "unknown scene mode " + mode}};
+    }
+    return {{"ok", true}};
+  }
+
+  const Settings& settings_;
+  Paths paths_;
+  layout::Rig rig_;
+  layout::GroundTruth truth_;
+  std::unique_ptr<camera::CameraFarm> farm_;
+  // What is in front of the cameras; the control socket changes it.
+  std::mutex scene_mutex_;
+  render::SceneState scene_;
+  std::unique_ptr<render::Renderer> renderer_;
+  std::vector<NodeProcess> nodes_;
+  QemuNodes qemu_nodes_;
+  ControlServer control_;
+};
+
+int Run(const Settings& settings) {
+  VirtualStudio studio(settings);
+  Status started = studio.Load();
+  if (started.ok()) started = studio.StartCameras();
+  if (started.ok()) started = studio.StartTriggerNodes();
+  if (started.ok()) started = studio.Listen();
+  if (!started.ok()) {
+    std::cerr << "error: " << started.error().Describe() << "\n";
+    studio.Stop();
     return 1;
   }
-  (void)WriteFileAtomic(paths.StateFile(), describe().dump(2));
-  Log().Info("virtual studio {}: {} cameras ready", settings.rig, farm.size());
-
+  Log().Info("virtual studio {}: {} cameras ready", settings.rig, studio.CameraCount());
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   Log().Info("virtual studio {}: stopping", settings.rig);
-  control.Stop();
-  StopNodes(nodes);
-  qemu_nodes.Stop();
-  farm.Stop();
-  std::filesystem::remove(paths.StateFile());
+  studio.Stop();
+  std::filesystem::remove(Paths(settings.studio).StateFile());
   return 0;
 }
 

@@ -20,6 +20,7 @@
 #include "reconstruct/pipeline.h"
 #include "reconstruct/score.h"
 #include "reconstruct/texture.h"
+#include "sim/score/score.h"
 #include "tests/reconstruct/rendered_session.h"
 #include "tests/reconstruct/temple_ring.h"
 #include "tests/test_support.h"
@@ -461,8 +462,8 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slo
 
   ScoreOptions score_options;
   score_options.samples_per_m2 = 1e6;
-  auto metrics = ScoreSession(dir.path(), so.session_id, "preview", twinrig::testing::HeadFolder(),
-                              score_options);
+  auto metrics = sim::score::ScoreSession(dir.path(), so.session_id, "preview",
+                                          twinrig::testing::HeadFolder(), score_options);
   if (!metrics.ok()) FAIL(metrics.error().Describe());
   const json m = json::parse(*ReadFileText(twin / "metrics.json"));
   CHECK(m["scores"].size() == 3);

@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "util/clock.h"
+
 namespace twinrig::rig::sim {
 
 std::vector<std::string> SimClockOptions::Validate() const {
@@ -41,10 +43,6 @@ std::int64_t SimClock::TrueAt(std::uint64_t tick) const {
   return t;
 }
 
-std::int64_t TrueNowNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+std::int64_t TrueNowNs() { return MonotonicNowNs(); }
 
 }  // namespace twinrig::rig::sim

@@ -26,6 +26,7 @@
 #include "rig/node.h"
 #include "sim/wire/remote_port.h"
 #include "util/clock.h"
+#include "util/datagram.h"
 #include "util/files.h"
 #include "util/options.h"
 
@@ -253,35 +254,13 @@ void DrainSocket(int fd, NetShaper& incoming, PacketQueue& rx, std::uint64_t& or
                  bool accepting) {
   for (int budget = 0; budget < 256; ++budget) {
     std::uint8_t buffer[protocol::kMaxDatagram + 1];
-    sockaddr_in peer{};
-    iovec iov{buffer, sizeof(buffer)};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
-    msghdr message{};
-    message.msg_name = &peer;
-    message.msg_namelen = sizeof(peer);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof(control);
-    const ssize_t n = recvmsg(fd, &message, MSG_DONTWAIT);
-    if (n < 0) return;
-    const std::int64_t mono_now = TrueNowNs();
-    std::int64_t arrival = mono_now;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec stamp{};
-        std::memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
-        const std::int64_t realtime =
-            static_cast<std::int64_t>(stamp.tv_sec) * 1'000'000'000 + stamp.tv_nsec;
-        arrival = std::min(mono_now, realtime - RealtimeMinusMonotonicNs());
-      }
-    }
+    const auto datagram = ReceiveStamped(fd, buffer);  // true time is CLOCK_MONOTONIC
+    if (!datagram) return;
     if (!accepting) continue;  // rebooting: the datagram hits a board that is not listening
     const Fate fate = incoming.Next();
     for (int copy = 0; copy < fate.copies; ++copy) {
-      rx.push({arrival + fate.delay_ns[copy], order++,
-               std::vector<std::uint8_t>(buffer, buffer + std::min<ssize_t>(n, sizeof(buffer))),
-               peer});
+      rx.push({datagram->arrival_ns + fate.delay_ns[copy], order++,
+               std::vector<std::uint8_t>(buffer, buffer + datagram->size), datagram->peer});
     }
   }
 }

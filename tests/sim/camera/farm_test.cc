@@ -115,8 +115,9 @@ TEST_CASE("200 cameras fired for the same instant all expose at edge + their own
                                          .serial_prefix = "SYN",
                                          .synthetic_jpeg_bytes = std::size_t{16} * 1024});
   REQUIRE(configs.ok());
-  CameraFarm farm(*configs);
+  // Before the farm, which calls into it from its threads until it is gone.
   testing::RecordLog log;
+  CameraFarm farm(*configs);
   farm.OnExposure(log.Callback());
   REQUIRE(farm.Start().ok());
   // The node fires every output 50 ms from now in true time; the datagrams go out at once.

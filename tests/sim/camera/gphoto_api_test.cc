@@ -58,10 +58,11 @@ TEST_CASE("48 virtual cameras connect and capture at once through libgphoto2", "
   addressing.synthetic_jpeg_bytes = std::size_t{512} * 1024;
   auto configs = MakeCameraConfigs(kCameras, addressing);
   REQUIRE(configs.ok());
+  // Before the farm, which calls into it from its threads until it is gone.
+  RecordLog log;
   CameraFarm farm(*configs);
   RecordingSource source(addressing.synthetic_jpeg_bytes);
   farm.SetImageSource(source.Source());
-  RecordLog log;
   farm.OnExposure(log.Callback());
   REQUIRE(farm.Start().ok());
 
@@ -124,10 +125,11 @@ TEST_CASE("a remote-port shutter edge exposes at edge + lag and the host downloa
   const auto truth_path = home / "truth.jsonl";
   FarmOptions options;
   options.truth_log = truth_path;
+  // Before the farm, which calls into it from its threads until it is gone.
+  RecordLog log;
   CameraFarm farm(*configs, options);
   RecordingSource source(addressing.synthetic_jpeg_bytes);
   farm.SetImageSource(source.Source());
-  RecordLog log;
   farm.OnExposure(log.Callback());
   REQUIRE(farm.Start().ok());
 

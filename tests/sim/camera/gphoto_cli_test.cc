@@ -27,10 +27,11 @@ TEST_CASE("the gphoto2 CLI reads, configures, captures from and lists a virtual 
   (*configs)[0].manufacturer = "Twinrig Optics";
   (*configs)[0].model = "TR-1 Virtual";
   (*configs)[0].firmware_version = "2.3.4";
+  // Before the farm, which calls into it from its threads until it is gone.
+  RecordLog log;
   CameraFarm farm(*configs);
   RecordingSource source(addressing.synthetic_jpeg_bytes);
   farm.SetImageSource(source.Source());
-  RecordLog log;
   farm.OnExposure(log.Callback());
   REQUIRE(farm.Start().ok());
   twinrig::testing::TempDir home;

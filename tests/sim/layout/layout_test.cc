@@ -8,6 +8,7 @@
 #include <opencv2/calib3d.hpp>
 #include <set>
 
+#include "calibration/board.h"
 #include "tests/test_support.h"
 #include "util/files.h"
 
@@ -154,28 +155,28 @@ TEST_CASE("every head24 camera sees the whole head and every body160 camera the 
 
 TEST_CASE("calibration script: boards of the asked size in the capture volume", "[unit]") {
   const Layout layout = Generate("head24");
-  const auto spec = ParseCharucoSpec(layout.truth.calibration.charuco);
+  const auto spec = calibration::ParseBoardSpec(layout.truth.calibration.charuco);
   REQUIRE(spec.ok());
-  CHECK(spec->squares_x * spec->square_m == Approx(0.3));
+  CHECK(spec->cols * spec->square_m == Approx(0.3));
   int charuco = 0;
   int chart = 0;
   for (const TargetPose& pose : layout.truth.calibration.poses) {
     (pose.kind == TargetKind::kCharuco ? charuco : chart)++;
     // Board centre near the head.
-    const double w = pose.kind == TargetKind::kCharuco ? spec->squares_x * spec->square_m : 0.279;
-    const double h = pose.kind == TargetKind::kCharuco ? spec->squares_y * spec->square_m : 0.216;
+    const double w = pose.kind == TargetKind::kCharuco ? spec->cols * spec->square_m : 0.279;
+    const double h = pose.kind == TargetKind::kCharuco ? spec->rows * spec->square_m : 0.216;
     const Vec3 c = Apply(pose.R, {w / 2, h / 2, 0});
     const Vec3 centre{c[0] + pose.t[0], c[1] + pose.t[1], c[2] + pose.t[2]};
     CHECK(std::hypot(centre[0] - 0.005, centre[1] + 0.02, centre[2] + 0.07) < 0.4);
   }
   CHECK(charuco == 24);
   CHECK(chart == 4);
-  CHECK_FALSE(ParseCharucoSpec("charuco:5x7:0.04").ok());
-  CHECK_FALSE(ParseCharucoSpec("charuco:5x7:0.02:0.04:DICT_6X6_250").ok());
-  CHECK_FALSE(ParseCharucoSpec("charuco:5y7:0.04:0.02:DICT_6X6_250").ok());
-  const auto ok = ParseCharucoSpec("charuco:5x7:0.04:0.02:DICT_6X6_250");
+  CHECK_FALSE(calibration::ParseBoardSpec("charuco:5x7:0.04").ok());
+  CHECK_FALSE(calibration::ParseBoardSpec("charuco:5x7:0.02:0.04:DICT_6X6_250").ok());
+  CHECK_FALSE(calibration::ParseBoardSpec("charuco:5y7:0.04:0.02:DICT_6X6_250").ok());
+  const auto ok = calibration::ParseBoardSpec("charuco:5x7:0.04:0.02:DICT_6X6_250");
   REQUIRE(ok.ok());
-  CHECK(ok->squares_y == 7);
+  CHECK(ok->rows == 7);
   CHECK(ok->marker_m == 0.02);
 }
 

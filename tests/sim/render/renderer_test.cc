@@ -13,6 +13,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "calibration/board.h"
 #include "tests/test_support.h"
 #include "util/check.h"
 #include "util/files.h"
@@ -123,9 +124,9 @@ struct CornerErrors {
 // offset is reported so that calibration code knows to do the same.
 CornerErrors MeasureCharuco(const std::vector<int>& poses, int width, int height) {
   const Layout& layout = Head24();
-  const auto spec = layout::ParseCharucoSpec(layout.truth.calibration.charuco);
+  const auto spec = calibration::ParseBoardSpec(layout.truth.calibration.charuco);
   REQUIRE(spec.ok());
-  const auto board = MakeCharucoBoard(*spec);
+  const auto board = calibration::MakeCharuco(*spec);
   REQUIRE(board.ok());
   const std::vector<cv::Point3f>& corners = (*board)->chessboardCorners;
   auto parameters = cv::aruco::DetectorParameters::create();
