@@ -7,6 +7,7 @@
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <numbers>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -21,8 +22,6 @@
 
 namespace twinrig::calibration {
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 // A rigid transform X' = R X + t.
 struct Rigid {
@@ -768,7 +767,7 @@ Result<RigErrors> CompareRigs(const std::vector<CameraCalibration>& solved,
     const cv::Matx33d Rs = ToMatx(s.R) * fit->R.t();
     const cv::Matx33d delta = Rs.t() * ToMatx(r.R);
     const double cos_angle = std::clamp((cv::trace(delta) - 1) / 2, -1.0, 1.0);
-    const double deg = std::acos(cos_angle) * 180 / kPi;
+    const double deg = std::acos(cos_angle) * 180 / std::numbers::pi;
     e.rot_err_deg_mean += deg / static_cast<double>(pairs.size());
     e.rot_err_deg_max = std::max(e.rot_err_deg_max, deg);
     const double mm = cv::norm(fit->R * src[i] + fit->t - dst[i]) * 1000;

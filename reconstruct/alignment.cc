@@ -2,11 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace twinrig::reconstruct {
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
@@ -89,7 +88,7 @@ Result<PoseDifference> ComparePoses(const std::vector<PinholeView>& estimated,
     const cv::Vec3d axis(relative(2, 1) - relative(1, 2), relative(0, 2) - relative(2, 0),
                          relative(1, 0) - relative(0, 1));
     const double angle = std::atan2(cv::norm(axis) / 2, (cv::trace(relative) - 1) / 2);
-    angles.push_back(angle * 180 / kPi);
+    angles.push_back(angle * 180 / std::numbers::pi);
     distances.push_back(cv::norm(aligned.Centre() - reference[i].Centre()) * 1000);
   }
   out.rotation_median_deg = Median(angles);

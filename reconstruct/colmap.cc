@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <numbers>
 #include <sstream>
 
 #include "calibration/rig_calibration.h"
@@ -18,8 +19,6 @@ namespace twinrig::reconstruct {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr double kPi = 3.14159265358979323846;
 
 std::string Num(double v) {
   std::ostringstream s;
@@ -182,7 +181,7 @@ Result<SubprocessResult> Colmap::Run(const std::string& step, const std::string&
 std::vector<std::pair<int, int>> ChooseImagePairs(const std::vector<PinholeView>& views,
                                                   const SparseOptions& options) {
   const int n = static_cast<int>(views.size());
-  const double cos_max = std::cos(options.pair_max_angle_deg * kPi / 180);
+  const double cos_max = std::cos(options.pair_max_angle_deg * std::numbers::pi / 180);
   std::vector<std::vector<std::pair<double, int>>> partners(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j < n; ++j) {

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <numbers>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,7 +25,6 @@ namespace twinrig::reconstruct {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr double kPi = 3.14159265358979323846;
 
 struct ViewPlan {
   std::vector<int> sources;
@@ -86,7 +86,7 @@ ViewPlan Plan(const std::vector<PinholeView>& views, size_t r, const std::vector
   for (size_t s = 0; s < views.size(); ++s) {
     if (s == r) continue;
     const double angle =
-        std::acos(std::clamp(ref.Axis().dot(views[s].Axis()), -1.0, 1.0)) * 180 / kPi;
+        std::acos(std::clamp(ref.Axis().dot(views[s].Axis()), -1.0, 1.0)) * 180 / std::numbers::pi;
     if (angle >= o.min_angle_deg && angle <= o.max_angle_deg) {
       candidates.push_back({angle, static_cast<int>(s)});
     }
