@@ -15,6 +15,7 @@
 
 #include <opencv2/calib3d.hpp>
 
+#include "geometry/geometry.h"
 #include "util/check.h"
 #include "util/clock.h"
 #include "util/logging.h"
@@ -23,13 +24,8 @@
 namespace twinrig::calibration {
 namespace {
 
-// A rigid transform X' = R X + t.
-struct Rigid {
-  cv::Matx33d R = cv::Matx33d::eye();
-  cv::Vec3d t{0, 0, 0};
-  [[nodiscard]] Rigid Inverse() const { return {R.t(), -(R.t() * t)}; }
-  Rigid operator*(const Rigid& o) const { return {R * o.R, R * o.t + t}; }
-};
+// A rigid transform X' = R X + t (as a camera's pose: world -> camera).
+using Rigid = geometry::Pose;
 
 Rigid FromRvec(const cv::Vec3d& rvec, const cv::Vec3d& tvec) {
   Rigid r;
@@ -268,20 +264,13 @@ Result<Rigid> FitRigid(const std::vector<cv::Vec3d>& src, const std::vector<cv::
   return r;
 }
 
-cv::Matx33d ToMatx(const std::array<double, 9>& R) {
-  return {R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8]};
-}
-std::array<double, 9> ToArray(const cv::Matx33d& R) {
-  return {R(0, 0), R(0, 1), R(0, 2), R(1, 0), R(1, 1), R(1, 2), R(2, 0), R(2, 1), R(2, 2)};
-}
-
 // Moves the solution's world by X_new = A X_old (cameras and board poses).
 void ApplyWorldTransform(RigSolution& solution, const Rigid& A) {
   const Rigid inverse = A.Inverse();
   for (CameraCalibration& cam : solution.cameras) {
-    const Rigid pose{ToMatx(cam.R), {cam.t[0], cam.t[1], cam.t[2]}};
+    const Rigid pose = cam.Pose();
     const Rigid moved = pose * inverse;
-    cam.R = ToArray(moved.R);
+    cam.R = moved.RotationArray();
     cam.t = {moved.t[0], moved.t[1], moved.t[2]};
   }
   for (auto& [index, pose] : solution.board_poses) {
@@ -667,7 +656,7 @@ void CollectCameras(const JointProblem& j, const std::vector<double>& camera_rms
     out.p2 = in[7];
     out.k3 = in[8];
     const Rigid pose = FromParams(j.cam_params[i]);
-    out.R = ToArray(pose.R);
+    out.R = pose.RotationArray();
     out.t = {pose.t[0], pose.t[1], pose.t[2]};
     out.rms_px = camera_rms[i];
     out.views = static_cast<int>(cam.views.size());
@@ -764,8 +753,8 @@ Result<RigErrors> CompareRigs(const std::vector<CameraCalibration>& solved,
       e.focal_err_pct_max = std::max(e.focal_err_pct_max, 100 * err);
     }
     // Solved pose in the reference frame: R_s A^T.
-    const cv::Matx33d Rs = ToMatx(s.R) * fit->R.t();
-    const cv::Matx33d delta = Rs.t() * ToMatx(r.R);
+    const cv::Matx33d Rs = s.Pose().R * fit->R.t();
+    const cv::Matx33d delta = Rs.t() * r.Pose().R;
     const double cos_angle = std::clamp((cv::trace(delta) - 1) / 2, -1.0, 1.0);
     const double deg = std::acos(cos_angle) * 180 / std::numbers::pi;
     e.rot_err_deg_mean += deg / static_cast<double>(pairs.size());
