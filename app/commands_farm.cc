@@ -11,9 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "consent/gates.h"
 #include "app/command.h"
 #include "app/farm_commands.h"
+#include "consent/gates.h"
 #include "host/catalog/catalog.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
@@ -141,14 +141,10 @@ Result<farm::SessionJobs> WaitForFarmJobs(const fs::path& studio, const farm::Se
   }
 }
 
-void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
-  auto args = std::make_shared<FarmArgs>();
-  auto* cmd = parent.add_subcommand(
-      "farm",
-      "the reconstruction farm (Slurm): this station's own single-machine farm, and where "
-      "each session's jobs are");
-  cmd->require_subcommand(1);
+namespace {
 
+// `twinrig farm up`: starts the single-machine farm.
+void AddFarmUp(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
   auto* up = cmd->add_subcommand(
       "up", "start this station's single-machine Slurm farm (munged, slurmctld, slurmd; as root)");
   up->callback([&global, &exit_code] {
@@ -164,7 +160,10 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         "default: twinrig farm use slurm)\n");
     exit_code = 0;
   });
+}
 
+// `twinrig farm down`: stops it.
+void AddFarmDown(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
   auto* down =
       cmd->add_subcommand("down", "cancel the single-machine farm's jobs and stop its daemons");
   down->callback([&global, &exit_code] {
@@ -178,7 +177,11 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     }
     exit_code = 0;
   });
+}
 
+// `twinrig farm use slurm|local`: where reconstructions run by default.
+void AddFarmUse(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args, const GlobalOptions& global,
+                int& exit_code) {
   auto* use = cmd->add_subcommand(
       "use", "where `twinrig reconstruct` (and the review station) reconstruct by default");
   use->add_option("where", args->where, "slurm or local")
@@ -192,7 +195,11 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                 farm::SettingsFile(global.studio).string().c_str());
     exit_code = 0;
   });
+}
 
+// `twinrig farm status [SESSION]`: the stages' jobs.
+void AddFarmStatus(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args,
+                   const GlobalOptions& global, int& exit_code) {
   auto* status = cmd->add_subcommand(
       "status",
       "each stage of a session's farm jobs (or of every session with jobs): state, "
@@ -221,7 +228,11 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       PrintFarmJobs(*jobs);
     }
   });
+}
 
+// `twinrig farm cancel SESSION`.
+void AddFarmCancel(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args,
+                   const GlobalOptions& global, int& exit_code) {
   auto* cancel = cmd->add_subcommand("cancel", "cancel a session's queued and running jobs");
   cancel->add_option("session", args->session, "session id")->required();
   AddLevelOption(cancel, *args);
@@ -238,7 +249,11 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         level == reconstruct::Level::kFull ? " --full" : "");
     exit_code = 0;
   });
+}
 
+// `twinrig farm logs SESSION`.
+void AddFarmLogs(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args, const GlobalOptions& global,
+                 int& exit_code) {
   auto* logs = cmd->add_subcommand("logs", "the output of a session's farm jobs");
   logs->add_option("session", args->session, "session id")->required();
   AddLevelOption(logs, *args);
@@ -259,7 +274,11 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     }
     exit_code = 0;
   });
+}
 
+// `twinrig farm run-stage` (hidden): what each Slurm job runs.
+void AddFarmRunStage(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args,
+                     const GlobalOptions& global, int& exit_code) {
   // What each Slurm job runs: one stage of the pipeline, the same code a local run runs.
   auto* run = cmd->add_subcommand("run-stage", "");  // an empty description hides it
   run->group("");
@@ -325,6 +344,25 @@ void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     finish("");
     exit_code = 0;
   });
+}
+
+}  // namespace
+
+void AddFarm(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto args = std::make_shared<FarmArgs>();
+  auto* cmd = parent.add_subcommand(
+      "farm",
+      "the reconstruction farm (Slurm): this station's own single-machine farm, and where "
+      "each session's jobs are");
+  cmd->require_subcommand(1);
+
+  AddFarmUp(cmd, global, exit_code);
+  AddFarmDown(cmd, global, exit_code);
+  AddFarmUse(cmd, args, global, exit_code);
+  AddFarmStatus(cmd, args, global, exit_code);
+  AddFarmCancel(cmd, args, global, exit_code);
+  AddFarmLogs(cmd, args, global, exit_code);
+  AddFarmRunStage(cmd, args, global, exit_code);
 }
 
 }  // namespace twinrig::app

@@ -134,17 +134,21 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
                   "(default: farm.toml's depth_chunks, 4)")
       ->check(CLI::Range(1, 256));
   cmd->callback([args, &global, &exit_code] {
-    reconstruct::ReconstructOptions options;
-    options.level = args->full ? reconstruct::Level::kFull : reconstruct::Level::kPreview;
+    // The level's presets, then what the command line gave (0: not given).
+    auto options = reconstruct::ReconstructOptions::ForLevel(
+        args->full ? reconstruct::Level::kFull : reconstruct::Level::kPreview);
     options.take = args->take;
     options.scale = args->scale;
     options.threads = args->threads;
     options.bundle_adjust = args->bundle_adjust;
-    options.target_faces = args->target_faces;
-    options.poisson_trim = args->poisson_trim;
-    options.max_gap_mm = args->max_gap_mm;
-    options.plane_step_px = args->plane_step_px;
-    options.window = args->window;
+    const auto given = [](auto& option, auto value) {
+      if (value != 0) option = value;
+    };
+    given(options.target_faces, args->target_faces);
+    given(options.poisson_trim, args->poisson_trim);
+    given(options.max_gap_mm, args->max_gap_mm);
+    given(options.plane_step_px, args->plane_step_px);
+    given(options.window, args->window);
     options.colmap = args->colmap;
     options.dense = args->dense == "twinrig"  ? reconstruct::DenseStereo::kTwinrig
                     : args->dense == "colmap" ? reconstruct::DenseStereo::kColmap

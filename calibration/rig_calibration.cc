@@ -197,9 +197,9 @@ std::string Fixed(double v, int digits) {
 
 }  // namespace
 
-cv::Matx33d CameraCalibration::CameraMatrix() const { return {fx, 0, cx, 0, fy, cy, 0, 0, 1}; }
+cv::Matx33d CameraCalibration::CameraMatrix() const { return Lens().K(); }
 
-std::vector<double> CameraCalibration::Distortion() const { return {k1, k2, p1, p2, k3}; }
+std::vector<double> CameraCalibration::Distortion() const { return Lens().Distortion(); }
 
 std::array<double, 3> CameraCalibration::Centre() const {
   std::array<double, 3> c{};

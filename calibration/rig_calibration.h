@@ -21,6 +21,7 @@
 
 #include <opencv2/core.hpp>
 
+#include "geometry/geometry.h"
 #include "util/result.h"
 
 namespace twinrig::calibration {
@@ -44,6 +45,11 @@ struct CameraCalibration {
   std::string verdict = "ok";  // "ok" | "check" | "bad"
   std::optional<ColourCorrection> colour;
 
+  // The lens and the pose in the shared geometry vocabulary.
+  [[nodiscard]] geometry::Lens Lens() const {
+    return {width, height, fx, fy, cx, cy, k1, k2, p1, p2, k3};
+  }
+  [[nodiscard]] geometry::Pose Pose() const { return geometry::Pose::FromArrays(R, t); }
   [[nodiscard]] cv::Matx33d CameraMatrix() const;
   [[nodiscard]] std::vector<double> Distortion() const;  // k1, k2, p1, p2, k3
   [[nodiscard]] std::array<double, 3> Centre() const;    // camera centre in the world: -R^T t

@@ -7,11 +7,15 @@
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <numbers>
 #include <numeric>
+#include <optional>
 #include <set>
+#include <tuple>
 
 #include <opencv2/calib3d.hpp>
 
+#include "geometry/geometry.h"
 #include "util/check.h"
 #include "util/clock.h"
 #include "util/logging.h"
@@ -20,15 +24,8 @@
 namespace twinrig::calibration {
 namespace {
 
-constexpr double kPi = 3.14159265358979323846;
-
-// A rigid transform X' = R X + t.
-struct Rigid {
-  cv::Matx33d R = cv::Matx33d::eye();
-  cv::Vec3d t{0, 0, 0};
-  [[nodiscard]] Rigid Inverse() const { return {R.t(), -(R.t() * t)}; }
-  Rigid operator*(const Rigid& o) const { return {R * o.R, R * o.t + t}; }
-};
+// A rigid transform X' = R X + t (as a camera's pose: world -> camera).
+using Rigid = geometry::Pose;
 
 Rigid FromRvec(const cv::Vec3d& rvec, const cv::Vec3d& tvec) {
   Rigid r;
@@ -267,25 +264,408 @@ Result<Rigid> FitRigid(const std::vector<cv::Vec3d>& src, const std::vector<cv::
   return r;
 }
 
-cv::Matx33d ToMatx(const std::array<double, 9>& R) {
-  return {R[0], R[1], R[2], R[3], R[4], R[5], R[6], R[7], R[8]};
-}
-std::array<double, 9> ToArray(const cv::Matx33d& R) {
-  return {R(0, 0), R(0, 1), R(0, 2), R(1, 0), R(1, 1), R(1, 2), R(2, 0), R(2, 1), R(2, 2)};
-}
-
 // Moves the solution's world by X_new = A X_old (cameras and board poses).
 void ApplyWorldTransform(RigSolution& solution, const Rigid& A) {
   const Rigid inverse = A.Inverse();
   for (CameraCalibration& cam : solution.cameras) {
-    const Rigid pose{ToMatx(cam.R), {cam.t[0], cam.t[1], cam.t[2]}};
+    const Rigid pose = cam.Pose();
     const Rigid moved = pose * inverse;
-    cam.R = ToArray(moved.R);
+    cam.R = moved.RotationArray();
     cam.t = {moved.t[0], moved.t[1], moved.t[2]};
   }
   for (auto& [index, pose] : solution.board_poses) {
     const Rigid moved = A * Rigid{pose.first, pose.second};
     pose = {moved.R, moved.t};
+  }
+}
+
+// The solve's working state, camera by camera in step: the cameras still in, their lenses (fx,
+// fy, cx, cy, k1, k2, p1, p2, k3), the board -> camera pose of each view and the per-camera RMS
+// of the start; after chaining, each camera's world -> camera pose and each board pose.
+struct RigProblem {
+  std::vector<CameraObservations> cams;
+  std::vector<std::array<double, 9>> intrinsics;
+  std::vector<std::vector<Rigid>> view_pose;  // board -> camera
+  std::vector<double> start_rms;
+  std::vector<std::optional<Rigid>> camera_pose;  // world -> camera
+  std::map<int, Rigid> board_pose;                // board -> world
+  [[nodiscard]] int size() const { return static_cast<int>(cams.size()); }
+};
+
+// The views each camera can use (enough corners, ids in range); a camera with too few views is
+// left out into `solution.uncalibrated`.
+std::vector<CameraObservations> UsableViews(const std::vector<CameraObservations>& input,
+                                            const std::vector<cv::Point3f>& corners,
+                                            const SolveOptions& options, RigSolution& solution) {
+  std::vector<CameraObservations> cams = input;
+  for (CameraObservations& cam : cams) {
+    std::erase_if(cam.views, [&](const ViewObservation& v) {
+      return static_cast<int>(v.ids.size()) < options.min_corners ||
+             v.ids.size() != v.points.size();
+    });
+    for (const ViewObservation& v : cam.views) {
+      for (int id : v.ids) {
+        TWINRIG_CHECK(id >= 0 && id < static_cast<int>(corners.size()))
+            << "corner id " << id << " outside the board";
+      }
+    }
+  }
+  std::erase_if(cams, [&](const CameraObservations& cam) {
+    const int views = static_cast<int>(cam.views.size());
+    if (views >= options.min_views) return false;
+    solution.uncalibrated.push_back(
+        {cam.serial,
+         "saw the board in " + std::to_string(views) + " of " + std::to_string(cam.images) +
+             " images; " + std::to_string(options.min_views) + " are needed",
+         "take " + std::to_string(options.min_views - views) +
+             " or more board positions this camera sees whole, tilted" + WhereToShow(cam) +
+             ", then calibrate again (check that the board spec matches the printed board)"});
+    return true;
+  });
+  return cams;
+}
+
+// 1. Per camera: intrinsics and the board pose in each view (OpenCV's closed-form start and LM).
+//    A camera whose views do not determine its lens is left out.
+RigProblem StartPerCamera(std::vector<CameraObservations> usable,
+                          const std::vector<cv::Point3f>& corners, RigSolution& solution) {
+  RigProblem p;
+  p.cams = std::move(usable);
+  const auto n = static_cast<size_t>(p.size());
+  p.intrinsics.resize(n);
+  p.view_pose.resize(n);
+  p.start_rms.resize(n);
+  std::vector<bool> keep(n, true);
+  for (size_t c = 0; c < n; ++c) {
+    const CameraObservations& cam = p.cams[c];
+    std::vector<std::vector<cv::Point3f>> object;
+    std::vector<std::vector<cv::Point2f>> image;
+    for (const ViewObservation& v : cam.views) {
+      std::vector<cv::Point3f> o;
+      for (int id : v.ids) o.push_back(corners[static_cast<size_t>(id)]);
+      object.push_back(std::move(o));
+      image.push_back(v.points);
+    }
+    cv::Mat K, dist;
+    std::vector<cv::Mat> rvecs, tvecs;
+    bool solved = true;
+    try {
+      p.start_rms[c] = cv::calibrateCamera(
+          object, image, cv::Size(cam.width, cam.height), K, dist, rvecs, tvecs, 0,
+          cv::TermCriteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 100, DBL_EPSILON));
+    } catch (const cv::Exception& e) {
+      // OpenCV's text is for developers: the log keeps it, the technician gets the cause.
+      Log().Debug("camera {}: cv::calibrateCamera: {}", cam.serial, e.what());
+      solved = false;
+    }
+    if (!solved || !PlausibleLens(K, cam.width, cam.height) || !(p.start_rms[c] < kMaxStartRmsPx)) {
+      keep[c] = false;
+      solution.uncalibrated.push_back(
+          {cam.serial,
+           "its " + std::to_string(cam.views.size()) +
+               " views do not determine its lens (the board too small in its image, too "
+               "oblique, or always in the same place)",
+           "take more board positions for this camera: nearer, tilted both ways" +
+               WhereToShow(cam) + ", then calibrate again"});
+      continue;
+    }
+    p.intrinsics[c] = {K.at<double>(0, 0), K.at<double>(1, 1), K.at<double>(0, 2),
+                       K.at<double>(1, 2), dist.at<double>(0), dist.at<double>(1),
+                       dist.at<double>(2), dist.at<double>(3), dist.at<double>(4)};
+    for (size_t v = 0; v < rvecs.size(); ++v) {
+      p.view_pose[c].push_back(FromRvec(rvecs[v], tvecs[v]));
+    }
+  }
+  KeepCameras(keep, p.cams, p.intrinsics, p.view_pose, p.start_rms);
+  return p;
+}
+
+// 2. Chain cameras and board poses into the first camera's frame (breadth first over shared
+//    board poses). The first camera is one of the largest group of cameras linked by shared
+//    board poses, so one badly placed camera cannot cut the rig off. A camera that shares no
+//    board position with the first (directly or through others) cannot be placed: left out.
+void ChainIntoOneFrame(RigProblem& p, RigSolution& solution) {
+  if (const size_t root = LargestLinkedGroupFirst(p.cams); root != 0) {
+    std::swap(p.cams[0], p.cams[root]);
+    std::swap(p.intrinsics[0], p.intrinsics[root]);
+    std::swap(p.view_pose[0], p.view_pose[root]);
+    std::swap(p.start_rms[0], p.start_rms[root]);
+  }
+  const auto n = static_cast<size_t>(p.size());
+  p.camera_pose.assign(n, std::nullopt);
+  p.camera_pose[0] = Rigid{};
+  bool changed = true;
+  while (changed) {
+    changed = false;
+    for (size_t c = 0; c < n; ++c) {
+      const auto& views = p.cams[c].views;
+      for (size_t v = 0; v < views.size(); ++v) {
+        const Rigid& cb = p.view_pose[c][v];  // board -> camera
+        auto known_board = p.board_pose.find(views[v].pose);
+        if (p.camera_pose[c] && known_board == p.board_pose.end()) {
+          p.board_pose[views[v].pose] = p.camera_pose[c]->Inverse() * cb;
+          changed = true;
+        } else if (!p.camera_pose[c] && known_board != p.board_pose.end()) {
+          p.camera_pose[c] = cb * known_board->second.Inverse();
+          changed = true;
+        }
+      }
+    }
+  }
+  std::vector<bool> keep(n, true);
+  for (size_t c = 0; c < n; ++c) {
+    if (p.camera_pose[c]) continue;
+    keep[c] = false;
+    solution.uncalibrated.push_back(
+        {p.cams[c].serial,
+         "shares no board position with camera " + p.cams[0].serial +
+             " (directly or through other cameras), so it cannot be placed in the rig",
+         "take board positions that this camera and its neighbours see at once, then calibrate "
+         "again"});
+  }
+  KeepCameras(keep, p.cams, p.intrinsics, p.view_pose, p.start_rms, &p.camera_pose);
+}
+
+// The joint problem's parameters (each camera's intrinsics and pose, each board pose) and every
+// corner seen, with the residual (observed - projected) of one corner at the current parameters.
+struct JointProblem {
+  const RigProblem& rig;
+  const std::vector<cv::Point3f>& corners;
+  std::vector<std::array<double, 9>> intrinsics;
+  std::vector<std::array<double, 6>> cam_params;
+  std::map<int, std::array<double, 6>> board_params;
+  std::vector<Observation> observations;
+
+  JointProblem(const RigProblem& p, const std::vector<cv::Point3f>& board_corners)
+      : rig(p), corners(board_corners), intrinsics(p.intrinsics) {
+    for (const std::optional<Rigid>& pose : p.camera_pose) cam_params.push_back(ToParams(*pose));
+    for (const auto& [pose, rigid] : p.board_pose) board_params[pose] = ToParams(rigid);
+    for (int c = 0; c < p.size(); ++c) {
+      const auto& views = p.cams[static_cast<size_t>(c)].views;
+      for (size_t v = 0; v < views.size(); ++v) {
+        for (size_t k = 0; k < views[v].ids.size(); ++k) {
+          observations.push_back({c, static_cast<int>(v), static_cast<int>(k), views[v].pose});
+        }
+      }
+    }
+  }
+
+  [[nodiscard]] const ViewObservation& ViewOf(const Observation& o) const {
+    return rig.cams[static_cast<size_t>(o.camera)].views[static_cast<size_t>(o.view)];
+  }
+  [[nodiscard]] const cv::Point3f& CornerOf(const Observation& o) const {
+    return corners[static_cast<size_t>(ViewOf(o).ids[static_cast<size_t>(o.corner)])];
+  }
+  [[nodiscard]] cv::Point2d Residual(const Observation& o) const {
+    const cv::Point2d projected =
+        Project(intrinsics[static_cast<size_t>(o.camera)],
+                cam_params[static_cast<size_t>(o.camera)], board_params.at(o.pose), CornerOf(o));
+    // Project() returns the residual of a zero observation, i.e. the projected position.
+    const cv::Point2f& seen = ViewOf(o).points[static_cast<size_t>(o.corner)];
+    return {seen.x - projected.x, seen.y - projected.y};
+  }
+  [[nodiscard]] double Rms() const {
+    double sum = 0;
+    int count = 0;
+    for (const Observation& o : observations) {
+      const cv::Point2d r = Residual(o);
+      sum += r.dot(r);
+      ++count;
+    }
+    return std::sqrt(sum / std::max(1, count));
+  }
+};
+
+// One Ceres solve over the inlier corners (Huber loss when robust).
+Status SolveJointPass(JointProblem& j, const SolveOptions& options, int pass) {
+  ceres::Problem::Options problem_options;
+  problem_options.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
+  ceres::Problem problem(problem_options);
+  ceres::HuberLoss loss(options.huber_px);
+  for (const Observation& o : j.observations) {
+    if (o.outlier) continue;
+    auto* cost = new ceres::AutoDiffCostFunction<CornerCost, 2, 9, 6, 6>(
+        new CornerCost(j.CornerOf(o), j.ViewOf(o).points[static_cast<size_t>(o.corner)]));
+    problem.AddResidualBlock(
+        cost, options.robust ? &loss : nullptr, j.intrinsics[static_cast<size_t>(o.camera)].data(),
+        j.cam_params[static_cast<size_t>(o.camera)].data(), j.board_params.at(o.pose).data());
+  }
+  // The first camera defines the frame (the board gives the scale).
+  problem.SetParameterBlockConstant(j.cam_params[0].data());
+  // Board poses are eliminated first (Schur complement); cameras form the reduced system.
+  auto ordering = std::make_shared<ceres::ParameterBlockOrdering>();
+  for (auto& [pose, params] : j.board_params) ordering->AddElementToGroup(params.data(), 0);
+  for (size_t c = 0; c < j.cam_params.size(); ++c) {
+    ordering->AddElementToGroup(j.intrinsics[c].data(), 1);
+    ordering->AddElementToGroup(j.cam_params[c].data(), 1);
+  }
+  ceres::Solver::Options solver_options;
+  solver_options.linear_solver_type =
+      ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::SUITE_SPARSE) ||
+              ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::EIGEN_SPARSE)
+          ? ceres::SPARSE_SCHUR
+          : ceres::DENSE_SCHUR;
+  if (j.cam_params.size() <= 64) solver_options.linear_solver_type = ceres::DENSE_SCHUR;
+  solver_options.linear_solver_ordering = ordering;
+  solver_options.num_threads = options.threads;
+  solver_options.max_num_iterations = options.max_iterations;
+  solver_options.function_tolerance = 1e-10;
+  solver_options.parameter_tolerance = 1e-10;
+  solver_options.gradient_tolerance = 1e-12;
+  solver_options.logging_type = ceres::SILENT;
+  ceres::Solver::Summary summary;
+  ceres::Solve(solver_options, &problem, &summary);
+  if (!summary.IsSolutionUsable()) {
+    return MakeError("the rig solve failed: " + summary.message, "calibration",
+                     "check the board spec; retake the board positions");
+  }
+  Log().Debug("rig solve pass {}: {} -> {} cost, {} iterations, {:.2f} s", pass + 1,
+              summary.initial_cost, summary.final_cost, summary.iterations.size(),
+              summary.total_time_in_seconds);
+  return {};
+}
+
+// Marks the residuals far beyond the typical one (robust sigma from the median) as outliers;
+// returns how many.
+int MarkOutliers(JointProblem& j, const SolveOptions& options) {
+  std::vector<double> norms;
+  norms.reserve(j.observations.size());
+  for (const Observation& o : j.observations) norms.push_back(cv::norm(j.Residual(o)));
+  // The median of a 2-D residual norm is about 1.18 sigma for Gaussian noise.
+  const double sigma = Median(norms) / 1.1774;
+  const double threshold = std::max(options.min_outlier_px, options.outlier_sigmas * sigma);
+  int dropped = 0;
+  for (size_t i = 0; i < j.observations.size(); ++i) {
+    if (norms[i] > threshold) {
+      j.observations[i].outlier = true;
+      ++dropped;
+    }
+  }
+  return dropped;
+}
+
+// 3. Joint bundle adjustment: a robust pass, then (when it found outliers) one without them.
+Status BundleAdjust(JointProblem& j, const SolveOptions& options) {
+  const int passes = !options.joint ? 0 : options.robust ? 2 : 1;
+  for (int pass = 0; pass < passes; ++pass) {
+    TWINRIG_RETURN_IF_ERROR(SolveJointPass(j, options, pass));
+    if (pass == 0 && options.robust && MarkOutliers(j, options) == 0) {
+      break;  // nothing changes in a second pass
+    }
+  }
+  return {};
+}
+
+// 4a. Per-view results and errors: every corner's residual; per camera and per view the RMS over
+//     every detected corner, as OpenCV reports it (an outlier left out of the fit still shows in
+//     the camera's error); overall over the corners the fit used. Returns each camera's RMS.
+std::vector<double> CollectResiduals(const JointProblem& j, RigSolution& solution) {
+  const auto n = static_cast<size_t>(j.rig.size());
+  std::vector<double> sum_sq(n, 0);
+  std::vector<int> count(n, 0);
+  std::map<std::pair<int, int>, size_t> view_index;
+  for (size_t c = 0; c < n; ++c) {
+    const auto& views = j.rig.cams[c].views;
+    for (size_t v = 0; v < views.size(); ++v) {
+      ViewResult r;
+      r.camera = static_cast<int>(c);
+      r.pose = views[v].pose;
+      r.source = views[v].source;
+      view_index[{static_cast<int>(c), static_cast<int>(v)}] = solution.views.size();
+      solution.views.push_back(std::move(r));
+    }
+  }
+  std::vector<double> view_sum(solution.views.size(), 0);
+  std::vector<int> view_count(solution.views.size(), 0);
+  double total = 0;
+  for (const Observation& o : j.observations) {
+    const cv::Point2d r = j.Residual(o);
+    const size_t vi = view_index.at({o.camera, o.view});
+    solution.views[vi].observed.push_back(j.ViewOf(o).points[static_cast<size_t>(o.corner)]);
+    solution.views[vi].residual.emplace_back(static_cast<float>(r.x), static_cast<float>(r.y));
+    solution.views[vi].outlier.push_back(o.outlier);
+    const double sq = r.dot(r);
+    sum_sq[static_cast<size_t>(o.camera)] += sq;
+    ++count[static_cast<size_t>(o.camera)];
+    view_sum[vi] += sq;
+    ++view_count[vi];
+    if (o.outlier) {
+      ++solution.outliers;
+      continue;
+    }
+    total += sq;
+    ++solution.corners;
+  }
+  for (size_t vi = 0; vi < solution.views.size(); ++vi) {
+    solution.views[vi].rms_px = std::sqrt(view_sum[vi] / std::max(1, view_count[vi]));
+  }
+  solution.rms_px = std::sqrt(total / std::max(1, solution.corners));
+  std::vector<double> camera_rms(n);
+  for (size_t c = 0; c < n; ++c) camera_rms[c] = std::sqrt(sum_sq[c] / std::max(1, count[c]));
+  return camera_rms;
+}
+
+// 4b. A camera's verdict ("ok", "check", "bad") and why it is not "ok" ("" when it is).
+std::pair<std::string, std::string> Verdict(const CameraCalibration& camera, double coverage,
+                                            const SolveOptions& options) {
+  std::vector<std::string> why;
+  std::string verdict = "ok";
+  if (camera.rms_px > options.bad_rms_px) {
+    verdict = "bad";
+    why.push_back("reprojection RMS " + std::to_string(camera.rms_px).substr(0, 5) +
+                  " px: check focus, motion blur and the board spec, then recalibrate");
+  } else if (camera.rms_px > options.check_rms_px) {
+    verdict = "check";
+    why.push_back("reprojection RMS above " + std::to_string(options.check_rms_px).substr(0, 4) +
+                  " px");
+  }
+  if (camera.views < options.check_views) {
+    if (verdict == "ok") verdict = "check";
+    why.push_back("only " + std::to_string(camera.views) + " views: show it the board more often");
+  }
+  if (coverage < options.check_coverage) {
+    if (verdict == "ok") verdict = "check";
+    why.push_back("corners cover only " + std::to_string(static_cast<int>(100 * coverage)) +
+                  "% of the image: bring the board near its edges and corners");
+  }
+  std::string notes;
+  for (const std::string& w : why) notes += (notes.empty() ? "" : "; ") + w;
+  return {verdict, notes};
+}
+
+// 4c. The solved cameras (lens, pose, errors, verdicts) and board poses into the solution.
+void CollectCameras(const JointProblem& j, const std::vector<double>& camera_rms,
+                    const SolveOptions& options, RigSolution& solution) {
+  const auto n = static_cast<size_t>(j.rig.size());
+  solution.cameras.resize(n);
+  solution.notes.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    CameraCalibration& out = solution.cameras[i];
+    const CameraObservations& cam = j.rig.cams[i];
+    out.serial = cam.serial;
+    out.width = cam.width;
+    out.height = cam.height;
+    const auto& in = j.intrinsics[i];
+    out.fx = in[0];
+    out.fy = in[1];
+    out.cx = in[2];
+    out.cy = in[3];
+    out.k1 = in[4];
+    out.k2 = in[5];
+    out.p1 = in[6];
+    out.p2 = in[7];
+    out.k3 = in[8];
+    const Rigid pose = FromParams(j.cam_params[i]);
+    out.R = pose.RotationArray();
+    out.t = {pose.t[0], pose.t[1], pose.t[2]};
+    out.rms_px = camera_rms[i];
+    out.views = static_cast<int>(cam.views.size());
+    solution.coverage.push_back(Coverage(cam));
+    std::tie(out.verdict, solution.notes[i]) = Verdict(out, solution.coverage[i], options);
+  }
+  for (const auto& [pose, params] : j.board_params) {
+    const Rigid r = FromParams(params);
+    solution.board_poses[pose] = {r.R, r.t};
   }
 }
 
@@ -312,342 +692,14 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
   }
   const std::vector<cv::Point3f> corners = board.Corners();
   RigSolution solution;
-
-  // Usable views per camera (enough corners, ids in range); a camera with too few is left out.
-  std::vector<CameraObservations> cams = input;
-  for (CameraObservations& cam : cams) {
-    std::erase_if(cam.views, [&](const ViewObservation& v) {
-      return static_cast<int>(v.ids.size()) < options.min_corners ||
-             v.ids.size() != v.points.size();
-    });
-    for (const ViewObservation& v : cam.views) {
-      for (int id : v.ids) {
-        TWINRIG_CHECK(id >= 0 && id < static_cast<int>(corners.size()))
-            << "corner id " << id << " outside the board";
-      }
-    }
-  }
-  std::erase_if(cams, [&](const CameraObservations& cam) {
-    const int views = static_cast<int>(cam.views.size());
-    if (views >= options.min_views) return false;
-    solution.uncalibrated.push_back(
-        {cam.serial,
-         "saw the board in " + std::to_string(views) + " of " + std::to_string(cam.images) +
-             " images; " + std::to_string(options.min_views) + " are needed",
-         "take " + std::to_string(options.min_views - views) +
-             " or more board positions this camera sees whole, tilted" + WhereToShow(cam) +
-             ", then calibrate again (check that the board spec matches the printed board)"});
-    return true;
-  });
-
-  // 1. Per camera: intrinsics and the board pose in each view (OpenCV's closed-form start and LM).
-  //    A camera whose views do not determine its lens is left out.
-  int n = static_cast<int>(cams.size());
-  std::vector<std::array<double, 9>> intrinsics(static_cast<size_t>(n));
-  std::vector<std::vector<Rigid>> view_pose(static_cast<size_t>(n));  // board -> camera
-  std::vector<double> start_rms(static_cast<size_t>(n));
-  std::vector<bool> keep(static_cast<size_t>(n), true);
-  for (int c = 0; c < n; ++c) {
-    const CameraObservations& cam = cams[static_cast<size_t>(c)];
-    std::vector<std::vector<cv::Point3f>> object;
-    std::vector<std::vector<cv::Point2f>> image;
-    for (const ViewObservation& v : cam.views) {
-      std::vector<cv::Point3f> o;
-      for (int id : v.ids) o.push_back(corners[static_cast<size_t>(id)]);
-      object.push_back(std::move(o));
-      image.push_back(v.points);
-    }
-    cv::Mat K, dist;
-    std::vector<cv::Mat> rvecs, tvecs;
-    bool solved = true;
-    try {
-      start_rms[static_cast<size_t>(c)] = cv::calibrateCamera(
-          object, image, cv::Size(cam.width, cam.height), K, dist, rvecs, tvecs, 0,
-          cv::TermCriteria(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 100, DBL_EPSILON));
-    } catch (const cv::Exception& e) {
-      // OpenCV's text is for developers: the log keeps it, the technician gets the cause.
-      Log().Debug("camera {}: cv::calibrateCamera: {}", cam.serial, e.what());
-      solved = false;
-    }
-    if (!solved || !PlausibleLens(K, cam.width, cam.height) ||
-        !(start_rms[static_cast<size_t>(c)] < kMaxStartRmsPx)) {
-      keep[static_cast<size_t>(c)] = false;
-      solution.uncalibrated.push_back(
-          {cam.serial,
-           "its " + std::to_string(cam.views.size()) +
-               " views do not determine its lens (the board too small in its image, too "
-               "oblique, or always in the same place)",
-           "take more board positions for this camera: nearer, tilted both ways" +
-               WhereToShow(cam) + ", then calibrate again"});
-      continue;
-    }
-    auto& in = intrinsics[static_cast<size_t>(c)];
-    in = {K.at<double>(0, 0), K.at<double>(1, 1), K.at<double>(0, 2),
-          K.at<double>(1, 2), dist.at<double>(0), dist.at<double>(1),
-          dist.at<double>(2), dist.at<double>(3), dist.at<double>(4)};
-    for (size_t v = 0; v < rvecs.size(); ++v) {
-      view_pose[static_cast<size_t>(c)].push_back(FromRvec(rvecs[v], tvecs[v]));
-    }
-  }
-
-  KeepCameras(keep, cams, intrinsics, view_pose, start_rms);
-  n = static_cast<int>(cams.size());
-  if (n == 0) return NoCameraCalibrated(solution);
-
-  // 2. Chain cameras and board poses into the first camera's frame (breadth first over shared
-  //    board poses). The first camera is one of the largest group of cameras linked by shared
-  //    board poses, so one badly placed camera cannot cut the rig off.
-  if (const size_t root = LargestLinkedGroupFirst(cams); root != 0) {
-    std::swap(cams[0], cams[root]);
-    std::swap(intrinsics[0], intrinsics[root]);
-    std::swap(view_pose[0], view_pose[root]);
-    std::swap(start_rms[0], start_rms[root]);
-  }
-  std::vector<std::optional<Rigid>> camera_pose(static_cast<size_t>(n));  // world -> camera
-  std::map<int, Rigid> board_pose;                                        // board -> world
-  camera_pose[0] = Rigid{};
-  bool changed = true;
-  while (changed) {
-    changed = false;
-    for (int c = 0; c < n; ++c) {
-      const auto& views = cams[static_cast<size_t>(c)].views;
-      for (size_t v = 0; v < views.size(); ++v) {
-        const Rigid& cb = view_pose[static_cast<size_t>(c)][v];  // board -> camera
-        auto known_board = board_pose.find(views[v].pose);
-        if (camera_pose[static_cast<size_t>(c)] && known_board == board_pose.end()) {
-          board_pose[views[v].pose] = camera_pose[static_cast<size_t>(c)]->Inverse() * cb;
-          changed = true;
-        } else if (!camera_pose[static_cast<size_t>(c)] && known_board != board_pose.end()) {
-          camera_pose[static_cast<size_t>(c)] = cb * known_board->second.Inverse();
-          changed = true;
-        }
-      }
-    }
-  }
-  // A camera that shares no board position with the first (directly or through others) cannot
-  // be placed in the rig: left out.
-  keep.assign(static_cast<size_t>(n), true);
-  for (int c = 0; c < n; ++c) {
-    if (camera_pose[static_cast<size_t>(c)]) continue;
-    keep[static_cast<size_t>(c)] = false;
-    solution.uncalibrated.push_back(
-        {cams[static_cast<size_t>(c)].serial,
-         "shares no board position with camera " + cams[0].serial +
-             " (directly or through other cameras), so it cannot be placed in the rig",
-         "take board positions that this camera and its neighbours see at once, then calibrate "
-         "again"});
-  }
-  KeepCameras(keep, cams, intrinsics, view_pose, start_rms, &camera_pose);
-  n = static_cast<int>(cams.size());
-
-  // 3. Joint bundle adjustment.
-  std::vector<std::array<double, 6>> cam_params(static_cast<size_t>(n));
-  for (int c = 0; c < n; ++c)
-    cam_params[static_cast<size_t>(c)] = ToParams(*camera_pose[static_cast<size_t>(c)]);
-  std::map<int, std::array<double, 6>> board_params;
-  for (const auto& [pose, rigid] : board_pose) board_params[pose] = ToParams(rigid);
-
-  std::vector<Observation> observations;
-  for (int c = 0; c < n; ++c) {
-    const auto& views = cams[static_cast<size_t>(c)].views;
-    for (size_t v = 0; v < views.size(); ++v) {
-      for (size_t k = 0; k < views[v].ids.size(); ++k) {
-        observations.push_back({c, static_cast<int>(v), static_cast<int>(k), views[v].pose});
-      }
-    }
-  }
-  auto residual_of = [&](const Observation& o) {
-    const ViewObservation& view =
-        cams[static_cast<size_t>(o.camera)].views[static_cast<size_t>(o.view)];
-    const cv::Point2d projected =
-        Project(intrinsics[static_cast<size_t>(o.camera)],
-                cam_params[static_cast<size_t>(o.camera)], board_params.at(o.pose),
-                corners[static_cast<size_t>(view.ids[static_cast<size_t>(o.corner)])]);
-    // Project() returns the residual of a zero observation, i.e. the projected position.
-    const cv::Point2f& seen = view.points[static_cast<size_t>(o.corner)];
-    return cv::Point2d(seen.x - projected.x, seen.y - projected.y);
-  };
-  auto rms_of = [&](bool inliers_only) {
-    double sum = 0;
-    int count = 0;
-    for (const Observation& o : observations) {
-      if (inliers_only && o.outlier) continue;
-      const cv::Point2d r = residual_of(o);
-      sum += r.dot(r);
-      ++count;
-    }
-    return std::sqrt(sum / std::max(1, count));
-  };
-
-  solution.initial_rms_px = rms_of(false);
-
-  const bool joint = options.joint;
-  const int passes = !joint ? 0 : options.robust ? 2 : 1;
-  for (int pass = 0; pass < passes; ++pass) {
-    ceres::Problem::Options problem_options;
-    problem_options.loss_function_ownership = ceres::DO_NOT_TAKE_OWNERSHIP;
-    ceres::Problem problem(problem_options);
-    ceres::HuberLoss loss(options.huber_px);
-    for (const Observation& o : observations) {
-      if (o.outlier) continue;
-      const ViewObservation& view =
-          cams[static_cast<size_t>(o.camera)].views[static_cast<size_t>(o.view)];
-      auto* cost = new ceres::AutoDiffCostFunction<CornerCost, 2, 9, 6, 6>(
-          new CornerCost(corners[static_cast<size_t>(view.ids[static_cast<size_t>(o.corner)])],
-                         view.points[static_cast<size_t>(o.corner)]));
-      problem.AddResidualBlock(
-          cost, options.robust ? &loss : nullptr, intrinsics[static_cast<size_t>(o.camera)].data(),
-          cam_params[static_cast<size_t>(o.camera)].data(), board_params.at(o.pose).data());
-    }
-    // The first camera defines the frame (the board gives the scale).
-    problem.SetParameterBlockConstant(cam_params[0].data());
-    // Board poses are eliminated first (Schur complement); cameras form the reduced system.
-    auto ordering = std::make_shared<ceres::ParameterBlockOrdering>();
-    for (auto& [pose, params] : board_params) ordering->AddElementToGroup(params.data(), 0);
-    for (int c = 0; c < n; ++c) {
-      ordering->AddElementToGroup(intrinsics[static_cast<size_t>(c)].data(), 1);
-      ordering->AddElementToGroup(cam_params[static_cast<size_t>(c)].data(), 1);
-    }
-    ceres::Solver::Options solver_options;
-    solver_options.linear_solver_type =
-        ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::SUITE_SPARSE) ||
-                ceres::IsSparseLinearAlgebraLibraryTypeAvailable(ceres::EIGEN_SPARSE)
-            ? ceres::SPARSE_SCHUR
-            : ceres::DENSE_SCHUR;
-    if (n <= 64) solver_options.linear_solver_type = ceres::DENSE_SCHUR;
-    solver_options.linear_solver_ordering = ordering;
-    solver_options.num_threads = options.threads;
-    solver_options.max_num_iterations = options.max_iterations;
-    solver_options.function_tolerance = 1e-10;
-    solver_options.parameter_tolerance = 1e-10;
-    solver_options.gradient_tolerance = 1e-12;
-    solver_options.logging_type = ceres::SILENT;
-    ceres::Solver::Summary summary;
-    ceres::Solve(solver_options, &problem, &summary);
-    if (!summary.IsSolutionUsable()) {
-      return MakeError("the rig solve failed: " + summary.message, "calibration",
-                       "check the board spec; retake the board positions");
-    }
-    Log().Debug("rig solve pass {}: {} -> {} cost, {} iterations, {:.2f} s", pass + 1,
-                summary.initial_cost, summary.final_cost, summary.iterations.size(),
-                summary.total_time_in_seconds);
-    if (pass == 0 && options.robust) {
-      // Outliers: residuals far beyond the typical one (robust sigma from the median).
-      std::vector<double> norms;
-      norms.reserve(observations.size());
-      for (const Observation& o : observations) norms.push_back(cv::norm(residual_of(o)));
-      // The median of a 2-D residual norm is about 1.18 sigma for Gaussian noise.
-      const double sigma = Median(norms) / 1.1774;
-      const double threshold = std::max(options.min_outlier_px, options.outlier_sigmas * sigma);
-      int dropped = 0;
-      for (size_t i = 0; i < observations.size(); ++i) {
-        if (norms[i] > threshold) {
-          observations[i].outlier = true;
-          ++dropped;
-        }
-      }
-      if (dropped == 0) break;  // nothing changes in a second pass
-    }
-  }
-
-  // 4. Results: cameras, per-view and per-camera errors, verdicts.
-  solution.cameras.resize(static_cast<size_t>(n));
-  std::vector<double> sum_sq(static_cast<size_t>(n), 0);
-  std::vector<int> count(static_cast<size_t>(n), 0);
-  std::map<std::pair<int, int>, size_t> view_index;
-  for (int c = 0; c < n; ++c) {
-    const auto& views = cams[static_cast<size_t>(c)].views;
-    for (size_t v = 0; v < views.size(); ++v) {
-      ViewResult r;
-      r.camera = c;
-      r.pose = views[v].pose;
-      r.source = views[v].source;
-      view_index[{c, static_cast<int>(v)}] = solution.views.size();
-      solution.views.push_back(std::move(r));
-    }
-  }
-  std::vector<double> view_sum(solution.views.size(), 0);
-  std::vector<int> view_count(solution.views.size(), 0);
-  double total = 0;
-  for (const Observation& o : observations) {
-    const cv::Point2d r = residual_of(o);
-    const size_t vi = view_index.at({o.camera, o.view});
-    const ViewObservation& view =
-        cams[static_cast<size_t>(o.camera)].views[static_cast<size_t>(o.view)];
-    solution.views[vi].observed.push_back(view.points[static_cast<size_t>(o.corner)]);
-    solution.views[vi].residual.emplace_back(static_cast<float>(r.x), static_cast<float>(r.y));
-    solution.views[vi].outlier.push_back(o.outlier);
-    // Per camera and per view: every detected corner, as OpenCV reports RMS (an outlier left out
-    // of the fit still shows in the camera's error); overall: the corners the fit used.
-    const double sq = r.dot(r);
-    sum_sq[static_cast<size_t>(o.camera)] += sq;
-    ++count[static_cast<size_t>(o.camera)];
-    view_sum[vi] += sq;
-    ++view_count[vi];
-    if (o.outlier) {
-      ++solution.outliers;
-      continue;
-    }
-    total += sq;
-    ++solution.corners;
-  }
-  for (size_t vi = 0; vi < solution.views.size(); ++vi) {
-    solution.views[vi].rms_px = std::sqrt(view_sum[vi] / std::max(1, view_count[vi]));
-  }
-  solution.rms_px = std::sqrt(total / std::max(1, solution.corners));
-  solution.notes.resize(static_cast<size_t>(n));
-  for (int c = 0; c < n; ++c) {
-    const auto i = static_cast<size_t>(c);
-    CameraCalibration& out = solution.cameras[i];
-    out.serial = cams[i].serial;
-    out.width = cams[i].width;
-    out.height = cams[i].height;
-    const auto& in = intrinsics[i];
-    out.fx = in[0];
-    out.fy = in[1];
-    out.cx = in[2];
-    out.cy = in[3];
-    out.k1 = in[4];
-    out.k2 = in[5];
-    out.p1 = in[6];
-    out.p2 = in[7];
-    out.k3 = in[8];
-    const Rigid pose = FromParams(cam_params[i]);
-    out.R = ToArray(pose.R);
-    out.t = {pose.t[0], pose.t[1], pose.t[2]};
-    out.rms_px = std::sqrt(sum_sq[i] / std::max(1, count[i]));
-    out.views = static_cast<int>(cams[i].views.size());
-    solution.coverage.push_back(Coverage(cams[i]));
-    std::vector<std::string> why;
-    std::string verdict = "ok";
-    if (out.rms_px > options.bad_rms_px) {
-      verdict = "bad";
-      why.push_back("reprojection RMS " + std::to_string(out.rms_px).substr(0, 5) +
-                    " px: check focus, motion blur and the board spec, then recalibrate");
-    } else if (out.rms_px > options.check_rms_px) {
-      verdict = "check";
-      why.push_back("reprojection RMS above " + std::to_string(options.check_rms_px).substr(0, 4) +
-                    " px");
-    }
-    if (out.views < options.check_views) {
-      if (verdict == "ok") verdict = "check";
-      why.push_back("only " + std::to_string(out.views) + " views: show it the board more often");
-    }
-    if (solution.coverage[i] < options.check_coverage) {
-      if (verdict == "ok") verdict = "check";
-      why.push_back("corners cover only " +
-                    std::to_string(static_cast<int>(100 * solution.coverage[i])) +
-                    "% of the image: bring the board near its edges and corners");
-    }
-    out.verdict = verdict;
-    for (const std::string& w : why) {
-      solution.notes[i] += (solution.notes[i].empty() ? "" : "; ") + w;
-    }
-  }
-  for (const auto& [pose, params] : board_params) {
-    const Rigid r = FromParams(params);
-    solution.board_poses[pose] = {r.R, r.t};
-  }
+  RigProblem rig =
+      StartPerCamera(UsableViews(input, corners, options, solution), corners, solution);
+  if (rig.size() == 0) return NoCameraCalibrated(solution);
+  ChainIntoOneFrame(rig, solution);
+  JointProblem joint(rig, corners);
+  solution.initial_rms_px = joint.Rms();
+  TWINRIG_RETURN_IF_ERROR(BundleAdjust(joint, options));
+  CollectCameras(joint, CollectResiduals(joint, solution), options, solution);
   solution.seconds = static_cast<double>(MonotonicNowNs() - start_ns) * 1e-9;
   return solution;
 }
@@ -701,10 +753,10 @@ Result<RigErrors> CompareRigs(const std::vector<CameraCalibration>& solved,
       e.focal_err_pct_max = std::max(e.focal_err_pct_max, 100 * err);
     }
     // Solved pose in the reference frame: R_s A^T.
-    const cv::Matx33d Rs = ToMatx(s.R) * fit->R.t();
-    const cv::Matx33d delta = Rs.t() * ToMatx(r.R);
+    const cv::Matx33d Rs = s.Pose().R * fit->R.t();
+    const cv::Matx33d delta = Rs.t() * r.Pose().R;
     const double cos_angle = std::clamp((cv::trace(delta) - 1) / 2, -1.0, 1.0);
-    const double deg = std::acos(cos_angle) * 180 / kPi;
+    const double deg = std::acos(cos_angle) * 180 / std::numbers::pi;
     e.rot_err_deg_mean += deg / static_cast<double>(pairs.size());
     e.rot_err_deg_max = std::max(e.rot_err_deg_max, deg);
     const double mm = cv::norm(fit->R * src[i] + fit->t - dst[i]) * 1000;

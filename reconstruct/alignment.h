@@ -9,27 +9,15 @@
 
 #include <opencv2/core.hpp>
 
+#include "geometry/geometry.h"
 #include "reconstruct/types.h"
 #include "util/result.h"
 
 namespace twinrig::reconstruct {
 
-// x_to = scale * rotation * x_from + translation.
-struct Similarity {
-  double scale = 1;
-  cv::Matx33d rotation = cv::Matx33d::eye();
-  cv::Vec3d translation{0, 0, 0};
-
-  [[nodiscard]] cv::Vec3d Apply(const cv::Vec3d& x) const {
-    return scale * (rotation * x) + translation;
-  }
-  // The same camera, its pose expressed in the target frame (its image does not change).
-  [[nodiscard]] PinholeView Apply(const PinholeView& view) const;
-};
-
-// The similarity from `from` to `to` (pairs of points, at least three not on one line).
-Result<Similarity> EstimateSimilarity(const std::vector<cv::Vec3d>& from,
-                                      const std::vector<cv::Vec3d>& to);
+// The similarity between two frames and its estimate: the shared geometry vocabulary's.
+using geometry::EstimateSimilarity;
+using geometry::Similarity;
 
 struct PoseDifference {
   int cameras = 0;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <numbers>
 #include <sstream>
 
 #include "calibration/rig_calibration.h"
@@ -18,8 +19,6 @@ namespace twinrig::reconstruct {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr double kPi = 3.14159265358979323846;
 
 std::string Num(double v) {
   std::ostringstream s;
@@ -182,7 +181,7 @@ Result<SubprocessResult> Colmap::Run(const std::string& step, const std::string&
 std::vector<std::pair<int, int>> ChooseImagePairs(const std::vector<PinholeView>& views,
                                                   const SparseOptions& options) {
   const int n = static_cast<int>(views.size());
-  const double cos_max = std::cos(options.pair_max_angle_deg * kPi / 180);
+  const double cos_max = std::cos(options.pair_max_angle_deg * std::numbers::pi / 180);
   std::vector<std::vector<std::pair<double, int>>> partners(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     for (int j = 0; j < n; ++j) {
@@ -295,123 +294,168 @@ size_t PlyVertexCount(const fs::path& ply) {
   return 0;
 }
 
-Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeView>& views,
-                              const fs::path& images, const SparseOptions& options) {
-  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "sparse options"));
+namespace {
+
+// 1. SIFT features of this take's images into a fresh database.db (an image list, so that
+//    nothing else in the folder is read), with the calibrated intrinsics fixed in it.
+Result<std::map<std::string, DbImage>> ExtractFeatures(const Colmap& colmap,
+                                                       const std::vector<PinholeView>& views,
+                                                       const fs::path& images,
+                                                       const SparseOptions& options) {
   const fs::path& ws = colmap.workspace();
-  const std::string threads = std::to_string(colmap.options().threads);
   const fs::path database = ws / "database.db";
   std::error_code ec;
   fs::remove(database, ec);
-  {
-    // Only this take's images: a list, so that nothing else in the folder is read.
-    std::string list;
-    for (const auto& v : views) list += v.name + "\n";
-    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(ws / "image_list.txt", list));
-  }
-  auto extract =
-      colmap.Run("1-features", "feature_extractor",
-                 {"--database_path", database.string(), "--image_path", images.string(),
-                  "--image_list_path", (ws / "image_list.txt").string(),
-                  "--ImageReader.camera_model", "PINHOLE", "--ImageReader.single_camera", "0",
-                  "--SiftExtraction.use_gpu", "0", "--SiftExtraction.num_threads", threads,
-                  "--SiftExtraction.max_num_features", std::to_string(options.max_features),
-                  "--SiftExtraction.peak_threshold", std::to_string(options.peak_threshold)});
-  if (!extract.ok()) return extract.error();
-  auto ids = FixIntrinsics(database, views);
-  if (!ids.ok()) return ids.error();
+  std::string list;
+  for (const auto& v : views) list += v.name + "\n";
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(ws / "image_list.txt", list));
+  TWINRIG_RETURN_IF_ERROR(colmap.Run(
+      "1-features", "feature_extractor",
+      {"--database_path", database.string(), "--image_path", images.string(), "--image_list_path",
+       (ws / "image_list.txt").string(), "--ImageReader.camera_model", "PINHOLE",
+       "--ImageReader.single_camera", "0", "--SiftExtraction.use_gpu", "0",
+       "--SiftExtraction.num_threads", std::to_string(colmap.options().threads),
+       "--SiftExtraction.max_num_features", std::to_string(options.max_features),
+       "--SiftExtraction.peak_threshold", std::to_string(options.peak_threshold)}));
+  return FixIntrinsics(database, views);
+}
 
-  SparseModel model;
-  const auto pairs = ChooseImagePairs(views, options);
-  model.pairs = static_cast<int>(pairs.size());
-  if (pairs.empty()) {
-    return MakeError("no two cameras look at the same surface", ws.string(),
-                     "check the calibration: the cameras' poses do not face each other");
+// How many image pairs COLMAP verified with 15 or more inlier matches.
+int VerifiedPairs(const fs::path& database) {
+  sqlite3* db = nullptr;
+  int verified = 0;
+  if (sqlite3_open_v2(database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* count = nullptr;
+    sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM two_view_geometries WHERE rows >= 15", -1, &count,
+                       nullptr);
+    if (count != nullptr && sqlite3_step(count) == SQLITE_ROW)
+      verified = sqlite3_column_int(count, 0);
+    sqlite3_finalize(count);
   }
+  sqlite3_close(db);
+  return verified;
+}
+
+// 2. Matches of the rig's image pairs only (pairs.txt).
+Status MatchPairs(const Colmap& colmap, const std::vector<PinholeView>& views,
+                  const std::vector<std::pair<int, int>>& pairs) {
+  const fs::path& ws = colmap.workspace();
+  const fs::path database = ws / "database.db";
   std::string pair_list;
   for (const auto& [a, b] : pairs) {
     pair_list +=
         views[static_cast<size_t>(a)].name + " " + views[static_cast<size_t>(b)].name + "\n";
   }
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(ws / "pairs.txt", pair_list));
-  auto match = colmap.Run("2-matches", "matches_importer",
-                          {"--database_path", database.string(), "--match_list_path",
-                           (ws / "pairs.txt").string(), "--match_type", "pairs",
-                           "--SiftMatching.use_gpu", "0", "--SiftMatching.num_threads", threads});
-  if (!match.ok()) return match.error();
-
+  TWINRIG_RETURN_IF_ERROR(
+      colmap.Run("2-matches", "matches_importer",
+                 {"--database_path", database.string(), "--match_list_path",
+                  (ws / "pairs.txt").string(), "--match_type", "pairs", "--SiftMatching.use_gpu",
+                  "0", "--SiftMatching.num_threads", std::to_string(colmap.options().threads)}));
   // point_triangulator aborts on an empty problem: say plainly when nothing matched.
-  {
-    sqlite3* db = nullptr;
-    int verified = 0;
-    if (sqlite3_open_v2(database.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_stmt* count = nullptr;
-      sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM two_view_geometries WHERE rows >= 15", -1,
-                         &count, nullptr);
-      if (count != nullptr && sqlite3_step(count) == SQLITE_ROW)
-        verified = sqlite3_column_int(count, 0);
-      sqlite3_finalize(count);
-    }
-    sqlite3_close(db);
-    if (verified == 0) {
-      return MakeError("no two images of this take match each other (0 of " +
-                           std::to_string(pairs.size()) + " camera pairs verified)",
-                       (ws / "logs" / "2-matches.log").string(),
-                       "check that the subject is in focus and lit in every camera and that the "
-                       "calibration belongs to this rig");
-    }
+  if (VerifiedPairs(database) == 0) {
+    return MakeError("no two images of this take match each other (0 of " +
+                         std::to_string(pairs.size()) + " camera pairs verified)",
+                     (ws / "logs" / "2-matches.log").string(),
+                     "check that the subject is in focus and lit in every camera and that the "
+                     "calibration belongs to this rig");
   }
-  // The calibrated model with the database's ids; no points yet.
-  const fs::path input = ws / "sparse" / "calibrated";
-  fs::create_directories(input, ec);
+  return {};
+}
+
+// The calibrated model with the database's ids; no points yet.
+Status WriteCalibratedModel(const std::vector<PinholeView>& views,
+                            const std::map<std::string, DbImage>& ids, const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
   std::string cameras;
   std::string image_lines;
   for (const auto& v : views) {
-    const DbImage id = ids->at(v.name);
+    const DbImage id = ids.at(v.name);
     cameras += std::to_string(id.camera_id) + " PINHOLE " + std::to_string(v.width) + " " +
                std::to_string(v.height) + " " + Num(v.fx) + " " + Num(v.fy) + " " + Num(v.cx) +
                " " + Num(v.cy) + "\n";
     image_lines += std::to_string(id.image_id) + " " + PoseLine(v) + " " +
                    std::to_string(id.camera_id) + " " + v.name + "\n\n";
   }
-  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(input / "cameras.txt", cameras));
-  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(input / "images.txt", image_lines));
-  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(input / "points3D.txt", std::string()));
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dir / "cameras.txt", cameras));
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dir / "images.txt", image_lines));
+  return WriteFileAtomic(dir / "points3D.txt", std::string());
+}
 
+// 3. Points triangulated with the calibrated poses held, optionally bundle adjusted, then the
+//    model as text; returns the text model's folder.
+Result<fs::path> Triangulate(const Colmap& colmap, const fs::path& images, const fs::path& input,
+                             const SparseOptions& options) {
+  const fs::path& ws = colmap.workspace();
+  std::error_code ec;
   const fs::path triangulated = ws / "sparse" / "triangulated";
   fs::create_directories(triangulated, ec);
-  auto tri =
+  TWINRIG_RETURN_IF_ERROR(
       colmap.Run("3-triangulation", "point_triangulator",
-                 {"--database_path", database.string(), "--image_path", images.string(),
+                 {"--database_path", (ws / "database.db").string(), "--image_path", images.string(),
                   "--input_path", input.string(), "--output_path", triangulated.string(),
                   "--Mapper.ba_refine_focal_length", "0", "--Mapper.ba_refine_principal_point", "0",
-                  "--Mapper.ba_refine_extra_params", "0", "--Mapper.num_threads", threads});
-  if (!tri.ok()) return tri.error();
+                  "--Mapper.ba_refine_extra_params", "0", "--Mapper.num_threads",
+                  std::to_string(colmap.options().threads)}));
   fs::path result = triangulated;
   if (options.bundle_adjust) {
     const fs::path adjusted = ws / "sparse" / "adjusted";
     fs::create_directories(adjusted, ec);
-    auto ba = colmap.Run(
+    TWINRIG_RETURN_IF_ERROR(colmap.Run(
         "4-bundle-adjustment", "bundle_adjuster",
         {"--input_path", triangulated.string(), "--output_path", adjusted.string(),
          "--BundleAdjustment.refine_focal_length", "0", "--BundleAdjustment.refine_principal_point",
-         "0", "--BundleAdjustment.refine_extra_params", "0"});
-    if (!ba.ok()) return ba.error();
+         "0", "--BundleAdjustment.refine_extra_params", "0"}));
     result = adjusted;
   }
   const fs::path text = ws / "sparse" / "text";
   fs::create_directories(text, ec);
-  auto convert = colmap.Run(
+  TWINRIG_RETURN_IF_ERROR(colmap.Run(
       "5-model-text", "model_converter",
-      {"--input_path", result.string(), "--output_path", text.string(), "--output_type", "TXT"});
-  if (!convert.ok()) return convert.error();
+      {"--input_path", result.string(), "--output_path", text.string(), "--output_type", "TXT"}));
+  return text;
+}
 
-  // Registered images (and their poses, which bundle adjustment may have refined).
+// The points of a points3D.txt with their track lengths and mean reprojection error.
+void ReadPoints(const std::string& points_txt, SparseModel& model) {
+  std::istringstream in(points_txt);
+  std::string line;
+  double error_sum = 0;
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::istringstream f(line);
+    long id = 0;
+    double x = 0;
+    double y = 0;
+    double z = 0;
+    int r = 0;
+    int g = 0;
+    int b = 0;
+    double error = 0;
+    f >> id >> x >> y >> z >> r >> g >> b >> error;
+    if (!f) continue;
+    int track = 0;
+    long image = 0;
+    long point2d = 0;
+    while (f >> image >> point2d) ++track;
+    model.points.push_back({x, y, z});
+    model.track_lengths.push_back(track);
+    error_sum += error;
+  }
+  if (!model.points.empty())
+    model.mean_reprojection_px = error_sum / static_cast<double>(model.points.size());
+}
+
+// 4. The text model into `model`: registered images (and their poses, which bundle adjustment
+//    may have refined) and the points.
+Status ReadTextModel(const Colmap& colmap, const fs::path& text,
+                     const std::vector<PinholeView>& views, SparseModel& model) {
   auto images_txt = ReadFileText(text / "images.txt");
   auto points_txt = ReadFileText(text / "points3D.txt");
   if (!images_txt.ok() || !points_txt.ok()) {
     return MakeError("COLMAP left no text model", text.string(),
-                     "read the logs in " + (ws / "logs").string());
+                     "read the logs in " + (colmap.workspace() / "logs").string());
   }
   model.views = views;
   model.in_model.assign(views.size(), false);
@@ -424,34 +468,29 @@ Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeVie
     model.in_model[i] = true;
     ++model.registered;
   }
-  {
-    std::istringstream in(*points_txt);
-    std::string line;
-    double error_sum = 0;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::istringstream f(line);
-      long id = 0;
-      double x = 0;
-      double y = 0;
-      double z = 0;
-      int r = 0;
-      int g = 0;
-      int b = 0;
-      double error = 0;
-      f >> id >> x >> y >> z >> r >> g >> b >> error;
-      if (!f) continue;
-      int track = 0;
-      long image = 0;
-      long point2d = 0;
-      while (f >> image >> point2d) ++track;
-      model.points.push_back({x, y, z});
-      model.track_lengths.push_back(track);
-      error_sum += error;
-    }
-    if (!model.points.empty())
-      model.mean_reprojection_px = error_sum / static_cast<double>(model.points.size());
+  ReadPoints(*points_txt, model);
+  return {};
+}
+
+}  // namespace
+
+Result<SparseModel> RunSparse(const Colmap& colmap, const std::vector<PinholeView>& views,
+                              const fs::path& images, const SparseOptions& options) {
+  TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "sparse options"));
+  const fs::path& ws = colmap.workspace();
+  TWINRIG_ASSIGN_OR_RETURN(const auto ids, ExtractFeatures(colmap, views, images, options));
+  SparseModel model;
+  const auto pairs = ChooseImagePairs(views, options);
+  model.pairs = static_cast<int>(pairs.size());
+  if (pairs.empty()) {
+    return MakeError("no two cameras look at the same surface", ws.string(),
+                     "check the calibration: the cameras' poses do not face each other");
   }
+  TWINRIG_RETURN_IF_ERROR(MatchPairs(colmap, views, pairs));
+  const fs::path input = ws / "sparse" / "calibrated";
+  TWINRIG_RETURN_IF_ERROR(WriteCalibratedModel(views, ids, input));
+  TWINRIG_ASSIGN_OR_RETURN(const fs::path text, Triangulate(colmap, images, input, options));
+  TWINRIG_RETURN_IF_ERROR(ReadTextModel(colmap, text, views, model));
   if (model.points.size() < 20) {
     // Not fatal: the calibrated poses carry the reconstruction and the dense stage bounds its
     // depths by the rig's geometry. But it is the sign of a calibration that no longer fits the

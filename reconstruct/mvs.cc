@@ -8,6 +8,7 @@
 #include <fstream>
 #include <limits>
 #include <mutex>
+#include <numbers>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -24,7 +25,6 @@ namespace twinrig::reconstruct {
 namespace {
 
 namespace fs = std::filesystem;
-constexpr double kPi = 3.14159265358979323846;
 
 struct ViewPlan {
   std::vector<int> sources;
@@ -86,7 +86,7 @@ ViewPlan Plan(const std::vector<PinholeView>& views, size_t r, const std::vector
   for (size_t s = 0; s < views.size(); ++s) {
     if (s == r) continue;
     const double angle =
-        std::acos(std::clamp(ref.Axis().dot(views[s].Axis()), -1.0, 1.0)) * 180 / kPi;
+        std::acos(std::clamp(ref.Axis().dot(views[s].Axis()), -1.0, 1.0)) * 180 / std::numbers::pi;
     if (angle >= o.min_angle_deg && angle <= o.max_angle_deg) {
       candidates.push_back({angle, static_cast<int>(s)});
     }
@@ -142,63 +142,61 @@ struct DepthResult {
   cv::Mat normal;  // CV_32FC3, camera frame, toward the camera
 };
 
-DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
-                      const cv::Mat& backdrop, size_t r, const ViewPlan& plan,
-                      const MvsOptions& o) {
-  const PinholeView& ref = views[r];
-  const cv::Rect region = plan.region;
-  const cv::Mat I = grey[r](region).clone();
-  const int w = o.window;
-  const cv::Mat mean_r = Box(I, w);
-  cv::Mat var_r = Box(I.mul(I), w) - mean_r.mul(mean_r);
-  cv::max(var_r, 0, var_r);
-  const cv::Size size = I.size();
-  const int n = size.area();
-  const auto S = plan.sources.size();
+// The reference region's window statistics: the image, its local mean and variance.
+struct Reference {
+  cv::Mat image;
+  cv::Mat mean;
+  cv::Mat var;
+  cv::Matx33d K_inv;  // pixels of the swept region to the reference camera's rays
+};
 
-  std::vector<float> best(static_cast<size_t>(n), -2.0F);
-  std::vector<int> best_index(static_cast<size_t>(n), -1);
-  std::vector<float> left(static_cast<size_t>(n), -2.0F);
-  std::vector<float> right(static_cast<size_t>(n), -2.0F);
-  std::vector<float> previous(static_cast<size_t>(n), -2.0F);
-  std::vector<cv::Mat> ncc(S);
-  // Pixels of the swept region to the reference camera's rays.
-  const cv::Matx33d K_inv = ref.K().inv() * cv::Matx33d(1, 0, region.x, 0, 1, region.y, 0, 0, 1);
+// Per pixel of the swept region: the best plane's score and index, and the scores of the planes
+// either side of it (for the sub-plane fit; -2 when none).
+struct PlaneScores {
+  std::vector<float> best;
+  std::vector<int> best_index;
+  std::vector<float> left;
+  std::vector<float> right;
+};
+
+// The plane's inverse depth between the plan's far (0) and near (planes - 1) ends.
+double InverseDepth(const ViewPlan& plan, double p) {
   const double inv_near = 1.0 / plan.min_depth;
   const double inv_far = 1.0 / plan.max_depth;
-  const int P = plan.planes;
-  const int k = std::min<int>(o.top_k, static_cast<int>(S));
-  // Buffers reused for every plane and source: the sweep allocates nothing per plane.
-  cv::Mat warped;
-  cv::Mat mean_s;
-  cv::Mat squares;
-  cv::Mat mean_ss;
-  cv::Mat products;
-  cv::Mat mean_rs;
-  for (auto& m : ncc) m.create(size, CV_32F);
-  for (int p = 0; p < P; ++p) {
-    const double inv = inv_far + (inv_near - inv_far) * p / (P - 1);
-    const double depth = 1.0 / inv;
-    for (size_t si = 0; si < S; ++si) {
-      const PinholeView& src = views[static_cast<size_t>(plan.sources[si])];
-      const cv::Matx33d R_rel = src.R * ref.R.t();
-      const cv::Vec3d t_rel = src.t - R_rel * ref.t;
+  return inv_far + (inv_near - inv_far) * p / (plan.planes - 1);
+}
+
+// NCC of the reference window with every source warped onto the plane at `depth` (into `ncc`).
+class PlaneNcc {
+ public:
+  PlaneNcc(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
+           const Reference& ref, const PinholeView& ref_view, const ViewPlan& plan,
+           const MvsOptions& o)
+      : views_(views), grey_(grey), ref_(ref), ref_view_(ref_view), plan_(plan), w_(o.window) {}
+
+  void Score(double depth, std::vector<cv::Mat>& ncc) {
+    const cv::Size size = ref_.image.size();
+    const int n = size.area();
+    for (size_t si = 0; si < plan_.sources.size(); ++si) {
+      const PinholeView& src = views_[static_cast<size_t>(plan_.sources[si])];
+      const cv::Matx33d R_rel = src.R * ref_view_.R.t();
+      const cv::Vec3d t_rel = src.t - R_rel * ref_view_.t;
       // Plane z = depth in the reference frame: X_src = (R_rel + t_rel n^T / depth) X_ref.
       cv::Matx33d A = R_rel;
       for (int row = 0; row < 3; ++row) A(row, 2) += t_rel[row] / depth;
-      const cv::Matx33d H = src.K() * A * K_inv;
-      cv::warpPerspective(grey[static_cast<size_t>(plan.sources[si])], warped, cv::Mat(H), size,
+      const cv::Matx33d H = src.K() * A * ref_.K_inv;
+      cv::warpPerspective(grey_[static_cast<size_t>(plan_.sources[si])], warped_, cv::Mat(H), size,
                           cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT, 0);
-      BoxInto(warped, w, mean_s);
-      cv::multiply(warped, warped, squares);
-      BoxInto(squares, w, mean_ss);
-      cv::multiply(I, warped, products);
-      BoxInto(products, w, mean_rs);
-      const float* ms = mean_s.ptr<float>();
-      const float* mss = mean_ss.ptr<float>();
-      const float* mrs = mean_rs.ptr<float>();
-      const float* mr = mean_r.ptr<float>();
-      const float* vr = var_r.ptr<float>();
+      BoxInto(warped_, w_, mean_s_);
+      cv::multiply(warped_, warped_, squares_);
+      BoxInto(squares_, w_, mean_ss_);
+      cv::multiply(ref_.image, warped_, products_);
+      BoxInto(products_, w_, mean_rs_);
+      const float* ms = mean_s_.ptr<float>();
+      const float* mss = mean_ss_.ptr<float>();
+      const float* mrs = mean_rs_.ptr<float>();
+      const float* mr = ref_.mean.ptr<float>();
+      const float* vr = ref_.var.ptr<float>();
       float* out = ncc[si].ptr<float>();
       for (int i = 0; i < n; ++i) {
         const float var_s = std::max(mss[i] - ms[i] * ms[i], 0.0F);
@@ -206,74 +204,124 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
         out[i] = cov / std::sqrt(vr[i] * var_s + 1e-3F);
       }
     }
-    // Mean of the best k sources per pixel.
-    float scores[16];
+  }
+
+ private:
+  const std::vector<PinholeView>& views_;
+  const std::vector<cv::Mat>& grey_;
+  const Reference& ref_;
+  const PinholeView& ref_view_;
+  const ViewPlan& plan_;
+  const int w_;
+  // Buffers reused for every plane and source: the sweep allocates nothing per plane.
+  cv::Mat warped_;
+  cv::Mat mean_s_;
+  cv::Mat squares_;
+  cv::Mat mean_ss_;
+  cv::Mat products_;
+  cv::Mat mean_rs_;
+};
+
+// The sweep: every plane scored by the mean NCC of its best k sources per pixel.
+PlaneScores SweepPlanes(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
+                        const Reference& ref, const PinholeView& ref_view, const ViewPlan& plan,
+                        const MvsOptions& o) {
+  const cv::Size size = ref.image.size();
+  const int n = size.area();
+  const auto S = plan.sources.size();
+  PlaneScores scores{std::vector<float>(static_cast<size_t>(n), -2.0F),
+                     std::vector<int>(static_cast<size_t>(n), -1),
+                     std::vector<float>(static_cast<size_t>(n), -2.0F),
+                     std::vector<float>(static_cast<size_t>(n), -2.0F)};
+  std::vector<float> previous(static_cast<size_t>(n), -2.0F);
+  std::vector<cv::Mat> ncc(S);
+  for (auto& m : ncc) m.create(size, CV_32F);
+  const int k = std::min<int>(o.top_k, static_cast<int>(S));
+  PlaneNcc plane_ncc(views, grey, ref, ref_view, plan, o);
+  for (int p = 0; p < plan.planes; ++p) {
+    plane_ncc.Score(1.0 / InverseDepth(plan, p), ncc);
+    float top[16];
     for (int i = 0; i < n; ++i) {
-      for (size_t si = 0; si < S; ++si) scores[si] = ncc[si].ptr<float>()[i];
-      std::partial_sort(scores, scores + k, scores + S, std::greater<>());
+      for (size_t si = 0; si < S; ++si) top[si] = ncc[si].ptr<float>()[i];
+      std::partial_sort(top, top + k, top + S, std::greater<>());
       float s = 0;
-      for (int j = 0; j < k; ++j) s += scores[j];
+      for (int j = 0; j < k; ++j) s += top[j];
       s /= static_cast<float>(std::max(1, k));
       const auto u = static_cast<size_t>(i);
-      if (s > best[u]) {
-        best[u] = s;
-        best_index[u] = p;
-        left[u] = previous[u];
-        right[u] = -2.0F;
-      } else if (best_index[u] == p - 1) {
-        right[u] = s;
+      if (s > scores.best[u]) {
+        scores.best[u] = s;
+        scores.best_index[u] = p;
+        scores.left[u] = previous[u];
+        scores.right[u] = -2.0F;
+      } else if (scores.best_index[u] == p - 1) {
+        scores.right[u] = s;
       }
       previous[u] = s;
     }
   }
+  return scores;
+}
 
-  DepthResult result;
-  result.depth = cv::Mat::zeros(size, CV_32F);
+// The depth of the best plane refined by a parabola through its neighbours; none where the best
+// plane is at either end, scores too low, the texture too flat or the backdrop shows.
+cv::Mat DepthFromScores(const PlaneScores& scores, const Reference& ref, const cv::Mat& backdrop,
+                        const cv::Rect& region, const ViewPlan& plan, const MvsOptions& o) {
+  const cv::Size size = ref.image.size();
+  cv::Mat depth = cv::Mat::zeros(size, CV_32F);
   const float min_var = o.min_texture * o.min_texture;
+  const int P = plan.planes;
   for (int y = 0; y < size.height; ++y) {
     for (int x = 0; x < size.width; ++x) {
       const auto u =
           static_cast<size_t>(y) * static_cast<size_t>(size.width) + static_cast<size_t>(x);
-      const int b = best_index[u];
-      if (b <= 0 || b >= P - 1 || best[u] < o.min_ncc) continue;
-      if (var_r.at<float>(y, x) < min_var) continue;
+      const int b = scores.best_index[u];
+      if (b <= 0 || b >= P - 1 || scores.best[u] < o.min_ncc) continue;
+      if (ref.var.at<float>(y, x) < min_var) continue;
       if (!backdrop.empty() && backdrop.at<uchar>(y + region.y, x + region.x) != 0) continue;
       double offset = 0;
-      const double denom = left[u] - 2.0 * best[u] + right[u];
-      if (denom < -1e-6) offset = std::clamp(0.5 * (left[u] - right[u]) / denom, -0.5, 0.5);
-      const double inv = inv_far + (inv_near - inv_far) * (b + offset) / (P - 1);
-      result.depth.at<float>(y, x) = static_cast<float>(1.0 / inv);
+      const double denom = scores.left[u] - 2.0 * scores.best[u] + scores.right[u];
+      if (denom < -1e-6) {
+        offset = std::clamp(0.5 * (scores.left[u] - scores.right[u]) / denom, -0.5, 0.5);
+      }
+      depth.at<float>(y, x) = static_cast<float>(1.0 / InverseDepth(plan, b + offset));
     }
   }
-  const int after_sweep = cv::countNonZero(result.depth);
-  // Speckles: a depth that disagrees with its neighbourhood's median by more than 1% goes.
+  return depth;
+}
+
+// Speckles: a depth that disagrees with its neighbourhood's median by more than 1% goes.
+void RemoveSpeckles(cv::Mat& depth) {
   cv::Mat median;
-  cv::medianBlur(result.depth, median, 5);
-  for (int y = 0; y < size.height; ++y) {
-    for (int x = 0; x < size.width; ++x) {
-      float& d = result.depth.at<float>(y, x);
+  cv::medianBlur(depth, median, 5);
+  for (int y = 0; y < depth.rows; ++y) {
+    for (int x = 0; x < depth.cols; ++x) {
+      float& d = depth.at<float>(y, x);
       if (d > 0 && std::abs(d - median.at<float>(y, x)) > 0.01F * d) d = 0;
     }
   }
-  const int after_speckles = cv::countNonZero(result.depth);
-  // Normals from the depth map smoothed over valid pixels, by central differences 2 px apart.
+}
+
+// Normals from the depth map smoothed over valid pixels, by central differences 2 px apart; a
+// depth at a jump, without a normal or on a grazing surface goes.
+cv::Mat NormalsFromDepth(cv::Mat& depth, const cv::Matx33d& K_inv) {
+  const cv::Size size = depth.size();
   cv::Mat mask;
-  cv::threshold(result.depth, mask, 0, 1, cv::THRESH_BINARY);
+  cv::threshold(depth, mask, 0, 1, cv::THRESH_BINARY);
   cv::Mat sum_d;
   cv::Mat sum_m;
-  cv::GaussianBlur(result.depth, sum_d, {5, 5}, 1.2);
+  cv::GaussianBlur(depth, sum_d, {5, 5}, 1.2);
   cv::GaussianBlur(mask, sum_m, {5, 5}, 1.2);
-  result.normal = cv::Mat::zeros(size, CV_32FC3);
+  cv::Mat normal = cv::Mat::zeros(size, CV_32FC3);
   auto point = [&](int x, int y) -> cv::Vec3d {
     const float m = sum_m.at<float>(y, x);
     const double d = m > 1e-3F ? sum_d.at<float>(y, x) / m : 0.0;
     return d * (K_inv * cv::Vec3d(x, y, 1));
   };
   constexpr int kStep = 2;
-  const cv::Mat before = result.depth.clone();  // neighbours as found, not as being erased
+  const cv::Mat before = depth.clone();  // neighbours as found, not as being erased
   for (int y = kStep; y < size.height - kStep; ++y) {
     for (int x = kStep; x < size.width - kStep; ++x) {
-      float& d = result.depth.at<float>(y, x);
+      float& d = depth.at<float>(y, x);
       if (d <= 0) continue;
       const float dl = before.at<float>(y, x - kStep);
       const float dr = before.at<float>(y, x + kStep);
@@ -301,20 +349,42 @@ DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<c
         d = 0;
         continue;
       }
-      result.normal.at<cv::Vec3f>(y, x) = cv::Vec3f(nrm);
+      normal.at<cv::Vec3f>(y, x) = cv::Vec3f(nrm);
     }
   }
   for (int y = 0; y < size.height; ++y) {
     for (int x = 0; x < size.width; ++x) {
-      if (result.normal.at<cv::Vec3f>(y, x) == cv::Vec3f()) result.depth.at<float>(y, x) = 0;
+      if (normal.at<cv::Vec3f>(y, x) == cv::Vec3f()) depth.at<float>(y, x) = 0;
     }
   }
+  return normal;
+}
+
+DepthResult SweepView(const std::vector<PinholeView>& views, const std::vector<cv::Mat>& grey,
+                      const cv::Mat& backdrop, size_t r, const ViewPlan& plan,
+                      const MvsOptions& o) {
+  const PinholeView& ref_view = views[r];
+  const cv::Rect region = plan.region;
+  Reference ref;
+  ref.image = grey[r](region).clone();
+  ref.mean = Box(ref.image, o.window);
+  ref.var = Box(ref.image.mul(ref.image), o.window) - ref.mean.mul(ref.mean);
+  cv::max(ref.var, 0, ref.var);
+  ref.K_inv = ref_view.K().inv() * cv::Matx33d(1, 0, region.x, 0, 1, region.y, 0, 0, 1);
+
+  const PlaneScores scores = SweepPlanes(views, grey, ref, ref_view, plan, o);
+  DepthResult result;
+  result.depth = DepthFromScores(scores, ref, backdrop, region, plan, o);
+  const int after_sweep = cv::countNonZero(result.depth);
+  RemoveSpeckles(result.depth);
+  const int after_speckles = cv::countNonZero(result.depth);
+  result.normal = NormalsFromDepth(result.depth, ref.K_inv);
   Log()
-      .With("view", ref.serial)
+      .With("view", ref_view.serial)
       .Debug(
           "{} planes {:.3f}..{:.3f} m over {}x{} px: {} px after the sweep, {} after speckles, {} "
           "with normals",
-          P, plan.min_depth, plan.max_depth, region.width, region.height, after_sweep,
+          plan.planes, plan.min_depth, plan.max_depth, region.width, region.height, after_sweep,
           after_speckles, cv::countNonZero(result.depth));
   // The maps cover the whole image; nothing outside the region.
   DepthResult whole;

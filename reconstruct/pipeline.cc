@@ -45,36 +45,13 @@ std::string Fixed(double v, int digits) {
   return text;
 }
 
-// The level's defaults where an option is 0.
-struct Settings {
-  bool full = false;
-  double scale = 1;
-  int target_faces = 0;
-  int atlas = 0;
-  int poisson_depth = 0;
-  double poisson_trim = 0;
-  double max_gap_mm = 0;
-  int window = 0;
-};
-
-Settings Resolve(const std::vector<InputView>& views, const ReconstructOptions& options) {
-  Settings s;
-  s.full = options.level == Level::kFull;
-  // By default each level works at a size, not a fraction: the long side of the images brought
-  // to 512 px for the preview and 1280 px for the full twin (never enlarged).
-  s.scale = options.scale;
-  if (s.scale <= 0) {
-    const int long_side =
-        views.empty() ? 0 : std::max(views.front().camera.width, views.front().camera.height);
-    s.scale = long_side > 0 ? std::min(1.0, (s.full ? 1280.0 : 512.0) / long_side) : 1.0;
-  }
-  s.target_faces = options.target_faces > 0 ? options.target_faces : (s.full ? 200000 : 40000);
-  s.atlas = options.atlas_size > 0 ? options.atlas_size : (s.full ? 4096 : 2048);
-  s.poisson_depth = options.poisson_depth > 0 ? options.poisson_depth : (s.full ? 10 : 8);
-  s.poisson_trim = options.poisson_trim > 0 ? options.poisson_trim : 4.0;
-  s.max_gap_mm = options.max_gap_mm > 0 ? options.max_gap_mm : (s.full ? 5.0 : 8.0);
-  s.window = options.window > 0 ? options.window : (s.full ? 11 : 9);
-  return s;
+// The processing scale: the options' own, else the long side of the images brought to the
+// level's size (never enlarged).
+double ProcessingScale(const std::vector<InputView>& views, const ReconstructOptions& options) {
+  if (options.scale > 0) return options.scale;
+  const int long_side =
+      views.empty() ? 0 : std::max(views.front().camera.width, views.front().camera.height);
+  return long_side > 0 ? std::min(1.0, options.long_side_px / static_cast<double>(long_side)) : 1.0;
 }
 
 json ViewToJson(const PinholeView& v) {
@@ -210,6 +187,40 @@ Result<SparseHandover> ReadSparseHandover(const fs::path& workspace) {
 
 std::string LevelName(Level level) { return level == Level::kFull ? "full" : "preview"; }
 
+ReconstructOptions ReconstructOptions::ForLevel(Level level) {
+  const bool full = level == Level::kFull;
+  ReconstructOptions o;
+  o.level = level;
+  o.long_side_px = full ? 1280 : 512;
+  o.target_faces = full ? 200000 : 40000;
+  o.atlas_size = full ? 4096 : 2048;
+  o.poisson_depth = full ? 10 : 8;
+  o.poisson_trim = 4.0;
+  o.max_gap_mm = full ? 5.0 : 8.0;
+  o.plane_step_px = full ? 1.0 : 2.0;
+  o.max_planes = full ? 384 : 256;
+  o.window = full ? 11 : 9;
+  return o;
+}
+
+ReconstructOptions ReconstructOptions::WithLevelPresets() const {
+  const ReconstructOptions preset = ForLevel(level);
+  ReconstructOptions o = *this;
+  const auto fill = [](auto& value, auto preset_value) {
+    if (value <= 0) value = preset_value;
+  };
+  fill(o.long_side_px, preset.long_side_px);
+  fill(o.target_faces, preset.target_faces);
+  fill(o.atlas_size, preset.atlas_size);
+  fill(o.poisson_depth, preset.poisson_depth);
+  fill(o.poisson_trim, preset.poisson_trim);
+  fill(o.max_gap_mm, preset.max_gap_mm);
+  fill(o.plane_step_px, preset.plane_step_px);
+  fill(o.max_planes, preset.max_planes);
+  fill(o.window, preset.window);
+  return o;
+}
+
 std::vector<std::string> ReconstructOptions::Validate() const {
   std::vector<std::string> problems;
   if (scale < 0 || scale > 1)
@@ -223,6 +234,8 @@ std::vector<std::string> ReconstructOptions::Validate() const {
   if (step_timeout_s < 1) problems.push_back("step_timeout_s must be positive");
   if (max_gap_mm < 0) problems.push_back("max_gap_mm must not be negative");
   if (plane_step_px < 0) problems.push_back("plane_step_px must not be negative");
+  if (long_side_px < 0) problems.push_back("long_side_px must not be negative");
+  if (max_planes < 0 || max_planes == 1) problems.push_back("max_planes must be 0 or at least 2");
   if (window < 0 || (window > 0 && (window < 3 || window % 2 == 0)))
     problems.push_back("window must be odd and at least 3 (0: the level's default)");
   return problems;
@@ -243,6 +256,8 @@ json OptionsToJson(const ReconstructOptions& o) {
           {"poisson_trim", o.poisson_trim},
           {"max_gap_mm", o.max_gap_mm},
           {"plane_step_px", o.plane_step_px},
+          {"long_side_px", o.long_side_px},
+          {"max_planes", o.max_planes},
           {"window", o.window},
           {"dense", dense},
           {"backdrop",
@@ -259,10 +274,10 @@ Result<ReconstructOptions> OptionsFromJson(const json& j, const std::string& whe
   ReconstructOptions o;
   try {
     const std::vector<std::string> known = {
-        "level",         "scale",         "take",          "threads",      "bundle_adjust",
-        "target_faces",  "atlas_size",    "poisson_depth", "poisson_trim", "max_gap_mm",
-        "plane_step_px", "window",        "dense",         "backdrop",     "min_fused_points",
-        "colmap",        "step_timeout_s"};
+        "level",         "scale",          "take",          "threads",      "bundle_adjust",
+        "target_faces",  "atlas_size",     "poisson_depth", "poisson_trim", "max_gap_mm",
+        "plane_step_px", "window",         "dense",         "backdrop",     "min_fused_points",
+        "colmap",        "step_timeout_s", "long_side_px",  "max_planes"};
     for (const auto& [key, value] : j.items()) {
       if (std::find(known.begin(), known.end(), key) == known.end()) {
         return MakeError("unknown reconstruction option \"" + key + "\"", where,
@@ -285,6 +300,9 @@ Result<ReconstructOptions> OptionsFromJson(const json& j, const std::string& whe
     o.max_gap_mm = j.at("max_gap_mm").get<double>();
     o.plane_step_px = j.at("plane_step_px").get<double>();
     o.window = j.at("window").get<int>();
+    // Options of runs before these presets were options: 0, the level's.
+    o.long_side_px = j.value("long_side_px", 0);
+    o.max_planes = j.value("max_planes", 0);
     const auto dense = j.at("dense").get<std::string>();
     if (dense != "auto" && dense != "twinrig" && dense != "colmap") {
       return MakeError("dense must be auto, twinrig or colmap, not \"" + dense + "\"", where, "");
@@ -368,7 +386,7 @@ Colmap MakeColmap(const fs::path& workspace, const ReconstructOptions& options,
 
 Result<ReconstructReport> RunSparseStage(const std::vector<InputView>& views,
                                          const fs::path& workspace,
-                                         const ReconstructOptions& options, const Settings& s,
+                                         const ReconstructOptions& options,
                                          ReconstructReport report, const Progress& progress) {
   const auto log = Log().With("reconstruct", report.level);
   Clock clock;
@@ -401,7 +419,7 @@ Result<ReconstructReport> RunSparseStage(const std::vector<InputView>& views,
                      "check permissions and free space");
   }
   const fs::path images = workspace / "images";
-  auto prepared = PrepareImages(views, s.scale, images, options.threads);
+  auto prepared = PrepareImages(views, options.scale, images, options.threads);
   if (!prepared.ok()) return prepared.error();
   stage("prepare", clock.Lap(),
         std::to_string(prepared->size()) + " images at " + std::to_string(prepared->front().width) +
@@ -497,9 +515,8 @@ Result<ReconstructReport> RunSparseStage(const std::vector<InputView>& views,
 }
 
 Result<ReconstructReport> RunDepthStage(const fs::path& workspace,
-                                        const ReconstructOptions& options, const Settings& s,
-                                        const StageRun& run, ReconstructReport report,
-                                        const Progress& progress) {
+                                        const ReconstructOptions& options, const StageRun& run,
+                                        ReconstructReport report, const Progress& progress) {
   auto handover = ReadSparseHandover(workspace);
   if (!handover.ok()) return handover.error();
   const fs::path dense = workspace / "dense";
@@ -521,17 +538,16 @@ Result<ReconstructReport> RunDepthStage(const fs::path& workspace,
                      {"--workspace_path", dense.string(), "--workspace_format", "COLMAP",
                       "--PatchMatchStereo.geom_consistency", "true",
                       "--PatchMatchStereo.max_image_size", std::to_string(long_side),
-                      "--PatchMatchStereo.window_radius", std::to_string(s.window / 2)});
+                      "--PatchMatchStereo.window_radius", std::to_string(options.window / 2)});
       if (!patch_match.ok()) return patch_match.error();
     }
     out = {{"seconds", clock.Lap()}, {"views", 0}, {"colmap", true}};
   } else {
     MvsOptions mvs;
     mvs.threads = options.threads;
-    mvs.window = s.window;
-    mvs.disparity_step_px =
-        options.plane_step_px > 0 ? options.plane_step_px : (s.full ? 1.0 : 2.0);
-    mvs.max_planes = s.full ? 384 : 256;
+    mvs.window = options.window;
+    mvs.disparity_step_px = options.plane_step_px;
+    mvs.max_planes = options.max_planes;
     mvs.backdrop = options.backdrop;
     const auto [first, last] = ChunkOfViews(handover->views.size(), run.chunk, run.chunks);
     json stats = {{"views", 0}};
@@ -599,8 +615,8 @@ Result<StageTime> GatherDepth(const fs::path& workspace, int chunks, bool backdr
 }
 
 Result<ReconstructReport> RunMeshStage(const fs::path& workspace, const fs::path& twin,
-                                       const ReconstructOptions& options, const Settings& s,
-                                       const StageRun& run, const Progress& progress) {
+                                       const ReconstructOptions& options, const StageRun& run,
+                                       const Progress& progress) {
   auto handover = ReadSparseHandover(workspace);
   if (!handover.ok()) return handover.error();
   auto depth = GatherDepth(workspace, run.chunks, options.backdrop.enabled);
@@ -648,8 +664,8 @@ Result<ReconstructReport> RunMeshStage(const fs::path& workspace, const fs::path
   auto mesher = colmap.Run(
       "7-poisson", "poisson_mesher",
       {"--input_path", fused.string(), "--output_path", poisson.string(), "--PoissonMeshing.depth",
-       std::to_string(s.poisson_depth), "--PoissonMeshing.trim", Fixed(s.poisson_trim, 1),
-       "--PoissonMeshing.num_threads", threads});
+       std::to_string(options.poisson_depth), "--PoissonMeshing.trim",
+       Fixed(options.poisson_trim, 1), "--PoissonMeshing.num_threads", threads});
   if (!mesher.ok()) return mesher.error();
   auto raw = ReadPly(poisson);
   if (!raw.ok()) return raw.error();
@@ -666,9 +682,9 @@ Result<ReconstructReport> RunMeshStage(const fs::path& workspace, const fs::path
   const Box3 box = RobustBox(cloud->vertices, 0.002, 0.03);
   Mesh mesh = CropToBox(*raw, box);
   // Poisson closes the surface everywhere; what it invents far from any fused point goes.
-  mesh = CropToPoints(mesh, cloud->vertices, static_cast<float>(s.max_gap_mm / 1000.0));
+  mesh = CropToPoints(mesh, cloud->vertices, static_cast<float>(options.max_gap_mm / 1000.0));
   mesh = RemoveIslands(mesh, 0.05);
-  mesh = Decimate(mesh, static_cast<size_t>(s.target_faces));
+  mesh = Decimate(mesh, static_cast<size_t>(options.target_faces));
   if (mesh.faces.empty()) {
     return MakeError("nothing of the mesh is left inside the subject's box", poisson.string(),
                      "check the fused points for stray background");
@@ -681,13 +697,13 @@ Result<ReconstructReport> RunMeshStage(const fs::path& workspace, const fs::path
     colour[i] = cv::imread((images / views[i].name).string(), cv::IMREAD_COLOR);
   }
   TextureOptions texture_options;
-  texture_options.atlas_size = s.atlas;
+  texture_options.atlas_size = options.atlas_size;
   texture_options.threads = options.threads;
   auto textured = TextureMesh(mesh, views, colour, texture_options);
   if (!textured.ok()) return textured.error();
   stage("texture", clock.Lap(),
-        std::to_string(s.atlas) + " px atlas, " + std::to_string(textured->faces_without_view) +
-            " faces unseen");
+        std::to_string(options.atlas_size) + " px atlas, " +
+            std::to_string(textured->faces_without_view) + " faces unseen");
 
   // The twin appears complete or not at all.
   const fs::path staging =
@@ -705,7 +721,7 @@ Result<ReconstructReport> RunMeshStage(const fs::path& workspace, const fs::path
 
   const json summary = {
       {"level", report.level},
-      {"scale", s.scale},
+      {"scale", options.scale},
       {"cameras", report.cameras},
       {"registered", report.registered},
       {"pairs", report.pairs},
@@ -734,7 +750,9 @@ Result<ReconstructReport> RunStage(const std::vector<InputView>& views, const fs
                                    const StageRun& run, const Progress& progress) {
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(options, "reconstruction options"));
   TWINRIG_RETURN_IF_ERROR(ValidateOptions(run, "reconstruction stage"));
-  const Settings settings = Resolve(views, options);
+  // The level's presets and the processing scale resolved once: the stages read the options.
+  ReconstructOptions resolved = options.WithLevelPresets();
+  resolved.scale = ProcessingScale(views, resolved);
   ReconstructReport report;
   report.level = LevelName(options.level);
   report.workspace = workspace;
@@ -742,11 +760,11 @@ Result<ReconstructReport> RunStage(const std::vector<InputView>& views, const fs
   report.cameras = static_cast<int>(views.size());
   switch (run.stage) {
     case Stage::kSparse:
-      return RunSparseStage(views, workspace, options, settings, report, progress);
+      return RunSparseStage(views, workspace, resolved, report, progress);
     case Stage::kDepth:
-      return RunDepthStage(workspace, options, settings, run, report, progress);
+      return RunDepthStage(workspace, resolved, run, report, progress);
     case Stage::kMesh:
-      return RunMeshStage(workspace, twin, options, settings, run, progress);
+      return RunMeshStage(workspace, twin, resolved, run, progress);
   }
   return MakeError("unknown stage", workspace.string(), "");
 }

@@ -48,26 +48,35 @@ enum class DenseStereo {
   kColmap,   // COLMAP's patch_match_stereo (an error when colmap has no CUDA)
 };
 
+// What a reconstruction does. Each level has its presets (ForLevel); a field left at 0 takes the
+// level's preset when a stage starts (WithLevelPresets), so that options built field by field and
+// the options.json of earlier farm jobs mean what they meant.
 struct ReconstructOptions {
   Level level = Level::kPreview;
-  double scale =
-      0;         // processing scale of the images; 0: long side to 512 px (preview), 1280 (full)
-  int take = 0;  // 0: the last take every camera has
+  double scale = 0;      // processing scale of the images; 0: the long side to long_side_px
+  int long_side_px = 0;  // preview 512, full 1280 (images are never enlarged)
+  int take = 0;          // 0: the last take every camera has
   int threads = 2;
   bool bundle_adjust = false;
-  int target_faces = 0;     // 0: preview 40000, full 200000
-  int atlas_size = 0;       // 0: preview 2048, full 4096
-  int poisson_depth = 0;    // 0: preview 8, full 10
-  double poisson_trim = 0;  // 0: 4 (the cut at max_gap_mm does most of the trimming)
-  // Poisson surface farther than this from every fused point is cut away (0: preview 8, full 5).
+  int target_faces = 0;     // preview 40000, full 200000
+  int atlas_size = 0;       // preview 2048, full 4096
+  int poisson_depth = 0;    // preview 8, full 10
+  double poisson_trim = 0;  // 4 (the cut at max_gap_mm does most of the trimming)
+  // Poisson surface farther than this from every fused point is cut away (preview 8, full 5).
   double max_gap_mm = 0;
-  double plane_step_px = 0;  // multi-view stereo plane spacing (0: preview 2, full 1)
-  int window = 0;            // multi-view stereo NCC window (0: preview 9, full 11)
+  double plane_step_px = 0;  // multi-view stereo plane spacing (preview 2, full 1)
+  int max_planes = 0;        // multi-view stereo planes at most (preview 256, full 384)
+  int window = 0;            // multi-view stereo NCC window (preview 9, full 11)
   DenseStereo dense = DenseStereo::kAuto;
   BackdropKey backdrop;  // the studio's backdrop, keyed out of the depth maps (off by default)
   int min_fused_points = 2000;
   std::string colmap = "colmap";
   int step_timeout_s = 1800;
+
+  // The level's presets, every field set but scale (which depends on the images).
+  static ReconstructOptions ForLevel(Level level);
+  // These options with each preset left at 0 taken from ForLevel(level).
+  [[nodiscard]] ReconstructOptions WithLevelPresets() const;
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 

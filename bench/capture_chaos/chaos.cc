@@ -159,6 +159,269 @@ void Finish(session::CaptureRunner& runner, int rounds, ChaosResult& result, Ses
   }
 }
 
+// A studio with a rig file for the farm's cameras.
+Status WriteChaosRig(const std::filesystem::path& studio, const sim::camera::CameraFarm& farm,
+                     const ChaosOptions& options) {
+  sim::layout::Rig rig;
+  rig.name = "chaos";
+  rig.nodes.push_back({1, "127.0.2.1", 15800, std::max(8, options.cameras)});
+  for (int k = 0; k < options.cameras; ++k) {
+    sim::layout::CameraSpec spec;
+    spec.serial = farm.config(k).serial;
+    spec.model = farm.config(k).model;
+    spec.address = farm.config(k).address;
+    spec.node_id = 1;
+    spec.node_port = k;
+    spec.position = {std::cos(k * 1.0), 0.0, std::sin(k * 1.0)};
+    rig.cameras.push_back(spec);
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(studio / "rigs" / "chaos", ec);
+  return sim::layout::WriteRigFile(studio / "rigs" / "chaos" / "rig.toml", rig);
+}
+
+// The station's side of the run: sessions captured under injected faults, some stations killed
+// mid-capture (then restarted, or the session abandoned), now and then a stray shot.
+class SessionDriver {
+ public:
+  SessionDriver(const ChaosOptions& options, sim::camera::CameraFarm& farm,
+                catalog::Catalog& catalog, session::CaptureOptions base, std::mt19937& random,
+                ChaosResult& result)
+      : options_(options),
+        farm_(farm),
+        catalog_(catalog),
+        base_(std::move(base)),
+        random_(random),
+        result_(result) {}
+
+  // Session i of the run.
+  Result<SessionRun> Run(int i) {
+    // Now and then someone fires a camera outside any session.
+    if (random_() % 4 == 0) {
+      camera::CameraClient client(farm_.GphotoPort(random_() % farm_.size()), base_.worker);
+      if (client.Capture().ok()) ++result_.stray_shots;
+    }
+    TWINRIG_ASSIGN_OR_RETURN(
+        const session::SessionInfo info,
+        session::CreateSession(catalog_, session::SessionKind::kCalibration, "", "chaos"));
+    SessionRun run;
+    run.info = info;
+    run.begin_ns = MonotonicNs();
+    session::CaptureOptions capture = base_;
+    capture.takes = options_.takes_per_session;
+    const bool kill = options_.kill_every > 0 && i % options_.kill_every == options_.kill_every - 1;
+    if (kill) TWINRIG_RETURN_IF_ERROR(KillStationMidCapture(capture, run));
+    if (run.abandoned) {
+      ++result_.abandoned;
+    } else if (kill) {
+      Restart(capture, run);
+    } else {
+      session::CaptureRunner runner(run.info, capture);
+      auto report = runner.Capture();
+      if (!report.ok()) {
+        ++result_.errors;
+        result_.findings.push_back(run.info.id + ": capture failed: " + report.error().what);
+      } else {
+        NoteStrays(*report);
+      }
+      Finish(runner, options_.finish_rounds, result_, run);
+      NoteStrays(run.final_report);
+    }
+    run.end_ns = MonotonicNs();
+    return run;
+  }
+
+  [[nodiscard]] int strays_reported() const { return static_cast<int>(strays_seen_.size()); }
+
+ private:
+  void NoteStrays(const session::CaptureReport& report) {
+    for (const auto& s : report.strays) strays_seen_.insert(s.serial + ":" + s.file);
+  }
+
+  // A station process killed a moment into its capture; every other killed session is
+  // abandoned: its frames stay on the cards.
+  Status KillStationMidCapture(const session::CaptureOptions& capture, SessionRun& run) {
+    const pid_t station = ::fork();
+    if (station < 0) return MakeError("could not fork the station", "chaos");
+    if (station == 0) {
+      session::CaptureRunner runner(run.info, capture);
+      (void)runner.Capture();
+      std::_Exit(0);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(600 + random_() % 2500));
+    ::kill(station, SIGKILL);
+    while (::waitpid(station, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    ++result_.kills;
+    run.abandoned = result_.kills % 2 == 0;
+    return {};
+  }
+
+  // The technician restarts the station: finish what is open, then the remaining takes.
+  void Restart(session::CaptureOptions capture, SessionRun& run) {
+    session::CaptureRunner runner(run.info, capture);
+    Finish(runner, options_.finish_rounds, result_, run);
+    NoteStrays(run.final_report);
+    auto journal = session::Journal::Open(run.info.folder / "journal.jsonl");
+    const int done = journal.ok() ? journal->state().LastTake() : 0;
+    if (done < options_.takes_per_session && run.said_done) {
+      capture.takes = options_.takes_per_session - done;
+      session::CaptureRunner rest(run.info, capture);
+      auto report = rest.Capture();
+      if (report.ok()) NoteStrays(*report);
+      Finish(rest, options_.finish_rounds, result_, run);
+    }
+    NoteStrays(run.final_report);
+  }
+
+  const ChaosOptions& options_;
+  sim::camera::CameraFarm& farm_;
+  catalog::Catalog& catalog_;
+  const session::CaptureOptions base_;
+  std::mt19937& random_;
+  ChaosResult& result_;
+  std::set<std::string> strays_seen_;
+};
+
+// The check against the truth: every frame the sessions verified is matched to the exposure that
+// made it (by SHA-256), and every frame they lack to what they reported.
+class TruthCheck {
+ public:
+  TruthCheck(const std::vector<SessionRun>& runs,
+             const std::vector<sim::camera::ExposureRecord>& truth,
+             std::int64_t wall_minus_monotonic_ms, ChaosResult& result)
+      : runs_(runs),
+        truth_(truth),
+        wall_minus_monotonic_ms_(wall_minus_monotonic_ms),
+        result_(result) {
+    for (const auto& r : truth) {
+      if (r.stored) by_sha_[r.sha256] = &r;
+    }
+  }
+
+  Status Check() {
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+      if (runs_[k].abandoned) continue;
+      TWINRIG_RETURN_IF_ERROR(CheckRun(k));
+    }
+    return {};
+  }
+
+ private:
+  // The session whose capture spanned the exposure, or -1 for a shot outside any session.
+  [[nodiscard]] int Owner(const sim::camera::ExposureRecord& r) const {
+    for (std::size_t k = 0; k < runs_.size(); ++k) {
+      if (r.true_time_ns >= runs_[k].begin_ns && r.true_time_ns <= runs_[k].end_ns) {
+        return static_cast<int>(k);
+      }
+    }
+    return -1;
+  }
+
+  // Did `serial` expose after the station last fired it for `take`, before its next firing?
+  [[nodiscard]] bool ExposedFor(const SessionRun& run, const session::JournalState& state, int take,
+                                const std::string& serial) const {
+    const auto& frames = state.takes.at(take).frames;
+    const auto it = frames.find(serial);
+    if (it == frames.end() || !it->second.card_listed) return false;  // never fired
+    const std::int64_t from = it->second.window_start_ms;
+    std::int64_t to = run.end_ns / 1000000 + wall_minus_monotonic_ms_;
+    for (const auto& [other_take, t] : state.takes) {
+      const auto other = t.frames.find(serial);
+      if (other_take != take && other != t.frames.end() && other->second.window_start_ms > from) {
+        to = std::min(to, other->second.window_start_ms);
+      }
+    }
+    for (const auto& r : truth_) {
+      const std::int64_t wall = r.true_time_ns / 1000000 + wall_minus_monotonic_ms_;
+      if (r.serial == serial && r.stored && wall >= from && wall < to) return true;
+    }
+    return false;
+  }
+
+  Status CheckRun(std::size_t k) {
+    const SessionRun& run = runs_[k];
+    TWINRIG_ASSIGN_OR_RETURN(const auto journal,
+                             session::Journal::Open(run.info.folder / "journal.jsonl"));
+    bool defect = false;
+    std::map<std::string, std::string> reported_missing;  // "take:serial" -> the cause given
+    for (const auto& t : run.final_report.incomplete) {
+      for (const auto& m : t.missing) {
+        if (!m.what.empty()) reported_missing[std::to_string(t.take) + ":" + m.serial] = m.what;
+      }
+    }
+    for (const auto& [take, state] : journal.state().takes) {
+      ++result_.takes;
+      for (const auto& serial : state.cameras) {
+        ++result_.frames_expected;
+        const auto it = state.frames.find(serial);
+        const std::string where = run.info.id + " take " + std::to_string(take) + " " + serial;
+        if (it == state.frames.end() || !it->second.verified()) {
+          ++result_.lost;
+          defect = true;
+          const auto reported = reported_missing.find(std::to_string(take) + ":" + serial);
+          if (reported == reported_missing.end()) {
+            ++result_.lost_unreported;
+            result_.findings.push_back(where + ": missing and not reported");
+          } else if (ExposedFor(run, journal.state(), take, serial)) {
+            ++result_.lost_exposed;
+            result_.findings.push_back(where +
+                                       ": exposed, not delivered, reported: " + reported->second);
+          }
+          continue;
+        }
+        if (!CheckVerifiedFrame(k, where, serial, run.info.folder / *it->second.path)) {
+          defect = true;
+        }
+      }
+    }
+    if (run.said_done && defect) {
+      ++result_.false_done;
+      result_.findings.push_back(run.info.id + ": reported complete but is not");
+    }
+    return {};
+  }
+
+  // A verified frame must be an exposure of that camera during session k, verified once.
+  bool CheckVerifiedFrame(std::size_t k, const std::string& where, const std::string& serial,
+                          const std::filesystem::path& file) {
+    const SessionRun& run = runs_[k];
+    auto sha = Sha256File(file);
+    const auto found = sha.ok() ? by_sha_.find(*sha) : by_sha_.end();
+    if (found == by_sha_.end()) {
+      ++result_.corrupt_accepted;
+      result_.findings.push_back(where + ": verified bytes are no exposure's");
+      return false;
+    }
+    if (found->second->serial != serial || Owner(*found->second) != static_cast<int>(k)) {
+      ++result_.foreign_adopted;
+      const int from = Owner(*found->second);
+      std::ostringstream why;
+      why << where << ": verified frame is " << found->second->serial << "'s exposure "
+          << found->second->sequence << " of "
+          << (from < 0 ? std::string("no session") : runs_[from].info.id) << ", "
+          << (found->second->true_time_ns - run.begin_ns) / 1000000
+          << " ms after this session began";
+      result_.findings.push_back(why.str());
+      return false;
+    }
+    if (!verified_shas_.insert(*sha).second) {
+      ++result_.duplicated;
+      result_.findings.push_back(where + ": the same exposure verified twice");
+      return false;
+    }
+    ++result_.frames_verified;
+    return true;
+  }
+
+  const std::vector<SessionRun>& runs_;
+  const std::vector<sim::camera::ExposureRecord>& truth_;
+  const std::int64_t wall_minus_monotonic_ms_;
+  ChaosResult& result_;
+  std::map<std::string, const sim::camera::ExposureRecord*> by_sha_;
+  std::set<std::string> verified_shas_;
+};
+
 }  // namespace
 
 std::vector<std::string> ChaosOptions::Validate() const {
@@ -202,9 +465,9 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
   sim::camera::StudioAddressing addressing;
   addressing.base_address = options.base_address;
   addressing.synthetic_jpeg_bytes = options.image_bytes;
-  auto configs = sim::camera::MakeCameraConfigs(options.cameras, addressing);
-  if (!configs.ok()) return configs.error();
-  sim::camera::CameraFarm farm(*configs);
+  TWINRIG_ASSIGN_OR_RETURN(const auto configs,
+                           sim::camera::MakeCameraConfigs(options.cameras, addressing));
+  sim::camera::CameraFarm farm(configs);
   std::mutex truth_mutex;
   std::vector<sim::camera::ExposureRecord> truth;
   farm.OnExposure([&](const sim::camera::ExposureRecord& r) {
@@ -213,96 +476,16 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
   });
   TWINRIG_RETURN_IF_ERROR(farm.Start());
 
-  // A studio with a rig file for the farm.
   const auto studio = options.work_dir / "studio";
-  sim::layout::Rig rig;
-  rig.name = "chaos";
-  rig.nodes.push_back({1, "127.0.2.1", 15800, std::max(8, options.cameras)});
-  for (int k = 0; k < options.cameras; ++k) {
-    sim::layout::CameraSpec spec;
-    spec.serial = farm.config(k).serial;
-    spec.model = farm.config(k).model;
-    spec.address = farm.config(k).address;
-    spec.node_id = 1;
-    spec.node_port = k;
-    spec.position = {std::cos(k * 1.0), 0.0, std::sin(k * 1.0)};
-    rig.cameras.push_back(spec);
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(studio / "rigs" / "chaos", ec);
-  TWINRIG_RETURN_IF_ERROR(sim::layout::WriteRigFile(studio / "rigs" / "chaos" / "rig.toml", rig));
-  auto catalog = catalog::Catalog::Open(studio);
-  if (!catalog.ok()) return catalog.error();
-  const session::CaptureOptions base = StationOptions(options, options.work_dir / "home");
-
+  TWINRIG_RETURN_IF_ERROR(WriteChaosRig(studio, farm, options));
+  TWINRIG_ASSIGN_OR_RETURN(auto catalog, catalog::Catalog::Open(studio));
+  SessionDriver driver(options, farm, catalog, StationOptions(options, options.work_dir / "home"),
+                       random, result);
   std::vector<SessionRun> runs;
-  std::set<std::string> strays_seen;
-  auto note_strays = [&](const session::CaptureReport& report) {
-    for (const auto& s : report.strays) strays_seen.insert(s.serial + ":" + s.file);
-  };
   {
     FaultInjector faults(farm, options);
     for (int i = 0; i < options.sessions; ++i) {
-      // Now and then someone fires a camera outside any session.
-      if (random() % 4 == 0) {
-        camera::CameraClient client(farm.GphotoPort(random() % farm.size()), base.worker);
-        if (client.Capture().ok()) ++result.stray_shots;
-      }
-      auto created =
-          session::CreateSession(*catalog, session::SessionKind::kCalibration, "", "chaos");
-      if (!created.ok()) return created.error();
-      SessionRun run;
-      run.info = *created;
-      run.begin_ns = MonotonicNs();
-      session::CaptureOptions capture = base;
-      capture.takes = options.takes_per_session;
-      const bool kill = options.kill_every > 0 && i % options.kill_every == options.kill_every - 1;
-      if (kill) {
-        const pid_t station = ::fork();
-        if (station < 0) return MakeError("could not fork the station", "chaos");
-        if (station == 0) {
-          session::CaptureRunner runner(run.info, capture);
-          (void)runner.Capture();
-          std::_Exit(0);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(600 + random() % 2500));
-        ::kill(station, SIGKILL);
-        while (::waitpid(station, nullptr, 0) < 0 && errno == EINTR) {
-        }
-        ++result.kills;
-        // Every other killed session is abandoned: its frames stay on the cards.
-        run.abandoned = result.kills % 2 == 0;
-      }
-      if (!run.abandoned) {
-        session::CaptureRunner runner(run.info, capture);
-        if (kill) {
-          // The technician restarts the station: finish what is open, then the remaining takes.
-          Finish(runner, options.finish_rounds, result, run);
-          note_strays(run.final_report);
-          auto journal = session::Journal::Open(run.info.folder / "journal.jsonl");
-          const int done = journal.ok() ? journal->state().LastTake() : 0;
-          if (done < options.takes_per_session && run.said_done) {
-            capture.takes = options.takes_per_session - done;
-            session::CaptureRunner rest(run.info, capture);
-            auto report = rest.Capture();
-            if (report.ok()) note_strays(*report);
-            Finish(rest, options.finish_rounds, result, run);
-          }
-        } else {
-          auto report = runner.Capture();
-          if (!report.ok()) {
-            ++result.errors;
-            result.findings.push_back(run.info.id + ": capture failed: " + report.error().what);
-          } else {
-            note_strays(*report);
-          }
-          Finish(runner, options.finish_rounds, result, run);
-        }
-        note_strays(run.final_report);
-      } else {
-        ++result.abandoned;
-      }
-      run.end_ns = MonotonicNs();
+      TWINRIG_ASSIGN_OR_RETURN(SessionRun run, driver.Run(i));
       runs.push_back(std::move(run));
     }
     faults.Stop();
@@ -310,108 +493,8 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
   }
   farm.Stop();  // every exposure's record is in
 
-  // ---- The check against the truth ----
-  std::map<std::string, const sim::camera::ExposureRecord*> by_sha;
-  for (const auto& r : truth) {
-    if (r.stored) by_sha[r.sha256] = &r;
-  }
-  auto owner = [&](const sim::camera::ExposureRecord& r) -> int {
-    for (std::size_t k = 0; k < runs.size(); ++k) {
-      if (r.true_time_ns >= runs[k].begin_ns && r.true_time_ns <= runs[k].end_ns) {
-        return static_cast<int>(k);
-      }
-    }
-    return -1;  // a shot outside any session
-  };
-  std::set<std::string> verified_shas;
-  for (std::size_t k = 0; k < runs.size(); ++k) {
-    const SessionRun& run = runs[k];
-    if (run.abandoned) continue;
-    auto journal = session::Journal::Open(run.info.folder / "journal.jsonl");
-    if (!journal.ok()) return journal.error();
-    bool defect = false;
-    const session::JournalState& state_of_run = journal->state();
-    // Did `serial` expose after the station last fired it for `take`, before its next firing?
-    auto exposed_for = [&](int take, const std::string& serial) {
-      const auto& frames = state_of_run.takes.at(take).frames;
-      const auto it = frames.find(serial);
-      if (it == frames.end() || !it->second.card_listed) return false;  // never fired
-      const std::int64_t from = it->second.window_start_ms;
-      std::int64_t to = run.end_ns / 1000000 + wall_minus_monotonic_ms;
-      for (const auto& [other_take, t] : state_of_run.takes) {
-        const auto other = t.frames.find(serial);
-        if (other_take != take && other != t.frames.end() && other->second.window_start_ms > from) {
-          to = std::min(to, other->second.window_start_ms);
-        }
-      }
-      for (const auto& r : truth) {
-        const std::int64_t wall = r.true_time_ns / 1000000 + wall_minus_monotonic_ms;
-        if (r.serial == serial && r.stored && wall >= from && wall < to) return true;
-      }
-      return false;
-    };
-    std::map<std::string, std::string> reported_missing;  // "take:serial" -> the cause given
-    for (const auto& t : run.final_report.incomplete) {
-      for (const auto& m : t.missing) {
-        if (!m.what.empty()) reported_missing[std::to_string(t.take) + ":" + m.serial] = m.what;
-      }
-    }
-    for (const auto& [take, state] : journal->state().takes) {
-      ++result.takes;
-      for (const auto& serial : state.cameras) {
-        ++result.frames_expected;
-        const auto it = state.frames.find(serial);
-        const std::string where = run.info.id + " take " + std::to_string(take) + " " + serial;
-        if (it == state.frames.end() || !it->second.verified()) {
-          ++result.lost;
-          defect = true;
-          const auto reported = reported_missing.find(std::to_string(take) + ":" + serial);
-          if (reported == reported_missing.end()) {
-            ++result.lost_unreported;
-            result.findings.push_back(where + ": missing and not reported");
-          } else if (exposed_for(take, serial)) {
-            ++result.lost_exposed;
-            result.findings.push_back(where +
-                                      ": exposed, not delivered, reported: " + reported->second);
-          }
-          continue;
-        }
-        auto sha = Sha256File(run.info.folder / *it->second.path);
-        const auto found = sha.ok() ? by_sha.find(*sha) : by_sha.end();
-        if (found == by_sha.end()) {
-          ++result.corrupt_accepted;
-          defect = true;
-          result.findings.push_back(where + ": verified bytes are no exposure's");
-          continue;
-        }
-        if (found->second->serial != serial || owner(*found->second) != static_cast<int>(k)) {
-          ++result.foreign_adopted;
-          defect = true;
-          const int from = owner(*found->second);
-          std::ostringstream why;
-          why << where << ": verified frame is " << found->second->serial << "'s exposure "
-              << found->second->sequence << " of "
-              << (from < 0 ? std::string("no session") : runs[from].info.id) << ", "
-              << (found->second->true_time_ns - run.begin_ns) / 1000000
-              << " ms after this session began";
-          result.findings.push_back(why.str());
-          continue;
-        }
-        if (!verified_shas.insert(*sha).second) {
-          ++result.duplicated;
-          defect = true;
-          result.findings.push_back(where + ": the same exposure verified twice");
-          continue;
-        }
-        ++result.frames_verified;
-      }
-    }
-    if (run.said_done && defect) {
-      ++result.false_done;
-      result.findings.push_back(run.info.id + ": reported complete but is not");
-    }
-  }
-  result.strays_reported = static_cast<int>(strays_seen.size());
+  TWINRIG_RETURN_IF_ERROR(TruthCheck(runs, truth, wall_minus_monotonic_ms, result).Check());
+  result.strays_reported = driver.strays_reported();
   result.seconds = std::chrono::duration<double>(Clock::now() - started).count();
   return result;
 }

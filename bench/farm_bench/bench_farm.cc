@@ -13,7 +13,7 @@
 #include "host/farm/jobs.h"
 #include "reconstruct/score.h"
 #include "sim/score/score.h"
-#include "tests/reconstruct/rendered_session.h"
+#include "sim/session/rendered_session.h"
 #include "util/subprocess.h"
 
 namespace fs = std::filesystem;
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
   const fs::path studio = fs::absolute(made);
   std::vector<std::string> ids;
   for (int i = 0; i < sessions; ++i) {
-    testing::RenderedSessionOptions so;
+    sim::session::RenderedSessionOptions so;
     so.width = width;
     so.height = height;
     so.seed = 11 + static_cast<std::uint64_t>(i);
@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     std::printf("rendering %s (head24, %dx%d) into %s\n", so.session_id.c_str(), width, height,
                 studio.c_str());
     std::fflush(stdout);
-    auto session = testing::MakeRenderedSession(studio, so);
+    auto session = sim::session::MakeRenderedSession(studio, so);
     if (!session.ok()) {
       std::fprintf(stderr, "%s\n", session.error().Describe().c_str());
       return 1;

@@ -13,10 +13,10 @@
 #include "reconstruct/input.h"
 #include "reconstruct/mesh.h"
 #include "reconstruct/pipeline.h"
+#include "reconstruct/published.h"
 #include "reconstruct/score.h"
 #include "sim/score/score.h"
-#include "tests/reconstruct/rendered_session.h"
-#include "tests/reconstruct/temple_ring.h"
+#include "sim/session/rendered_session.h"
 #include "util/files.h"
 #include "util/subprocess.h"
 
@@ -121,7 +121,7 @@ TempleRing RunTempleRing(const fs::path& work) {
     return out;
   }
   auto report = reconstruct::Reconstruct(*views, work / "twinrig", work / "twin",
-                                         testing::TempleRingOptions(), PrintStage);
+                                         reconstruct::TempleRingOptions(), PrintStage);
   if (!report.ok()) {
     std::printf("  failed: %s\n", report.error().Describe().c_str());
     return out;
@@ -131,7 +131,7 @@ TempleRing RunTempleRing(const fs::path& work) {
   auto fused = reconstruct::ReadPly(work / "twinrig" / "dense" / "fused.ply");
   if (!fused.ok()) return out;
   out.fused = fused->vertices.size();
-  out.inside = testing::TempleRingInside(fused->vertices);
+  out.inside = reconstruct::TempleRingInside(fused->vertices);
   out.ok = true;
 
   const fs::path ws = work / "colmap-auto";
@@ -163,11 +163,11 @@ int main(int argc, char** argv) {
   const char* made = ::mkdtemp(pattern);
   if (made == nullptr) return 1;
   const fs::path studio = made;
-  testing::RenderedSessionOptions so;
+  sim::session::RenderedSessionOptions so;
   so.width = quick ? 800 : 1600;
   so.height = quick ? 600 : 1200;
   std::printf("rendering head24 at %dx%d into %s\n", so.width, so.height, studio.c_str());
-  auto session = testing::MakeRenderedSession(studio, so);
+  auto session = sim::session::MakeRenderedSession(studio, so);
   if (!session.ok()) {
     std::fprintf(stderr, "%s\n", session.error().Describe().c_str());
     return 1;

@@ -131,26 +131,19 @@ std::vector<double> NaiveFires(const std::vector<rig::sim::SimNodeOptions>& node
   return errors;
 }
 
-int Run(int argc, char** argv) {
-  Args args;
-  if (QuickMode(argc, argv)) {
-    args.nodes = 4;
-    args.fires = 100;
-    args.naive_fires = 50;
-  }
-  ParseOverrides(argc, argv, &args);
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("trigger-sync-" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
+// The studio's nodes: random clocks within the bounds, the network.
+struct SimStudio {
+  std::vector<rig::sim::SimNodeOptions> options;
+  std::vector<rig::sim::SimNodeProcess> processes;
+  std::vector<riglink::NodeEndpoint> endpoints;
+};
 
-  // The studio: random clocks within the bounds, the network.
+Result<SimStudio> StartNodes(const Args& args, const std::filesystem::path& dir) {
   std::mt19937_64 random(20261128);
   std::uniform_real_distribution<double> offset(-1e9, 1e9);
   std::uniform_real_distribution<double> drift(-100, 100);
   const std::uint16_t udp_port = static_cast<std::uint16_t>(30000 + getpid() % 20000);
-  std::vector<rig::sim::SimNodeOptions> options;
-  std::vector<rig::sim::SimNodeProcess> processes;
-  std::vector<riglink::NodeEndpoint> endpoints;
+  SimStudio studio;
   for (int n = 0; n < args.nodes; ++n) {
     rig::sim::SimNodeOptions o;
     o.node_id = static_cast<std::uint16_t>(n + 1);
@@ -167,93 +160,111 @@ int Run(int argc, char** argv) {
     o.seed = 100 + static_cast<std::uint64_t>(n);
     o.truth_log = dir / ("node" + std::to_string(n + 1) + ".jsonl");
     o.max_seconds = 1800;
-    auto process = rig::sim::SimNodeProcess::Start(TWINRIG_NODE_SIM_BINARY, o);
-    if (!process.ok()) return Fail(process.error().Describe());
-    processes.push_back(std::move(process.value()));
-    endpoints.push_back({o.bind_address, o.udp_port});
-    options.push_back(o);
+    TWINRIG_ASSIGN_OR_RETURN(auto process,
+                             rig::sim::SimNodeProcess::Start(TWINRIG_NODE_SIM_BINARY, o));
+    studio.processes.push_back(std::move(process));
+    studio.endpoints.push_back({o.bind_address, o.udp_port});
+    studio.options.push_back(o);
   }
-  std::this_thread::sleep_for(300ms);
+  return studio;
+}
 
-  int scheduled_refused = 0;
+// The link synced, ports configured and armed; the sync estimate per node printed.
+Status PrepareLink(riglink::RigLink& link, const SimStudio& studio, const Args& args, bool quick) {
+  TWINRIG_RETURN_IF_ERROR(link.Connect(studio.endpoints, 3s));
+  // Sync needs its window: wait for the estimate, then a few seconds more of exchanges.
+  TWINRIG_RETURN_IF_ERROR(link.WaitForSync(60s, 1000.0));
+  std::this_thread::sleep_for(quick ? 4s : 8s);
+  for (std::size_t n = 0; n < studio.endpoints.size(); ++n) {
+    std::vector<riglink::PortSetting> ports;
+    ports.reserve(static_cast<std::size_t>(args.ports));
+    for (int p = 0; p < args.ports; ++p) {
+      ports.push_back({static_cast<std::uint8_t>(p), true, 0, 10'000, 0});
+    }
+    TWINRIG_RETURN_IF_ERROR(link.ConfigurePorts(n, ports));
+  }
+  TWINRIG_RETURN_IF_ERROR(link.Arm(true));
+
+  std::printf("%-6s %10s %10s %10s %10s %10s\n", "node", "offset_ms", "drift_ppm", "true_ppm",
+              "min_rtt_us", "est_err_us");
+  const auto reports = link.Report();
+  for (std::size_t n = 0; n < reports.size(); ++n) {
+    std::printf("%-6zu %10.3f %10.2f %10.2f %10.1f %10.2f\n", n + 1, reports[n].sync.offset_ms,
+                reports[n].sync.drift_ppm, studio.options[n].clock.drift_ppm,
+                reports[n].sync.min_rtt_us, reports[n].sync.est_error_us);
+  }
+  return {};
+}
+
+// The fires riglink scheduled: each capture's instant, and how many node refusals.
+struct Scheduled {
   std::map<std::uint32_t, std::int64_t> instants;
-  {
-    auto created = riglink::RigLink::Create();
-    if (!created.ok()) return Fail(created.error().Describe());
-    riglink::RigLink& link = **created;
-    if (Status s = link.Connect(endpoints, 3s); !s.ok()) return Fail(s.error().Describe());
-    // Sync needs its window: wait for the estimate, then a few seconds more of exchanges.
-    if (Status s = link.WaitForSync(60s, 1000.0); !s.ok()) return Fail(s.error().Describe());
-    std::this_thread::sleep_for(QuickMode(argc, argv) ? 4s : 8s);
-    for (std::size_t n = 0; n < endpoints.size(); ++n) {
-      std::vector<riglink::PortSetting> ports;
-      ports.reserve(static_cast<std::size_t>(args.ports));
-      for (int p = 0; p < args.ports; ++p) {
-        ports.push_back({static_cast<std::uint8_t>(p), true, 0, 10'000, 0});
-      }
-      if (Status s = link.ConfigurePorts(n, ports); !s.ok()) return Fail(s.error().Describe());
-    }
-    if (Status s = link.Arm(true); !s.ok()) return Fail(s.error().Describe());
+  int refused = 0;
+};
 
-    std::printf("%-6s %10s %10s %10s %10s %10s\n", "node", "offset_ms", "drift_ppm", "true_ppm",
-                "min_rtt_us", "est_err_us");
-    const auto reports = link.Report();
-    for (std::size_t n = 0; n < reports.size(); ++n) {
-      std::printf("%-6zu %10.3f %10.2f %10.2f %10.1f %10.2f\n", n + 1, reports[n].sync.offset_ms,
-                  reports[n].sync.drift_ppm, options[n].clock.drift_ppm, reports[n].sync.min_rtt_us,
-                  reports[n].sync.est_error_us);
-    }
-
-    // A fire every `spacing` ms, each scheduled 500 ms ahead of its instant (a loaded machine can
-    // stall a sim node's process for a good part of that; a lost datagram costs a retransmission).
-    std::int64_t next_send = riglink::HostNowNs();
-    for (int k = 0; k < args.fires; ++k) {
-      const std::int64_t wait = next_send - riglink::HostNowNs();
-      if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
-      next_send = std::max(next_send, riglink::HostNowNs()) +
-                  static_cast<std::int64_t>(args.spacing_ms) * 1'000'000;
-      const std::int64_t instant = riglink::HostNowNs() + 500'000'000;
-      const auto capture = static_cast<std::uint32_t>(k + 1);
-      auto ticket = link.ScheduleCapture(capture, instant);
-      if (!ticket.ok()) return Fail(ticket.error().Describe());
-      for (const auto& node : ticket->nodes) {
-        if (!node.scheduled) {
-          ++scheduled_refused;
-          std::cerr << "trigger-sync: " << (node.error ? node.error->Describe() : "?") << "\n";
-        }
+// A fire every `spacing` ms, each scheduled 500 ms ahead of its instant (a loaded machine can
+// stall a sim node's process for a good part of that; a lost datagram costs a retransmission).
+Result<Scheduled> ScheduleFires(const SimStudio& studio, const Args& args, bool quick) {
+  Scheduled out;
+  TWINRIG_ASSIGN_OR_RETURN(auto created, riglink::RigLink::Create());
+  riglink::RigLink& link = *created;
+  TWINRIG_RETURN_IF_ERROR(PrepareLink(link, studio, args, quick));
+  std::int64_t next_send = riglink::HostNowNs();
+  for (int k = 0; k < args.fires; ++k) {
+    const std::int64_t wait = next_send - riglink::HostNowNs();
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+    next_send = std::max(next_send, riglink::HostNowNs()) +
+                static_cast<std::int64_t>(args.spacing_ms) * 1'000'000;
+    const std::int64_t instant = riglink::HostNowNs() + 500'000'000;
+    const auto capture = static_cast<std::uint32_t>(k + 1);
+    TWINRIG_ASSIGN_OR_RETURN(const auto ticket, link.ScheduleCapture(capture, instant));
+    for (const auto& node : ticket.nodes) {
+      if (!node.scheduled) {
+        ++out.refused;
+        std::cerr << "trigger-sync: " << (node.error ? node.error->Describe() : "?") << "\n";
       }
-      instants[capture] = instant;
-      if ((k + 1) % 100 == 0) std::fprintf(stderr, "  %d/%d fires\n", k + 1, args.fires);
     }
-    std::this_thread::sleep_for(900ms);
-    (void)link.Arm(false);
+    out.instants[capture] = instant;
+    if ((k + 1) % 100 == 0) std::fprintf(stderr, "  %d/%d fires\n", k + 1, args.fires);
   }
+  std::this_thread::sleep_for(900ms);
+  (void)link.Arm(false);
+  return out;
+}
 
-  // Truth: every shutter-close edge against its scheduled instant; OS lateness apart.
+// Truth: every shutter-close edge against its scheduled instant (us); OS lateness apart.
+struct Edges {
   std::vector<double> errors;
   std::vector<double> os_late;
-  for (int n = 0; n < args.nodes; ++n) {
+};
+
+Edges ReadEdges(const std::filesystem::path& dir, int nodes,
+                const std::map<std::uint32_t, std::int64_t>& instants) {
+  Edges out;
+  for (int n = 0; n < nodes; ++n) {
     std::ifstream in(dir / ("node" + std::to_string(n + 1) + ".jsonl"));
     std::string line;
     for (int guard = 0; guard < 10'000'000 && std::getline(in, line); ++guard) {
       const auto edge = nlohmann::json::parse(line, nullptr, false);
       if (edge.is_discarded()) continue;
-      os_late.push_back(edge["os_late_ns"].get<double>() / 1e3);
+      out.os_late.push_back(edge["os_late_ns"].get<double>() / 1e3);
       if (edge["line"] != "shutter" || !edge["closed"].get<bool>()) continue;
       const auto it = instants.find(edge["capture"].get<std::uint32_t>());
       if (it == instants.end()) continue;
-      errors.push_back(static_cast<double>(edge["true_ns"].get<std::int64_t>() - it->second) / 1e3);
+      out.errors.push_back(static_cast<double>(edge["true_ns"].get<std::int64_t>() - it->second) /
+                           1e3);
     }
   }
+  return out;
+}
+
+// The table and the RESULT line: scheduled fires against the naive baseline.
+int Report(const Args& args, const Edges& edges, const std::vector<double>& naive,
+           int scheduled_refused, int naive_missed) {
+  const std::vector<double>& errors = edges.errors;
+  const std::vector<double>& os_late = edges.os_late;
   const std::size_t expected = static_cast<std::size_t>(args.fires) * args.nodes * args.ports;
   const std::size_t missing = expected > errors.size() ? expected - errors.size() : 0;
-
-  // The naive baseline on the same nodes and network.
-  int naive_missed = 0;
-  const std::vector<double> naive = NaiveFires(options, args.naive_fires, &naive_missed);
-  for (auto& p : processes) p.Stop();
-  std::filesystem::remove_all(dir);
-
   auto abs_all = [](std::vector<double> v) {
     for (double& x : v) x = std::fabs(x);
     return v;
@@ -290,6 +301,34 @@ int Run(int argc, char** argv) {
       .Add("missing_edges", static_cast<double>(missing), 0)
       .Print();
   return 0;
+}
+
+int Run(int argc, char** argv) {
+  Args args;
+  const bool quick = QuickMode(argc, argv);
+  if (quick) {
+    args.nodes = 4;
+    args.fires = 100;
+    args.naive_fires = 50;
+  }
+  ParseOverrides(argc, argv, &args);
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("trigger-sync-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+
+  auto studio = StartNodes(args, dir);
+  if (!studio.ok()) return Fail(studio.error().Describe());
+  std::this_thread::sleep_for(300ms);
+  const auto scheduled = ScheduleFires(*studio, args, quick);
+  if (!scheduled.ok()) return Fail(scheduled.error().Describe());
+  const Edges edges = ReadEdges(dir, args.nodes, scheduled->instants);
+
+  // The naive baseline on the same nodes and network.
+  int naive_missed = 0;
+  const std::vector<double> naive = NaiveFires(studio->options, args.naive_fires, &naive_missed);
+  for (auto& p : studio->processes) p.Stop();
+  std::filesystem::remove_all(dir);
+  return Report(args, edges, naive, scheduled->refused, naive_missed);
 }
 
 }  // namespace

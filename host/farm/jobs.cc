@@ -261,73 +261,83 @@ Status Cancel(const fs::path& studio, const Settings& settings, const std::strin
   return {};
 }
 
-Result<SessionJobs> Submit(const fs::path& studio, const Settings& settings,
-                           const std::string& session,
-                           const reconstruct::ReconstructOptions& requested,
-                           const SubmitOptions& submit) {
+namespace {
+
+// What a submission runs: every stage, or with --resume what did not finish, with the options
+// and chunks the finished stages were made with.
+struct SubmitPlan {
+  reconstruct::ReconstructOptions options;
+  int chunks = 1;
+  std::vector<StageJob> previous;  // the jobs of the submission before, if any
+  bool sparse = true;
+  std::vector<int> depth;  // chunks to run
+  bool mesh = true;
+};
+
+Result<SubmitPlan> PlanSubmission(const fs::path& studio, const Settings& settings,
+                                  const std::string& session,
+                                  const reconstruct::ReconstructOptions& requested,
+                                  const SubmitOptions& submit, size_t views) {
   const fs::path records = RecordsFolder(studio, session, requested.level);
   const fs::path workspace = reconstruct::SessionWorkspace(studio, session, requested.level);
   const std::string level = reconstruct::LevelName(requested.level);
   std::error_code ec;
-  // The images are there and the session can be reconstructed at all (else the jobs would fail
-  // one by one on the farm).
-  auto input = reconstruct::LoadSessionInput(studio, session, requested.take);
-  if (!input.ok()) return input.error();
-
-  reconstruct::ReconstructOptions options = requested;
-  int chunks = std::clamp(submit.depth_chunks, 1, static_cast<int>(input->views.size()));
-  std::vector<StageJob> previous;
+  SubmitPlan plan;
+  plan.options = requested;
+  plan.chunks = std::clamp(submit.depth_chunks, 1, static_cast<int>(views));
   if (fs::exists(JobsFile(records), ec)) {
-    auto before = Query(studio, settings, session, requested.level);
-    if (!before.ok()) return before.error();
-    if (before->Active()) {
+    TWINRIG_ASSIGN_OR_RETURN(const SessionJobs before,
+                             Query(studio, settings, session, requested.level));
+    if (before.Active()) {
       return MakeError("jobs of this session's " + level + " twin are still queued or running",
                        records.string(),
                        "wait for them (twinrig farm status " + session +
                            ") or cancel them (twinrig farm cancel " + session + ")");
     }
-    previous = before->jobs;
+    plan.previous = before.jobs;
     if (submit.resume) {
-      if (before->Finished()) {
+      if (before.Finished()) {
         return MakeError("the " + level + " twin of this session is complete: nothing to resume",
                          reconstruct::SessionTwin(studio, session, requested.level).string(),
                          "submit without --resume to make it again");
       }
-      chunks = before->chunks;
+      plan.chunks = before.chunks;
       // The finished stages were made with the recorded options: the rest is made with them too.
-      auto stored = ReadOptions(records);
-      if (!stored.ok()) return stored.error();
-      options = *stored;
+      TWINRIG_ASSIGN_OR_RETURN(plan.options, ReadOptions(records));
     }
   } else if (submit.resume) {
     return MakeError("no farm jobs of this session's " + level + " twin to resume",
                      records.string(), "submit without --resume");
   }
-
-  // What to run: everything, or with --resume what did not finish (a new sparse stage makes
-  // every later stage's work stale).
-  const bool sparse = !submit.resume || !reconstruct::StageDone(workspace, {Stage::kSparse, 0, 1});
-  std::vector<int> depth;
-  for (int c = 0; c < chunks; ++c) {
-    if (sparse || !reconstruct::StageDone(workspace, {Stage::kDepth, c, chunks})) {
-      depth.push_back(c);
+  // A new sparse stage makes every later stage's work stale.
+  plan.sparse = !submit.resume || !reconstruct::StageDone(workspace, {Stage::kSparse, 0, 1});
+  for (int c = 0; c < plan.chunks; ++c) {
+    if (plan.sparse || !reconstruct::StageDone(workspace, {Stage::kDepth, c, plan.chunks})) {
+      plan.depth.push_back(c);
     }
   }
-  const bool mesh =
-      sparse || !depth.empty() || !reconstruct::StageDone(workspace, {Stage::kMesh, 0, chunks}) ||
+  plan.mesh =
+      plan.sparse || !plan.depth.empty() ||
+      !reconstruct::StageDone(workspace, {Stage::kMesh, 0, plan.chunks}) ||
       !fs::exists(reconstruct::SessionTwin(studio, session, requested.level) / "twin.glb", ec);
+  return plan;
+}
 
+// The records folder ready for the jobs: logs/, state/ (afresh unless resuming), options.json
+// (unless resuming) and the job script.
+Status PrepareRecords(const fs::path& records, const SubmitPlan& plan, bool resume) {
+  std::error_code ec;
   fs::create_directories(LogsFolder(records), ec);
   fs::create_directories(StateFolder(records), ec);
   if (ec) {
     return MakeError("cannot create the farm records: " + ec.message(), records.string(),
                      "check permissions and free space");
   }
-  if (!submit.resume) {
+  if (!resume) {
     fs::remove_all(StateFolder(records), ec);
     fs::create_directories(StateFolder(records), ec);
-    TWINRIG_RETURN_IF_ERROR(
-        WriteFileAtomic(OptionsFile(records), reconstruct::OptionsToJson(options).dump(2) + "\n"));
+    TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(
+        OptionsFile(records), reconstruct::OptionsToJson(plan.options).dump(2) + "\n"));
   }
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(
       JobScript(records),
@@ -339,81 +349,133 @@ Result<SessionJobs> Submit(const fs::path& studio, const Settings& settings,
                   fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                       fs::perms::others_read | fs::perms::others_exec,
                   ec);
+  return {};
+}
 
-  auto sbatch = [&](Stage stage, const std::string& array, const std::string& after,
-                    const std::string& log_pattern) {
+// Submits the stages' jobs of one session's twin, each depending on the one before.
+class StageSubmitter {
+ public:
+  StageSubmitter(const fs::path& studio, const Settings& settings, const std::string& session,
+                 reconstruct::Level level, const SubmitOptions& submit, const SubmitPlan& plan)
+      : studio_(studio),
+        settings_(settings),
+        session_(session),
+        submit_(submit),
+        plan_(plan),
+        records_(RecordsFolder(studio, session, level)),
+        level_(reconstruct::LevelName(level)) {}
+
+  // The job id of `stage` (an array of chunks when `array` is given), after job `after`.
+  Result<std::string> Submit(Stage stage, const std::string& array, const std::string& after,
+                             const std::string& log_pattern) const {
     std::vector<std::string> argv = {
         "sbatch",
         "--parsable",
-        "--job-name=twinrig-" + session + "-" + reconstruct::StageName(stage),
-        "--output=" + (LogsFolder(records) / log_pattern).string(),
-        "--cpus-per-task=" + std::to_string(options.threads),
-        "--chdir=" + records.string()};
-    if (!settings.partition.empty()) argv.push_back("--partition=" + settings.partition);
+        "--job-name=twinrig-" + session_ + "-" + reconstruct::StageName(stage),
+        "--output=" + (LogsFolder(records_) / log_pattern).string(),
+        "--cpus-per-task=" + std::to_string(plan_.options.threads),
+        "--chdir=" + records_.string()};
+    if (!settings_.partition.empty()) argv.push_back("--partition=" + settings_.partition);
     if (!array.empty()) argv.push_back("--array=" + array);
     if (!after.empty()) {
       argv.push_back("--dependency=afterok:" + after);
       argv.push_back("--kill-on-invalid-dep=yes");
     }
     for (const std::string& a :
-         {JobScript(records).string(), submit.twinrig.string(), std::string("--studio"),
-          studio.string(), std::string("farm"), std::string("run-stage"), session,
-          std::string("--level"), level, std::string("--stage"), reconstruct::StageName(stage),
-          std::string("--chunks"), std::to_string(chunks)}) {
+         {JobScript(records_).string(), submit_.twinrig.string(), std::string("--studio"),
+          studio_.string(), std::string("farm"), std::string("run-stage"), session_,
+          std::string("--level"), level_, std::string("--stage"), reconstruct::StageName(stage),
+          std::string("--chunks"), std::to_string(plan_.chunks)}) {
       argv.push_back(a);
     }
-    return SubmitOne(settings, argv);
-  };
+    return SubmitOne(settings_, argv);
+  }
 
-  SessionJobs out;
-  out.session = session;
-  out.level = level;
-  out.chunks = chunks;
-  auto keep = [&](Stage stage, int chunk) {
+  // A stage not run again: its job as the submission before recorded it, done.
+  [[nodiscard]] StageJob Kept(Stage stage, int chunk) const {
     StageJob job;
     job.stage = stage;
     job.chunk = chunk;
-    for (const auto& p : previous) {
+    for (const auto& p : plan_.previous) {
       if (p.stage == stage && p.chunk == chunk) job = p;
     }
     job.state = "done";
     return job;
-  };
+  }
+
+  [[nodiscard]] const fs::path& records() const { return records_; }
+
+ private:
+  const fs::path& studio_;
+  const Settings& settings_;
+  const std::string& session_;
+  const SubmitOptions& submit_;
+  const SubmitPlan& plan_;
+  const fs::path records_;
+  const std::string level_;
+};
+
+// The jobs of the plan: sparse, then the depth array after it, then mesh after those.
+Result<std::vector<StageJob>> SubmitStages(const StageSubmitter& submitter,
+                                           const SubmitPlan& plan) {
+  const fs::path logs = LogsFolder(submitter.records());
+  std::vector<StageJob> jobs;
   std::string sparse_id;
-  if (sparse) {
-    auto id = sbatch(Stage::kSparse, "", "", "sparse-%j.log");
-    if (!id.ok()) return id.error();
-    sparse_id = *id;
-    out.jobs.push_back({Stage::kSparse, 0, sparse_id, "pending", "", "", "", "", 0,
-                        LogsFolder(records) / ("sparse-" + sparse_id + ".log")});
+  if (plan.sparse) {
+    TWINRIG_ASSIGN_OR_RETURN(sparse_id, submitter.Submit(Stage::kSparse, "", "", "sparse-%j.log"));
+    jobs.push_back({Stage::kSparse, 0, sparse_id, "pending", "", "", "", "", 0,
+                    logs / ("sparse-" + sparse_id + ".log")});
   } else {
-    out.jobs.push_back(keep(Stage::kSparse, 0));
+    jobs.push_back(submitter.Kept(Stage::kSparse, 0));
   }
   std::string depth_id;
-  if (!depth.empty()) {
+  if (!plan.depth.empty()) {
     std::string array;
-    for (int c : depth) array += (array.empty() ? "" : ",") + std::to_string(c);
-    auto id = sbatch(Stage::kDepth, array, sparse_id, "depth-%a-%A.log");
-    if (!id.ok()) return id.error();
-    depth_id = *id;
+    for (int c : plan.depth) array += (array.empty() ? "" : ",") + std::to_string(c);
+    TWINRIG_ASSIGN_OR_RETURN(depth_id,
+                             submitter.Submit(Stage::kDepth, array, sparse_id, "depth-%a-%A.log"));
   }
-  for (int c = 0; c < chunks; ++c) {
-    if (std::find(depth.begin(), depth.end(), c) != depth.end()) {
-      out.jobs.push_back(
-          {Stage::kDepth, c, depth_id + "_" + std::to_string(c), "pending", "", "", "", "", 0,
-           LogsFolder(records) / ("depth-" + std::to_string(c) + "-" + depth_id + ".log")});
+  for (int c = 0; c < plan.chunks; ++c) {
+    if (std::find(plan.depth.begin(), plan.depth.end(), c) != plan.depth.end()) {
+      jobs.push_back({Stage::kDepth, c, depth_id + "_" + std::to_string(c), "pending", "", "", "",
+                      "", 0, logs / ("depth-" + std::to_string(c) + "-" + depth_id + ".log")});
     } else {
-      out.jobs.push_back(keep(Stage::kDepth, c));
+      jobs.push_back(submitter.Kept(Stage::kDepth, c));
     }
   }
-  if (mesh) {
-    auto id = sbatch(Stage::kMesh, "", depth_id.empty() ? sparse_id : depth_id, "mesh-%j.log");
-    if (!id.ok()) return id.error();
-    out.jobs.push_back({Stage::kMesh, 0, *id, "pending", "", "", "", "", 0,
-                        LogsFolder(records) / ("mesh-" + *id + ".log")});
+  if (plan.mesh) {
+    TWINRIG_ASSIGN_OR_RETURN(
+        const std::string id,
+        submitter.Submit(Stage::kMesh, "", depth_id.empty() ? sparse_id : depth_id, "mesh-%j.log"));
+    jobs.push_back(
+        {Stage::kMesh, 0, id, "pending", "", "", "", "", 0, logs / ("mesh-" + id + ".log")});
   } else {
-    out.jobs.push_back(keep(Stage::kMesh, 0));
+    jobs.push_back(submitter.Kept(Stage::kMesh, 0));
   }
+  return jobs;
+}
+
+}  // namespace
+
+Result<SessionJobs> Submit(const fs::path& studio, const Settings& settings,
+                           const std::string& session,
+                           const reconstruct::ReconstructOptions& requested,
+                           const SubmitOptions& submit) {
+  // The images are there and the session can be reconstructed at all (else the jobs would fail
+  // one by one on the farm).
+  TWINRIG_ASSIGN_OR_RETURN(const auto input,
+                           reconstruct::LoadSessionInput(studio, session, requested.take));
+  TWINRIG_ASSIGN_OR_RETURN(
+      const SubmitPlan plan,
+      PlanSubmission(studio, settings, session, requested, submit, input.views.size()));
+  const fs::path records = RecordsFolder(studio, session, requested.level);
+  TWINRIG_RETURN_IF_ERROR(PrepareRecords(records, plan, submit.resume));
+  const StageSubmitter submitter(studio, settings, session, requested.level, submit, plan);
+  SessionJobs out;
+  out.session = session;
+  out.level = reconstruct::LevelName(requested.level);
+  out.chunks = plan.chunks;
+  TWINRIG_ASSIGN_OR_RETURN(out.jobs, SubmitStages(submitter, plan));
 
   json list = json::array();
   for (const auto& job : out.jobs) {
@@ -422,7 +484,8 @@ Result<SessionJobs> Submit(const fs::path& studio, const Settings& settings,
                     {"job_id", job.job_id},
                     {"log", job.log.string()}});
   }
-  const json record = {{"session", session}, {"level", level}, {"chunks", chunks}, {"jobs", list}};
+  const json record = {
+      {"session", session}, {"level", out.level}, {"chunks", out.chunks}, {"jobs", list}};
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(JobsFile(records), record.dump(2) + "\n"));
   return out;
 }

@@ -66,7 +66,21 @@ class ClockSync {
   [[nodiscard]] std::int64_t TickToHost(std::uint64_t tick) const;
 
  private:
+  // The one-way bounds of exchanges [from, to) with rate `rate`:
+  //   t1 - rate * t0 >= intercept  (the request arrived after it was sent)
+  //   t2 - rate * t3 <= intercept  (the reply left before it arrived)
+  struct Bounds {
+    std::vector<double> upper;  // ascending: front is the sharpest
+    std::vector<double> lower;  // descending: front is the sharpest
+    double center = 0;          // mean host time of the exchanges
+    [[nodiscard]] double middle() const { return (upper.front() + lower.front()) / 2; }
+  };
+  [[nodiscard]] Bounds BoundsOf(std::size_t from, std::size_t to, double rate) const;
+  // Refits the model to the window: the rate (least squares, then refined by the bounds), then
+  // the offset from the recent exchanges' bounds, and the quality figures.
   void Fit();
+  double RefinedRate(double slope);
+  void FitOffset(double ns_per_tick);
 
   std::uint32_t nominal_rate_;
   ClockSyncOptions options_;

@@ -18,11 +18,11 @@
 #include "reconstruct/mesh.h"
 #include "reconstruct/mvs.h"
 #include "reconstruct/pipeline.h"
+#include "reconstruct/published.h"
 #include "reconstruct/score.h"
 #include "reconstruct/texture.h"
 #include "sim/score/score.h"
-#include "tests/reconstruct/rendered_session.h"
-#include "tests/reconstruct/temple_ring.h"
+#include "sim/session/rendered_session.h"
 #include "tests/test_support.h"
 #include "util/check.h"
 #include "util/colmap_banner.h"
@@ -46,8 +46,8 @@ void LookAtOrigin(PinholeView& v, const cv::Vec3d& centre) {
 }
 
 // A head24 take rendered small and fast (one sample per pixel), for the pipeline's own checks.
-twinrig::testing::RenderedSessionOptions SmallHead24(int width, int height) {
-  twinrig::testing::RenderedSessionOptions so;
+twinrig::sim::session::RenderedSessionOptions SmallHead24(int width, int height) {
+  twinrig::sim::session::RenderedSessionOptions so;
   so.width = width;
   so.height = height;
   so.supersamples = 1;
@@ -419,7 +419,7 @@ TEST_CASE("Scores measure distance to the truth at 1, 2 and 5 mm", "[unit]") {
 TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slow]") {
   TempDir dir;
   const auto so = SmallHead24(400, 300);
-  auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
+  auto session = twinrig::sim::session::MakeRenderedSession(dir.path(), so);
   if (!session.ok()) FAIL(session.error().Describe());
   ReconstructOptions options;
   options.level = Level::kPreview;
@@ -463,7 +463,7 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slo
   ScoreOptions score_options;
   score_options.samples_per_m2 = 1e6;
   auto metrics = sim::score::ScoreSession(dir.path(), so.session_id, "preview",
-                                          twinrig::testing::HeadFolder(), score_options);
+                                          twinrig::sim::session::HeadFolder(), score_options);
   if (!metrics.ok()) FAIL(metrics.error().Describe());
   const json m = json::parse(*ReadFileText(twin / "metrics.json"));
   CHECK(m["scores"].size() == 3);
@@ -476,7 +476,7 @@ TEST_CASE("A rendered head24 preview becomes a textured twin that scores", "[slo
 TEST_CASE("A twin whose images are removed while it is made is not kept", "[integration]") {
   TempDir dir;
   const auto so = SmallHead24(400, 300);
-  auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
+  auto session = twinrig::sim::session::MakeRenderedSession(dir.path(), so);
   if (!session.ok()) FAIL(session.error().Describe());
   ReconstructOptions options;
   options.scale = 1.0;
@@ -500,7 +500,7 @@ TEST_CASE("A twin whose images are removed while it is made is not kept", "[inte
 TEST_CASE("Bad input is refused with an error that names what is wrong", "[integration]") {
   TempDir dir;
   const auto so = SmallHead24(320, 240);
-  auto session = twinrig::testing::MakeRenderedSession(dir.path(), so);
+  auto session = twinrig::sim::session::MakeRenderedSession(dir.path(), so);
   if (!session.ok()) FAIL(session.error().Describe());
   auto good = LoadSessionInput(dir.path(), so.session_id);
   REQUIRE(good.ok());
@@ -667,7 +667,7 @@ TEST_CASE("templeRing: dense points fall inside the published bounding box", "[i
   REQUIRE(views.size() == 19);
   TempDir dir;
   auto report =
-      Reconstruct(views, dir / "work", dir / "twin", twinrig::testing::TempleRingOptions());
+      Reconstruct(views, dir / "work", dir / "twin", twinrig::reconstruct::TempleRingOptions());
   if (!report.ok()) FAIL(report.error().Describe());
   CHECK(report->registered == 19);
   CHECK(report->dense_stereo == "twinrig");  // Debian's colmap has no CUDA
@@ -683,7 +683,7 @@ TEST_CASE("templeRing: dense points fall inside the published bounding box", "[i
   CHECK(error.position_max_mm < 5.0);
   auto fused = ReadPly(dir / "work" / "dense" / "fused.ply");
   REQUIRE(fused.ok());
-  const double inside = twinrig::testing::TempleRingInside(fused->vertices);
+  const double inside = twinrig::reconstruct::TempleRingInside(fused->vertices);
   INFO("fused points " << fused->vertices.size() << ", inside " << inside);
   // Measured 0.96 of 89 289 fused points, the backdrop keyed out (0.72 without: the black cloth
   // stand beside the temple has texture enough for the sweep).

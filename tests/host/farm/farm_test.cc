@@ -18,7 +18,7 @@
 #include "host/farm/jobs.h"
 #include "reconstruct/mvs.h"
 #include "reconstruct/pipeline.h"
-#include "tests/reconstruct/rendered_session.h"
+#include "sim/session/rendered_session.h"
 #include "tests/test_support.h"
 #include "util/files.h"
 #include "util/subprocess.h"
@@ -76,11 +76,11 @@ TEST_CASE("A session is reconstructed on the single-machine Slurm farm, a killed
   }
   TempDir dir;
   const fs::path studio = dir.path() / "studio";
-  twinrig::testing::RenderedSessionOptions so;
+  twinrig::sim::session::RenderedSessionOptions so;
   so.width = 400;
   so.height = 300;
   so.supersamples = 1;
-  auto session = twinrig::testing::MakeRenderedSession(studio, so);
+  auto session = twinrig::sim::session::MakeRenderedSession(studio, so);
   if (!session.ok()) FAIL(session.error().Describe());
 
   FarmGuard guard{studio};

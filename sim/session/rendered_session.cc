@@ -1,4 +1,4 @@
-#include "tests/reconstruct/rendered_session.h"
+#include "sim/session/rendered_session.h"
 
 #include <nlohmann/json.hpp>
 
@@ -6,7 +6,7 @@
 #include "sim/render/renderer.h"
 #include "util/files.h"
 
-namespace twinrig::testing {
+namespace twinrig::sim::session {
 
 namespace fs = std::filesystem;
 
@@ -103,4 +103,4 @@ Result<RenderedSession> MakeRenderedSession(const fs::path& studio,
   return out;
 }
 
-}  // namespace twinrig::testing
+}  // namespace twinrig::sim::session

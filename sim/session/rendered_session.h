@@ -11,7 +11,7 @@
 #include "sim/layout/layout.h"
 #include "util/result.h"
 
-namespace twinrig::testing {
+namespace twinrig::sim::session {
 
 struct RenderedSessionOptions {
   int width = 400;  // camera image size (the layout's sensor size)
@@ -37,4 +37,4 @@ Result<RenderedSession> MakeRenderedSession(const std::filesystem::path& studio,
 // The head scan folder of the repository (sim/data/head).
 std::filesystem::path HeadFolder();
 
-}  // namespace twinrig::testing
+}  // namespace twinrig::sim::session
