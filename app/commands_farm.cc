@@ -14,7 +14,7 @@
 #include "consent/gates.h"
 #include "app/command.h"
 #include "app/farm_commands.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
 #include "util/clock.h"
@@ -82,7 +82,7 @@ std::string Env(const char* name) {
 }  // namespace
 
 Status CheckReconstructionAllowed(const fs::path& studio, const std::string& session) {
-  auto catalog = catalog::Catalog::Open(studio);
+  auto catalog = store::Catalog::Open(studio);
   if (!catalog.ok()) return catalog.error();
   return consent::CheckProcessingAllowed(*catalog, session, "reconstruction");
 }

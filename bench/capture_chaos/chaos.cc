@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "host/camera/camera_worker.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
@@ -231,7 +231,7 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
   std::error_code ec;
   std::filesystem::create_directories(studio / "rigs" / "chaos", ec);
   TWINRIG_RETURN_IF_ERROR(sim::layout::WriteRigFile(studio / "rigs" / "chaos" / "rig.toml", rig));
-  auto catalog = catalog::Catalog::Open(studio);
+  auto catalog = store::Catalog::Open(studio);
   if (!catalog.ok()) return catalog.error();
   const session::CaptureOptions base = StationOptions(options, options.work_dir / "home");
 

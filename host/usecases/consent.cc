@@ -1,0 +1,222 @@
+#include "host/usecases/consent.h"
+
+#include <algorithm>
+
+#include "consent/audit.h"
+#include "consent/crypto.h"
+#include "consent/gates.h"
+#include "consent/vault.h"
+#include "util/files.h"
+
+namespace twinrig::usecases {
+namespace {
+
+namespace cs = twinrig::consent;
+
+// Each step of OpenConsent, in order.
+
+Status CheckSubjectRegistered(store::Catalog& catalog, const std::string& subject_id) {
+  TWINRIG_RETURN_IF_ERROR(cs::CheckOwnerId(subject_id, "subject"));
+  TWINRIG_ASSIGN_OR_RETURN(const bool found, catalog.SubjectExists(subject_id));
+  if (!found) {
+    return MakeError("unknown subject " + subject_id, "",
+                     "register them with `twinrig subject add --name …`");
+  }
+  return OkStatus();
+}
+
+// A session gets one consent record: later changes are amendments, grants and revocations.
+std::optional<Failure> ConsentAlreadyOpen(store::Catalog& catalog, const std::string& session_id) {
+  auto chain = cs::Chain::ForSession(catalog, session_id);
+  if (!chain.ok()) return Fails(Why::kInternal, chain.error());
+  if (!chain->records().empty()) {
+    return Fails(Why::kConflict, "this session already has a consent record", session_id,
+                 "nothing to do; the technician can start a new session");
+  }
+  return std::nullopt;
+}
+
+// The subject's key: theirs when they have one, else a new one sealed with their passphrase.
+Outcome<cs::KeyInfo> SubjectKey(store::Catalog& catalog, const cs::KeyRing& ring,
+                                const ConsentRequest& request, OpenedConsent& opened) {
+  if (const cs::KeyInfo* k = ring.FindOwner(cs::kRoleSubject, request.subject_id); k != nullptr) {
+    return *k;
+  }
+  auto strength = cs::ParseKdfStrength(request.kdf);
+  if (!strength.ok()) return Fails(Why::kInternal, strength.error());
+  auto pass = request.subject_passphrase();
+  if (!pass.ok()) return Fails(Why::kBadRequest, pass.error());
+  if (pass->size() < kMinPassphraseLength) {
+    return Fails(
+        Why::kRefused, "the passphrase is too short", request.subject_id,
+        "choose a passphrase of " + std::to_string(kMinPassphraseLength) + " characters or more");
+  }
+  auto created = cs::CreateKey(catalog, cs::kRoleSubject, request.subject_id, *pass, *strength);
+  if (!created.ok()) return Fails(Why::kRefused, created.error());
+  opened.new_subject_key = *created;
+  return *created;
+}
+
+Outcome<cs::Json> ConsentBody(store::Catalog& catalog, const ConsentRequest& request,
+                              const cs::KeyInfo& subject_key) {
+  auto studio_name = catalog.StudioName();
+  if (!studio_name.ok()) return Fails(Why::kInternal, studio_name.error());
+  cs::ConsentInput input;
+  input.subject_id = request.subject_id;
+  input.session_id = request.session_id;
+  input.technician = request.technician;
+  input.text_sha256 = Sha256Hex(request.text);
+  input.text_version = request.text_version;
+  input.language = request.language;
+  input.notice_given_at = request.notice_given_at;
+  input.terms = request.terms;
+  auto body = cs::BuildConsentBody(input, subject_key, *studio_name);
+  if (!body.ok()) return Fails(Why::kInternal, body.error());  // the terms as the studio set them
+  return *body;
+}
+
+// The technician's key owner a record expects: the one asked for, else the record's witness.
+std::string TechnicianOf(const cs::StoredRecord& newest, const std::string& asked) {
+  std::string owner = asked;
+  if (owner.empty() && newest.body.contains("studio")) {
+    owner = newest.body["studio"].value("witness", "");
+  }
+  if (owner.empty()) owner = newest.body.value("technician", "");
+  return owner;
+}
+
+Result<cs::SecretKey> UnsealWith(store::Catalog& catalog, std::string_view role,
+                                 const std::string& owner, const PassphraseSource& passphrase) {
+  TWINRIG_ASSIGN_OR_RETURN(const std::string pass, passphrase());
+  return cs::UnsealKey(catalog, role, owner, pass);
+}
+
+}  // namespace
+
+Outcome<OpenedConsent> OpenConsent(store::Catalog& catalog, const ConsentRequest& request) {
+  if (Status known = CheckSubjectRegistered(catalog, request.subject_id); !known.ok()) {
+    return Fails(Why::kNotFound, known.error());
+  }
+  if (auto open = ConsentAlreadyOpen(catalog, request.session_id)) return *open;
+  auto ring = cs::KeyRing::FromCatalog(catalog);
+  if (!ring.ok()) return Fails(Why::kInternal, ring.error());
+  if (ring->FindOwner(cs::kRoleTechnician, request.technician) == nullptr) {
+    return Fails(Why::kInternal, "unknown technician " + request.technician, "",
+                 "create their key with `twinrig keys add-technician`");
+  }
+  OpenedConsent opened;
+  TWINRIG_ASSIGN_OR_FAIL(const cs::KeyInfo subject_key,
+                         SubjectKey(catalog, *ring, request, opened));
+  // The subject's passphrase is checked before anything is written.
+  std::optional<cs::SecretKey> subject_secret;
+  if (request.subject_signs_now) {
+    auto key =
+        UnsealWith(catalog, cs::kRoleSubject, request.subject_id, request.subject_passphrase);
+    if (!key.ok()) return Fails(Why::kDenied, key.error());
+    subject_secret = *key;
+  }
+  TWINRIG_ASSIGN_OR_FAIL(const cs::Json body, ConsentBody(catalog, request, subject_key));
+  auto rec = cs::AppendRecord(catalog, request.session_id, "consent", body);
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  opened.record = *rec;
+  if (subject_secret) {
+    auto signed_rec =
+        cs::SignNewest(catalog, request.session_id, std::string(cs::kRoleSubject), *subject_secret);
+    if (!signed_rec.ok()) return Fails(Why::kRefused, signed_rec.error());
+    opened.record = *signed_rec;
+  }
+  return opened;
+}
+
+bool NewestWaitsFor(const cs::Chain& chain, const std::string& role) {
+  if (chain.records().empty()) return false;
+  const auto missing = chain.records().back().MissingRoles();
+  return std::find(missing.begin(), missing.end(), role) != missing.end();
+}
+
+Outcome<SignedRecord> Sign(store::Catalog& catalog, const SignRequest& request) {
+  auto chain = cs::Chain::ForSession(catalog, request.session_id);
+  if (!chain.ok()) return Fails(Why::kInternal, chain.error());
+  if (chain->records().empty()) {
+    return Fails(Why::kConflict, "the session has no consent record",
+                 "session " + request.session_id, "create one with `twinrig consent new`");
+  }
+  std::string owner = "studio";
+  if (request.role == cs::kRoleSubject) owner = chain->state().subject_id;
+  if (request.role == cs::kRoleTechnician) {
+    owner = TechnicianOf(chain->records().back(), request.technician);
+  }
+  auto key = UnsealWith(catalog, request.role, owner, request.passphrase);
+  if (!key.ok()) return Fails(Why::kDenied, key.error());
+  auto rec = cs::SignNewest(catalog, request.session_id, request.role, *key);
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  if (request.role == cs::kRoleStudio) {
+    if (Status cp = cs::AuditCheckpoint(catalog, *key); !cp.ok()) {
+      return Fails(Why::kInternal, cp.error());
+    }
+  }
+  // The subject (and the studio) keep this: `twinrig audit verify --receipt` checks it later.
+  auto receipt = cs::AuditReceipt(catalog);
+  if (!receipt.ok()) return Fails(Why::kInternal, receipt.error());
+  return SignedRecord{*rec, *receipt};
+}
+
+Outcome<ReviewedTwin> ReviewTwin(store::Catalog& catalog, const ReviewRequest& request) {
+  const std::string& session = request.session_id;
+  auto chain = cs::Chain::ForSession(catalog, session);
+  if (!chain.ok()) return Fails(Why::kInternal, chain.error());
+  // Once only: a review waiting for the studio's countersignature counts too.
+  const auto& records = chain->records();
+  const bool reviewed = chain->state().twin != nullptr ||
+                        std::any_of(records.begin(), records.end(), [](const cs::StoredRecord& r) {
+                          return r.type == "twin_approval" || r.type == "twin_rejection";
+                        });
+  if (reviewed) return Fails(Why::kConflict, "the twin was already reviewed", session);
+  // The passphrase is checked before anything is written.
+  std::optional<cs::SecretKey> key;
+  if (request.subject_passphrase) {
+    auto unsealed = UnsealWith(catalog, cs::kRoleSubject, chain->state().subject_id,
+                               request.subject_passphrase);
+    if (!unsealed.ok()) return Fails(Why::kDenied, unsealed.error());
+    key = *unsealed;
+  }
+  auto rec = cs::ReviewTwin(catalog, session, request.approve, request.note);
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  ReviewedTwin out{*rec, 0};
+  if (!key) return out;
+  auto signed_rec = cs::SignNewest(catalog, session, std::string(cs::kRoleSubject), *key);
+  if (!signed_rec.ok()) return Fails(Why::kRefused, signed_rec.error());
+  out.record = *signed_rec;
+  if (!request.approve) {
+    // The person said no: the capture goes now. The rejection record already holds the hashes of
+    // what was shown; the studio's countersignature adds the destruction record.
+    auto removed = cs::RemoveSessionPlaintext(catalog.studio(), session);
+    if (!removed.ok()) return Fails(Why::kInternal, removed.error());
+    out.files_destroyed = *removed;
+  }
+  return out;
+}
+
+Outcome<Revocation> Revoke(store::Catalog& catalog, const RevokeRequest& request) {
+  const std::string& session = request.session_id;
+  auto chain = cs::Chain::ForSession(catalog, session);
+  if (!chain.ok()) return Fails(Why::kInternal, chain.error());
+  for (const auto& id : request.grant_ids) {
+    if (!chain->state().grants.contains(id)) {
+      return Fails(Why::kNotFound, "there is no grant " + id + " to revoke", "session " + session,
+                   "`twinrig consent status` lists the grants");
+    }
+  }
+  const std::string owner =
+      request.role == cs::kRoleSubject ? chain->state().subject_id : std::string("studio");
+  // Unseal first: a wrong passphrase must not leave an unsigned revocation behind.
+  auto key = UnsealWith(catalog, request.role, owner, request.passphrase);
+  if (!key.ok()) return Fails(Why::kDenied, key.error());
+  auto rec = cs::Revoke(catalog, session, request.grant_ids, request.erase, request.reason);
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  auto signed_rec = cs::SignNewest(catalog, session, request.role, *key);
+  if (!signed_rec.ok()) return Fails(Why::kRefused, signed_rec.error());
+  return Revocation{*signed_rec, chain->state().subject_id};
+}
+
+}  // namespace twinrig::usecases
