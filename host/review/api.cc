@@ -105,21 +105,6 @@ session::JournalState ReadJournal(const fs::path& file) {
 
 Result<store::Catalog> OpenCatalog(const fs::path& studio) { return store::Catalog::Open(studio); }
 
-// The owner of the technician signature a record expects: its witness.
-std::string WitnessOf(const cs::Chain& chain, const std::string& fallback) {
-  const auto& newest = chain.records().back();
-  std::string owner;
-  if (newest.body.contains("studio") && newest.body["studio"].is_object()) {
-    owner = newest.body["studio"].value("witness", "");
-  }
-  if (owner.empty()) owner = newest.body.value("technician", "");
-  if (owner.empty() && chain.state().consent != nullptr &&
-      chain.state().consent->body.contains("studio")) {
-    owner = chain.state().consent->body["studio"].value("witness", "");
-  }
-  return owner.empty() ? fallback : owner;
-}
-
 std::string Summary(const cs::StoredRecord& rec) {
   if (rec.type == "grant" || rec.type == "amendment") {
     std::string s;
@@ -769,7 +754,7 @@ ApiResponse Api::Seal(const std::string& session, const json& body) {
   auto chain = cs::Chain::ForSession(*catalog, session);
   if (!chain.ok()) return Fail(500, chain.error());
   if (chain->records().empty()) return Fail(409, "no consent record", session);
-  const std::string witness = WitnessOf(*chain, options_.technician);
+  const std::string witness = usecases::WitnessOf(*chain, options_.technician);
   auto tech_key =
       cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
   if (!tech_key.ok()) return Fail(403, tech_key.error());
@@ -793,65 +778,18 @@ ApiResponse Api::Seal(const std::string& session, const json& body) {
 }
 
 ApiResponse Api::Countersign(const std::string& session, const json& body) {
+  const std::string technician_pass = Str(body, "technician_passphrase");
+  const std::string studio_pass = Str(body, "studio_passphrase");
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto chain = cs::Chain::ForSession(*catalog, session);
-  if (!chain.ok()) return Fail(500, chain.error());
-  if (chain->records().empty()) return Fail(409, "nothing to sign", session);
-  const auto missing = chain->records().back().MissingRoles();
-  auto needs = [&](const char* role) {
-    return std::find(missing.begin(), missing.end(), role) != missing.end();
-  };
-  json signed_roles = json::array();
-  if (needs("subject")) {
-    return Fail(409, "the record waits for the subject's signature first", session,
-                "the model signs on their screen");
-  }
-  std::optional<cs::SecretKey> studio_key;
-  if (needs("technician")) {
-    const std::string witness = WitnessOf(*chain, options_.technician);
-    auto key =
-        cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
-    if (!key.ok()) return Fail(403, key.error());
-    auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleTechnician), *key);
-    if (!rec.ok()) return Refused(rec.error());
-    signed_roles.push_back("technician");
-  }
-  if (needs("studio")) {
-    auto key = cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
-    if (!key.ok()) return Fail(403, key.error());
-    auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *key);
-    if (!rec.ok()) return Refused(rec.error());
-    signed_roles.push_back("studio");
-    studio_key = *key;
-  }
-  if (signed_roles.empty()) return Fail(409, "nothing waits for a countersignature", session);
-  json out = {{"signed", signed_roles}};
-  if (studio_key) {
-    // A rejection the studio has countersigned is followed by the record of the destruction.
-    auto after = cs::Chain::ForSession(*catalog, session);
-    if (!after.ok()) return Fail(500, after.error());
-    const cs::EffectiveState& s = after->state();
-    if (s.twin != nullptr && !s.twin_approved && !s.destroyed && !s.pending) {
-      auto removed = cs::RemoveSessionPlaintext(options_.studio, session);
-      if (!removed.ok()) return Fail(500, removed.error());
-      auto rec = cs::AppendRecord(
-          *catalog, session, "destruction",
-          {{"destroyed_files",
-            {{"parts", json::array({"images", "twin", "reconstruction", "vault"})},
-             {"method", "removed from the station after the subject rejected the twin"}}},
-           {"plaintext_files_removed", *removed},
-           {"reason", "the subject rejected the twin"}});
-      if (!rec.ok()) return Refused(rec.error());
-      auto signed_rec =
-          cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *studio_key);
-      if (!signed_rec.ok()) return Refused(signed_rec.error());
-      out["destruction"] = signed_rec->record_id();
-    }
-    Status checkpoint = cs::AuditCheckpoint(*catalog, *studio_key);
-    if (!checkpoint.ok()) return Fail(500, checkpoint.error());
-  }
+  auto countersigned =
+      usecases::Countersign(*catalog, {session, options_.technician,
+                                       [&]() -> Result<std::string> { return technician_pass; },
+                                       [&]() -> Result<std::string> { return studio_pass; }});
+  if (!countersigned.ok()) return Fail(countersigned.failure());
+  json out = {{"signed", countersigned->roles}};
+  if (!countersigned->destruction.empty()) out["destruction"] = countersigned->destruction;
   return Json(200, out);
 }
 

@@ -75,16 +75,6 @@ Outcome<cs::Json> ConsentBody(store::Catalog& catalog, const ConsentRequest& req
   return *body;
 }
 
-// The technician's key owner a record expects: the one asked for, else the record's witness.
-std::string TechnicianOf(const cs::StoredRecord& newest, const std::string& asked) {
-  std::string owner = asked;
-  if (owner.empty() && newest.body.contains("studio")) {
-    owner = newest.body["studio"].value("witness", "");
-  }
-  if (owner.empty()) owner = newest.body.value("technician", "");
-  return owner;
-}
-
 Result<cs::SecretKey> UnsealWith(store::Catalog& catalog, std::string_view role,
                                  const std::string& owner, const PassphraseSource& passphrase) {
   TWINRIG_ASSIGN_OR_RETURN(const std::string pass, passphrase());
@@ -128,6 +118,20 @@ Outcome<OpenedConsent> OpenConsent(store::Catalog& catalog, const ConsentRequest
   return opened;
 }
 
+std::string WitnessOf(const cs::Chain& chain, const std::string& fallback) {
+  const auto& newest = chain.records().back();
+  std::string owner;
+  if (newest.body.contains("studio") && newest.body["studio"].is_object()) {
+    owner = newest.body["studio"].value("witness", "");
+  }
+  if (owner.empty()) owner = newest.body.value("technician", "");
+  if (owner.empty() && chain.state().consent != nullptr &&
+      chain.state().consent->body.contains("studio")) {
+    owner = chain.state().consent->body["studio"].value("witness", "");
+  }
+  return owner.empty() ? fallback : owner;
+}
+
 bool NewestWaitsFor(const cs::Chain& chain, const std::string& role) {
   if (chain.records().empty()) return false;
   const auto missing = chain.records().back().MissingRoles();
@@ -144,7 +148,7 @@ Outcome<SignedRecord> Sign(store::Catalog& catalog, const SignRequest& request) 
   std::string owner = "studio";
   if (request.role == cs::kRoleSubject) owner = chain->state().subject_id;
   if (request.role == cs::kRoleTechnician) {
-    owner = TechnicianOf(chain->records().back(), request.technician);
+    owner = request.technician.empty() ? WitnessOf(*chain, "") : request.technician;
   }
   auto key = UnsealWith(catalog, request.role, owner, request.passphrase);
   if (!key.ok()) return Fails(Why::kDenied, key.error());
@@ -217,6 +221,78 @@ Outcome<Revocation> Revoke(store::Catalog& catalog, const RevokeRequest& request
   auto signed_rec = cs::SignNewest(catalog, session, request.role, *key);
   if (!signed_rec.ok()) return Fails(Why::kRefused, signed_rec.error());
   return Revocation{*signed_rec, chain->state().subject_id};
+}
+
+namespace {
+
+// Signs the newest record as `role` with the key of `owner`, unsealed by `passphrase`.
+Outcome<cs::SecretKey> SignNewestAs(store::Catalog& catalog, const std::string& session,
+                                    const std::string& role, const std::string& owner,
+                                    const PassphraseSource& passphrase) {
+  auto key = UnsealWith(catalog, role, owner, passphrase);
+  if (!key.ok()) return Fails(Why::kDenied, key.error());
+  auto rec = cs::SignNewest(catalog, session, role, *key);
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  return *key;
+}
+
+// After the studio countersigned a rejection: the capture goes, and a signed record says so.
+Outcome<std::string> RecordDestruction(store::Catalog& catalog, const std::string& session,
+                                       const cs::SecretKey& studio_key) {
+  auto removed = cs::RemoveSessionPlaintext(catalog.studio(), session);
+  if (!removed.ok()) return Fails(Why::kInternal, removed.error());
+  auto rec = cs::AppendRecord(
+      catalog, session, "destruction",
+      {{"destroyed_files",
+        {{"parts", cs::Json::array({"images", "twin", "reconstruction", "vault"})},
+         {"method", "removed from the station after the subject rejected the twin"}}},
+       {"plaintext_files_removed", *removed},
+       {"reason", "the subject rejected the twin"}});
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  auto signed_rec = cs::SignNewest(catalog, session, std::string(cs::kRoleStudio), studio_key);
+  if (!signed_rec.ok()) return Fails(Why::kRefused, signed_rec.error());
+  return signed_rec->record_id();
+}
+
+}  // namespace
+
+Outcome<Countersigned> Countersign(store::Catalog& catalog, const CountersignRequest& request) {
+  const std::string& session = request.session_id;
+  auto chain = cs::Chain::ForSession(catalog, session);
+  if (!chain.ok()) return Fails(Why::kInternal, chain.error());
+  if (chain->records().empty()) return Fails(Why::kConflict, "nothing to sign", session);
+  if (NewestWaitsFor(*chain, "subject")) {
+    return Fails(Why::kConflict, "the record waits for the subject's signature first", session,
+                 "the model signs on their screen");
+  }
+  Countersigned out;
+  if (NewestWaitsFor(*chain, "technician")) {
+    auto witness =
+        SignNewestAs(catalog, session, std::string(cs::kRoleTechnician),
+                     WitnessOf(*chain, request.technician), request.technician_passphrase);
+    if (!witness.ok()) return witness.failure();
+    out.roles.emplace_back("technician");
+  }
+  if (!NewestWaitsFor(*chain, "studio")) {
+    if (out.roles.empty())
+      return Fails(Why::kConflict, "nothing waits for a countersignature", session);
+    return out;
+  }
+  TWINRIG_ASSIGN_OR_FAIL(const cs::SecretKey studio_key,
+                         SignNewestAs(catalog, session, std::string(cs::kRoleStudio), "studio",
+                                      request.studio_passphrase));
+  out.roles.emplace_back("studio");
+  // A rejection the studio has countersigned is followed by the record of the destruction.
+  auto after = cs::Chain::ForSession(catalog, session);
+  if (!after.ok()) return Fails(Why::kInternal, after.error());
+  const cs::EffectiveState& s = after->state();
+  if (s.twin != nullptr && !s.twin_approved && !s.destroyed && !s.pending) {
+    TWINRIG_ASSIGN_OR_FAIL(out.destruction, RecordDestruction(catalog, session, studio_key));
+  }
+  if (Status checkpoint = cs::AuditCheckpoint(catalog, studio_key); !checkpoint.ok()) {
+    return Fails(Why::kInternal, checkpoint.error());
+  }
+  return out;
 }
 
 }  // namespace twinrig::usecases

@@ -98,6 +98,26 @@ struct Revocation {
 // Withdraws consent (some grants, or all), signed at once: a wrong passphrase writes nothing.
 Outcome<Revocation> Revoke(store::Catalog& catalog, const RevokeRequest& request);
 
+struct CountersignRequest {
+  std::string session_id;
+  std::string technician;  // the witness when the records name none (the station's technician)
+  PassphraseSource technician_passphrase;
+  PassphraseSource studio_passphrase;
+};
+
+struct Countersigned {
+  std::vector<std::string> roles;  // technician, studio: the signatures added
+  std::string destruction;         // the destruction record's id, when a rejection was closed
+};
+
+// The studio's side of the newest record, after the subject: the witness and the studio sign what
+// waits for them; a rejection the studio countersigns is followed by the signed record of the
+// destruction of the capture; the studio's signature writes an audit checkpoint.
+Outcome<Countersigned> Countersign(store::Catalog& catalog, const CountersignRequest& request);
+
+// The technician who witnessed the newest record (or the consent), else `fallback`.
+std::string WitnessOf(const consent::Chain& chain, const std::string& fallback);
+
 // Whether the newest record of the chain still waits for `role`'s signature.
 bool NewestWaitsFor(const consent::Chain& chain, const std::string& role);
 
