@@ -7,18 +7,18 @@
 #include <iostream>
 #include <thread>
 
+#include "app/command.h"
 #include "calibration/board.h"
 #include "calibration/calibrate.h"
 #include "calibration/report.h"
 #include "calibration/rig_calibration.h"
 #include "calibration/solver.h"
-#include "app/command.h"
-#include "store/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "host/session/studio_capture.h"
 #include "sim/layout/layout.h"
 #include "sim/studio/studio.h"
+#include "store/catalog.h"
 
 namespace twinrig::app {
 namespace {

@@ -11,12 +11,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "consent/gates.h"
 #include "app/command.h"
 #include "app/farm_commands.h"
-#include "store/catalog.h"
+#include "consent/gates.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
+#include "store/catalog.h"
 #include "util/clock.h"
 #include "util/files.h"
 

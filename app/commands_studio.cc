@@ -17,8 +17,8 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     }
     const auto& report = catalog->report();
     std::cout << "studio   " << std::filesystem::absolute(global.studio).string() << "\n"
-              << "catalog  " << store::Catalog::DatabasePath(global.studio).string()
-              << ", schema " << report.version;
+              << "catalog  " << store::Catalog::DatabasePath(global.studio).string() << ", schema "
+              << report.version;
     if (report.created) std::cout << " (created)";
     if (!report.backup.empty()) {
       std::cout << " (migrated from " << report.found_version << "; old copy at "

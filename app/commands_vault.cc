@@ -3,9 +3,9 @@
 #include <iostream>
 #include <memory>
 
-#include "consent/vault.h"
 #include "app/command.h"
 #include "app/passphrase.h"
+#include "consent/vault.h"
 #include "store/catalog.h"
 
 namespace twinrig::app {

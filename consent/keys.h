@@ -64,9 +64,8 @@ std::filesystem::path KeyFilePath(const std::filesystem::path& studio, std::stri
 
 // Creates a key pair, seals the private half under `passphrase`, writes the key file (0600) and
 // registers the public key. Refuses when the owner already has a key file.
-Result<KeyInfo> CreateKey(store::Catalog& catalog, std::string_view role,
-                          const std::string& owner, const std::string& passphrase,
-                          KdfStrength strength);
+Result<KeyInfo> CreateKey(store::Catalog& catalog, std::string_view role, const std::string& owner,
+                          const std::string& passphrase, KdfStrength strength);
 // Unseals a private key; checks that it matches the public key registered for it.
 Result<SecretKey> UnsealKey(store::Catalog& catalog, std::string_view role,
                             const std::string& owner, const std::string& passphrase);

@@ -14,12 +14,12 @@
 #include <thread>
 
 #include "host/camera/camera_worker.h"
-#include "store/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
 #include "sim/camera/camera_farm.h"
 #include "sim/layout/layout.h"
+#include "store/catalog.h"
 #include "util/files.h"
 #include "util/logging.h"
 #include "util/options.h"

@@ -16,11 +16,11 @@
 #include <thread>
 
 #include "bench/harness/harness.h"
-#include "store/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "sim/layout/layout.h"
 #include "sim/studio/studio.h"
+#include "store/catalog.h"
 #include "util/files.h"
 #include "util/subprocess.h"
 

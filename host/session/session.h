@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "store/catalog.h"
 #include "host/session/journal.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace twinrig::session {

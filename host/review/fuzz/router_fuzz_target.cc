@@ -8,10 +8,10 @@
 #include <fstream>
 #include <memory>
 
-#include "store/catalog.h"
 #include "host/review/api.h"
 #include "host/review/jobs.h"
 #include "host/review/router.h"
+#include "store/catalog.h"
 #include "util/check.h"
 
 namespace twinrig::review::fuzz {

@@ -20,8 +20,8 @@
 #include <sstream>
 #include <thread>
 
-#include "store/catalog.h"
 #include "host/review/server.h"
+#include "store/catalog.h"
 #include "tests/test_support.h"
 
 namespace twinrig::review::testing {

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "store/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "sim/camera/camera_farm.h"
 #include "sim/layout/layout.h"
+#include "store/catalog.h"
 #include "tests/test_support.h"
 
 namespace twinrig::session::testing_support {
