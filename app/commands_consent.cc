@@ -397,8 +397,7 @@ void AddConsentGrants(CLI::App* consent, const GlobalOptions& global, int& exit_
         if (!json.ok()) return json.error();
         cs::Json list = *json;
         if (list.is_object() && list.contains("grants")) list = list["grants"];
-        if (list.is_object()) list = cs::Json::array({list});
-        auto rec = cs::AddGrants(catalog, opts->session, record_type, list);
+        auto rec = usecases::ProposeGrants(catalog, opts->session, record_type, list);
         if (!rec.ok()) return rec.error();
         PrintRecord(*rec);
         return OkStatus();

@@ -7,7 +7,6 @@
 #include <regex>
 #include <set>
 #include <thread>
-#include <tuple>
 
 #include "consent/audit.h"
 #include "util/file_lock.h"
@@ -446,13 +445,13 @@ Result<Chain> Chain::ForSession(store::Catalog& catalog, const std::string& sess
   // The catalog lists every record ever appended: one it lists that the folder lacks was removed,
   // even when the head was replaced by an older one.
   TWINRIG_ASSIGN_OR_RETURN(const auto listed, catalog.ConsentRecordsOfSession(session_id));
-  std::vector<std::tuple<int, std::string, std::string>> rows;
-  for (const auto& row : listed) rows.emplace_back(row.seq, row.record_type, row.sha256);
   auto chain = Load(SessionConsentDir(catalog.studio(), session_id), *keys);
   if (chain.ok()) {
     const auto& records = chain->records();
-    for (const auto& [seq, type, sha256] : rows) {
-      const std::string name = SeqName(seq, type);
+    for (const store::ConsentRecordRow& row : listed) {
+      const int seq = row.seq;
+      const std::string& sha256 = row.sha256;
+      const std::string name = SeqName(seq, row.record_type);
       if (seq > static_cast<int>(records.size())) {
         return MakeError("the chain was truncated: record " + name +
                              " is in the catalog but was removed from the folder",

@@ -794,14 +794,12 @@ ApiResponse Api::Countersign(const std::string& session, const json& body) {
 }
 
 ApiResponse Api::ProposeGrants(const std::string& session, const json& body) {
-  json list = body.contains("grants") ? body["grants"] : json();
-  if (!list.is_array() && !list.is_object()) return Fail(400, "grants: a grant or a list", session);
-  if (list.is_object()) list = json::array({list});
+  const json list = body.contains("grants") ? body["grants"] : json();
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto rec = cs::AddGrants(*catalog, session, "grant", list);
-  if (!rec.ok()) return Refused(rec.error());
+  auto rec = usecases::ProposeGrants(*catalog, session, "grant", list);
+  if (!rec.ok()) return Fail(rec.failure());
   return Json(200, {{"record", rec->record_id()}, {"missing", rec->MissingRoles()}});
 }
 

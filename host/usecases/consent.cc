@@ -118,6 +118,17 @@ Outcome<OpenedConsent> OpenConsent(store::Catalog& catalog, const ConsentRequest
   return opened;
 }
 
+Outcome<cs::StoredRecord> ProposeGrants(store::Catalog& catalog, const std::string& session_id,
+                                        const std::string& type, const cs::Json& grants) {
+  if (!grants.is_array() && !grants.is_object()) {
+    return Fails(Why::kBadRequest, "grants: a grant or a list", session_id);
+  }
+  const cs::Json list = grants.is_object() ? cs::Json::array({grants}) : grants;
+  auto rec = cs::AddGrants(catalog, session_id, type, list);
+  if (!rec.ok()) return Fails(Why::kRefused, rec.error());
+  return *rec;
+}
+
 std::string WitnessOf(const cs::Chain& chain, const std::string& fallback) {
   const auto& newest = chain.records().back();
   std::string owner;

@@ -115,6 +115,11 @@ struct Countersigned {
 // destruction of the capture; the studio's signature writes an audit checkpoint.
 Outcome<Countersigned> Countersign(store::Catalog& catalog, const CountersignRequest& request);
 
+// Licenses the twin (type "grant") or changes existing grants ("amendment"): `grants` is one grant
+// or a list; the record then waits for the subject's signature.
+Outcome<consent::StoredRecord> ProposeGrants(store::Catalog& catalog, const std::string& session_id,
+                                             const std::string& type, const consent::Json& grants);
+
 // The technician who witnessed the newest record (or the consent), else `fallback`.
 std::string WitnessOf(const consent::Chain& chain, const std::string& fallback);
 
