@@ -13,13 +13,13 @@
 #include "calibration/report.h"
 #include "calibration/rig_calibration.h"
 #include "calibration/solver.h"
-#include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "host/session/studio_capture.h"
 #include "host/studio/rig_file.h"
 #include "host/studio/studio_paths.h"
 #include "sim/studio/studio.h"
+#include "store/catalog.h"
 
 namespace twinrig::app {
 namespace {
@@ -193,7 +193,7 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
 // (the virtual studio's scripted poses, or the technician), then the solve from its images.
 void CaptureAndSolve(const GlobalOptions& global, const CalibrateArgs& args,
                      const calibration::BoardSpec& board, int& exit_code) {
-  auto catalog = catalog::Catalog::Open(global.studio);
+  auto catalog = store::Catalog::Open(global.studio);
   if (!catalog.ok()) return Fail(catalog.error(), exit_code);
   auto resolved = session::ResolveRig(global.studio, args.rig);
   if (!resolved.ok()) return Fail(resolved.error(), exit_code);

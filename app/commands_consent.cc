@@ -4,14 +4,16 @@
 #include <iostream>
 #include <optional>
 
+#include "app/command.h"
+#include "app/passphrase.h"
 #include "consent/audit.h"
 #include "consent/gates.h"
 #include "consent/keys.h"
 #include "consent/records.h"
 #include "consent/status.h"
-#include "app/command.h"
-#include "app/passphrase.h"
-#include "host/catalog/catalog.h"
+#include "host/usecases/consent.h"
+#include "host/usecases/studio.h"
+#include "store/catalog.h"
 #include "util/files.h"
 
 namespace twinrig::app {
@@ -27,7 +29,7 @@ int Fail(const Error& error) {
 // Runs `body` with the opened catalog; errors become exit code 1 with the three-part message.
 template <typename Body>
 void WithCatalog(const GlobalOptions& global, int& exit_code, Body&& body) {
-  auto catalog = catalog::Catalog::Open(global.studio);
+  auto catalog = store::Catalog::Open(global.studio);
   if (!catalog.ok()) {
     exit_code = Fail(catalog.error());
     return;
@@ -55,40 +57,15 @@ void PrintRecord(const cs::StoredRecord& rec) {
   if (!complete) std::cout << "awaiting " << missing << "\n";
 }
 
-// Appends a record and, when passphrases are given, signs it right away as those roles.
-struct SignNow {
-  std::string role;
-  std::string passphrase_file;
-};
-
-Status SignAs(catalog::Catalog& catalog, const std::string& session, const std::string& role,
+// Signs the session's newest record as `role` and prints it with the audit receipt.
+Status SignAs(store::Catalog& catalog, const std::string& session, const std::string& role,
               const std::string& technician, const std::string& passphrase_file) {
-  auto chain = cs::Chain::ForSession(catalog, session);
-  if (!chain.ok()) return chain.error();
-  if (chain->records().empty()) {
-    return MakeError("the session has no consent record", "session " + session,
-                     "create one with `twinrig consent new`");
-  }
-  const cs::StoredRecord& newest = chain->records().back();
-  std::string owner = "studio";
-  if (role == cs::kRoleSubject) owner = chain->state().subject_id;
-  if (role == cs::kRoleTechnician) {
-    owner = technician;
-    if (owner.empty() && newest.body.contains("studio")) {
-      owner = newest.body["studio"].value("witness", "");
-    }
-    if (owner.empty()) owner = newest.body.value("technician", "");
-  }
-  auto key = Unseal(catalog, role, owner, passphrase_file);
-  if (!key.ok()) return key.error();
-  auto rec = cs::SignNewest(catalog, session, role, *key);
-  if (!rec.ok()) return rec.error();
-  PrintRecord(*rec);
-  if (role == cs::kRoleStudio) TWINRIG_RETURN_IF_ERROR(cs::AuditCheckpoint(catalog, *key));
-  // The subject (and the studio) keep this: `twinrig audit verify --receipt` checks it later.
-  auto receipt = cs::AuditReceipt(catalog);
-  if (!receipt.ok()) return receipt.error();
-  std::cout << "receipt " << *receipt << "\n";
+  auto signed_rec = usecases::Sign(
+      catalog, {session, role, technician,
+                [&] { return Passphrase(passphrase_file, std::string(role) + " key"); }});
+  if (!signed_rec.ok()) return signed_rec.error();
+  PrintRecord(signed_rec->record);
+  std::cout << "receipt " << signed_rec->receipt << "\n";
   return OkStatus();
 }
 
@@ -109,7 +86,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   init->add_option("--name", opts->name, "the studio's legal name, written into records");
   init->add_option("--kdf", opts->kdf, "Argon2id cost: moderate (default) or interactive");
   init->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto strength = cs::ParseKdfStrength(opts->kdf);
       if (!strength.ok()) return strength.error();
       auto pass = Passphrase(opts->passphrase_file, "studio key");
@@ -132,7 +109,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       "retire", "retire a key: records made after now with its signature do not verify");
   retire->add_option("kid", opts->id, "the key id (`twinrig keys export` lists them)")->required();
   retire->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       TWINRIG_RETURN_IF_ERROR(cs::RetireKey(catalog, opts->id));
       std::cout << "retired " << opts->id << "\n";
       return OkStatus();
@@ -146,7 +123,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->required();
   tech->add_option("--kdf", opts->kdf, "Argon2id cost: moderate (default) or interactive");
   tech->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto strength = cs::ParseKdfStrength(opts->kdf);
       if (!strength.ok()) return strength.error();
       auto pass = Passphrase(opts->passphrase_file, "technician key");
@@ -162,7 +139,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
 
   keys->add_subcommand("list", "list the public keys the studio knows")
       ->callback([&global, &exit_code] {
-        WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+        WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
           auto ring = cs::KeyRing::FromCatalog(catalog);
           if (!ring.ok()) return ring.error();
           for (const auto& k : ring->keys()) {
@@ -176,7 +153,7 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* exp = keys->add_subcommand("export", "write the public key ring for offline verifiers");
   exp->add_option("--out", opts->out, "key-ring JSON file")->transform(UserPath())->required();
   exp->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto ring = cs::KeyRing::FromCatalog(catalog);
       if (!ring.ok()) return ring.error();
       TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(opts->out, ring->ToJson().dump(2) + "\n"));
@@ -198,40 +175,18 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   add->add_option("--name", opts->name, "the subject's name (kept in the catalog only)")
       ->required();
   add->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
-      std::string id;
-      Status status = catalog::InTransaction(catalog.db(), [&]() -> Status {
-        auto n = catalog.db().QueryInt(
-            "SELECT COALESCE(MAX(CAST(substr(id, 5) AS INTEGER)), 0) + 1 FROM subjects "
-            "WHERE id LIKE 'SUB-%'");
-        if (!n.ok()) return n.error();
-        char buf[16];
-        std::snprintf(buf, sizeof(buf), "SUB-%06lld", static_cast<long long>(*n));
-        id = buf;
-        auto stmt = catalog.db().Prepare("INSERT INTO subjects (id, name) VALUES (?, ?)");
-        if (!stmt.ok()) return stmt.error();
-        stmt->Bind(1, id).Bind(2, opts->name);
-        return stmt->Run();
-      });
-      if (!status.ok()) return status;
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+      TWINRIG_ASSIGN_OR_RETURN(const std::string id, usecases::AddSubject(catalog, opts->name));
       std::cout << id << "\n";
       return OkStatus();
     });
   });
 
   subject->add_subcommand("list", "id, key id, name")->callback([&global, &exit_code] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
-      auto stmt = catalog.db().Prepare(
-          "SELECT s.id, COALESCE((SELECT kid FROM public_keys k WHERE k.role = 'subject' AND "
-          "k.owner = s.id ORDER BY k.rowid DESC LIMIT 1), '-'), s.name FROM subjects s ORDER BY "
-          "s.id");
-      if (!stmt.ok()) return stmt.error();
-      for (;;) {
-        auto row = stmt->Step();
-        if (!row.ok()) return row.error();
-        if (!*row) break;
-        std::cout << stmt->ColumnText(0) << " " << stmt->ColumnText(1) << " " << stmt->ColumnText(2)
-                  << "\n";
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+      TWINRIG_ASSIGN_OR_RETURN(const auto subjects, usecases::ListSubjects(catalog));
+      for (const auto& s : subjects) {
+        std::cout << s.id << " " << (s.key_id.empty() ? "-" : s.key_id) << " " << s.name << "\n";
       }
       return OkStatus();
     });
@@ -245,7 +200,7 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->required();
   erase->add_option("--reason", opts->reason, "why (written into the destruction record)");
   erase->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
       if (!key.ok()) return key.error();
       auto sessions = cs::EraseSubject(catalog, opts->id, *key, opts->reason);
@@ -268,7 +223,7 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         ->transform(UserPath())
         ->required();
     cmd->callback([&global, &exit_code, opts, encrypt] {
-      WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
         auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
         if (!key.ok()) return key.error();
         auto dek = encrypt ? cs::LoadOrCreateDataKey(catalog.studio(), opts->id, *key)
@@ -281,20 +236,22 @@ void AddSubject(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   }
 }
 
-void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
-  auto* consent = parent.add_subcommand("consent", "signed consent records, grants, verification");
-  consent->require_subcommand(1);
-  struct Opts {
-    std::string subject, session, technician, text, text_version,
-        language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
-        passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
-        licensee, from, to, out;
-    int valid_hours = 24;
-    std::vector<std::string> grant_ids, pins;
-    bool erase = false, no_check = false, json = false;
-  };
-  auto opts = std::make_shared<Opts>();
+namespace {
 
+// What the `consent` subcommands read from their flags (one set, shared by the subcommands).
+struct ConsentOpts {
+  std::string subject, session, technician, text, text_version,
+      language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
+      passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
+      licensee, from, to, out;
+  int valid_hours = 24;
+  std::vector<std::string> grant_ids, pins;
+  bool erase = false, no_check = false, json = false;
+};
+using Opts = std::shared_ptr<ConsentOpts>;
+
+void AddConsentNew(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                   const Opts& opts) {
   auto* create = consent->add_subcommand(
       "new", "write a consent record for a session (before capture); then sign it");
   create->add_option("--subject", opts->subject, "subject id")->required();
@@ -318,61 +275,36 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath());
   create->add_option("--kdf", opts->kdf, "Argon2id cost for a new subject key");
   create->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
-      auto text = ReadFileBytes(opts->text);
-      if (!text.ok()) return text.error();
-      auto terms = ReadJsonFile(opts->terms);
-      if (!terms.ok()) return terms.error();
-      TWINRIG_RETURN_IF_ERROR(cs::CheckOwnerId(opts->subject, "subject"));
-      auto known = catalog.db().Prepare("SELECT 1 FROM subjects WHERE id = ?");
-      if (!known.ok()) return known.error();
-      known->Bind(1, opts->subject);
-      auto found = known->Step();
-      if (!found.ok()) return found.error();
-      if (!*found) {
-        return MakeError("unknown subject " + opts->subject, "",
-                         "register them with `twinrig subject add --name …`");
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+      TWINRIG_ASSIGN_OR_RETURN(const auto text, ReadFileBytes(opts->text));
+      TWINRIG_ASSIGN_OR_RETURN(auto terms, ReadJsonFile(opts->terms));
+      usecases::ConsentRequest request;
+      request.subject_id = opts->subject;
+      request.session_id = opts->session;
+      request.technician = opts->technician;
+      request.text.assign(text.begin(), text.end());
+      request.text_version = opts->text_version;
+      request.language = opts->language;
+      request.notice_given_at = opts->notice;
+      request.terms = std::move(terms);
+      request.kdf = opts->kdf;
+      request.subject_passphrase = [&] {
+        return Passphrase(opts->subject_passphrase_file,
+                          "subject's new key (--subject-passphrase-file)");
+      };
+      auto opened = usecases::OpenConsent(catalog, request);
+      if (!opened.ok()) return opened.error();
+      if (opened->new_subject_key) {
+        std::cout << "subject_key " << opened->new_subject_key->kid << "\n";
       }
-      auto ring = cs::KeyRing::FromCatalog(catalog);
-      if (!ring.ok()) return ring.error();
-      cs::KeyInfo subject_key;
-      if (const cs::KeyInfo* k = ring->FindOwner(cs::kRoleSubject, opts->subject); k != nullptr) {
-        subject_key = *k;
-      } else {
-        auto strength = cs::ParseKdfStrength(opts->kdf);
-        if (!strength.ok()) return strength.error();
-        auto pass = Passphrase(opts->subject_passphrase_file,
-                               "subject's new key (--subject-passphrase-file)");
-        if (!pass.ok()) return pass.error();
-        auto created = cs::CreateKey(catalog, cs::kRoleSubject, opts->subject, *pass, *strength);
-        if (!created.ok()) return created.error();
-        subject_key = *created;
-        std::cout << "subject_key " << subject_key.kid << "\n";
-      }
-      if (ring->FindOwner(cs::kRoleTechnician, opts->technician) == nullptr) {
-        return MakeError("unknown technician " + opts->technician, "",
-                         "create their key with `twinrig keys add-technician`");
-      }
-      auto studio_name = catalog.StudioName();
-      if (!studio_name.ok()) return studio_name.error();
-      cs::ConsentInput input;
-      input.subject_id = opts->subject;
-      input.session_id = opts->session;
-      input.technician = opts->technician;
-      input.text_sha256 = Sha256Hex(*text);
-      input.text_version = opts->text_version;
-      input.language = opts->language;
-      input.notice_given_at = opts->notice;
-      input.terms = *terms;
-      auto body = cs::BuildConsentBody(input, subject_key, *studio_name);
-      if (!body.ok()) return body.error();
-      auto rec = cs::AppendRecord(catalog, opts->session, "consent", *body);
-      if (!rec.ok()) return rec.error();
-      PrintRecord(*rec);
+      PrintRecord(opened->record);
       return OkStatus();
     });
   });
+}
 
+void AddConsentSign(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                    const Opts& opts) {
   auto* sign = consent->add_subcommand("sign", "sign the session's newest record as a role");
   sign->add_option("--session", opts->session, "session id")->required();
   sign->add_option("--role", opts->role, "subject, technician or studio")
@@ -383,23 +315,29 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath())
       ->required();
   sign->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       return SignAs(catalog, opts->session, opts->role, opts->technician, opts->passphrase_file);
     });
   });
+}
 
+void AddConsentCheckCapture(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                            const Opts& opts) {
   auto* check = consent->add_subcommand(
       "check-capture", "the capture gate: exit 0 when the session may be captured");
   check->add_option("--subject", opts->subject, "subject id")->required();
   check->add_option("--session", opts->session, "session id")->required();
   check->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       TWINRIG_RETURN_IF_ERROR(cs::CheckCaptureAllowed(catalog, opts->subject, opts->session));
       std::cout << "capture allowed\n";
       return OkStatus();
     });
   });
+}
 
+void AddConsentSeal(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                    const Opts& opts) {
   auto* seal = consent->add_subcommand(
       "seal", "seal the captured files (manifest of path, size, SHA-256); then sign");
   seal->add_option("--session", opts->session, "session id")->required();
@@ -409,7 +347,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->required();
   seal->add_flag("--no-check", opts->no_check, "do not re-hash the files in the session folder");
   seal->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto manifest = ReadFileText(opts->manifest);
       if (!manifest.ok()) return manifest.error();
       auto rec = cs::SealCapture(
@@ -420,7 +358,10 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       return OkStatus();
     });
   });
+}
 
+void AddConsentReview(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                      const Opts& opts) {
   for (const bool approve : {true, false}) {
     auto* review = consent->add_subcommand(
         approve ? "approve" : "reject",
@@ -429,15 +370,18 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     review->add_option("--session", opts->session, "session id")->required();
     review->add_option("--note", opts->note, "the subject's words");
     review->callback([&global, &exit_code, opts, approve] {
-      WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
-        auto rec = cs::ReviewTwin(catalog, opts->session, approve, opts->note);
-        if (!rec.ok()) return rec.error();
-        PrintRecord(*rec);
+      WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+        auto reviewed = usecases::ReviewTwin(catalog, {opts->session, approve, opts->note, {}});
+        if (!reviewed.ok()) return reviewed.error();
+        PrintRecord(reviewed->record);
         return OkStatus();
       });
     });
   }
+}
 
+void AddConsentGrants(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                      const Opts& opts) {
   for (const char* type : {"grant", "amend"}) {
     const std::string record_type = std::string(type) == "grant" ? "grant" : "amendment";
     auto* cmd = consent->add_subcommand(
@@ -448,20 +392,22 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         ->transform(UserPath())
         ->required();
     cmd->callback([&global, &exit_code, opts, record_type] {
-      WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+      WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
         auto json = ReadJsonFile(opts->grants);
         if (!json.ok()) return json.error();
         cs::Json list = *json;
         if (list.is_object() && list.contains("grants")) list = list["grants"];
-        if (list.is_object()) list = cs::Json::array({list});
-        auto rec = cs::AddGrants(catalog, opts->session, record_type, list);
+        auto rec = usecases::ProposeGrants(catalog, opts->session, record_type, list);
         if (!rec.ok()) return rec.error();
         PrintRecord(*rec);
         return OkStatus();
       });
     });
   }
+}
 
+void AddConsentRevoke(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                      const Opts& opts) {
   auto* revoke = consent->add_subcommand(
       "revoke", "withdraw consent (some grants, or all); signed at once by the subject");
   revoke->add_option("--session", opts->session, "session id")->required();
@@ -477,27 +423,24 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath())
       ->required();
   revoke->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       const std::string role = opts->role.empty() ? "subject" : opts->role;
-      auto chain = cs::Chain::ForSession(catalog, opts->session);
-      if (!chain.ok()) return chain.error();
-      const std::string owner = role == "subject" ? chain->state().subject_id : "studio";
-      // Unseal first: a wrong passphrase must not leave an unsigned revocation behind.
-      auto key = Unseal(catalog, role, owner, opts->passphrase_file);
-      if (!key.ok()) return key.error();
-      auto rec = cs::Revoke(catalog, opts->session, opts->grant_ids, opts->erase, opts->reason);
-      if (!rec.ok()) return rec.error();
-      auto signed_rec = cs::SignNewest(catalog, opts->session, role, *key);
-      if (!signed_rec.ok()) return signed_rec.error();
-      PrintRecord(*signed_rec);
+      auto revoked = usecases::Revoke(
+          catalog, {opts->session, opts->grant_ids, opts->erase, opts->reason, role,
+                    [&] { return Passphrase(opts->passphrase_file, role + " key"); }});
+      if (!revoked.ok()) return revoked.error();
+      PrintRecord(revoked->record);
       if (opts->erase) {
-        std::cout << "next run `twinrig subject erase " << chain->state().subject_id
+        std::cout << "next run `twinrig subject erase " << revoked->subject_id
                   << "` to crypto-shred the data\n";
       }
       return OkStatus();
     });
   });
+}
 
+void AddConsentVerify(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                      const Opts& opts) {
   auto* verify = consent->add_subcommand(
       "verify", "verify a session's chain, or offline a folder of records with a key ring");
   verify->add_option("--session", opts->session, "session id in this studio");
@@ -510,7 +453,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                      "key ring is refused");
   verify->add_flag("--json", opts->json, "print JSON");
   verify->callback([&global, &exit_code, opts] {
-    auto run = [&](std::optional<catalog::Catalog*> catalog) -> Status {
+    auto run = [&](std::optional<store::Catalog*> catalog) -> Status {
       Result<cs::Chain> chain = MakeError("no chain");
       if (catalog.has_value()) {
         chain = cs::Chain::ForSession(**catalog, opts->session);
@@ -580,9 +523,12 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       return;
     }
     WithCatalog(global, exit_code,
-                [&](catalog::Catalog& catalog) -> Status { return run(&catalog); });
+                [&](store::Catalog& catalog) -> Status { return run(&catalog); });
   });
+}
 
+void AddConsentStatus(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                      const Opts& opts) {
   auto* status = consent->add_subcommand(
       "status",
       "what the chain allows now (--session); the signed status list for licensees (--export); "
@@ -620,7 +566,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       exit_code = 0;
       return;
     }
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       if (!opts->out.empty()) {
         auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
         if (!key.ok()) return key.error();
@@ -665,14 +611,17 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       return OkStatus();
     });
   });
+}
 
+void AddConsentUsage(CLI::App* consent, const GlobalOptions& global, int& exit_code,
+                     const Opts& opts) {
   auto* usage = consent->add_subcommand("usage", "exports per licensee and grant, with amounts");
   usage->add_option("--licensee", opts->licensee, "one licensee (default all)");
   usage->add_option("--from", opts->from, "from this date/time (inclusive, RFC 3339 prefix)");
   usage->add_option("--to", opts->to, "to this date/time (exclusive)");
   usage->add_flag("--json", opts->json, "print JSON");
   usage->callback([&global, &exit_code, opts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto lines = cs::UsageReport(catalog, opts->licensee, opts->from, opts->to);
       if (!lines.ok()) return lines.error();
       cs::Json out = cs::Json::array();
@@ -696,6 +645,24 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       return OkStatus();
     });
   });
+}
+
+}  // namespace
+
+void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
+  auto* consent = parent.add_subcommand("consent", "signed consent records, grants, verification");
+  consent->require_subcommand(1);
+  auto opts = std::make_shared<ConsentOpts>();
+  AddConsentNew(consent, global, exit_code, opts);
+  AddConsentSign(consent, global, exit_code, opts);
+  AddConsentCheckCapture(consent, global, exit_code, opts);
+  AddConsentSeal(consent, global, exit_code, opts);
+  AddConsentReview(consent, global, exit_code, opts);
+  AddConsentGrants(consent, global, exit_code, opts);
+  AddConsentRevoke(consent, global, exit_code, opts);
+  AddConsentVerify(consent, global, exit_code, opts);
+  AddConsentStatus(consent, global, exit_code, opts);
+  AddConsentUsage(consent, global, exit_code, opts);
 }
 
 void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
@@ -722,7 +689,7 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath())
       ->required();
   cmd->callback([&global, &exit_code, req, pass] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
       if (!key.ok()) return key.error();
       auto result = cs::Export(catalog, *req, *key);
@@ -747,7 +714,7 @@ void AddRetention(CLI::App& parent, const GlobalOptions& global, int& exit_code)
       ->required();
   run->add_option("--today", *today, "the date to act on, YYYY-MM-DD (default: today, UTC)");
   run->callback([&global, &exit_code, pass, today] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
       if (!key.ok()) return key.error();
       auto destroyed = cs::RunRetention(catalog, *key, *today);
@@ -769,7 +736,7 @@ void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   verify->add_option("--receipt", *receipts,
                      "a receipt COUNT:HEAD printed at a signature (repeatable): still in the log");
   verify->callback([&global, &exit_code, receipts] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto ring = cs::KeyRing::FromCatalog(catalog);
       if (!ring.ok()) return ring.error();
       auto report = cs::AuditVerify(catalog, *ring);
@@ -794,7 +761,7 @@ void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath())
       ->required();
   cp->callback([&global, &exit_code, pass] {
-    WithCatalog(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", *pass);
       if (!key.ok()) return key.error();
       TWINRIG_RETURN_IF_ERROR(cs::AuditCheckpoint(catalog, *key));

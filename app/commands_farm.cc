@@ -14,9 +14,9 @@
 #include "app/command.h"
 #include "app/farm_commands.h"
 #include "consent/gates.h"
-#include "host/catalog/catalog.h"
 #include "host/farm/cluster.h"
 #include "host/farm/jobs.h"
+#include "store/catalog.h"
 #include "util/clock.h"
 #include "util/files.h"
 
@@ -82,7 +82,7 @@ std::string Env(const char* name) {
 }  // namespace
 
 Status CheckReconstructionAllowed(const fs::path& studio, const std::string& session) {
-  auto catalog = catalog::Catalog::Open(studio);
+  auto catalog = store::Catalog::Open(studio);
   if (!catalog.ok()) return catalog.error();
   return consent::CheckProcessingAllowed(*catalog, session, "reconstruction");
 }

@@ -4,16 +4,17 @@
 #include <iostream>
 #include <random>
 
-#include "consent/gates.h"
 #include "app/command.h"
+#include "consent/gates.h"
 #include "host/camera/discovery.h"
 #include "host/camera/settings.h"
-#include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/node_trigger.h"
 #include "host/session/preflight.h"
 #include "host/session/session.h"
 #include "host/session/studio_capture.h"
+#include "host/usecases/studio.h"
+#include "store/catalog.h"
 
 namespace twinrig::app {
 namespace {
@@ -148,7 +149,7 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   create->add_option("--rig", args.rig, "rig name (default: the studio's only rig)");
   create->add_flag("--calibration", args.calibration, "a session of board takes (no subject)");
   create->callback([&global, &exit_code] {
-    auto catalog = catalog::Catalog::Open(global.studio);
+    auto catalog = store::Catalog::Open(global.studio);
     if (!catalog.ok()) return Fail(catalog.error(), exit_code);
     auto resolved = session::ResolveRig(global.studio, args.rig);
     if (!resolved.ok()) return Fail(resolved.error(), exit_code);
@@ -163,18 +164,13 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   });
 
   cmd->add_subcommand("list", "sessions in this studio")->callback([&global, &exit_code] {
-    auto catalog = catalog::Catalog::Open(global.studio);
+    auto catalog = store::Catalog::Open(global.studio);
     if (!catalog.ok()) return Fail(catalog.error(), exit_code);
-    auto stmt = catalog->db().Prepare(
-        "SELECT id, coalesce(subject_id, ''), rig, state, created_at FROM sessions ORDER BY id");
-    if (!stmt.ok()) return Fail(stmt.error(), exit_code);
-    while (true) {
-      auto row = stmt->Step();
-      if (!row.ok()) return Fail(row.error(), exit_code);
-      if (!*row) break;
-      std::cout << stmt->ColumnText(0) << "  subject " << stmt->ColumnText(1) << "  rig "
-                << stmt->ColumnText(2) << "  " << stmt->ColumnText(3) << "  " << stmt->ColumnText(4)
-                << "\n";
+    auto sessions = usecases::ListSessions(*catalog);
+    if (!sessions.ok()) return Fail(sessions.error(), exit_code);
+    for (const auto& s : *sessions) {
+      std::cout << s.id << "  subject " << s.subject_id << "  rig " << s.rig << "  " << s.state
+                << "  " << s.created_at << "\n";
     }
     exit_code = 0;
   });
@@ -208,7 +204,7 @@ void AddCapture(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                   "--reason, which is recorded and signed into the capture seal")
       ->needs(reason);
   cmd->callback([&global, &exit_code] {
-    auto catalog = catalog::Catalog::Open(global.studio);
+    auto catalog = store::Catalog::Open(global.studio);
     if (!catalog.ok()) return Fail(catalog.error(), exit_code);
     std::string id = args.session;
     if (id.empty()) {

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "app/command.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 
 namespace twinrig::app {
 
@@ -9,7 +9,7 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   auto* cmd = parent.add_subcommand(
       "studio", "open the studio catalog (create or migrate it) and show its state");
   cmd->callback([&global, &exit_code] {
-    auto catalog = catalog::Catalog::Open(global.studio);
+    auto catalog = store::Catalog::Open(global.studio);
     if (!catalog.ok()) {
       PrintError(catalog.error().what, catalog.error().where, catalog.error().todo);
       exit_code = 1;
@@ -17,8 +17,8 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     }
     const auto& report = catalog->report();
     std::cout << "studio   " << std::filesystem::absolute(global.studio).string() << "\n"
-              << "catalog  " << catalog::Catalog::DatabasePath(global.studio).string()
-              << ", schema " << report.version;
+              << "catalog  " << store::Catalog::DatabasePath(global.studio).string() << ", schema "
+              << report.version;
     if (report.created) std::cout << " (created)";
     if (!report.backup.empty()) {
       std::cout << " (migrated from " << report.found_version << "; old copy at "

@@ -3,10 +3,10 @@
 #include <iostream>
 #include <memory>
 
-#include "consent/vault.h"
 #include "app/command.h"
 #include "app/passphrase.h"
-#include "host/catalog/catalog.h"
+#include "consent/vault.h"
+#include "store/catalog.h"
 
 namespace twinrig::app {
 namespace {
@@ -22,7 +22,7 @@ struct VaultOptions {
 // Opens the catalog and runs `body`; errors become exit code 1 with the three-part message.
 template <typename Body>
 void Run(const GlobalOptions& global, int& exit_code, Body&& body) {
-  auto catalog = catalog::Catalog::Open(global.studio);
+  auto catalog = store::Catalog::Open(global.studio);
   Status status = catalog.ok() ? body(*catalog) : Status(catalog.error());
   if (!status.ok()) PrintError(status.error().what, status.error().where, status.error().todo);
   exit_code = status.ok() ? 0 : 1;
@@ -72,7 +72,7 @@ void AddVault(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       ->transform(UserPath());
 
   close->callback([&global, &exit_code, opts] {
-    Run(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    Run(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
       if (!key.ok()) return key.error();
       auto report = cs::CloseVault(catalog, opts->session, *key);
@@ -82,7 +82,7 @@ void AddVault(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     });
   });
   open->callback([&global, &exit_code, opts] {
-    Run(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    Run(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
       if (!key.ok()) return key.error();
       auto report = cs::OpenVault(catalog, opts->session, *key, opts->out);
@@ -96,7 +96,7 @@ void AddVault(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       "status", "plaintext and encrypted file counts, and whether the subject's key exists");
   status->add_option("session", opts->session, "session id")->required();
   status->callback([&global, &exit_code, opts] {
-    Run(global, exit_code, [&](catalog::Catalog& catalog) -> Status {
+    Run(global, exit_code, [&](store::Catalog& catalog) -> Status {
       auto s = cs::GetVaultStatus(catalog, opts->session);
       if (!s.ok()) return s.error();
       std::cout << "session " << s->session_id << "\n"

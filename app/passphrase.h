@@ -8,7 +8,7 @@
 
 #include "consent/crypto.h"
 #include "consent/keys.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace twinrig::app {
@@ -23,7 +23,7 @@ inline Result<std::string> Passphrase(const std::string& source, const std::stri
 }
 
 // Unseals the private key of (role, owner) with the passphrase read from `passphrase_source`.
-inline Result<consent::SecretKey> Unseal(catalog::Catalog& catalog, std::string_view role,
+inline Result<consent::SecretKey> Unseal(store::Catalog& catalog, std::string_view role,
                                          const std::string& owner,
                                          const std::string& passphrase_source) {
   auto pass = Passphrase(passphrase_source, std::string(role) + " key");

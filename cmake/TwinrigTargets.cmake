@@ -1,6 +1,6 @@
 # twinrig_add_library(NAME folder/name SOURCES ... [PUBLIC_DEPS ...] [PRIVATE_DEPS ...])
 #   One folder = one library = one namespace. Includes are rooted at the repository top,
-#   so `#include "host/catalog/catalog.h"` works everywhere.
+#   so `#include "store/catalog.h"` works everywhere.
 function(twinrig_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;PUBLIC_DEPS;PRIVATE_DEPS" ${ARGN})
   add_library(${name} STATIC ${ARG_SOURCES})

@@ -45,17 +45,14 @@ struct Head {
   Hash hash{};
 };
 
-Result<Head> StoredHead(catalog::Catalog& catalog) {
-  auto stmt = catalog.db().Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-  if (!stmt.ok()) return stmt.error();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.error();
+Result<Head> StoredHead(store::Catalog& catalog) {
+  TWINRIG_ASSIGN_OR_RETURN(const auto tail, catalog.AuditTail());
   Head head;
-  if (!*row) return head;
-  head.count = stmt->ColumnInt(0);
-  auto bytes = HexDecode(stmt->ColumnText(1));
+  if (!tail) return head;
+  head.count = tail->seq;
+  auto bytes = HexDecode(tail->hash);
   if (!bytes.ok() || bytes->size() != 32) {
-    return MakeError("the audit log's last entry is damaged", catalog.db().path().string(),
+    return MakeError("the audit log's last entry is damaged", catalog.path().string(),
                      "run `twinrig audit verify`");
   }
   std::copy(bytes->begin(), bytes->end(), head.hash.begin());
@@ -116,11 +113,11 @@ Status CheckSignedHead(const KeyRing& keys, const std::string& kid, const std::s
 
 }  // namespace
 
-std::filesystem::path AuditAnchorPath(catalog::Catalog& catalog) {
-  return catalog.db().path().parent_path() / "audit.anchor";
+std::filesystem::path AuditAnchorPath(store::Catalog& catalog) {
+  return catalog.path().parent_path() / "audit.anchor";
 }
 
-Result<std::string> AuditReceipt(catalog::Catalog& catalog) {
+Result<std::string> AuditReceipt(store::Catalog& catalog) {
   auto head = StoredHead(catalog);
   if (!head.ok()) return head.error();
   return std::to_string(head->count) + ":" + HexEncode(head->hash);
@@ -139,7 +136,7 @@ std::string NowUtc() {
   return buf;
 }
 
-Result<std::int64_t> AuditAppend(catalog::Catalog& catalog, const std::string& event,
+Result<std::int64_t> AuditAppend(store::Catalog& catalog, const std::string& event,
                                  const Json& details) {
   Json entry = details.is_object() ? details : Json{{"details", details}};
   entry["at"] = NowUtc();
@@ -147,15 +144,10 @@ Result<std::int64_t> AuditAppend(catalog::Catalog& catalog, const std::string& e
   auto payload = Canonical(entry);
   if (!payload.ok()) return payload.error();
   std::int64_t seq = 0;
-  Status status = catalog::InTransaction(catalog.db(), [&]() -> Status {
-    auto head = StoredHead(catalog);
-    if (!head.ok()) return head.error();
-    const Hash hash = EntryHash(head->hash, *payload);
-    seq = head->count + 1;
-    auto stmt = catalog.db().Prepare("INSERT INTO audit_log (seq, payload, hash) VALUES (?, ?, ?)");
-    if (!stmt.ok()) return stmt.error();
-    stmt->Bind(1, seq).Bind(2, *payload).Bind(3, HexEncode(hash));
-    return stmt->Run();
+  Status status = catalog.Transaction([&]() -> Status {
+    TWINRIG_ASSIGN_OR_RETURN(const Head head, StoredHead(catalog));
+    seq = head.count + 1;
+    return catalog.AppendAuditEntry({seq, *payload, HexEncode(EntryHash(head.hash, *payload))});
   });
   if (!status.ok()) return status.error();
   return seq;
@@ -187,20 +179,13 @@ Status CheckAuditReceipt(const AuditReport& report, const std::string& receipt) 
   return OkStatus();
 }
 
-Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key) {
+Status AuditCheckpoint(store::Catalog& catalog, const SecretKey& studio_key) {
   auto head = StoredHead(catalog);
   if (!head.ok()) return head.error();
   const std::string head_hex = HexEncode(head->hash);
   const Signature sig = studio_key.Sign(CheckpointInput(head->count, head_hex));
-  auto stmt = catalog.db().Prepare(
-      "INSERT INTO audit_checkpoints (count, head, at, kid, signature) VALUES (?, ?, ?, ?, ?)");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, head->count)
-      .Bind(2, head_hex)
-      .Bind(3, NowUtc())
-      .Bind(4, KeyId(studio_key.public_key()))
-      .Bind(5, HexEncode(sig));
-  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  TWINRIG_RETURN_IF_ERROR(catalog.InsertAuditCheckpoint(
+      {0, head->count, head_hex, NowUtc(), KeyId(studio_key.public_key()), HexEncode(sig)}));
   // The same checkpoint outside studio.db: whoever edits the catalog still meets this file.
   const Json line = {{"at", NowUtc()},
                      {"count", head->count},
@@ -210,26 +195,21 @@ Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key) {
   return AppendAnchorLine(AuditAnchorPath(catalog), line.dump());
 }
 
-Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys) {
-  const std::string where = catalog.db().path().string() + " (audit_log)";
-  auto stmt = catalog.db().Prepare("SELECT seq, payload, hash FROM audit_log ORDER BY seq");
-  if (!stmt.ok()) return stmt.error();
+Result<AuditReport> AuditVerify(store::Catalog& catalog, const KeyRing& keys) {
+  const std::string where = catalog.path().string() + " (audit_log)";
+  TWINRIG_ASSIGN_OR_RETURN(const auto entries, catalog.AuditEntries());
   std::vector<std::string> chain;  // recomputed hash of entry i+1
   Hash prev{};
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    const std::int64_t seq = stmt->ColumnInt(0);
+  for (const auto& entry : entries) {
+    const std::int64_t seq = entry.seq;
     if (seq != static_cast<std::int64_t>(chain.size()) + 1) {
       return MakeError("audit entry " + std::to_string(chain.size() + 1) + " is missing (next is " +
                            std::to_string(seq) + ")",
                        where, "the log was edited; restore studio.db from a backup");
     }
-    const std::string payload = stmt->ColumnText(1);
-    prev = EntryHash(prev, payload);
+    prev = EntryHash(prev, entry.payload);
     const std::string recomputed = HexEncode(prev);
-    if (recomputed != stmt->ColumnText(2)) {
+    if (recomputed != entry.hash) {
       return MakeError("audit entry " + std::to_string(seq) +
                            " does not match its hash: it was edited after it was written",
                        where, "the log was tampered with; restore studio.db from a backup");
@@ -240,18 +220,11 @@ Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys) 
   report.entries = static_cast<std::int64_t>(chain.size());
   report.head = chain.empty() ? "" : chain.back();
 
-  auto cps = catalog.db().Prepare(
-      "SELECT id, count, head, kid, signature FROM audit_checkpoints ORDER BY id");
-  if (!cps.ok()) return cps.error();
-  for (;;) {
-    auto row = cps->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    const std::string id = std::to_string(cps->ColumnInt(0));
-    const std::int64_t count = cps->ColumnInt(1);
-    TWINRIG_RETURN_IF_ERROR(CheckSignedHead(keys, cps->ColumnText(3), cps->ColumnText(4), count,
-                                            cps->ColumnText(2), chain, "audit checkpoint " + id,
-                                            where));
+  TWINRIG_ASSIGN_OR_RETURN(const auto checkpoints, catalog.AuditCheckpoints());
+  for (const auto& cp : checkpoints) {
+    const std::int64_t count = cp.count;
+    TWINRIG_RETURN_IF_ERROR(CheckSignedHead(keys, cp.kid, cp.signature, count, cp.head, chain,
+                                            "audit checkpoint " + std::to_string(cp.id), where));
     report.checkpoints++;
     report.covered = std::max(report.covered, count);
   }

@@ -13,7 +13,7 @@
 #include "consent/canonical_json.h"
 #include "consent/crypto.h"
 #include "consent/keys.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 
 namespace twinrig::consent {
 
@@ -21,18 +21,18 @@ namespace twinrig::consent {
 std::string NowUtc();
 
 // Appends one entry: {"at", "event", ...details}. Returns the new entry's sequence number.
-Result<std::int64_t> AuditAppend(catalog::Catalog& catalog, const std::string& event,
+Result<std::int64_t> AuditAppend(store::Catalog& catalog, const std::string& event,
                                  const Json& details);
 
 // <studio>/audit.anchor, beside studio.db: every checkpoint is also appended there as one signed
 // line, so cutting the log together with its checkpoints in the catalog is still detected.
-std::filesystem::path AuditAnchorPath(catalog::Catalog& catalog);
+std::filesystem::path AuditAnchorPath(store::Catalog& catalog);
 
 // "COUNT:HEAD" of the log now: printed at every signature for the subject and studio to keep.
-Result<std::string> AuditReceipt(catalog::Catalog& catalog);
+Result<std::string> AuditReceipt(store::Catalog& catalog);
 
 // Signs a checkpoint over the current (count, head), in the catalog and in the anchor file.
-Status AuditCheckpoint(catalog::Catalog& catalog, const SecretKey& studio_key);
+Status AuditCheckpoint(store::Catalog& catalog, const SecretKey& studio_key);
 
 struct AuditReport {
   std::int64_t entries = 0;
@@ -44,7 +44,7 @@ struct AuditReport {
 };
 // Recomputes the chain from the payloads (stored hashes are not trusted) and checks every
 // checkpoint's signature and its (count, head) against the recomputed chain.
-Result<AuditReport> AuditVerify(catalog::Catalog& catalog, const KeyRing& keys);
+Result<AuditReport> AuditVerify(store::Catalog& catalog, const KeyRing& keys);
 
 // A receipt kept outside the studio ("COUNT:HEAD") against a verified log: entry COUNT must
 // still be there with that hash.

@@ -47,8 +47,8 @@ Bytes ProvenanceInput(std::string_view payload) {
 }
 
 // Writes the decision to the audit log; an audit failure turns an allowed decision into a refusal.
-Status AuditDecision(catalog::Catalog& catalog, const std::string& event, bool allowed,
-                     Json details, const std::string& reason) {
+Status AuditDecision(store::Catalog& catalog, const std::string& event, bool allowed, Json details,
+                     const std::string& reason) {
   details["decision"] = allowed ? "allowed" : "refused";
   if (!reason.empty()) details["reason"] = reason;
   auto seq = AuditAppend(catalog, event, details);
@@ -84,22 +84,14 @@ std::string WhyNoProcessing(const Chain& chain, const std::string& today) {
   return "";
 }
 
-Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& session_id,
+Status CheckProcessingAllowed(store::Catalog& catalog, const std::string& session_id,
                               const std::string& use) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   // A session is a person's when the catalog says so or when it has consent records; a
   // calibration capture of boards has neither.
-  bool person = false;
-  for (const char* sql : {"SELECT COUNT(*) FROM sessions WHERE id = ? AND subject_id IS NOT NULL "
-                          "AND subject_id != ''",
-                          "SELECT COUNT(*) FROM consent_records WHERE session_id = ?"}) {
-    auto stmt = catalog.db().Prepare(sql);
-    if (!stmt.ok()) return stmt.error();
-    stmt->Bind(1, session_id);
-    auto row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (*row && stmt->ColumnInt(0) > 0) person = true;
-  }
+  TWINRIG_ASSIGN_OR_RETURN(const bool has_subject, catalog.SessionHasSubject(session_id));
+  TWINRIG_ASSIGN_OR_RETURN(const auto records, catalog.ConsentRecordsOfSession(session_id));
+  const bool person = has_subject || !records.empty();
   if (!person && !std::filesystem::exists(SessionConsentDir(catalog.studio(), session_id))) {
     return OkStatus();
   }
@@ -120,7 +112,7 @@ Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& sess
   return AuditDecision(catalog, "processing.gate", true, details, "");
 }
 
-Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject_id,
+Status CheckCaptureAllowed(store::Catalog& catalog, const std::string& subject_id,
                            const std::string& session_id) {
   const Json details = {{"subject_id", subject_id}, {"session_id", session_id}};
   auto refuse = [&](const std::string& what, const std::string& todo) -> Status {
@@ -169,7 +161,7 @@ Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject
   return OkStatus();
 }
 
-Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> SealCapture(store::Catalog& catalog, const std::string& session_id,
                                  const std::string& technician, std::string_view manifest_json,
                                  const std::filesystem::path& session_folder) {
   auto files = ParseManifest(manifest_json, "manifest of " + Where(session_id));
@@ -211,7 +203,7 @@ Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& s
   return AppendRecord(catalog, session_id, "capture_seal", body);
 }
 
-Status VerifyCaptureFiles(catalog::Catalog& catalog, const std::string& session_id) {
+Status VerifyCaptureFiles(store::Catalog& catalog, const std::string& session_id) {
   auto chain = Chain::ForSession(catalog, session_id);
   if (!chain.ok()) return chain.error();
   const StoredRecord* seal = chain->state().seal;
@@ -231,7 +223,7 @@ std::filesystem::path TwinFolder(const std::filesystem::path& studio,
   return studio / "sessions" / session_id / "twin";
 }
 
-Result<StoredRecord> ReviewTwin(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> ReviewTwin(store::Catalog& catalog, const std::string& session_id,
                                 bool approve, const std::string& note) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   auto files = HashFolder(TwinFolder(catalog.studio(), session_id));
@@ -248,7 +240,7 @@ Result<StoredRecord> ReviewTwin(catalog::Catalog& catalog, const std::string& se
   return AppendRecord(catalog, session_id, approve ? "twin_approval" : "twin_rejection", body);
 }
 
-Result<StoredRecord> AddGrants(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> AddGrants(store::Catalog& catalog, const std::string& session_id,
                                const std::string& type, const Json& grants) {
   if (type != "grant" && type != "amendment") return MakeError("not a grant type: " + type);
   if (!grants.is_array() || grants.empty()) {
@@ -277,7 +269,7 @@ Result<StoredRecord> AddGrants(catalog::Catalog& catalog, const std::string& ses
   return AppendRecord(catalog, session_id, type, {{"grants", normal}});
 }
 
-Result<StoredRecord> Revoke(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> Revoke(store::Catalog& catalog, const std::string& session_id,
                             const std::vector<std::string>& grant_ids, bool erase_biometric,
                             const std::string& reason) {
   auto chain = Chain::ForSession(catalog, session_id);
@@ -298,25 +290,13 @@ Result<StoredRecord> Revoke(catalog::Catalog& catalog, const std::string& sessio
                        {"reason", reason}});
 }
 
-Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
+Result<std::vector<std::string>> EraseSubject(store::Catalog& catalog,
                                               const std::string& subject_id,
                                               const SecretKey& studio_key,
                                               const std::string& reason) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(subject_id, "subject"));
-  std::vector<std::string> sessions;
-  {
-    auto stmt = catalog.db().Prepare(
-        "SELECT session_id FROM consent_records WHERE subject_id = ? UNION "
-        "SELECT id FROM sessions WHERE subject_id = ? ORDER BY 1");
-    if (!stmt.ok()) return stmt.error();
-    stmt->Bind(1, subject_id).Bind(2, subject_id);
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      sessions.push_back(stmt->ColumnText(0));
-    }
-  }
+  TWINRIG_ASSIGN_OR_RETURN(const std::vector<std::string> sessions,
+                           catalog.SessionsOfSubject(subject_id));
   // Check every chain first so a damaged one stops the erasure before anything is destroyed.
   for (const auto& session : sessions) {
     auto chain = Chain::ForSession(catalog, session);
@@ -370,22 +350,12 @@ Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
   return recorded;
 }
 
-Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
-                                              const SecretKey& studio_key,
+Result<std::vector<std::string>> RunRetention(store::Catalog& catalog, const SecretKey& studio_key,
                                               const std::string& today_in) {
   const std::string today = today_in.empty() ? TodayUtc() : today_in;
   std::map<std::string, std::vector<std::string>> sessions_of;  // subject → sessions
-  {
-    auto stmt = catalog.db().Prepare(
-        "SELECT DISTINCT subject_id, session_id FROM consent_records ORDER BY 1, 2");
-    if (!stmt.ok()) return stmt.error();
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      sessions_of[stmt->ColumnText(0)].push_back(stmt->ColumnText(1));
-    }
-  }
+  TWINRIG_ASSIGN_OR_RETURN(const auto pairs, catalog.ConsentSubjectSessions());
+  for (const auto& [subject, session] : pairs) sessions_of[subject].push_back(session);
   std::vector<std::string> destroyed;
   for (const auto& [subject, sessions] : sessions_of) {
     std::vector<std::string> expired;
@@ -429,7 +399,7 @@ Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
   return destroyed;
 }
 
-Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain& chain,
+Result<ExportDecision> CheckExportAllowed(store::Catalog& catalog, const Chain& chain,
                                           const ExportRequest& request) {
   const std::string today = request.today.empty() ? TodayUtc() : request.today;
   Json details = {{"session_id", request.session_id}, {"licensee", request.licensee},
@@ -524,7 +494,7 @@ Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain
                 "a use outside the grant needs new consent from the subject (an amendment)");
 }
 
-Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& request,
+Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& request,
                             const SecretKey& studio_key) {
   auto chain = Chain::ForSession(catalog, request.session_id);
   if (!chain.ok()) {
@@ -648,22 +618,11 @@ Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& requ
     written.push_back(extra);
   }
   const Json& comp = g["compensation"];
-  auto stmt = catalog.db().Prepare(
-      "INSERT INTO usage (export_id, at, session_id, subject_id, record_id, grant_id, licensee, "
-      "purpose, medium, per_use_minor, currency) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, result.export_id)
-      .Bind(2, payload["exported_at"].get<std::string>())
-      .Bind(3, request.session_id)
-      .Bind(4, state.subject_id)
-      .Bind(5, decision->grant_record->record_id())
-      .Bind(6, decision->grant_id)
-      .Bind(7, request.licensee)
-      .Bind(8, request.purpose)
-      .Bind(9, request.medium)
-      .Bind(10, comp.value("per_use_minor", std::int64_t{0}))
-      .Bind(11, comp.value("currency", ""));
-  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  TWINRIG_RETURN_IF_ERROR(catalog.InsertUsage(
+      {result.export_id, payload["exported_at"].get<std::string>(), request.session_id,
+       state.subject_id, decision->grant_record->record_id(), decision->grant_id, request.licensee,
+       request.purpose, request.medium, comp.value("per_use_minor", std::int64_t{0}),
+       comp.value("currency", "")}));
   auto seq =
       AuditAppend(catalog, "export",
                   {{"export_id", result.export_id},
@@ -710,23 +669,9 @@ Status VerifyProvenance(const std::filesystem::path& sidecar, const KeyRing& key
   return CheckFilesAgainstManifest(sidecar.parent_path(), *files);
 }
 
-Result<std::vector<UsageLine>> UsageReport(catalog::Catalog& catalog, const std::string& licensee,
+Result<std::vector<UsageLine>> UsageReport(store::Catalog& catalog, const std::string& licensee,
                                            const std::string& from, const std::string& to) {
-  auto stmt = catalog.db().Prepare(
-      "SELECT licensee, grant_id, session_id, COUNT(*), SUM(per_use_minor), currency FROM usage "
-      "WHERE (?1 = '' OR licensee = ?1) AND (?2 = '' OR at >= ?2) AND (?3 = '' OR at < ?3) "
-      "GROUP BY licensee, grant_id, session_id, currency ORDER BY licensee, grant_id, session_id");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, licensee).Bind(2, from).Bind(3, to);
-  std::vector<UsageLine> lines;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    lines.push_back({stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnText(2),
-                     stmt->ColumnInt(3), stmt->ColumnInt(4), stmt->ColumnText(5)});
-  }
-  return lines;
+  return catalog.UsageSums(licensee, from, to);
 }
 
 }  // namespace twinrig::consent

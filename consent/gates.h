@@ -11,7 +11,7 @@
 #include "consent/canonical_json.h"
 #include "consent/crypto.h"
 #include "consent/records.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 
 namespace twinrig::consent {
 
@@ -27,45 +27,45 @@ std::string WhyNoProcessing(const Chain& chain, const std::string& today);
 // reconstruction, the vault, the review station's image and twin routes: the chain verifies
 // (head included) and WhyNoProcessing says nothing. Sessions without a subject (board captures)
 // pass. `use` names the use in the message and the audit entry; every decision is audited.
-Status CheckProcessingAllowed(catalog::Catalog& catalog, const std::string& session_id,
+Status CheckProcessingAllowed(store::Catalog& catalog, const std::string& session_id,
                               const std::string& use);
 
 // The capture gate (R2): OK only when the session's chain verifies, starts with a consent record
 // for `subject_id` and `session_id` that the subject, the witness and the studio have all signed,
 // with explicit biometric consent, not revoked, not destroyed, not past its destroy_by date, and
 // not already sealed. The decision is audited either way.
-Status CheckCaptureAllowed(catalog::Catalog& catalog, const std::string& subject_id,
+Status CheckCaptureAllowed(store::Catalog& catalog, const std::string& subject_id,
                            const std::string& session_id);
 
 // Creates the capture_seal record (unsigned; the technician and studio sign it) from a manifest
 // of the captured files (see ParseManifest). When `session_folder` is not empty every file is
 // re-hashed there first, so a seal never vouches for files that are not what the manifest says.
-Result<StoredRecord> SealCapture(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> SealCapture(store::Catalog& catalog, const std::string& session_id,
                                  const std::string& technician, std::string_view manifest_json,
                                  const std::filesystem::path& session_folder);
 // Re-checks the captured files against the seal (T6: one changed bit is caught).
-Status VerifyCaptureFiles(catalog::Catalog& catalog, const std::string& session_id);
+Status VerifyCaptureFiles(store::Catalog& catalog, const std::string& session_id);
 
 std::filesystem::path TwinFolder(const std::filesystem::path& studio,
                                  const std::string& session_id);
 // The subject's review of the twin: hashes every file in sessions/<id>/twin/ into a
 // twin_approval (or twin_rejection) record that the subject and the studio sign.
-Result<StoredRecord> ReviewTwin(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> ReviewTwin(store::Catalog& catalog, const std::string& session_id,
                                 bool approve, const std::string& note);
 
 // A grant or amendment record with `grants` (each checked by NormaliseGrant).
-Result<StoredRecord> AddGrants(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> AddGrants(store::Catalog& catalog, const std::string& session_id,
                                const std::string& type, const Json& grants);
 
 // A revocation of some grants (or all when `grant_ids` is empty), effective now, prospective.
-Result<StoredRecord> Revoke(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> Revoke(store::Catalog& catalog, const std::string& session_id,
                             const std::vector<std::string>& grant_ids, bool erase_biometric,
                             const std::string& reason);
 
 // Erasure: destroys the subject's data key (their encrypted files become unreadable), then
 // appends and signs with the studio key a destruction record in every session chain of the
 // subject. Returns the sessions recorded.
-Result<std::vector<std::string>> EraseSubject(catalog::Catalog& catalog,
+Result<std::vector<std::string>> EraseSubject(store::Catalog& catalog,
                                               const std::string& subject_id,
                                               const SecretKey& studio_key,
                                               const std::string& reason);
@@ -97,7 +97,7 @@ struct ExportDecision {
 // the subject and its files unchanged; a current grant matches licensee, purpose, medium,
 // territory and window, without per-use approval pending. Audited either way; the error says
 // exactly why an export is refused.
-Result<ExportDecision> CheckExportAllowed(catalog::Catalog& catalog, const Chain& chain,
+Result<ExportDecision> CheckExportAllowed(store::Catalog& catalog, const Chain& chain,
                                           const ExportRequest& request);
 
 struct ExportResult {
@@ -111,7 +111,7 @@ struct ExportResult {
 // files an XMP packet, and a provenance.json sidecar signed by the studio lists every file's
 // hash with the record, the grant and the AI label. The consent chain and the public keys go along
 // (out/consent/, out/keyring.json) so the licensee can verify offline. One usage row per export.
-Result<ExportResult> Export(catalog::Catalog& catalog, const ExportRequest& request,
+Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& request,
                             const SecretKey& studio_key);
 
 // Checks a provenance sidecar's studio signature and the hashes of the files beside it.
@@ -121,20 +121,12 @@ Status VerifyProvenance(const std::filesystem::path& sidecar, const KeyRing& key
 // and not yet destroyed loses every copy of its images and twin (RemoveEveryCopy) and gets a
 // destruction record signed by the studio; a subject whose sessions are all past it is erased
 // (data key shredded). Returns the sessions destroyed.
-Result<std::vector<std::string>> RunRetention(catalog::Catalog& catalog,
-                                              const SecretKey& studio_key,
+Result<std::vector<std::string>> RunRetention(store::Catalog& catalog, const SecretKey& studio_key,
                                               const std::string& today);
 
-struct UsageLine {
-  std::string licensee;
-  std::string grant_id;
-  std::string session_id;
-  std::int64_t uses = 0;
-  std::int64_t amount_minor = 0;
-  std::string currency;
-};
+using UsageLine = store::UsageSumRow;
 // Exports per licensee and grant with [from, to) as RFC 3339 prefixes (empty: open).
-Result<std::vector<UsageLine>> UsageReport(catalog::Catalog& catalog, const std::string& licensee,
+Result<std::vector<UsageLine>> UsageReport(store::Catalog& catalog, const std::string& licensee,
                                            const std::string& from, const std::string& to);
 
 }  // namespace twinrig::consent

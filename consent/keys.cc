@@ -128,19 +128,12 @@ Result<KeyRing> KeyRing::FromFile(const std::filesystem::path& path) {
   return FromJson(*json, path.string());
 }
 
-Result<KeyRing> KeyRing::FromCatalog(catalog::Catalog& catalog) {
-  auto stmt = catalog.db().Prepare(
-      "SELECT kid, role, owner, public_key, COALESCE(retired_at, '') FROM public_keys "
-      "ORDER BY created_at, rowid");
-  if (!stmt.ok()) return stmt.error();
+Result<KeyRing> KeyRing::FromCatalog(store::Catalog& catalog) {
+  TWINRIG_ASSIGN_OR_RETURN(const auto rows, catalog.PublicKeys());
   KeyRing ring;
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    KeyInfo key{
-        stmt->ColumnText(0), stmt->ColumnText(1), stmt->ColumnText(2), {}, stmt->ColumnText(4)};
-    auto pub = ParsePublicKey(stmt->ColumnText(3), catalog.db().path().string());
+  for (const auto& row : rows) {
+    KeyInfo key{row.kid, row.role, row.owner, {}, row.retired_at};
+    auto pub = ParsePublicKey(row.public_key, catalog.path().string());
     if (!pub.ok()) return pub.error();
     key.public_key = *pub;
     ring.Add(std::move(key));
@@ -187,18 +180,15 @@ Status CheckPinnedStudioKeys(const KeyRing& ring, const std::vector<std::string>
   return OkStatus();
 }
 
-Status RetireKey(catalog::Catalog& catalog, const std::string& kid) {
+Status RetireKey(store::Catalog& catalog, const std::string& kid) {
   auto ring = KeyRing::FromCatalog(catalog);
   if (!ring.ok()) return ring.error();
   const KeyInfo* key = ring->Find(kid);
   if (key == nullptr || !key->retired_at.empty()) {
-    return MakeError("there is no key " + kid + " in use", catalog.db().path().string(),
+    return MakeError("there is no key " + kid + " in use", catalog.path().string(),
                      "`twinrig keys export` lists the keys");
   }
-  auto stmt = catalog.db().Prepare("UPDATE public_keys SET retired_at = ? WHERE kid = ?");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, NowUtc()).Bind(2, kid);
-  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  TWINRIG_RETURN_IF_ERROR(catalog.RetirePublicKey(kid, NowUtc()));
   auto seq = AuditAppend(catalog, "key.retired", {{"kid", kid}});
   return seq.ok() ? OkStatus() : Status(seq.error());
 }
@@ -224,9 +214,8 @@ std::filesystem::path KeyFilePath(const std::filesystem::path& studio, std::stri
   return studio / "subjects" / owner / "subject.key";
 }
 
-Result<KeyInfo> CreateKey(catalog::Catalog& catalog, std::string_view role,
-                          const std::string& owner, const std::string& passphrase,
-                          KdfStrength strength) {
+Result<KeyInfo> CreateKey(store::Catalog& catalog, std::string_view role, const std::string& owner,
+                          const std::string& passphrase, KdfStrength strength) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(owner, std::string(role)));
   const auto path = KeyFilePath(catalog.studio(), role, owner);
   if (std::filesystem::exists(path)) {
@@ -257,15 +246,12 @@ Result<KeyInfo> CreateKey(catalog::Catalog& catalog, std::string_view role,
         WriteFileAtomic(catalog.studio() / "keys" / "studio.pub",
                         MinisignPublicKey(info.public_key, "twinrig studio key " + info.kid)));
   }
-  auto stmt = catalog.db().Prepare(
-      "INSERT INTO public_keys (kid, role, owner, public_key) VALUES (?, ?, ?, ?)");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, info.kid).Bind(2, info.role).Bind(3, owner).Bind(4, HexEncode(info.public_key));
-  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  TWINRIG_RETURN_IF_ERROR(
+      catalog.InsertPublicKey({info.kid, info.role, owner, HexEncode(info.public_key), ""}));
   return info;
 }
 
-Result<SecretKey> UnsealKey(catalog::Catalog& catalog, std::string_view role,
+Result<SecretKey> UnsealKey(store::Catalog& catalog, std::string_view role,
                             const std::string& owner, const std::string& passphrase) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(owner, std::string(role)));
   const auto path = KeyFilePath(catalog.studio(), role, owner);

@@ -15,7 +15,7 @@
 
 #include "consent/canonical_json.h"
 #include "consent/crypto.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace twinrig::consent {
@@ -46,7 +46,7 @@ class KeyRing {
   [[nodiscard]] Json ToJson() const;
   static Result<KeyRing> FromJson(const Json& json, const std::string& where);
   static Result<KeyRing> FromFile(const std::filesystem::path& path);
-  static Result<KeyRing> FromCatalog(catalog::Catalog& catalog);
+  static Result<KeyRing> FromCatalog(store::Catalog& catalog);
 
  private:
   std::vector<KeyInfo> keys_;
@@ -57,18 +57,17 @@ Status CheckPinnedStudioKeys(const KeyRing& ring, const std::vector<std::string>
                              const std::string& where);
 
 // Retires a key now: records signed with it afterwards do not verify, and it signs nothing more.
-Status RetireKey(catalog::Catalog& catalog, const std::string& kid);
+Status RetireKey(store::Catalog& catalog, const std::string& kid);
 
 std::filesystem::path KeyFilePath(const std::filesystem::path& studio, std::string_view role,
                                   const std::string& owner);
 
 // Creates a key pair, seals the private half under `passphrase`, writes the key file (0600) and
 // registers the public key. Refuses when the owner already has a key file.
-Result<KeyInfo> CreateKey(catalog::Catalog& catalog, std::string_view role,
-                          const std::string& owner, const std::string& passphrase,
-                          KdfStrength strength);
+Result<KeyInfo> CreateKey(store::Catalog& catalog, std::string_view role, const std::string& owner,
+                          const std::string& passphrase, KdfStrength strength);
 // Unseals a private key; checks that it matches the public key registered for it.
-Result<SecretKey> UnsealKey(catalog::Catalog& catalog, std::string_view role,
+Result<SecretKey> UnsealKey(store::Catalog& catalog, std::string_view role,
                             const std::string& owner, const std::string& passphrase);
 
 // Technician and subject ids are used in file names: letters, digits, '-', '_' and '.' only.

@@ -7,7 +7,6 @@
 #include <regex>
 #include <set>
 #include <thread>
-#include <tuple>
 
 #include "consent/audit.h"
 #include "util/file_lock.h"
@@ -439,29 +438,20 @@ Result<Chain> Chain::Load(const std::filesystem::path& dir, const KeyRing& keys)
   return chain;
 }
 
-Result<Chain> Chain::ForSession(catalog::Catalog& catalog, const std::string& session_id) {
+Result<Chain> Chain::ForSession(store::Catalog& catalog, const std::string& session_id) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   auto keys = KeyRing::FromCatalog(catalog);
   if (!keys.ok()) return keys.error();
   // The catalog lists every record ever appended: one it lists that the folder lacks was removed,
   // even when the head was replaced by an older one.
-  auto listed = catalog.db().Prepare(
-      "SELECT seq, record_type, sha256 FROM consent_records WHERE session_id = ? ORDER BY seq");
-  if (!listed.ok()) return listed.error();
-  listed->Bind(1, session_id);
-  std::vector<std::tuple<int, std::string, std::string>> rows;
-  for (;;) {
-    auto row = listed->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    rows.emplace_back(static_cast<int>(listed->ColumnInt(0)), listed->ColumnText(1),
-                      listed->ColumnText(2));
-  }
+  TWINRIG_ASSIGN_OR_RETURN(const auto listed, catalog.ConsentRecordsOfSession(session_id));
   auto chain = Load(SessionConsentDir(catalog.studio(), session_id), *keys);
   if (chain.ok()) {
     const auto& records = chain->records();
-    for (const auto& [seq, type, sha256] : rows) {
-      const std::string name = SeqName(seq, type);
+    for (const store::ConsentRecordRow& row : listed) {
+      const int seq = row.seq;
+      const std::string& sha256 = row.sha256;
+      const std::string name = SeqName(seq, row.record_type);
       if (seq > static_cast<int>(records.size())) {
         return MakeError("the chain was truncated: record " + name +
                              " is in the catalog but was removed from the folder",
@@ -522,7 +512,7 @@ void Chain::Fold() {
   }
 }
 
-Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> AppendRecord(store::Catalog& catalog, const std::string& session_id,
                                   const std::string& type, Json body) {
   if (!KnownTypes().contains(type)) return MakeError("unknown record type " + type);
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
@@ -592,18 +582,9 @@ Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& 
   }
   TWINRIG_RETURN_IF_ERROR(WriteSignatures(rec));
   TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(rec.path, rec.bytes));
-  auto stmt = catalog.db().Prepare(
-      "INSERT INTO consent_records (record_id, session_id, subject_id, seq, record_type, sha256, "
-      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, rec.record_id())
-      .Bind(2, session_id)
-      .Bind(3, body["subject_id"].get<std::string>())
-      .Bind(4, static_cast<std::int64_t>(rec.seq))
-      .Bind(5, type)
-      .Bind(6, rec.sha256)
-      .Bind(7, body["created_at"].get<std::string>());
-  TWINRIG_RETURN_IF_ERROR(stmt->Run());
+  TWINRIG_RETURN_IF_ERROR(catalog.InsertConsentRecord(
+      {rec.record_id(), session_id, body["subject_id"].get<std::string>(), rec.seq, type,
+       rec.sha256, body["created_at"].get<std::string>()}));
   auto audited = AuditAppend(catalog, "record.created",
                              {{"session_id", session_id},
                               {"subject_id", body["subject_id"]},
@@ -614,7 +595,7 @@ Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& 
   return rec;
 }
 
-Result<StoredRecord> SignNewest(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> SignNewest(store::Catalog& catalog, const std::string& session_id,
                                 const std::string& role, const SecretKey& key) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   auto lock = LockSessionRecords(catalog.studio(), session_id, "a " + role + " signature");

@@ -20,7 +20,7 @@
 #include "consent/canonical_json.h"
 #include "consent/crypto.h"
 #include "consent/keys.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "util/file_lock.h"
 
 namespace twinrig::consent {
@@ -90,7 +90,7 @@ class Chain {
   // record may be incomplete. Any failure is an Error naming the file.
   static Result<Chain> Load(const std::filesystem::path& dir, const KeyRing& keys);
   // The chain of a session in a studio, verified against the catalog's keys.
-  static Result<Chain> ForSession(catalog::Catalog& catalog, const std::string& session_id);
+  static Result<Chain> ForSession(store::Catalog& catalog, const std::string& session_id);
 
   [[nodiscard]] const std::vector<StoredRecord>& records() const { return records_; }
   [[nodiscard]] const EffectiveState& state() const { return state_; }
@@ -109,12 +109,12 @@ std::filesystem::path SessionConsentDir(const std::filesystem::path& studio,
 // Appends an unsigned record of `type` with `body` (record_id, seq, schema, links, subject,
 // session and time are filled in) to the session's chain. The previous record must be complete.
 // A `consent` record starts a chain; it needs `subject.subject_id` in the body.
-Result<StoredRecord> AppendRecord(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> AppendRecord(store::Catalog& catalog, const std::string& session_id,
                                   const std::string& type, Json body);
 
 // Signs the newest record of the session's chain as `role`. `signer` is the technician id for the
 // technician role (it must be the record's witness), the subject id for the subject role.
-Result<StoredRecord> SignNewest(catalog::Catalog& catalog, const std::string& session_id,
+Result<StoredRecord> SignNewest(store::Catalog& catalog, const std::string& session_id,
                                 const std::string& role, const SecretKey& key);
 
 // Checks the chain's signed head (consent/head.json: count, SHA-256 of the newest signed record

@@ -31,7 +31,7 @@ std::string HoursAfter(const std::string& at, int hours) {
 
 }  // namespace
 
-Status WriteStatusList(catalog::Catalog& catalog, const SecretKey& studio_key,
+Status WriteStatusList(store::Catalog& catalog, const SecretKey& studio_key,
                        const std::filesystem::path& out, int valid_hours,
                        const std::string& issued_at_in) {
   if (valid_hours < 1 || valid_hours > 24 * 31) {
@@ -39,17 +39,7 @@ Status WriteStatusList(catalog::Catalog& catalog, const SecretKey& studio_key,
                      "licensees must see revocations within a bounded time (R26)");
   }
   const std::string issued_at = issued_at_in.empty() ? NowUtc() : issued_at_in;
-  std::vector<std::string> sessions;
-  {
-    auto stmt = catalog.db().Prepare("SELECT DISTINCT session_id FROM consent_records ORDER BY 1");
-    if (!stmt.ok()) return stmt.error();
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return row.error();
-      if (!*row) break;
-      sessions.push_back(stmt->ColumnText(0));
-    }
-  }
+  TWINRIG_ASSIGN_OR_RETURN(const std::vector<std::string> sessions, catalog.ConsentSessionIds());
   Json entries = Json::array();
   for (const auto& session : sessions) {
     auto chain = Chain::ForSession(catalog, session);

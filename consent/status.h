@@ -11,7 +11,7 @@
 #include "consent/canonical_json.h"
 #include "consent/crypto.h"
 #include "consent/keys.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 
 namespace twinrig::consent {
 
@@ -19,7 +19,7 @@ inline constexpr std::string_view kStatusListFormat = "twinrig-status-list/1";
 
 // Builds the list from every session's chain (each must verify), signs it, writes it to `out`.
 // `issued_at` empty: now; the list is stale `valid_hours` after it.
-Status WriteStatusList(catalog::Catalog& catalog, const SecretKey& studio_key,
+Status WriteStatusList(store::Catalog& catalog, const SecretKey& studio_key,
                        const std::filesystem::path& out, int valid_hours,
                        const std::string& issued_at);
 

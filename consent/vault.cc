@@ -188,7 +188,7 @@ class KeyWiper {
 };
 
 // One audit entry per close or open, allowed or refused (as the consent gates do).
-Status Audit(catalog::Catalog& catalog, const std::string& event, bool allowed, Json details,
+Status Audit(store::Catalog& catalog, const std::string& event, bool allowed, Json details,
              const std::string& reason) {
   details["decision"] = allowed ? "allowed" : "refused";
   if (!reason.empty()) details["reason"] = reason;
@@ -220,7 +220,7 @@ Result<std::optional<FileLock>> LockVault(const fs::path& studio, const std::str
   return std::optional<FileLock>(std::move(*lock));
 }
 
-Error Refuse(catalog::Catalog& catalog, const std::string& event, const std::string& session_id,
+Error Refuse(store::Catalog& catalog, const std::string& event, const std::string& session_id,
              const Error& error) {
   Log().With("session", session_id).Warn("{} refused: {}", event, error.what);
   Status audited = Audit(catalog, event, false, {{"session_id", session_id}},
@@ -239,7 +239,7 @@ Error ErasedError(const std::string& session_id, const std::string& subject_id) 
 }
 
 // The chain of a session with a consent record, or an Error.
-Result<Chain> LoadChain(catalog::Catalog& catalog, const std::string& session_id) {
+Result<Chain> LoadChain(store::Catalog& catalog, const std::string& session_id) {
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   auto chain = Chain::ForSession(catalog, session_id);
   if (!chain.ok()) {
@@ -283,13 +283,222 @@ RecordedFiles RecordHashes(const Json& files, const std::string& prefix) {
   return out;
 }
 
+// What the first pass of CloseVault found to encrypt: a plaintext file, its size and hash.
+struct PlannedFile {
+  std::string rel;
+  std::uint64_t size = 0;
+  std::string sha256;
+};
+
+// Encrypts each planned file into the vault with the subject's data key, checks that it decrypts
+// back to the same bytes and commits the index. On failure the new ciphertexts (not yet in the
+// index) go; every plaintext stays.
+Status EncryptPlanned(const fs::path& studio, const std::string& session_id,
+                      const std::string& subject_id, const SecretKey& studio_key,
+                      const std::vector<PlannedFile>& to_encrypt, Index& index,
+                      VaultReport& report) {
+  const fs::path session = SessionFolder(studio, session_id);
+  const fs::path vault = VaultFolder(studio, session_id);
+  if (!index.empty() && !fs::exists(DataKeyPath(studio, subject_id))) {
+    return MakeError("the vault holds files but the subject's data key is missing",
+                     DataKeyPath(studio, subject_id).string(),
+                     "restore keys/data from a backup; a new key would split the vault");
+  }
+  auto key = LoadOrCreateDataKey(studio, subject_id, studio_key);
+  if (!key.ok()) return key.error();
+  const KeyWiper wipe(*key);
+  const fs::path scratch = vault / ".verify.tmp";
+  std::vector<fs::path> written;
+  auto fail = [&](const Error& error) {
+    std::error_code ec;
+    for (const auto& p : written) fs::remove(p, ec);
+    return error;
+  };
+  for (const auto& t : to_encrypt) {
+    const fs::path enc = EncPath(vault, t.rel);
+    std::error_code ec;
+    fs::create_directories(enc.parent_path(), ec);
+    if (ec) {
+      return fail(MakeError("cannot create the vault folder: " + ec.message(),
+                            enc.parent_path().string(), "check permissions and free space"));
+    }
+    Status encrypted = EncryptFile(*key, Context(session_id, t.rel), session / t.rel, enc);
+    if (!encrypted.ok()) return fail(encrypted.error());
+    written.push_back(enc);
+    auto check = DecryptedSha256(*key, Context(session_id, t.rel), enc, scratch);
+    if (!check.ok() || *check != t.sha256) {
+      return fail(
+          MakeError("the encrypted copy does not decrypt back to the same bytes" +
+                        (check.ok() ? std::string() : ": " + check.error().what),
+                    (session / t.rel).string(),
+                    "the plaintext was kept; check the disk (or whether the file changed while "
+                    "encrypting) and close the vault again"));
+    }
+    auto enc_digest = Sha256File(enc);
+    if (!enc_digest.ok()) return fail(enc_digest.error());
+    index[t.rel] = {t.rel, t.size, t.sha256, *enc_digest};
+    report.encrypted.push_back(t.rel);
+    report.bytes += t.size;
+  }
+  std::set<fs::path> folders;
+  for (const auto& p : written) folders.insert(p.parent_path());
+  for (const auto& folder : folders) {
+    Status synced = FsyncFolder(folder);
+    if (!synced.ok()) return fail(synced.error());
+  }
+  // The index is committed before any plaintext goes, so a crash in between loses nothing.
+  Status saved = SaveIndex(vault, session_id, subject_id, index);
+  if (!saved.ok()) return fail(saved.error());
+  return OkStatus();
+}
+
+// Once the vault holds them: removes the plaintext of every vaulted file and the reconstruction
+// workspace.
+Status RemoveVaultedPlaintext(const fs::path& session, VaultReport& report) {
+  std::vector<std::string> removed = report.encrypted;
+  removed.insert(removed.end(), report.already.begin(), report.already.end());
+  for (const auto& rel : removed) {
+    std::error_code ec;
+    fs::remove(session / rel, ec);
+    if (ec) {
+      return MakeError("encrypted, but the plaintext could not be removed: " + ec.message(),
+                       (session / rel).string(), "check permissions and close the vault again");
+    }
+  }
+  for (const char* part : kVaultedParts) RemoveEmptyFolders(session / part);
+  {
+    std::error_code ec;
+    const auto n = fs::remove_all(session / "reconstruction", ec);
+    if (ec) {
+      return MakeError("could not remove the reconstruction workspace: " + ec.message(),
+                       (session / "reconstruction").string(),
+                       "check permissions and close the vault again");
+    }
+    report.reconstruction_removed = n;
+  }
+  return OkStatus();
+}
+
+// The hashes the consent chain vouches for: the capture seal's and those of the approved twin.
+struct ChainHashes {
+  explicit ChainHashes(const EffectiveState& state)
+      : sealed(state.seal != nullptr ? RecordHashes(state.seal->body["manifest"]["files"], "")
+                                     : RecordedFiles{}),
+        approved(state.twin != nullptr && state.twin_approved
+                     ? RecordHashes(state.twin->body["twin"]["files"], "twin/")
+                     : RecordedFiles{}) {}
+
+  // Checks plaintext bytes (by hash) against what the chain vouches for.
+  Status Check(const std::string& rel, std::uint64_t size, const std::string& sha,
+               const fs::path& where, VaultReport& report) const {
+    if (auto s = sealed.find(rel); s != sealed.end()) {
+      if (s->second.first != size || s->second.second != sha) {
+        return MakeError("the file differs from the one sealed after capture (SHA-256 mismatch)",
+                         where.string(), "the vault was altered; restore it from a backup");
+      }
+      ++report.checked_against_seal;
+    }
+    if (auto a = approved.find(rel); a != approved.end()) {
+      if (a->second.first != size || a->second.second != sha) {
+        return MakeError("the file differs from the twin the subject approved (SHA-256 mismatch)",
+                         where.string(), "the vault was altered; restore it from a backup");
+      }
+      ++report.checked_against_approval;
+    }
+    return OkStatus();
+  }
+
+  // A file the chain vouches for must come back: a vault without it was cut down.
+  Status CheckNoneMissing(const Index& index, const fs::path& session,
+                          const fs::path& out_dir) const {
+    for (const RecordedFiles* hashes : {&sealed, &approved}) {
+      for (const auto& [rel, expected] : *hashes) {
+        if (index.contains(rel)) continue;
+        const fs::path target = out_dir / rel;
+        auto digest = Sha256File(target);
+        if (!digest.ok() || *digest != expected.second) {
+          return MakeError("a file recorded in the consent chain is not in the vault",
+                           (session / rel).string(), "restore the vault folder from a backup");
+        }
+      }
+    }
+    return OkStatus();
+  }
+
+  RecordedFiles sealed;
+  RecordedFiles approved;
+};
+
+// Decrypts one vault file to the output folder: never over a different file, checked against the
+// index and the chain, moved into place only once every check passed.
+Status RestoreFile(const DataKey& key, const std::string& session_id, const fs::path& vault,
+                   const std::string& rel, const IndexEntry& entry, const ChainHashes& vouched,
+                   VaultReport& report) {
+  const fs::path enc = EncPath(vault, rel);
+  const fs::path target = report.out_dir / rel;
+  std::error_code ec;
+  if (!fs::exists(enc, ec)) {
+    return MakeError("the encrypted file is missing from the vault", enc.string(),
+                     "restore the vault folder from a backup");
+  }
+  if (fs::exists(target, ec)) {
+    // Never overwrite: an identical file is fine, a different one is refused.
+    auto digest = Sha256File(target);
+    if (!digest.ok()) return digest.error();
+    if (*digest != entry.sha256) {
+      return MakeError("a different file is already in place; it is not overwritten",
+                       target.string(), "move it away, then open the vault again");
+    }
+    TWINRIG_RETURN_IF_ERROR(vouched.Check(rel, fs::file_size(target, ec), *digest, target, report));
+    report.already.push_back(rel);
+    return OkStatus();
+  }
+  fs::create_directories(target.parent_path(), ec);
+  if (ec) {
+    return MakeError("cannot create the folder: " + ec.message(), target.parent_path().string(),
+                     "check permissions");
+  }
+  // Decrypted beside the target and moved into place only once every check passed.
+  const fs::path pending = target.string() + ".vault-open";
+  auto discard = [&](const Error& error) {
+    std::error_code ignored;
+    fs::remove(pending, ignored);
+    return error;
+  };
+  Status decrypted = DecryptFile(key, Context(session_id, rel), enc, pending);
+  if (!decrypted.ok()) {
+    return discard(MakeError(
+        "the encrypted file does not open: it was altered, truncated, or swapped with another "
+        "file of the vault",
+        enc.string(), "restore this file (or the whole vault folder) from a backup"));
+  }
+  auto digest = Sha256File(pending);
+  if (!digest.ok()) return discard(digest.error());
+  const std::uint64_t size = fs::file_size(pending, ec);
+  if (*digest != entry.sha256 || size != entry.size) {
+    return discard(MakeError("the decrypted file does not match the vault index (SHA-256)",
+                             enc.string(), "restore the vault folder from a backup"));
+  }
+  if (Status ok = vouched.Check(rel, size, *digest, enc, report); !ok.ok()) {
+    return discard(ok.error());
+  }
+  fs::rename(pending, target, ec);
+  if (ec) {
+    return discard(MakeError("could not move the decrypted file into place: " + ec.message(),
+                             target.string(), "check permissions"));
+  }
+  report.decrypted.push_back(rel);
+  report.bytes += size;
+  return OkStatus();
+}
+
 }  // namespace
 
 fs::path VaultFolder(const fs::path& studio, const std::string& session_id) {
   return SessionFolder(studio, session_id) / "vault";
 }
 
-Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& session_id,
+Result<VaultReport> CloseVault(store::Catalog& catalog, const std::string& session_id,
                                const SecretKey& studio_key) {
   constexpr const char* kEvent = "vault.close";
   auto lock = LockVault(catalog.studio(), session_id, "twinrig vault close");
@@ -320,12 +529,7 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
   if (!plain.ok()) return Refuse(catalog, kEvent, session_id, plain.error());
 
   // First pass: hash every plaintext file and decide what needs encrypting. Nothing is written.
-  struct Todo {
-    std::string rel;
-    std::uint64_t size = 0;
-    std::string sha256;
-  };
-  std::vector<Todo> to_encrypt;
+  std::vector<PlannedFile> to_encrypt;
   for (const auto& rel : *plain) {
     const fs::path file = session / rel;
     auto digest = Sha256File(file);
@@ -356,83 +560,13 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
   }
 
   if (!to_encrypt.empty()) {
-    if (!index->empty() && !fs::exists(DataKeyPath(catalog.studio(), state.subject_id))) {
-      return Refuse(catalog, kEvent, session_id,
-                    MakeError("the vault holds files but the subject's data key is missing",
-                              DataKeyPath(catalog.studio(), state.subject_id).string(),
-                              "restore keys/data from a backup; a new key would split the vault"));
-    }
-    auto key = LoadOrCreateDataKey(catalog.studio(), state.subject_id, studio_key);
-    if (!key.ok()) return Refuse(catalog, kEvent, session_id, key.error());
-    const KeyWiper wipe(*key);
-    const fs::path scratch = vault / ".verify.tmp";
-    std::vector<fs::path> written;
-    // On failure the new ciphertexts (not yet in the index) go; every plaintext stays.
-    auto fail = [&](const Error& error) {
-      std::error_code ec;
-      for (const auto& p : written) fs::remove(p, ec);
-      return Refuse(catalog, kEvent, session_id, error);
-    };
-    for (const auto& t : to_encrypt) {
-      const fs::path enc = EncPath(vault, t.rel);
-      std::error_code ec;
-      fs::create_directories(enc.parent_path(), ec);
-      if (ec) {
-        return fail(MakeError("cannot create the vault folder: " + ec.message(),
-                              enc.parent_path().string(), "check permissions and free space"));
-      }
-      Status encrypted = EncryptFile(*key, Context(session_id, t.rel), session / t.rel, enc);
-      if (!encrypted.ok()) return fail(encrypted.error());
-      written.push_back(enc);
-      auto check = DecryptedSha256(*key, Context(session_id, t.rel), enc, scratch);
-      if (!check.ok() || *check != t.sha256) {
-        return fail(
-            MakeError("the encrypted copy does not decrypt back to the same bytes" +
-                          (check.ok() ? std::string() : ": " + check.error().what),
-                      (session / t.rel).string(),
-                      "the plaintext was kept; check the disk (or whether the file changed while "
-                      "encrypting) and close the vault again"));
-      }
-      auto enc_digest = Sha256File(enc);
-      if (!enc_digest.ok()) return fail(enc_digest.error());
-      (*index)[t.rel] = {t.rel, t.size, t.sha256, *enc_digest};
-      report.encrypted.push_back(t.rel);
-      report.bytes += t.size;
-    }
-    std::set<fs::path> folders;
-    for (const auto& p : written) folders.insert(p.parent_path());
-    for (const auto& folder : folders) {
-      Status synced = FsyncFolder(folder);
-      if (!synced.ok()) return fail(synced.error());
-    }
-    // The index is committed before any plaintext goes, so a crash in between loses nothing.
-    Status saved = SaveIndex(vault, session_id, state.subject_id, *index);
-    if (!saved.ok()) return fail(saved.error());
+    Status encrypted = EncryptPlanned(catalog.studio(), session_id, state.subject_id, studio_key,
+                                      to_encrypt, *index, report);
+    if (!encrypted.ok()) return Refuse(catalog, kEvent, session_id, encrypted.error());
   }
 
-  std::vector<std::string> removed = report.encrypted;
-  removed.insert(removed.end(), report.already.begin(), report.already.end());
-  for (const auto& rel : removed) {
-    std::error_code ec;
-    fs::remove(session / rel, ec);
-    if (ec) {
-      return Refuse(
-          catalog, kEvent, session_id,
-          MakeError("encrypted, but the plaintext could not be removed: " + ec.message(),
-                    (session / rel).string(), "check permissions and close the vault again"));
-    }
-  }
-  for (const char* part : kVaultedParts) RemoveEmptyFolders(session / part);
-  {
-    std::error_code ec;
-    const auto n = fs::remove_all(session / "reconstruction", ec);
-    if (ec) {
-      return Refuse(catalog, kEvent, session_id,
-                    MakeError("could not remove the reconstruction workspace: " + ec.message(),
-                              (session / "reconstruction").string(),
-                              "check permissions and close the vault again"));
-    }
-    report.reconstruction_removed = n;
+  if (Status removed = RemoveVaultedPlaintext(session, report); !removed.ok()) {
+    return Refuse(catalog, kEvent, session_id, removed.error());
   }
   Log()
       .With("session", session_id)
@@ -452,7 +586,7 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
   return report;
 }
 
-Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& session_id,
+Result<VaultReport> OpenVault(store::Catalog& catalog, const std::string& session_id,
                               const SecretKey& studio_key, const fs::path& out_dir) {
   constexpr const char* kEvent = "vault.open";
   auto lock = LockVault(catalog.studio(), session_id, "twinrig vault open");
@@ -489,110 +623,17 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   if (!key.ok()) return Refuse(catalog, kEvent, session_id, key.error());
   const KeyWiper wipe(*key);
 
-  const RecordedFiles sealed = state.seal != nullptr
-                                   ? RecordHashes(state.seal->body["manifest"]["files"], "")
-                                   : RecordedFiles{};
-  const RecordedFiles approved = state.twin != nullptr && state.twin_approved
-                                     ? RecordHashes(state.twin->body["twin"]["files"], "twin/")
-                                     : RecordedFiles{};
+  const ChainHashes vouched{state};
   VaultReport report;
   report.session_id = session_id;
   report.subject_id = state.subject_id;
   report.out_dir = out_dir.empty() ? session : out_dir;
-
-  // Checks plaintext bytes (by hash) against what the chain vouches for.
-  auto against_chain = [&](const std::string& rel, std::uint64_t size, const std::string& sha,
-                           const fs::path& where) -> Status {
-    if (auto s = sealed.find(rel); s != sealed.end()) {
-      if (s->second.first != size || s->second.second != sha) {
-        return MakeError("the file differs from the one sealed after capture (SHA-256 mismatch)",
-                         where.string(), "the vault was altered; restore it from a backup");
-      }
-      ++report.checked_against_seal;
-    }
-    if (auto a = approved.find(rel); a != approved.end()) {
-      if (a->second.first != size || a->second.second != sha) {
-        return MakeError("the file differs from the twin the subject approved (SHA-256 mismatch)",
-                         where.string(), "the vault was altered; restore it from a backup");
-      }
-      ++report.checked_against_approval;
-    }
-    return OkStatus();
-  };
-
   for (const auto& [rel, entry] : *index) {
-    const fs::path enc = EncPath(vault, rel);
-    const fs::path target = report.out_dir / rel;
-    std::error_code ec;
-    if (!fs::exists(enc, ec)) {
-      return Refuse(catalog, kEvent, session_id,
-                    MakeError("the encrypted file is missing from the vault", enc.string(),
-                              "restore the vault folder from a backup"));
-    }
-    if (fs::exists(target, ec)) {
-      // Never overwrite: an identical file is fine, a different one is refused.
-      auto digest = Sha256File(target);
-      if (!digest.ok()) return Refuse(catalog, kEvent, session_id, digest.error());
-      if (*digest != entry.sha256) {
-        return Refuse(catalog, kEvent, session_id,
-                      MakeError("a different file is already in place; it is not overwritten",
-                                target.string(), "move it away, then open the vault again"));
-      }
-      Status vouched = against_chain(rel, fs::file_size(target, ec), *digest, target);
-      if (!vouched.ok()) return Refuse(catalog, kEvent, session_id, vouched.error());
-      report.already.push_back(rel);
-      continue;
-    }
-    fs::create_directories(target.parent_path(), ec);
-    if (ec) {
-      return Refuse(catalog, kEvent, session_id,
-                    MakeError("cannot create the folder: " + ec.message(),
-                              target.parent_path().string(), "check permissions"));
-    }
-    // Decrypted beside the target and moved into place only once every check passed.
-    const fs::path pending = target.string() + ".vault-open";
-    auto discard = [&](const Error& error) {
-      std::error_code ignored;
-      fs::remove(pending, ignored);
-      return Refuse(catalog, kEvent, session_id, error);
-    };
-    Status decrypted = DecryptFile(*key, Context(session_id, rel), enc, pending);
-    if (!decrypted.ok()) {
-      return discard(MakeError(
-          "the encrypted file does not open: it was altered, truncated, or swapped with another "
-          "file of the vault",
-          enc.string(), "restore this file (or the whole vault folder) from a backup"));
-    }
-    auto digest = Sha256File(pending);
-    if (!digest.ok()) return discard(digest.error());
-    const std::uint64_t size = fs::file_size(pending, ec);
-    if (*digest != entry.sha256 || size != entry.size) {
-      return discard(MakeError("the decrypted file does not match the vault index (SHA-256)",
-                               enc.string(), "restore the vault folder from a backup"));
-    }
-    Status vouched = against_chain(rel, size, *digest, enc);
-    if (!vouched.ok()) return discard(vouched.error());
-    fs::rename(pending, target, ec);
-    if (ec) {
-      return discard(MakeError("could not move the decrypted file into place: " + ec.message(),
-                               target.string(), "check permissions"));
-    }
-    report.decrypted.push_back(rel);
-    report.bytes += size;
+    Status restored = RestoreFile(*key, session_id, vault, rel, entry, vouched, report);
+    if (!restored.ok()) return Refuse(catalog, kEvent, session_id, restored.error());
   }
-  // A file the chain vouches for must come back: a vault without it was cut down.
-  for (const RecordedFiles* hashes : {&sealed, &approved}) {
-    for (const auto& [rel, expected] : *hashes) {
-      if (index->contains(rel)) continue;
-      const fs::path target = report.out_dir / rel;
-      auto digest = Sha256File(target);
-      if (!digest.ok() || *digest != expected.second) {
-        return Refuse(
-            catalog, kEvent, session_id,
-            MakeError("a file recorded in the consent chain is not in the vault",
-                      (session / rel).string(), "restore the vault folder from a backup"));
-      }
-    }
+  if (Status whole = vouched.CheckNoneMissing(*index, session, report.out_dir); !whole.ok()) {
+    return Refuse(catalog, kEvent, session_id, whole.error());
   }
   Log()
       .With("session", session_id)
@@ -612,7 +653,7 @@ Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& sess
   return report;
 }
 
-Result<VaultStatus> GetVaultStatus(catalog::Catalog& catalog, const std::string& session_id) {
+Result<VaultStatus> GetVaultStatus(store::Catalog& catalog, const std::string& session_id) {
   auto chain = LoadChain(catalog, session_id);
   if (!chain.ok()) return chain.error();
   VaultStatus status;
@@ -652,7 +693,7 @@ Result<std::uintmax_t> RemoveSessionPlaintext(const fs::path& studio, const std:
   return removed;
 }
 
-Result<std::uintmax_t> RemoveEveryCopy(catalog::Catalog& catalog, const std::string& session) {
+Result<std::uintmax_t> RemoveEveryCopy(store::Catalog& catalog, const std::string& session) {
   auto removed = RemoveSessionPlaintext(catalog.studio(), session);
   if (!removed.ok()) return removed.error();
   auto remove = [&](const fs::path& path) -> Status {
@@ -667,18 +708,10 @@ Result<std::uintmax_t> RemoveEveryCopy(catalog::Catalog& catalog, const std::str
   // The review station's exports.
   TWINRIG_RETURN_IF_ERROR(remove(catalog.studio() / "exports" / session));
   // Every export the audit log records, wherever it was written: the files it wrote.
-  auto stmt = catalog.db().Prepare(
-      "SELECT json_extract(payload, '$.out'), json_extract(payload, '$.written') FROM audit_log "
-      "WHERE json_extract(payload, '$.event') = 'export' AND "
-      "json_extract(payload, '$.session_id') = ?");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, session);
-  for (;;) {
-    auto row = stmt->Step();
-    if (!row.ok()) return row.error();
-    if (!*row) break;
-    const fs::path out = stmt->ColumnText(0);
-    const Json written = Json::parse(stmt->ColumnText(1), nullptr, false);
+  TWINRIG_ASSIGN_OR_RETURN(const auto copies, catalog.ExportCopiesOfSession(session));
+  for (const auto& copy : copies) {
+    const fs::path out = copy.out;
+    const Json written = Json::parse(copy.written, nullptr, false);
     if (out.empty() || !written.is_array()) continue;
     for (const auto& rel : written) {
       if (!rel.is_string()) continue;

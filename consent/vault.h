@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "consent/crypto.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace twinrig::consent {
@@ -51,7 +51,7 @@ struct VaultReport {
 // vault with the same content are not encrypted again; a plaintext file that differs from its vault
 // copy is refused. Refuses a session without consent, with a record waiting for signatures, or
 // whose subject was erased. Audited ("vault.close").
-Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& session_id,
+Result<VaultReport> CloseVault(store::Catalog& catalog, const std::string& session_id,
                                const SecretKey& studio_key);
 
 // Decrypts the vault back into the session folder (or into `out_dir` when not empty, keeping the
@@ -60,7 +60,7 @@ Result<VaultReport> CloseVault(catalog::Catalog& catalog, const std::string& ses
 // file is an error naming it and nothing unverified is left behind. A plaintext file already in
 // place is never overwritten. After erasure the error says the subject was erased. Audited
 // ("vault.open").
-Result<VaultReport> OpenVault(catalog::Catalog& catalog, const std::string& session_id,
+Result<VaultReport> OpenVault(store::Catalog& catalog, const std::string& session_id,
                               const SecretKey& studio_key, const std::filesystem::path& out_dir);
 
 struct VaultStatus {
@@ -74,7 +74,7 @@ struct VaultStatus {
   bool erased = false;       // the chain records the destruction of the subject's data
 };
 // Needs no key: counts files and looks at the chain.
-Result<VaultStatus> GetVaultStatus(catalog::Catalog& catalog, const std::string& session_id);
+Result<VaultStatus> GetVaultStatus(store::Catalog& catalog, const std::string& session_id);
 
 // Removes every copy of the subject's capture from a session: images/, twin/, reconstruction/ and
 // vault/ (for a destruction: rejection of the twin or erasure). consent/, session.json, the journal
@@ -86,6 +86,6 @@ Result<std::uintmax_t> RemoveSessionPlaintext(const std::filesystem::path& studi
 // twin, reconstruction workspace with COLMAP's databases, vault), the review station's exports
 // (<studio>/exports/<session>/) and the files of every export the audit log records, wherever
 // they were written. Returns the number of entries removed.
-Result<std::uintmax_t> RemoveEveryCopy(catalog::Catalog& catalog, const std::string& session);
+Result<std::uintmax_t> RemoveEveryCopy(store::Catalog& catalog, const std::string& session);
 
 }  // namespace twinrig::consent

@@ -14,12 +14,12 @@
 #include <thread>
 
 #include "host/camera/camera_worker.h"
-#include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
 #include "sim/camera/camera_farm.h"
 #include "sim/layout/layout.h"
+#include "store/catalog.h"
 #include "util/files.h"
 #include "util/logging.h"
 #include "util/options.h"
@@ -185,7 +185,7 @@ Status WriteChaosRig(const std::filesystem::path& studio, const sim::camera::Cam
 class SessionDriver {
  public:
   SessionDriver(const ChaosOptions& options, sim::camera::CameraFarm& farm,
-                catalog::Catalog& catalog, session::CaptureOptions base, std::mt19937& random,
+                store::Catalog& catalog, session::CaptureOptions base, std::mt19937& random,
                 ChaosResult& result)
       : options_(options),
         farm_(farm),
@@ -276,7 +276,7 @@ class SessionDriver {
 
   const ChaosOptions& options_;
   sim::camera::CameraFarm& farm_;
-  catalog::Catalog& catalog_;
+  store::Catalog& catalog_;
   const session::CaptureOptions base_;
   std::mt19937& random_;
   ChaosResult& result_;
@@ -478,7 +478,7 @@ Result<ChaosResult> RunChaos(const ChaosOptions& options) {
 
   const auto studio = options.work_dir / "studio";
   TWINRIG_RETURN_IF_ERROR(WriteChaosRig(studio, farm, options));
-  TWINRIG_ASSIGN_OR_RETURN(auto catalog, catalog::Catalog::Open(studio));
+  TWINRIG_ASSIGN_OR_RETURN(auto catalog, store::Catalog::Open(studio));
   SessionDriver driver(options, farm, catalog, StationOptions(options, options.work_dir / "home"),
                        random, result);
   std::vector<SessionRun> runs;

@@ -16,11 +16,11 @@
 #include <thread>
 
 #include "bench/harness/harness.h"
-#include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "sim/layout/layout.h"
 #include "sim/studio/studio.h"
+#include "store/catalog.h"
 #include "util/files.h"
 #include "util/subprocess.h"
 
@@ -83,7 +83,7 @@ struct StationRun {
 // `takes` takes one after the other.
 Result<StationRun> StationTakes(const Studio& studio, const std::string& layout, int takes,
                                 int at_once) {
-  auto catalog = catalog::Catalog::Open(studio.root);
+  auto catalog = store::Catalog::Open(studio.root);
   if (!catalog.ok()) return catalog.error();
   auto session = session::CreateSession(*catalog, session::SessionKind::kCalibration, "", layout);
   if (!session.ok()) return session.error();

@@ -8,10 +8,12 @@
 #include "consent/keys.h"
 #include "consent/records.h"
 #include "consent/vault.h"
-#include "host/catalog/catalog.h"
 #include "host/review/static_files.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
+#include "host/usecases/consent.h"
+#include "host/usecases/studio.h"
+#include "store/catalog.h"
 #include "util/clock.h"
 #include "util/files.h"
 #include "util/logging.h"
@@ -49,6 +51,25 @@ ApiResponse Fail(int status, const std::string& what, const std::string& where =
 // Errors from the consent library are the person's to fix (wrong passphrase, nothing to sign …).
 ApiResponse Refused(const Error& error) { return Fail(422, error); }
 
+// A use case's failure as the HTTP status that says what kind it is.
+ApiResponse Fail(const usecases::Failure& failure) {
+  switch (failure.why) {
+    case usecases::Why::kBadRequest:
+      return Fail(400, failure.error);
+    case usecases::Why::kDenied:
+      return Fail(403, failure.error);
+    case usecases::Why::kNotFound:
+      return Fail(404, failure.error);
+    case usecases::Why::kConflict:
+      return Fail(409, failure.error);
+    case usecases::Why::kRefused:
+      return Fail(422, failure.error);
+    case usecases::Why::kInternal:
+      break;
+  }
+  return Fail(500, failure.error);
+}
+
 std::vector<std::string> Segments(std::string_view path) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -82,24 +103,7 @@ session::JournalState ReadJournal(const fs::path& file) {
   return state;
 }
 
-Result<catalog::Catalog> OpenCatalog(const fs::path& studio) {
-  return catalog::Catalog::Open(studio);
-}
-
-// The owner of the technician signature a record expects: its witness.
-std::string WitnessOf(const cs::Chain& chain, const std::string& fallback) {
-  const auto& newest = chain.records().back();
-  std::string owner;
-  if (newest.body.contains("studio") && newest.body["studio"].is_object()) {
-    owner = newest.body["studio"].value("witness", "");
-  }
-  if (owner.empty()) owner = newest.body.value("technician", "");
-  if (owner.empty() && chain.state().consent != nullptr &&
-      chain.state().consent->body.contains("studio")) {
-    owner = chain.state().consent->body["studio"].value("witness", "");
-  }
-  return owner.empty() ? fallback : owner;
-}
+Result<store::Catalog> OpenCatalog(const fs::path& studio) { return store::Catalog::Open(studio); }
 
 std::string Summary(const cs::StoredRecord& rec) {
   if (rec.type == "grant" || rec.type == "amendment") {
@@ -116,6 +120,142 @@ std::string Summary(const cs::StoredRecord& rec) {
     return rec.body.value("note", "");
   if (rec.type == "revocation") return rec.body.value("reason", "");
   return {};
+}
+
+// The dashboard's camera tiles: readiness from the last preflight, each take's frame, the newest
+// thumbnail; the images they link to are added to `images`.
+json CameraTiles(const session::SessionInfo& info, const std::string& base,
+                 const session::JournalState& journal, const PreflightView& preflight,
+                 bool capturing, json& images) {
+  const int last_take = journal.LastTake();
+  json cameras = json::array();
+  for (const auto& cam : info.cameras) {
+    json c = {{"serial", cam.serial}, {"address", cam.address}, {"node", cam.node_id}};
+    auto it = preflight.cameras.find(cam.serial);
+    if (it != preflight.cameras.end()) {
+      const CameraReadiness& r = it->second;
+      c["state"] = r.state == "ok" ? "ready" : (r.state == "MISSING" ? "missing" : "fix");
+      c["connected"] = r.state != "MISSING";
+      c["battery"] = r.battery;
+      c["free_frames"] = r.free_frames;
+      c["settings_match"] = r.settings_match;
+      c["settings"] = r.settings;
+      c["problems"] = r.problems;
+    } else {
+      c["state"] = "unknown";
+    }
+    json takes = json::array();
+    std::string thumbnail;
+    for (const auto& [n, take] : journal.takes) {
+      if (std::find(take.cameras.begin(), take.cameras.end(), cam.serial) == take.cameras.end()) {
+        continue;
+      }
+      auto f = take.frames.find(cam.serial);
+      const bool fired = f != take.frames.end() && f->second.fired();
+      const bool verified = f != take.frames.end() && f->second.verified();
+      takes.push_back({{"take", n},
+                       {"fired", fired},
+                       {"downloaded", verified},
+                       {"verified", verified},
+                       {"closed", take.closed},
+                       {"error", f != take.frames.end() ? f->second.last_error : ""}});
+      if (verified) {
+        const fs::path rel = *f->second.path;
+        if (fs::exists(info.folder / rel)) {
+          thumbnail = base + "/images/" + cam.serial + "/" + rel.filename().string();
+          images.push_back({{"serial", cam.serial}, {"take", n}, {"url", thumbnail}});
+        }
+      }
+    }
+    // A camera whose frame of the newest finished take is missing: the tile flashes.
+    bool missed = false;
+    if (last_take > 0) {
+      const auto& take = journal.takes.at(last_take);
+      const bool planned =
+          std::find(take.cameras.begin(), take.cameras.end(), cam.serial) != take.cameras.end();
+      auto f = take.frames.find(cam.serial);
+      missed = planned && take.closed && (f == take.frames.end() || !f->second.verified());
+      if (!capturing && planned && (f == take.frames.end() || !f->second.verified())) {
+        missed = true;
+      }
+    }
+    c["takes"] = takes;
+    c["thumbnail"] = thumbnail;
+    c["missed"] = missed;
+    cameras.push_back(c);
+  }
+  return cameras;
+}
+
+// The session's consent chain as the dashboard shows it: records, state, grants.
+json ConsentView(store::Catalog& catalog, const std::string& id) {
+  json consent = {{"records", json::array()}};
+  {
+    auto chain = cs::Chain::ForSession(catalog, id);
+    if (!chain.ok()) {
+      consent["error"] = chain.error().Describe();
+    } else {
+      const cs::EffectiveState& s = chain->state();
+      for (const auto& rec : chain->records()) {
+        json missing = rec.MissingRoles();
+        const bool complete =
+            cs::AnyOneRoleSuffices(rec.type) ? !rec.signatures.empty() : rec.MissingRoles().empty();
+        if (complete) missing = json::array();
+        consent["records"].push_back({{"seq", rec.seq},
+                                      {"type", rec.type},
+                                      {"complete", complete},
+                                      {"missing", missing},
+                                      {"sha256", rec.sha256},
+                                      {"summary", Summary(rec)}});
+      }
+      consent["consented"] = s.consent != nullptr && !chain->records().empty() &&
+                             chain->records().front().MissingRoles().empty();
+      consent["sealed"] = s.seal != nullptr;
+      consent["twin"] =
+          s.twin == nullptr ? "not reviewed" : (s.twin_approved ? "approved" : "rejected");
+      consent["destroyed"] = s.destroyed;
+      consent["all_revoked"] = s.all_revoked;
+      consent["pending"] = s.pending;
+      if (!chain->records().empty()) {
+        const auto& newest = chain->records().back();
+        consent["newest"] = {{"seq", newest.seq}, {"type", newest.type}};
+        if (s.pending) consent["pending_record"] = newest.bytes;
+      }
+      json grants = json::array();
+      for (const auto& [gid, g] : s.grants) {
+        grants.push_back({{"grant_id", gid},
+                          {"licensee", g.grant["licensee"].value("name", "")},
+                          {"licensee_id", g.grant["licensee"].value("id", "")},
+                          {"purpose", g.grant.value("purpose", "")},
+                          {"media", g.grant.value("media", json::array())},
+                          {"territory", g.grant.value("territory", json::array())},
+                          {"not_before", g.grant.value("not_before", "")},
+                          {"not_after", g.grant.value("not_after", "")},
+                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0}});
+      }
+      consent["grants"] = grants;
+    }
+  }
+  return consent;
+}
+
+// One line per take: cameras planned, fired and verified.
+json TakesSummary(const session::JournalState& journal) {
+  json takes = json::array();
+  for (const auto& [n, take] : journal.takes) {
+    int fired = 0;
+    int verified = 0;
+    for (const auto& [serial, f] : take.frames) {
+      fired += f.fired() ? 1 : 0;
+      verified += f.verified() ? 1 : 0;
+    }
+    takes.push_back({{"take", n},
+                     {"cameras", take.cameras.size()},
+                     {"fired", fired},
+                     {"verified", verified},
+                     {"closed", take.closed}});
+  }
+  return takes;
 }
 
 }  // namespace
@@ -348,31 +488,17 @@ ApiResponse Api::Studio() {
   if (!catalog.ok()) return Fail(500, catalog.error());
   json subjects = json::array();
   json sessions = json::array();
-  {
-    auto stmt = catalog->db().Prepare("SELECT id, name FROM subjects ORDER BY id");
-    if (!stmt.ok()) return Fail(500, stmt.error());
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return Fail(500, row.error());
-      if (!*row) break;
-      subjects.push_back({{"id", stmt->ColumnText(0)}, {"name", stmt->ColumnText(1)}});
-    }
-  }
-  {
-    auto stmt = catalog->db().Prepare(
-        "SELECT id, COALESCE(subject_id, ''), rig, state, created_at FROM sessions "
-        "ORDER BY created_at DESC, id DESC LIMIT 50");
-    if (!stmt.ok()) return Fail(500, stmt.error());
-    for (;;) {
-      auto row = stmt->Step();
-      if (!row.ok()) return Fail(500, row.error());
-      if (!*row) break;
-      sessions.push_back({{"id", stmt->ColumnText(0)},
-                          {"subject_id", stmt->ColumnText(1)},
-                          {"rig", stmt->ColumnText(2)},
-                          {"state", stmt->ColumnText(3)},
-                          {"created_at", stmt->ColumnText(4)}});
-    }
+  auto subject_rows = usecases::ListSubjects(*catalog);
+  if (!subject_rows.ok()) return Fail(500, subject_rows.error());
+  for (const auto& s : *subject_rows) subjects.push_back({{"id", s.id}, {"name", s.name}});
+  auto session_rows = usecases::ListSessions(*catalog, 50);
+  if (!session_rows.ok()) return Fail(500, session_rows.error());
+  for (const auto& s : *session_rows) {
+    sessions.push_back({{"id", s.id},
+                        {"subject_id", s.subject_id},
+                        {"rig", s.rig},
+                        {"state", s.state},
+                        {"created_at", s.created_at}});
   }
   auto name = catalog->StudioName();
   json preflight;
@@ -462,140 +588,25 @@ ApiResponse Api::SessionStatus(const Principal& who, const std::string& id) {
     preflight = preflight_;
   }
   const std::string base = "/api/sessions/" + id;
-  const int last_take = journal.LastTake();
-  json cameras = json::array();
+  const auto job = jobs_.Current();
+  const bool capturing = job && job->running && job->session == id &&
+                         (job->kind == "capture" || job->kind == "retake");
   json images = json::array();
-  for (const auto& cam : info->cameras) {
-    json c = {{"serial", cam.serial}, {"address", cam.address}, {"node", cam.node_id}};
-    auto it = preflight.cameras.find(cam.serial);
-    if (it != preflight.cameras.end()) {
-      const CameraReadiness& r = it->second;
-      c["state"] = r.state == "ok" ? "ready" : (r.state == "MISSING" ? "missing" : "fix");
-      c["connected"] = r.state != "MISSING";
-      c["battery"] = r.battery;
-      c["free_frames"] = r.free_frames;
-      c["settings_match"] = r.settings_match;
-      c["settings"] = r.settings;
-      c["problems"] = r.problems;
-    } else {
-      c["state"] = "unknown";
-    }
-    json takes = json::array();
-    std::string thumbnail;
-    for (const auto& [n, take] : journal.takes) {
-      if (std::find(take.cameras.begin(), take.cameras.end(), cam.serial) == take.cameras.end()) {
-        continue;
-      }
-      auto f = take.frames.find(cam.serial);
-      const bool fired = f != take.frames.end() && f->second.fired();
-      const bool verified = f != take.frames.end() && f->second.verified();
-      takes.push_back({{"take", n},
-                       {"fired", fired},
-                       {"downloaded", verified},
-                       {"verified", verified},
-                       {"closed", take.closed},
-                       {"error", f != take.frames.end() ? f->second.last_error : ""}});
-      if (verified) {
-        const fs::path rel = *f->second.path;
-        if (fs::exists(info->folder / rel)) {
-          thumbnail = base + "/images/" + cam.serial + "/" + rel.filename().string();
-          images.push_back({{"serial", cam.serial}, {"take", n}, {"url", thumbnail}});
-        }
-      }
-    }
-    // A camera whose frame of the newest finished take is missing: the tile flashes.
-    bool missed = false;
-    if (last_take > 0) {
-      const auto& take = journal.takes.at(last_take);
-      const bool planned =
-          std::find(take.cameras.begin(), take.cameras.end(), cam.serial) != take.cameras.end();
-      auto f = take.frames.find(cam.serial);
-      missed = planned && take.closed && (f == take.frames.end() || !f->second.verified());
-      const auto job = jobs_.Current();
-      const bool capturing = job && job->running && job->session == id &&
-                             (job->kind == "capture" || job->kind == "retake");
-      if (!capturing && planned && (f == take.frames.end() || !f->second.verified())) {
-        missed = true;
-      }
-    }
-    c["takes"] = takes;
-    c["thumbnail"] = thumbnail;
-    c["missed"] = missed;
-    cameras.push_back(c);
-  }
+  const json cameras = CameraTiles(*info, base, journal, preflight, capturing, images);
   json nodes = json::array();
   for (const auto& n : preflight.nodes) {
     nodes.push_back(
         {{"endpoint", n.endpoint}, {"online", n.online}, {"sync_error_us", n.sync_error_us}});
   }
-  json consent = {{"records", json::array()}};
-  {
-    auto catalog = OpenCatalog(options_.studio);
-    if (!catalog.ok()) return Fail(500, catalog.error());
-    auto chain = cs::Chain::ForSession(*catalog, id);
-    if (!chain.ok()) {
-      consent["error"] = chain.error().Describe();
-    } else {
-      const cs::EffectiveState& s = chain->state();
-      for (const auto& rec : chain->records()) {
-        json missing = rec.MissingRoles();
-        const bool complete =
-            cs::AnyOneRoleSuffices(rec.type) ? !rec.signatures.empty() : rec.MissingRoles().empty();
-        if (complete) missing = json::array();
-        consent["records"].push_back({{"seq", rec.seq},
-                                      {"type", rec.type},
-                                      {"complete", complete},
-                                      {"missing", missing},
-                                      {"sha256", rec.sha256},
-                                      {"summary", Summary(rec)}});
-      }
-      consent["consented"] = s.consent != nullptr && !chain->records().empty() &&
-                             chain->records().front().MissingRoles().empty();
-      consent["sealed"] = s.seal != nullptr;
-      consent["twin"] =
-          s.twin == nullptr ? "not reviewed" : (s.twin_approved ? "approved" : "rejected");
-      consent["destroyed"] = s.destroyed;
-      consent["all_revoked"] = s.all_revoked;
-      consent["pending"] = s.pending;
-      if (!chain->records().empty()) {
-        const auto& newest = chain->records().back();
-        consent["newest"] = {{"seq", newest.seq}, {"type", newest.type}};
-        if (s.pending) consent["pending_record"] = newest.bytes;
-      }
-      json grants = json::array();
-      for (const auto& [gid, g] : s.grants) {
-        grants.push_back({{"grant_id", gid},
-                          {"licensee", g.grant["licensee"].value("name", "")},
-                          {"licensee_id", g.grant["licensee"].value("id", "")},
-                          {"purpose", g.grant.value("purpose", "")},
-                          {"media", g.grant.value("media", json::array())},
-                          {"territory", g.grant.value("territory", json::array())},
-                          {"not_before", g.grant.value("not_before", "")},
-                          {"not_after", g.grant.value("not_after", "")},
-                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0}});
-      }
-      consent["grants"] = grants;
-    }
-  }
+  auto catalog = OpenCatalog(options_.studio);
+  if (!catalog.ok()) return Fail(500, catalog.error());
+  const json consent = ConsentView(*catalog, id);
   json twin = json::object();
   for (const char* level : {"preview", "full"}) {
     const fs::path glb = info->folder / "twin" / level / "twin.glb";
     if (fs::exists(glb)) twin[level] = base + "/twin/" + level + "/twin.glb";
   }
-  json takes = json::array();
-  for (const auto& [n, take] : journal.takes) {
-    int fired = 0;
-    int verified = 0;
-    for (const auto& [serial, f] : take.frames) {
-      fired += f.fired() ? 1 : 0;
-      verified += f.verified() ? 1 : 0;
-    }
-    takes.push_back({{"take", n},
-                     {"cameras", take.cameras.size()},
-                     {"fired", fired},
-                     {"verified", verified},
-                     {"closed", take.closed}});
-  }
+  const json takes = TakesSummary(journal);
   json out = {{"id", id},
               {"subject_id", info->subject_id},
               {"rig", info->rig},
@@ -612,10 +623,7 @@ ApiResponse Api::SessionStatus(const Principal& who, const std::string& id) {
                 {"ready", preflight.ready},
                 {"at", preflight.at},
                 {"to_fix", preflight.to_fix}}}};
-  if (who.role == Role::kTechnician) {
-    const auto job = jobs_.Current();
-    if (job) out["job"] = job->ToJson(true);
-  }
+  if (who.role == Role::kTechnician && job) out["job"] = job->ToJson(true);
   return Json(200, out);
 }
 
@@ -649,54 +657,29 @@ ApiResponse Api::SignConsent(const std::string& session, const json& body) {
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto chain = cs::Chain::ForSession(*catalog, session);
-  if (!chain.ok()) return Fail(500, chain.error());
-  if (!chain->records().empty()) {
-    return Fail(409, "this session already has a consent record", session,
-                "nothing to do; the technician can start a new session");
-  }
   auto ring = cs::KeyRing::FromCatalog(*catalog);
   if (!ring.ok()) return Fail(500, ring.error());
   if (ring->FindOwner(cs::kRoleTechnician, options_.technician) == nullptr) {
     return Fail(500, "unknown technician " + options_.technician, "station",
                 "start the station with --technician set to a technician with a key");
   }
-  cs::KeyInfo subject_key;
-  if (const cs::KeyInfo* k = ring->FindOwner(cs::kRoleSubject, info->subject_id); k != nullptr) {
-    subject_key = *k;
-  } else {
-    if (passphrase.size() < 8) {
-      return Fail(422, "the passphrase is too short", info->subject_id,
-                  "choose a passphrase of 8 characters or more");
-    }
-    auto strength = cs::ParseKdfStrength(options_.kdf);
-    if (!strength.ok()) return Fail(500, strength.error());
-    auto created =
-        cs::CreateKey(*catalog, cs::kRoleSubject, info->subject_id, passphrase, *strength);
-    if (!created.ok()) return Refused(created.error());
-    subject_key = *created;
-  }
-  auto key = cs::UnsealKey(*catalog, cs::kRoleSubject, info->subject_id, passphrase);
-  if (!key.ok()) return Fail(403, key.error());
-  auto studio_name = catalog->StudioName();
-  if (!studio_name.ok()) return Fail(500, studio_name.error());
-  cs::ConsentInput input;
-  input.subject_id = info->subject_id;
-  input.session_id = session;
-  input.technician = options_.technician;
-  input.text_sha256 = Sha256Hex(*text);
-  input.text_version = options_.text_version;
-  input.terms = *terms;
-  auto record_body = cs::BuildConsentBody(input, subject_key, *studio_name);
-  if (!record_body.ok()) return Fail(500, record_body.error());
-  auto rec = cs::AppendRecord(*catalog, session, "consent", *record_body);
-  if (!rec.ok()) return Refused(rec.error());
-  auto signed_rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
-  if (!signed_rec.ok()) return Refused(signed_rec.error());
+  usecases::ConsentRequest request;
+  request.subject_id = info->subject_id;
+  request.session_id = session;
+  request.technician = options_.technician;
+  request.text = *text;
+  request.text_version = options_.text_version;
+  request.terms = *terms;
+  request.kdf = options_.kdf;
+  request.subject_passphrase = [&]() -> Result<std::string> { return passphrase; };
+  request.subject_signs_now = true;
+  auto opened = usecases::OpenConsent(*catalog, request);
+  if (!opened.ok()) return Fail(opened.failure());
+  const cs::StoredRecord& signed_rec = opened->record;
   Log().With("session", session).Info("consent signed by the subject");
-  return Json(200, {{"record", signed_rec->record_id()},
-                    {"sha256", signed_rec->sha256},
-                    {"missing", signed_rec->MissingRoles()}});
+  return Json(200, {{"record", signed_rec.record_id()},
+                    {"sha256", signed_rec.sha256},
+                    {"missing", signed_rec.MissingRoles()}});
 }
 
 ApiResponse Api::SubjectSign(const std::string& session, const json& body) {
@@ -706,17 +689,16 @@ ApiResponse Api::SubjectSign(const std::string& session, const json& body) {
   auto chain = cs::Chain::ForSession(*catalog, session);
   if (!chain.ok()) return Fail(500, chain.error());
   if (chain->records().empty()) return Fail(409, "nothing to sign", session);
-  const auto missing = chain->records().back().MissingRoles();
-  if (std::find(missing.begin(), missing.end(), "subject") == missing.end()) {
+  if (!usecases::NewestWaitsFor(*chain, std::string(cs::kRoleSubject))) {
     return Fail(409, "the newest record does not wait for your signature", session);
   }
-  auto key =
-      cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));
-  if (!key.ok()) return Fail(403, key.error());
-  auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
-  if (!rec.ok()) return Refused(rec.error());
-  return Json(
-      200, {{"record", rec->record_id()}, {"type", rec->type}, {"missing", rec->MissingRoles()}});
+  const std::string passphrase = Str(body, "passphrase");
+  auto signed_rec = usecases::Sign(*catalog, {session, std::string(cs::kRoleSubject), "",
+                                              [&]() -> Result<std::string> { return passphrase; }});
+  if (!signed_rec.ok()) return Fail(signed_rec.failure());
+  const cs::StoredRecord& rec = signed_rec->record;
+  return Json(200,
+              {{"record", rec.record_id()}, {"type", rec.type}, {"missing", rec.MissingRoles()}});
 }
 
 ApiResponse Api::Review(const std::string& session, const json& body) {
@@ -724,35 +706,16 @@ ApiResponse Api::Review(const std::string& session, const json& body) {
   std::string note = Str(body, "note");
   if (note.empty())
     note = approve ? "approved at the review station" : "rejected at the review station";
+  const std::string passphrase = Str(body, "passphrase");
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto chain = cs::Chain::ForSession(*catalog, session);
-  if (!chain.ok()) return Fail(500, chain.error());
-  // Once only: a review waiting for the studio's countersignature counts too.
-  const auto& records = chain->records();
-  const bool reviewed = chain->state().twin != nullptr ||
-                        std::any_of(records.begin(), records.end(), [](const cs::StoredRecord& r) {
-                          return r.type == "twin_approval" || r.type == "twin_rejection";
-                        });
-  if (reviewed) return Fail(409, "the twin was already reviewed", session);
-  // The passphrase is checked before anything is written.
-  auto key =
-      cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));
-  if (!key.ok()) return Fail(403, key.error());
-  auto rec = cs::ReviewTwin(*catalog, session, approve, note);
-  if (!rec.ok()) return Refused(rec.error());
-  auto signed_rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
-  if (!signed_rec.ok()) return Refused(signed_rec.error());
-  std::uintmax_t removed = 0;
-  if (!approve) {
-    // The person said no: the capture goes now. The rejection record already holds the hashes of
-    // what was shown; the studio's countersignature adds the destruction record.
-    auto n = cs::RemoveSessionPlaintext(options_.studio, session);
-    if (!n.ok()) return Fail(500, n.error());
-    removed = *n;
-    Log().With("session", session).Warn("twin rejected: {} files destroyed", removed);
-  }
+  auto reviewed = usecases::ReviewTwin(
+      *catalog, {session, approve, note, [&]() -> Result<std::string> { return passphrase; }});
+  if (!reviewed.ok()) return Fail(reviewed.failure());
+  const cs::StoredRecord& signed_rec = reviewed->record;
+  const std::uintmax_t removed = reviewed->files_destroyed;
+  if (!approve) Log().With("session", session).Warn("twin rejected: {} files destroyed", removed);
   // The PIN has done its work. After a rejection the person's part is over and their tokens end
   // too; after an approval this sitting may go on (grants to sign) until the token expires.
   if (approve) {
@@ -760,31 +723,28 @@ ApiResponse Api::Review(const std::string& session, const json& body) {
   } else {
     access_.RevokeSession(session);
   }
-  return Json(200, {{"record", signed_rec->record_id()},
-                    {"type", signed_rec->type},
-                    {"sha256", signed_rec->sha256},
+  return Json(200, {{"record", signed_rec.record_id()},
+                    {"type", signed_rec.type},
+                    {"sha256", signed_rec.sha256},
                     {"files_destroyed", removed},
-                    {"missing", signed_rec->MissingRoles()}});
+                    {"missing", signed_rec.MissingRoles()}});
 }
 
 ApiResponse Api::RevokeGrant(const std::string& session, const json& body) {
   const std::string grant = Str(body, "grant_id");
   if (grant.empty()) return Fail(400, "which grant?", session);
+  const std::string passphrase = Str(body, "passphrase");
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto chain = cs::Chain::ForSession(*catalog, session);
-  if (!chain.ok()) return Fail(500, chain.error());
-  if (chain->state().grants.count(grant) == 0) return Fail(404, "no grant " + grant, session);
-  auto key =
-      cs::UnsealKey(*catalog, cs::kRoleSubject, chain->state().subject_id, Str(body, "passphrase"));
-  if (!key.ok()) return Fail(403, key.error());
-  auto rec = cs::Revoke(*catalog, session, {grant}, false,
-                        "withdrawn by the subject at the review station");
-  if (!rec.ok()) return Refused(rec.error());
-  auto signed_rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleSubject), *key);
-  if (!signed_rec.ok()) return Refused(signed_rec.error());
-  return Json(200, {{"record", signed_rec->record_id()}, {"revoked", grant}});
+  auto revoked = usecases::Revoke(*catalog, {session,
+                                             {grant},
+                                             false,
+                                             "withdrawn by the subject at the review station",
+                                             std::string(cs::kRoleSubject),
+                                             [&]() -> Result<std::string> { return passphrase; }});
+  if (!revoked.ok()) return Fail(revoked.failure());
+  return Json(200, {{"record", revoked->record.record_id()}, {"revoked", grant}});
 }
 
 ApiResponse Api::Seal(const std::string& session, const json& body) {
@@ -794,7 +754,7 @@ ApiResponse Api::Seal(const std::string& session, const json& body) {
   auto chain = cs::Chain::ForSession(*catalog, session);
   if (!chain.ok()) return Fail(500, chain.error());
   if (chain->records().empty()) return Fail(409, "no consent record", session);
-  const std::string witness = WitnessOf(*chain, options_.technician);
+  const std::string witness = usecases::WitnessOf(*chain, options_.technician);
   auto tech_key =
       cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
   if (!tech_key.ok()) return Fail(403, tech_key.error());
@@ -818,77 +778,28 @@ ApiResponse Api::Seal(const std::string& session, const json& body) {
 }
 
 ApiResponse Api::Countersign(const std::string& session, const json& body) {
+  const std::string technician_pass = Str(body, "technician_passphrase");
+  const std::string studio_pass = Str(body, "studio_passphrase");
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto chain = cs::Chain::ForSession(*catalog, session);
-  if (!chain.ok()) return Fail(500, chain.error());
-  if (chain->records().empty()) return Fail(409, "nothing to sign", session);
-  const auto missing = chain->records().back().MissingRoles();
-  auto needs = [&](const char* role) {
-    return std::find(missing.begin(), missing.end(), role) != missing.end();
-  };
-  json signed_roles = json::array();
-  if (needs("subject")) {
-    return Fail(409, "the record waits for the subject's signature first", session,
-                "the model signs on their screen");
-  }
-  std::optional<cs::SecretKey> studio_key;
-  if (needs("technician")) {
-    const std::string witness = WitnessOf(*chain, options_.technician);
-    auto key =
-        cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
-    if (!key.ok()) return Fail(403, key.error());
-    auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleTechnician), *key);
-    if (!rec.ok()) return Refused(rec.error());
-    signed_roles.push_back("technician");
-  }
-  if (needs("studio")) {
-    auto key = cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
-    if (!key.ok()) return Fail(403, key.error());
-    auto rec = cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *key);
-    if (!rec.ok()) return Refused(rec.error());
-    signed_roles.push_back("studio");
-    studio_key = *key;
-  }
-  if (signed_roles.empty()) return Fail(409, "nothing waits for a countersignature", session);
-  json out = {{"signed", signed_roles}};
-  if (studio_key) {
-    // A rejection the studio has countersigned is followed by the record of the destruction.
-    auto after = cs::Chain::ForSession(*catalog, session);
-    if (!after.ok()) return Fail(500, after.error());
-    const cs::EffectiveState& s = after->state();
-    if (s.twin != nullptr && !s.twin_approved && !s.destroyed && !s.pending) {
-      auto removed = cs::RemoveSessionPlaintext(options_.studio, session);
-      if (!removed.ok()) return Fail(500, removed.error());
-      auto rec = cs::AppendRecord(
-          *catalog, session, "destruction",
-          {{"destroyed_files",
-            {{"parts", json::array({"images", "twin", "reconstruction", "vault"})},
-             {"method", "removed from the station after the subject rejected the twin"}}},
-           {"plaintext_files_removed", *removed},
-           {"reason", "the subject rejected the twin"}});
-      if (!rec.ok()) return Refused(rec.error());
-      auto signed_rec =
-          cs::SignNewest(*catalog, session, std::string(cs::kRoleStudio), *studio_key);
-      if (!signed_rec.ok()) return Refused(signed_rec.error());
-      out["destruction"] = signed_rec->record_id();
-    }
-    Status checkpoint = cs::AuditCheckpoint(*catalog, *studio_key);
-    if (!checkpoint.ok()) return Fail(500, checkpoint.error());
-  }
+  auto countersigned =
+      usecases::Countersign(*catalog, {session, options_.technician,
+                                       [&]() -> Result<std::string> { return technician_pass; },
+                                       [&]() -> Result<std::string> { return studio_pass; }});
+  if (!countersigned.ok()) return Fail(countersigned.failure());
+  json out = {{"signed", countersigned->roles}};
+  if (!countersigned->destruction.empty()) out["destruction"] = countersigned->destruction;
   return Json(200, out);
 }
 
 ApiResponse Api::ProposeGrants(const std::string& session, const json& body) {
-  json list = body.contains("grants") ? body["grants"] : json();
-  if (!list.is_array() && !list.is_object()) return Fail(400, "grants: a grant or a list", session);
-  if (list.is_object()) list = json::array({list});
+  const json list = body.contains("grants") ? body["grants"] : json();
   std::lock_guard lock(consent_mu_);
   auto catalog = OpenCatalog(options_.studio);
   if (!catalog.ok()) return Fail(500, catalog.error());
-  auto rec = cs::AddGrants(*catalog, session, "grant", list);
-  if (!rec.ok()) return Refused(rec.error());
+  auto rec = usecases::ProposeGrants(*catalog, session, "grant", list);
+  if (!rec.ok()) return Fail(rec.failure());
   return Json(200, {{"record", rec->record_id()}, {"missing", rec->MissingRoles()}});
 }
 

@@ -1,7 +1,7 @@
 // The station's JSON API, transport-free: the server turns each HTTP request into an ApiRequest
 // and writes the ApiResponse back, so the routes are testable without sockets. Quick reads and the
-// consent steps are library calls (host/catalog, host/session, consent/); long operations are
-// `twinrig` subcommands run by the JobRunner.
+// consent steps are library calls (host/usecases, store/, host/session, consent/); long operations
+// are `twinrig` subcommands run by the JobRunner.
 #pragma once
 
 #include <filesystem>

@@ -66,7 +66,7 @@ Result<std::string> DefaultRig(const std::filesystem::path& studio) {
   return MakeError("the studio has several rigs", studio.string(), "choose one with --rig");
 }
 
-Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
+Result<SessionInfo> CreateSession(store::Catalog& catalog, SessionKind kind,
                                   const std::string& subject_id, const std::string& rig_name) {
   const auto studio = catalog.studio();
   if (kind == SessionKind::kSubject) {
@@ -75,12 +75,8 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
           "a capture session needs the subject it captures", "twinrig session new",
           "give --subject ID (twinrig subject list), or --calibration for board takes");
     }
-    auto known = catalog.db().Prepare("SELECT count(*) FROM subjects WHERE id = ?1");
-    if (!known.ok()) return known.error();
-    known->Bind(1, subject_id);
-    auto row = known->Step();
-    if (!row.ok()) return row.error();
-    if (known->ColumnInt(0) == 0) {
+    TWINRIG_ASSIGN_OR_RETURN(const bool known, catalog.SubjectExists(subject_id));
+    if (!known) {
       return MakeError("no subject " + subject_id + " in this studio", "twinrig session new",
                        "add the subject first: twinrig subject add --name ...");
     }
@@ -110,26 +106,17 @@ Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
 
   // The id is the day and a counter; the catalog's primary key makes a clash impossible.
   const std::string prefix = "S-" + Today() + "-";
-  auto count = catalog.db().Prepare("SELECT count(*) FROM sessions WHERE id LIKE ?1");
-  if (!count.ok()) return count.error();
-  count->Bind(1, prefix + "%");
-  auto row = count->Step();
-  if (!row.ok()) return row.error();
+  TWINRIG_ASSIGN_OR_RETURN(const std::int64_t count, catalog.CountSessionsWithPrefix(prefix));
   char number[24];
-  std::snprintf(number, sizeof(number), "%04lld", static_cast<long long>(count->ColumnInt(0)) + 1);
+  std::snprintf(number, sizeof(number), "%04lld", static_cast<long long>(count) + 1);
   info.id = prefix + number;
   info.folder = paths.SessionFolder(info.id);
 
-  auto insert = catalog.db().Prepare(
-      "INSERT INTO sessions(id, subject_id, rig, state, kind) VALUES (?1, ?2, ?3, 'new', ?4)");
-  if (!insert.ok()) return insert.error();
-  insert->Bind(1, info.id).Bind(3, rig_name).Bind(4, KindName(kind));
-  if (subject_id.empty()) {
-    insert->BindNull(2);
-  } else {
-    insert->Bind(2, subject_id);
-  }
-  TWINRIG_RETURN_IF_ERROR(insert->Run());
+  TWINRIG_RETURN_IF_ERROR(catalog.InsertSession({.id = info.id,
+                                                 .subject_id = subject_id,
+                                                 .rig = rig_name,
+                                                 .state = "new",
+                                                 .kind = std::string(KindName(kind))}));
 
   std::error_code ec;
   std::filesystem::create_directories(info.folder / "images", ec);
@@ -168,17 +155,13 @@ Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::
   return info;
 }
 
-Result<std::string> LatestSessionId(catalog::Catalog& catalog) {
-  auto stmt =
-      catalog.db().Prepare("SELECT id FROM sessions ORDER BY created_at DESC, id DESC LIMIT 1");
-  if (!stmt.ok()) return stmt.error();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.error();
-  if (!*row) {
+Result<std::string> LatestSessionId(store::Catalog& catalog) {
+  TWINRIG_ASSIGN_OR_RETURN(const auto latest, catalog.LatestSession());
+  if (!latest) {
     return MakeError("the studio has no session yet", catalog.studio().string(),
                      "create one with `twinrig session new`");
   }
-  return stmt->ColumnText(0);
+  return latest->id;
 }
 
 Status WriteManifest(const SessionInfo& session, const JournalState& state) {

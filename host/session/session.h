@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "host/catalog/catalog.h"
 #include "host/session/journal.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace twinrig::session {
@@ -43,11 +43,11 @@ struct SessionInfo {
 
 // Creates a session on the rig `rig` (rigs/<rig>/rig.toml in the studio): for a subject known to
 // the catalog, or (kCalibration, empty subject) for board takes.
-Result<SessionInfo> CreateSession(catalog::Catalog& catalog, SessionKind kind,
+Result<SessionInfo> CreateSession(store::Catalog& catalog, SessionKind kind,
                                   const std::string& subject_id, const std::string& rig);
 Result<SessionInfo> LoadSession(const std::filesystem::path& studio, const std::string& id);
 // The newest session in the catalog.
-Result<std::string> LatestSessionId(catalog::Catalog& catalog);
+Result<std::string> LatestSessionId(store::Catalog& catalog);
 // The only rig in the studio, when there is exactly one.
 Result<std::string> DefaultRig(const std::filesystem::path& studio);
 // `rig` when one is given, else the studio's only rig.

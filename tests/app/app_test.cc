@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "tests/test_support.h"
 #include "util/subprocess.h"
 
@@ -53,7 +53,7 @@ TEST_CASE("twinrig studio creates the catalog and refuses a corrupt one", "[inte
   CHECK(created.exit_code == 0);
   CHECK(created.output.find("(created)") != std::string::npos);
   {
-    std::ofstream corrupt(catalog::Catalog::DatabasePath(studio), std::ios::trunc);
+    std::ofstream corrupt(store::Catalog::DatabasePath(studio), std::ios::trunc);
     corrupt << "garbage";
   }
   auto refused = Twinrig({"--studio", studio, "studio"});

@@ -148,7 +148,7 @@ TEST_CASE("two writers appending to one session never share a sequence number", 
     std::vector<std::string> errors(2);
     std::vector<int> seqs(2, 0);
     auto append = [&](int i) {
-      auto catalog = catalog::Catalog::Open(s.root).value();
+      auto catalog = store::Catalog::Open(s.root).value();
       // Built in two steps: GCC 12 at -O3 warns (-Wrestrict) on "g" + std::to_string(i).
       std::string grant_id = "g";
       grant_id += std::to_string(i);
@@ -190,8 +190,8 @@ TEST_CASE("the audit log's tail cut with its checkpoints is caught outside studi
 
   // As found: the newest entries deleted together with the checkpoints covering them.
   const std::int64_t keep = 10;
-  REQUIRE(s.catalog.db().Execute("DELETE FROM audit_log WHERE seq > " + std::to_string(keep)).ok());
-  REQUIRE(s.catalog.db().Execute("DELETE FROM audit_checkpoints WHERE count > 10").ok());
+  s.Tamper().DeleteAuditEntries(keep + 1);
+  s.Tamper().DeleteCheckpointsAbove(10);
   SECTION("the anchor file still counts them") {
     auto r = AuditVerify(s.catalog, ring);
     REQUIRE_FALSE(r.ok());
@@ -207,7 +207,7 @@ TEST_CASE("the audit log's tail cut with its checkpoints is caught outside studi
   }
   SECTION("every checkpoint and the anchor gone: the subject's receipt still counts them") {
     std::filesystem::remove(AuditAnchorPath(s.catalog));
-    REQUIRE(s.catalog.db().Execute("DELETE FROM audit_checkpoints").ok());
+    s.Tamper().DeleteCheckpointsAbove(-1);
     auto r = AuditVerify(s.catalog, ring);
     REQUIRE(r.ok());
     auto checked = CheckAuditReceipt(*r, receipt);
@@ -227,11 +227,8 @@ TEST_CASE("only the pinned studio key counts, and a retired key signs nothing ne
     REQUIRE(::setenv(std::string(kStudioPinVariable).c_str(), pin.c_str(), 1) == 0);
     CHECK(Chain::ForSession(s.catalog, s.session).ok());
     const SecretKey intruder = SecretKey::Generate();
-    REQUIRE(s.catalog.db()
-                .Execute("INSERT INTO public_keys (kid, role, owner, public_key) VALUES ('" +
-                         KeyId(intruder.public_key()) + "', 'studio', 'studio', '" +
-                         HexEncode(intruder.public_key()) + "')")
-                .ok());
+    s.Tamper().InsertPublicKey(KeyId(intruder.public_key()), "studio", "studio",
+                               HexEncode(intruder.public_key()));
     auto r = Chain::ForSession(s.catalog, s.session);
     ::unsetenv(std::string(kStudioPinVariable).c_str());
     REQUIRE_FALSE(r.ok());

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "consent/audit.h"
@@ -12,7 +13,8 @@
 #include "consent/glb.h"
 #include "consent/keys.h"
 #include "consent/records.h"
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
+#include "tests/store/tamper.h"
 #include "tests/test_support.h"
 #include "util/files.h"
 
@@ -74,11 +76,18 @@ inline Json Terms() {
 struct Studio {
   twinrig::testing::TempDir dir;
   std::filesystem::path root = dir / "studio";
-  catalog::Catalog catalog = catalog::Catalog::Open(root).value();
+  store::Catalog catalog = store::Catalog::Open(root).value();
   SecretKey studio_key;
   SecretKey tech_key;
   std::string subject = "SUB-000001";
   std::string session = "S-0001";
+
+  // studio.db edited behind twinrig's back (a second connection, opened when first needed).
+  store::testing::Tamper& Tamper() {
+    if (!tamper_) tamper_.emplace(catalog);
+    return *tamper_;
+  }
+  std::optional<store::testing::Tamper> tamper_;
 
   Studio() {
     REQUIRE(CreateKey(catalog, kRoleStudio, "studio", kStudioPass, KdfStrength::kInteractive).ok());

@@ -13,12 +13,7 @@ using testing::GrantJson;
 using testing::Studio;
 
 std::int64_t AuditCount(Studio& s, const std::string& event, const std::string& decision) {
-  auto stmt = s.catalog.db().Prepare(
-      "SELECT COUNT(*) FROM audit_log WHERE json_extract(payload, '$.event') = ? AND "
-      "json_extract(payload, '$.decision') = ?");
-  stmt->Bind(1, event).Bind(2, decision);
-  REQUIRE(stmt->Step().value());
-  return stmt->ColumnInt(0);
+  return s.Tamper().AuditCount(event, decision);
 }
 
 ExportRequest Request(Studio& s, const std::string& licensee = "brand-a") {
@@ -254,17 +249,14 @@ TEST_CASE("the audit log detects edits, truncation and re-appended tails", "[int
   CHECK(report->checkpoints == 1);
 
   SECTION("an edit in the middle") {
-    REQUIRE(s.catalog.db()
-                .Execute("UPDATE audit_log SET payload = replace(payload, '\"i\":4', '\"i\":5') "
-                         "WHERE seq = 5")
-                .ok());
+    s.Tamper().EditAuditPayload(5, "\"i\":4", "\"i\":5");
     auto r = AuditVerify(s.catalog, ring);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().what.find("entry 5") != std::string::npos);
   }
   SECTION("an edit with the stored hashes recomputed is caught by the checkpoint") {
     // Rewrite entry 5 and every stored hash after it, as an attacker with the database would.
-    REQUIRE(s.catalog.db().Execute("DELETE FROM audit_log WHERE seq >= 5").ok());
+    s.Tamper().DeleteAuditEntries(5);
     for (int i = 4; i < 11; ++i) {
       REQUIRE(AuditAppend(s.catalog, "test.event", {{"i", i * 100}}).ok());
     }
@@ -273,20 +265,17 @@ TEST_CASE("the audit log detects edits, truncation and re-appended tails", "[int
     CHECK(r.error().what.find("rewritten") != std::string::npos);
   }
   SECTION("a truncated tail") {
-    REQUIRE(s.catalog.db().Execute("DELETE FROM audit_log WHERE seq > 8").ok());
+    s.Tamper().DeleteAuditEntries(9);
     auto r = AuditVerify(s.catalog, ring);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().what.find("truncated") != std::string::npos);
   }
   SECTION("a deleted entry") {
-    REQUIRE(s.catalog.db().Execute("DELETE FROM audit_log WHERE seq = 3").ok());
+    s.Tamper().DeleteAuditEntries(3, 3);
     CHECK_FALSE(AuditVerify(s.catalog, ring).ok());
   }
   SECTION("a forged checkpoint") {
-    REQUIRE(s.catalog.db()
-                .Execute("UPDATE audit_checkpoints SET count = 11, head = (SELECT hash FROM "
-                         "audit_log WHERE seq = 11)")
-                .ok());
+    s.Tamper().ForgeCheckpoints(11);
     CHECK_FALSE(AuditVerify(s.catalog, ring).ok());
   }
 }

@@ -18,12 +18,7 @@ namespace fs = std::filesystem;
 using testing::Studio;
 
 std::int64_t AuditCount(Studio& s, const std::string& event, const std::string& decision) {
-  auto stmt = s.catalog.db().Prepare(
-      "SELECT COUNT(*) FROM audit_log WHERE json_extract(payload, '$.event') = ? AND "
-      "json_extract(payload, '$.decision') = ?");
-  stmt->Bind(1, event).Bind(2, decision);
-  REQUIRE(stmt->Step().value());
-  return stmt->ColumnInt(0);
+  return s.Tamper().AuditCount(event, decision);
 }
 
 // Every regular file under `dir`, relative path -> bytes.

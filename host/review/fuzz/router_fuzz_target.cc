@@ -8,10 +8,10 @@
 #include <fstream>
 #include <memory>
 
-#include "host/catalog/catalog.h"
 #include "host/review/api.h"
 #include "host/review/jobs.h"
 #include "host/review/router.h"
+#include "store/catalog.h"
 #include "util/check.h"
 
 namespace twinrig::review::fuzz {
@@ -38,7 +38,7 @@ struct Fixture {
     dir = pattern;
     fs::create_directories(dir / "studio");
     fs::create_directories(dir / "web");
-    TWINRIG_CHECK(catalog::Catalog::Open(dir / "studio").ok()) << "cannot open a catalog";
+    TWINRIG_CHECK(store::Catalog::Open(dir / "studio").ok()) << "cannot open a catalog";
     std::ofstream(dir / "web" / "index.html") << "<!doctype html><title>station</title>";
     std::ofstream(dir / "consent.txt") << "I agree.";
     std::ofstream(dir / "terms.json") << "{}";

@@ -153,11 +153,7 @@ TEST_CASE("Review station: images and twin bytes are served only under standing 
   const Reply cut = Fetch(station.port, http::verb::get, twin, {}, model);
   CHECK(cut.status == 403);
   CHECK(cut.body.find("truncated") != std::string::npos);
-  auto stmt = s.catalog.db().Prepare(
-      "SELECT COUNT(*) FROM audit_log WHERE json_extract(payload, '$.event') = 'processing.gate'");
-  REQUIRE(stmt.ok());
-  REQUIRE(stmt->Step().value());
-  CHECK(stmt->ColumnInt(0) == 5);
+  CHECK(s.Tamper().AuditCount("processing.gate") == 5);
 }
 
 TEST_CASE("Review station: a rejected twin goes with its capture, and the studio records it",

@@ -20,8 +20,8 @@
 #include <sstream>
 #include <thread>
 
-#include "host/catalog/catalog.h"
 #include "host/review/server.h"
+#include "store/catalog.h"
 #include "tests/test_support.h"
 
 namespace twinrig::review::testing {
@@ -143,7 +143,7 @@ struct Station {
                    const std::function<void(ReviewOptions&)>& tweak = {}) {
     const fs::path studio = existing.empty() ? dir / "studio" : existing;
     fs::create_directories(studio);
-    REQUIRE(catalog::Catalog::Open(studio).ok());
+    REQUIRE(store::Catalog::Open(studio).ok());
     Write(dir / "web" / "index.html", "<!doctype html><title>station</title>");
     Write(dir / "web" / "app.js", "console.log(1)");
     Write(dir / "outside.txt", "secret");

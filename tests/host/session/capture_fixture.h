@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "host/catalog/catalog.h"
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "sim/camera/camera_farm.h"
 #include "sim/layout/layout.h"
+#include "store/catalog.h"
 #include "tests/test_support.h"
 
 namespace twinrig::session::testing_support {
@@ -52,7 +52,7 @@ struct Fixture {
     if (cameras > 8) rig.nodes[0].ports = cameras;
     std::filesystem::create_directories(studio() / "rigs" / "test");
     REQUIRE(sim::layout::WriteRigFile(studio() / "rigs" / "test" / "rig.toml", rig).ok());
-    auto catalog = catalog::Catalog::Open(studio());
+    auto catalog = store::Catalog::Open(studio());
     REQUIRE(catalog.ok());
     // Board takes: these tests are about the cameras and the journal, not about consent (the
     // consent gate of subject sessions has its own tests).

@@ -127,7 +127,7 @@ TEST_CASE("a frame left on a card by another session is a stray, never adopted",
 
   // Session A (another person) fired the camera for its take 1 and died before the frame's event
   // was journalled.
-  auto catalog = catalog::Catalog::Open(f.studio());
+  auto catalog = store::Catalog::Open(f.studio());
   REQUIRE(catalog.ok());
   auto other = CreateSession(*catalog, SessionKind::kCalibration, "", "test");
   REQUIRE(other.ok());

@@ -1,8 +1,8 @@
-#include "host/catalog/sqlite.h"
+#include "store/sqlite.h"
 
 #include "util/check.h"
 
-namespace twinrig::catalog {
+namespace twinrig::store {
 
 Result<Database> Database::Open(const std::filesystem::path& path, Mode mode) {
   int flags = SQLITE_OPEN_FULLMUTEX;
@@ -164,4 +164,4 @@ bool Statement::ColumnIsNull(int column) const {
   return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
-}  // namespace twinrig::catalog
+}  // namespace twinrig::store

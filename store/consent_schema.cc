@@ -1,38 +1,11 @@
-// The catalog's schema, one migration per step. Never edit a step that has shipped: add a new one.
-#include "host/catalog/catalog.h"
+// Consent's tables: public keys, signed records, the audit log and its checkpoints, usage.
+// Never edit a step that has shipped: add a new one.
+#include "store/schema.h"
 
-namespace twinrig::catalog {
+namespace twinrig::store {
 
-const std::vector<Migration>& Migrations() {
+const std::vector<Migration>& ConsentMigrations() {
   static const std::vector<Migration> kMigrations = {
-      {1, "studio and subjects", R"sql(
-        CREATE TABLE studio_meta (
-          key   TEXT PRIMARY KEY,
-          value TEXT NOT NULL
-        );
-        CREATE TABLE subjects (
-          id         TEXT PRIMARY KEY,          -- e.g. SUB-000001
-          name       TEXT NOT NULL,
-          created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-        );
-      )sql"},
-      {2, "cameras and sessions", R"sql(
-        CREATE TABLE cameras (
-          serial     TEXT PRIMARY KEY,          -- identity is the serial number, never the port
-          model      TEXT NOT NULL DEFAULT '',
-          last_port  TEXT NOT NULL DEFAULT '',
-          first_seen TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
-          last_seen  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-        );
-        CREATE TABLE sessions (
-          id          TEXT PRIMARY KEY,         -- e.g. S-20261128-0001
-          subject_id  TEXT REFERENCES subjects(id),
-          rig         TEXT NOT NULL,
-          state       TEXT NOT NULL DEFAULT 'new',
-          created_at  TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-        );
-        CREATE INDEX sessions_by_subject ON sessions(subject_id);
-      )sql"},
       {3, "consent: public keys, signed records, audit log, usage", R"sql(
         CREATE TABLE public_keys (
           kid         TEXT PRIMARY KEY,         -- first 8 bytes of SHA-256(public key), hex
@@ -83,13 +56,8 @@ const std::vector<Migration>& Migrations() {
         );
         CREATE INDEX usage_by_licensee ON usage(licensee, at);
       )sql"},
-      {4, "session kinds: subject captures and calibration (board) captures", R"sql(
-        ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'subject';
-      )sql"},
   };
   return kMigrations;
 }
 
-int LatestSchemaVersion() { return Migrations().back().version; }
-
-}  // namespace twinrig::catalog
+}  // namespace twinrig::store

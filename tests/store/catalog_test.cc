@@ -1,13 +1,19 @@
 #include <catch2/catch.hpp>
 
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 #include "tests/test_support.h"
 #include "util/files.h"
 
-namespace twinrig::catalog {
+namespace twinrig::store {
 namespace {
 
-std::int64_t TableCount(Database& db, const std::string& table) {
+// A second connection to studio.db: the product itself reads the catalog only through the typed
+// queries, the tests look at the file as any other SQLite program would.
+Database Raw(const Catalog& catalog) {
+  return Database::Open(catalog.path(), Database::Mode::kOpenExisting).value();
+}
+
+std::int64_t TableCount(Database&& db, const std::string& table) {
   auto n =
       db.QueryInt("SELECT count(*) FROM sqlite_master WHERE type='table' AND name='" + table + "'");
   REQUIRE(n.ok());
@@ -20,10 +26,10 @@ TEST_CASE("a new studio gets the whole schema", "[unit]") {
   REQUIRE(catalog.ok());
   CHECK(catalog->report().created);
   CHECK(catalog->report().version == LatestSchemaVersion());
-  CHECK(*catalog->db().QueryInt("PRAGMA user_version") == LatestSchemaVersion());
-  CHECK(*catalog->db().QueryInt("PRAGMA application_id") == kApplicationId);
-  CHECK(TableCount(catalog->db(), "subjects") == 1);
-  CHECK(TableCount(catalog->db(), "sessions") == 1);
+  CHECK(*Raw(*catalog).QueryInt("PRAGMA user_version") == LatestSchemaVersion());
+  CHECK(*Raw(*catalog).QueryInt("PRAGMA application_id") == kApplicationId);
+  CHECK(TableCount(Raw(*catalog), "subjects") == 1);
+  CHECK(TableCount(Raw(*catalog), "sessions") == 1);
 }
 
 TEST_CASE("an old catalog is backed up, migrated and keeps its rows", "[unit]") {
@@ -32,15 +38,15 @@ TEST_CASE("an old catalog is backed up, migrated and keeps its rows", "[unit]") 
   {
     auto v1 = Catalog::Open(studio, 1);
     REQUIRE(v1.ok());
-    CHECK(TableCount(v1->db(), "sessions") == 0);
-    REQUIRE(v1->db().Execute("INSERT INTO subjects(id, name) VALUES ('SUB-1', 'Ada')").ok());
+    CHECK(TableCount(Raw(*v1), "sessions") == 0);
+    REQUIRE(Raw(*v1).Execute("INSERT INTO subjects(id, name) VALUES ('SUB-1', 'Ada')").ok());
   }
   auto migrated = Catalog::Open(studio);
   REQUIRE(migrated.ok());
   CHECK(migrated->report().found_version == 1);
   CHECK(migrated->report().version == LatestSchemaVersion());
-  CHECK(TableCount(migrated->db(), "sessions") == 1);
-  CHECK(*migrated->db().QueryInt("SELECT count(*) FROM subjects WHERE name = 'Ada'") == 1);
+  CHECK(TableCount(Raw(*migrated), "sessions") == 1);
+  CHECK(*Raw(*migrated).QueryInt("SELECT count(*) FROM subjects WHERE name = 'Ada'") == 1);
   REQUIRE_FALSE(migrated->report().backup.empty());
   // The backup is the old catalog, still at schema 1.
   auto backup = Database::Open(migrated->report().backup, Database::Mode::kReadOnly);
@@ -64,7 +70,7 @@ TEST_CASE("a catalog from a newer twinrig is refused and left alone", "[unit]") 
   {
     auto c = Catalog::Open(studio);
     REQUIRE(c.ok());
-    REQUIRE(c->db().Execute("PRAGMA user_version = 999").ok());
+    REQUIRE(Raw(*c).Execute("PRAGMA user_version = 999").ok());
   }
   auto before = Sha256File(Catalog::DatabasePath(studio));
   auto refused = Catalog::Open(studio);
@@ -116,4 +122,4 @@ TEST_CASE("a SQLite file of another program is refused", "[unit]") {
 }
 
 }  // namespace
-}  // namespace twinrig::catalog
+}  // namespace twinrig::store

@@ -13,7 +13,7 @@
 
 #include "util/result.h"
 
-namespace twinrig::catalog {
+namespace twinrig::store {
 
 class Statement;
 
@@ -91,4 +91,4 @@ Status InTransaction(Database& db, Work&& work) {
   return db.Execute("COMMIT");
 }
 
-}  // namespace twinrig::catalog
+}  // namespace twinrig::store

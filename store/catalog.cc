@@ -1,4 +1,4 @@
-#include "host/catalog/catalog.h"
+#include "store/catalog.h"
 
 #include <array>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "util/logging.h"
 
-namespace twinrig::catalog {
+namespace twinrig::store {
 namespace {
 
 constexpr std::string_view kSqliteHeader("SQLite format 3\0", 16);
@@ -129,20 +129,8 @@ Result<Catalog> Catalog::Open(const std::filesystem::path& studio, int target_ve
   return Catalog(std::move(db).value(), studio, report);
 }
 
-Result<std::string> Catalog::StudioName() {
-  auto stmt = db_.Prepare("SELECT value FROM studio_meta WHERE key = 'studio_name'");
-  if (!stmt.ok()) return stmt.error();
-  auto row = stmt->Step();
-  if (!row.ok()) return row.error();
-  return *row ? stmt->ColumnText(0) : std::string("twinrig studio");
+Status Catalog::Transaction(const std::function<Status()>& work) {
+  return InTransaction(db_, work);
 }
 
-Status Catalog::SetStudioName(const std::string& name) {
-  auto stmt =
-      db_.Prepare("INSERT OR REPLACE INTO studio_meta (key, value) VALUES ('studio_name', ?)");
-  if (!stmt.ok()) return stmt.error();
-  stmt->Bind(1, name);
-  return stmt->Run();
-}
-
-}  // namespace twinrig::catalog
+}  // namespace twinrig::store
