@@ -59,7 +59,7 @@ struct CalibrateArgs {
 
 void Fail(const Error& error, int& exit_code) {
   PrintError(error.what, error.where, error.todo);
-  exit_code = 1;
+  exit_code = kExitFailed;
 }
 
 constexpr int kScriptedPoses = 24;  // the virtual studio's ChArUco poses (layout default)
@@ -176,11 +176,11 @@ int SolveAndWrite(const GlobalOptions& global, const CalibrateArgs& args,
   }
   int bad = 0;
   for (const auto& cam : written->cameras) bad += cam.verdict == "bad" ? 1 : 0;
-  exit_code = bad > 0 ? 1 : 0;
+  exit_code = bad > 0 ? kExitFailed : kExitOk;
   if (!written->uncalibrated.empty() && written->cameras.size() < kMinUsableCameras) {
     std::cout << "the rig is not usable: only " << written->cameras.size()
               << " camera(s) calibrated; take the board positions above and calibrate again\n";
-    exit_code = 1;
+    exit_code = kExitFailed;
   }
   if (bad > 0) {
     std::cout << bad
@@ -290,7 +290,7 @@ void CaptureAndSolve(const GlobalOptions& global, const CalibrateArgs& args,
               << info->id << " --resume --retake-missing`, or calibrate from what arrived with "
               << "`twinrig calibrate --images " << (info->folder / "images").string() << " --rig "
               << rig << "`\n";
-    exit_code = 1;
+    exit_code = kExitFailed;
     return;
   }
   std::cout << "captured " << report->takes.size() << " takes\n";
@@ -348,7 +348,7 @@ void AddCalibrate(CLI::App& parent, const GlobalOptions& global, int& exit_code)
           "%.1f x %.1f mm, each square %.1f mm\n",
           args.print_board.c_str(), board->ToString().c_str(), args.dpi, size.width * 1000,
           size.height * 1000, board->square_m * 1000);
-      exit_code = 0;
+      exit_code = kExitOk;
       return;
     }
     if (!args.images.empty()) {

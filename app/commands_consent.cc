@@ -23,7 +23,7 @@ namespace cs = twinrig::consent;
 
 int Fail(const Error& error) {
   PrintError(error.what, error.where, error.todo);
-  return 1;
+  return kExitFailed;
 }
 
 // Runs `body` with the opened catalog; errors become exit code 1 with the three-part message.
@@ -563,7 +563,7 @@ void AddConsentStatus(CLI::App* consent, const GlobalOptions& global, int& exit_
                                    opts->grant_ids.front());
       if (!entry.ok()) return (void)(exit_code = Fail(entry.error()));
       std::cout << "status " << entry->status << "\n";
-      exit_code = 0;
+      exit_code = kExitOk;
       return;
     }
     WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {

@@ -219,11 +219,11 @@ class Demo {
               (studio_started_ && !options_.keep_studio ? "; the virtual studio was stopped" : ""),
           studio_.string(), "run the demo again: it starts over in the same studio");
       PrintSummary(false);
-      return 130;
+      return kExitInterrupted;
     }
     PrintError("the demo stopped at stage \"" + stage_ + "\"", studio_.string(), todo);
     PrintSummary(false);
-    return 1;
+    return kExitFailed;
   }
 
   // Stops the virtual studio unless it is to be kept, then fails.
@@ -407,7 +407,7 @@ std::optional<int> Demo::CheckHost() {
   if (!Step({"doctor"})) return Fail("install what `twinrig doctor` lists (scripts/setup)");
   if (auto made = MakeSecrets(); !made.ok()) {
     PrintError(made.error().what, made.error().where, made.error().todo);
-    return 1;
+    return kExitFailed;
   }
   auto keys = StepValue({"keys", "list"});
   if (!keys.ok() || keys->find("studio") == std::string::npos) {

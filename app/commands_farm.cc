@@ -36,7 +36,7 @@ struct FarmArgs {
 
 bool Fail(const Error& error, int& exit_code) {
   PrintError(error.what, error.where, error.todo);
-  exit_code = 1;
+  exit_code = kExitFailed;
   return false;
 }
 
@@ -158,7 +158,7 @@ void AddFarmUp(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
     std::printf(
         "reconstruct on it: twinrig reconstruct SESSION --farm slurm (or make it the "
         "default: twinrig farm use slurm)\n");
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 
@@ -175,7 +175,7 @@ void AddFarmDown(CLI::App* cmd, const GlobalOptions& global, int& exit_code) {
     } else {
       for (const auto& [name, pid] : running) std::printf("stopped %s (%d)\n", name.c_str(), pid);
     }
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 
@@ -193,7 +193,7 @@ void AddFarmUse(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args, const Glob
     std::printf("reconstruction runs %s by default (%s)\n",
                 args->where == "slurm" ? "on the Slurm farm" : "on this station",
                 farm::SettingsFile(global.studio).string().c_str());
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 
@@ -221,7 +221,7 @@ void AddFarmStatus(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args,
       }
       if (wanted.empty()) std::printf("no farm jobs recorded in this studio\n");
     }
-    exit_code = 0;
+    exit_code = kExitOk;
     for (const auto& [session, level] : wanted) {
       auto jobs = farm::Query(global.studio, *settings, session, level);
       if (!jobs.ok()) return (void)Fail(jobs.error(), exit_code);
@@ -247,7 +247,7 @@ void AddFarmCancel(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args,
         "--farm slurm --resume%s\n",
         args->session.c_str(), reconstruct::LevelName(level).c_str(), args->session.c_str(),
         level == reconstruct::Level::kFull ? " --full" : "");
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 
@@ -272,7 +272,7 @@ void AddFarmLogs(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args, const Glo
       auto text = ReadFileText(job.log);
       std::printf("%s", text.ok() ? text->c_str() : "(no log yet)\n");
     }
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 
@@ -342,7 +342,7 @@ void AddFarmRunStage(CLI::App* cmd, const std::shared_ptr<FarmArgs>& args,
       return (void)Fail(report.error(), exit_code);
     }
     finish("");
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 

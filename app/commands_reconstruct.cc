@@ -48,7 +48,7 @@ int SubmitToFarm(const std::filesystem::path& studio, const farm::Settings& sett
   auto jobs = farm::Submit(studio, settings, args.session, options, submit);
   if (!jobs.ok()) {
     PrintError(jobs.error().what, jobs.error().where, jobs.error().todo);
-    return 1;
+    return kExitFailed;
   }
   std::printf("reconstruct %s (%s) on the farm%s\n", args.session.c_str(),
               reconstruct::LevelName(options.level).c_str(), args.resume ? ", resumed" : "");
@@ -61,14 +61,14 @@ int SubmitToFarm(const std::filesystem::path& studio, const farm::Settings& sett
       WaitForFarmJobs(studio, settings, args.session, options.level, std::chrono::hours(12));
   if (!done.ok()) {
     PrintError(done.error().what, done.error().where, done.error().todo);
-    return 1;
+    return kExitFailed;
   }
   if (!done->Finished()) {
     PrintError("the farm jobs ended without the twin",
                farm::RecordsFolder(studio, args.session, options.level).string(),
                "see `twinrig farm status " + args.session + "` and `twinrig farm logs " +
                    args.session + "`, then resubmit with --resume");
-    return 1;
+    return kExitFailed;
   }
   std::printf("twin     %s\n",
               reconstruct::SessionTwin(studio, args.session, options.level).string().c_str());
@@ -157,13 +157,13 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
     // A person's images are processed only under their standing consent, here or on the farm.
     if (Status allowed = CheckReconstructionAllowed(global.studio, args->session); !allowed.ok()) {
       PrintError(allowed.error().what, allowed.error().where, allowed.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     auto settings = farm::LoadSettings(global.studio);
     if (!settings.ok()) {
       PrintError(settings.error().what, settings.error().where, settings.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     const bool on_farm = args->farm.empty() ? settings->reconstruct_on_farm : args->farm == "slurm";
@@ -173,7 +173,7 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
     }
     if (args->resume) {
       PrintError("--resume is for farm jobs", "", "add --farm slurm");
-      exit_code = 2;
+      exit_code = kExitUsage;
       return;
     }
     std::cout << "reconstruct " << args->session << " (" << reconstruct::LevelName(options.level)
@@ -188,7 +188,7 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
         });
     if (!report.ok()) {
       PrintError(report.error().what, report.error().where, report.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     std::printf("twin     %s\n", report->twin.string().c_str());
@@ -202,7 +202,7 @@ void AddReconstruct(CLI::App& parent, const GlobalOptions& global, int& exit_cod
       std::printf("left out camera %s: the calibration could not calibrate it (%s); %s\n",
                   cam.serial.c_str(), cam.reason.c_str(), cam.todo.c_str());
     }
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 

@@ -52,7 +52,7 @@ int Status(const GlobalOptions& global, const RigOptions& options) {
   auto connection = ConnectNodes(global, options);
   if (!connection.ok()) {
     PrintError(connection.error().what, connection.error().where, connection.error().todo);
-    return 2;
+    return kExitUsage;
   }
   riglink::RigLink& link = *connection->link;
   const twinrig::Status& connected = connection->connected;
@@ -98,14 +98,14 @@ int Status(const GlobalOptions& global, const RigOptions& options) {
   if (!connected.ok()) {
     PrintError(connected.error().what, connected.error().where, connected.error().todo);
   }
-  return problems == 0 ? 0 : 1;
+  return problems == 0 ? kExitOk : kExitFailed;
 }
 
 int ClearFaults(const GlobalOptions& global, const RigOptions& options) {
   auto connection = ConnectNodes(global, options);
   if (!connection.ok()) {
     PrintError(connection.error().what, connection.error().where, connection.error().todo);
-    return 2;
+    return kExitUsage;
   }
   riglink::RigLink& link = *connection->link;
   const twinrig::Status& connected = connection->connected;
@@ -124,7 +124,7 @@ int ClearFaults(const GlobalOptions& global, const RigOptions& options) {
   if (!connected.ok()) {
     PrintError(connected.error().what, connected.error().where, connected.error().todo);
   }
-  return failed == 0 ? 0 : 1;
+  return failed == 0 ? kExitOk : kExitFailed;
 }
 
 }  // namespace

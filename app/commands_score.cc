@@ -37,7 +37,7 @@ void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto metrics = sim::score::ScoreSession(global.studio, args->session, level);
     if (!metrics.ok()) {
       PrintError(metrics.error().what, metrics.error().where, metrics.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     std::printf(
@@ -56,7 +56,7 @@ void AddScore(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                                   "twin" / level / "metrics.json")
                                      .string()
                                      .c_str());
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 

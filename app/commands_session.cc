@@ -21,7 +21,7 @@ namespace {
 
 void Fail(const Error& error, int& exit_code) {
   PrintError(error.what, error.where, error.todo);
-  exit_code = 1;
+  exit_code = kExitFailed;
 }
 
 }  // namespace
@@ -85,7 +85,7 @@ int PrintReport(const session::CaptureReport& report) {
     std::cout << session::DescribeIncomplete(report)
               << "INCOMPLETE: some frames are missing (see above); nothing already verified is "
                  "lost\n";
-    return 1;
+    return kExitFailed;
   }
   return 0;
 }
@@ -160,7 +160,7 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
         args.subject, rig);
     if (!created.ok()) return Fail(created.error(), exit_code);
     std::cout << created->id << "\n";
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 
   cmd->add_subcommand("list", "sessions in this studio")->callback([&global, &exit_code] {
@@ -172,7 +172,7 @@ void AddSession(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       std::cout << s.id << "  subject " << s.subject_id << "  rig " << s.rig << "  " << s.state
                 << "  " << s.created_at << "\n";
     }
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 
@@ -324,12 +324,12 @@ void AddSettings(CLI::App& parent, const GlobalOptions& global, int& exit_code) 
     std::cout << camera::FormatSurvey(report.after, isatty(STDOUT_FILENO) != 0);
     if (report.ok()) {
       std::cout << "APPLIED: " << report.after.cameras.size() << " cameras have the profile\n";
-      exit_code = 0;
+      exit_code = kExitOk;
       return;
     }
     std::cout << "DIFFER: " << report.differ.size() << " camera(s) do not have the profile:\n";
     for (const auto& line : report.differ) std::cout << "  - " << line << "\n";
-    exit_code = 1;
+    exit_code = kExitFailed;
   });
 }
 

@@ -60,33 +60,33 @@ void AddSim(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto started = sim::studio::Up(global.studio, up, sim::studio::DefaultStudioBinary());
     if (!started.ok()) {
       PrintError(started.error().what, started.error().where, started.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     PrintStudio(*started);
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 
   sim->add_subcommand("status", "what the virtual studio runs")->callback([&global, &exit_code] {
     auto status = sim::studio::QueryStatus(global.studio);
     if (!status.ok()) {
       PrintError(status.error().what, status.error().where, status.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     PrintStudio(*status);
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 
   sim->add_subcommand("down", "stop the virtual studio")->callback([&global, &exit_code] {
     Status stopped = sim::studio::Down(global.studio);
     if (!stopped.ok()) {
       PrintError(stopped.error().what, stopped.error().where, stopped.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     std::cout << "virtual studio stopped\n";
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 

@@ -12,7 +12,7 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto catalog = store::Catalog::Open(global.studio);
     if (!catalog.ok()) {
       PrintError(catalog.error().what, catalog.error().where, catalog.error().todo);
-      exit_code = 1;
+      exit_code = kExitFailed;
       return;
     }
     const auto& report = catalog->report();
@@ -25,7 +25,7 @@ void AddStudio(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
                 << report.backup.string() << ")";
     }
     std::cout << "\n";
-    exit_code = 0;
+    exit_code = kExitOk;
   });
 }
 

@@ -9,6 +9,8 @@ find_package(CLI11 REQUIRED)
 find_package(OpenSSL 3 REQUIRED)  # the review station's TLS
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
 pkg_check_modules(GPHOTO2 REQUIRED IMPORTED_TARGET libgphoto2 libgphoto2_port)
+pkg_check_modules(TURBOJPEG REQUIRED IMPORTED_TARGET libturbojpeg)
+find_package(Boost 1.74 REQUIRED)
 if(TWINRIG_BUILD_TESTS)
   find_package(Catch2 REQUIRED)
   include(Catch)

@@ -27,12 +27,10 @@ add_custom_target(twinrig-programs)
 install(TARGETS twinrig RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 add_dependencies(twinrig-programs twinrig)
 foreach(helper twinrig-camera-worker twinrig-sim-studio twinrig-node-sim twinrig-render-view)
-  if(TARGET ${helper})
-    install(TARGETS ${helper} RUNTIME DESTINATION lib/twinrig)  # private helpers: /usr/lib/twinrig, as Debian lays them
-    add_dependencies(twinrig-programs ${helper})
-  endif()
+  install(TARGETS ${helper} RUNTIME DESTINATION lib/twinrig)  # private helpers: /usr/lib/twinrig, as Debian lays them
+  add_dependencies(twinrig-programs ${helper})
 endforeach()
-if(TARGET twinrig-firmware-image)
+if(TWINRIG_WITH_FIRMWARE_IMAGE)
   add_dependencies(twinrig-programs twinrig-firmware-image)
 endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/sim/data/head/"
