@@ -16,10 +16,10 @@ struct Progress;
 namespace twinrig::app {
 
 // The exit status of every command, one convention for all (README "Exit status"):
-constexpr int kExitOk = 0;             // done; or the answer is yes (ready, verified, allowed)
-constexpr int kExitFailed = 1;         // it failed, or the answer is no: the message says what to do
-constexpr int kExitUsage = 2;          // the command line is wrong (CLI11's parse errors too)
-constexpr int kExitInternal = 70;      // a broken invariant: a bug to report (EX_SOFTWARE)
+constexpr int kExitOk = 0;         // done; or the answer is yes (ready, verified, allowed)
+constexpr int kExitFailed = 1;     // it failed, or the answer is no: the message says what to do
+constexpr int kExitUsage = 2;      // the command line is wrong (CLI11's parse errors too)
+constexpr int kExitInternal = 70;  // a broken invariant: a bug to report (EX_SOFTWARE)
 constexpr int kExitInterrupted = 130;  // stopped by Ctrl-C or SIGTERM (128 + SIGINT)
 
 // Options every subcommand sees.

@@ -8,8 +8,8 @@
 #include <climits>
 #include <iostream>
 
-#include "consent/crypto.h"
 #include "app/command.h"
+#include "consent/crypto.h"
 #include "host/review/server.h"
 
 namespace twinrig::app {

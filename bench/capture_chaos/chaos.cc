@@ -184,9 +184,8 @@ Status WriteChaosRig(const std::filesystem::path& studio, const sim::camera::Cam
 // mid-capture (then restarted, or the session abandoned), now and then a stray shot.
 class SessionDriver {
  public:
-  SessionDriver(const ChaosOptions& options, sim::camera::CameraFarm& farm,
-                store::Catalog& catalog, session::CaptureOptions base, std::mt19937& random,
-                ChaosResult& result)
+  SessionDriver(const ChaosOptions& options, sim::camera::CameraFarm& farm, store::Catalog& catalog,
+                session::CaptureOptions base, std::mt19937& random, ChaosResult& result)
       : options_(options),
         farm_(farm),
         catalog_(catalog),
