@@ -14,7 +14,7 @@ namespace {
 
 std::filesystem::path Write(const testing::TempDir& dir, const std::string& text) {
   std::filesystem::create_directories(dir / "rigs" / "r1");
-  const auto path = dir / "rigs" / "r1" / "rig.toml";
+  auto path = dir / "rigs" / "r1" / "rig.toml";
   std::ofstream(path) << text;
   return path;
 }
