@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "host/studio/rig_file.h"
+#include "studio/rig_file.h"
 
 namespace twinrig::session {
 

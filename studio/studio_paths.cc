@@ -1,4 +1,4 @@
-#include "host/studio/studio_paths.h"
+#include "studio/studio_paths.h"
 
 #include <algorithm>
 #include <system_error>
