@@ -16,10 +16,10 @@
 #include "host/session/capture.h"
 #include "host/session/session.h"
 #include "host/session/studio_capture.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 #include "sim/studio/studio.h"
 #include "store/catalog.h"
-#include "studio/rig_file.h"
-#include "studio/studio_paths.h"
 
 namespace twinrig::app {
 namespace {

@@ -14,7 +14,6 @@
 #include "host/usecases/consent.h"
 #include "host/usecases/studio.h"
 #include "store/catalog.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 
 namespace twinrig::app {
@@ -353,8 +352,7 @@ void AddConsentSeal(CLI::App* consent, const GlobalOptions& global, int& exit_co
       if (!manifest.ok()) return manifest.error();
       auto rec = cs::SealCapture(
           catalog, opts->session, opts->technician, *manifest,
-          opts->no_check ? std::filesystem::path()
-                         : studio::StudioPaths(global.studio).SessionFolder(opts->session));
+          opts->no_check ? std::filesystem::path() : global.studio / "sessions" / opts->session);
       if (!rec.ok()) return rec.error();
       PrintRecord(*rec);
       return OkStatus();

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "app/command.h"
+#include "host/studio/studio_paths.h"
 #include "sim/studio/studio.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 #include "util/install_layout.h"
 #include "util/result.h"

@@ -6,8 +6,8 @@
 
 #include "app/command.h"
 #include "host/riglink/riglink.h"
-#include "studio/rig_file.h"
-#include "studio/studio_paths.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 
 namespace twinrig::app {
 

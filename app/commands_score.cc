@@ -5,8 +5,8 @@
 #include <string>
 
 #include "app/command.h"
+#include "host/studio/studio_paths.h"
 #include "sim/score/score.h"
-#include "studio/studio_paths.h"
 
 namespace twinrig::app {
 namespace {

@@ -15,7 +15,6 @@
 #include "host/session/studio_capture.h"
 #include "host/usecases/studio.h"
 #include "store/catalog.h"
-#include "studio/studio_paths.h"
 
 namespace twinrig::app {
 namespace {
@@ -126,7 +125,7 @@ Result<std::unique_ptr<camera::CameraPool>> RigPool(const GlobalOptions& global,
                                                     const std::string& rig_name) {
   auto rig = session::ResolveRig(global.studio, rig_name);
   if (!rig.ok()) return rig.error();
-  auto cameras = session::RigCameras(studio::StudioPaths(global.studio).RigFile(*rig));
+  auto cameras = session::RigCameras(global.studio / "rigs" / *rig / "rig.toml");
   if (!cameras.ok()) return cameras.error();
   camera::WorkerOptions worker;
   worker.home = global.studio / ".gphoto";
@@ -279,7 +278,7 @@ void AddPreflight(CLI::App& parent, const GlobalOptions& global, int& exit_code)
     options.takes = args.takes;
     options.frame_megabytes = args.frame_mb;
     options.worker.home = global.studio / ".gphoto";
-    auto report = session::RunPreflight(studio::StudioPaths(global.studio).RigFile(rig), options);
+    auto report = session::RunPreflight(global.studio / "rigs" / rig / "rig.toml", options);
     if (!report.ok()) return Fail(report.error(), exit_code);
     // With --json the table still goes to whoever watches (stderr), the JSON to stdout.
     (args.json ? std::cerr : std::cout) << "preflight of rig " << rig << "\n"
@@ -344,7 +343,7 @@ void AddCameras(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
     auto resolved = session::ResolveRig(global.studio, args.rig);
     if (!resolved.ok()) return Fail(resolved.error(), exit_code);
     const std::string rig = *resolved;
-    auto cameras = session::RigCameras(studio::StudioPaths(global.studio).RigFile(rig));
+    auto cameras = session::RigCameras(global.studio / "rigs" / rig / "rig.toml");
     if (!cameras.ok()) return Fail(cameras.error(), exit_code);
     std::vector<camera::ExpectedCamera> expected;
     expected.reserve(cameras->size());

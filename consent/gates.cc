@@ -10,7 +10,6 @@
 #include "consent/audit.h"
 #include "consent/glb.h"
 #include "consent/vault.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 #include "util/logging.h"
 
@@ -214,14 +213,14 @@ Status VerifyCaptureFiles(store::Catalog& catalog, const std::string& session_id
   if (ManifestRoot(*files) != seal->body["manifest"].value("root_sha256", "")) {
     return MakeError("the seal's root hash does not match its file list", seal->path.string());
   }
-  const auto folder = studio::StudioPaths(catalog.studio()).SessionFolder(session_id);
+  const auto folder = catalog.studio() / "sessions" / session_id;
   TWINRIG_RETURN_IF_ERROR(CheckFilesAgainstManifest(folder, *files));
   return CheckNoOtherFiles(folder, "images", *files, "the capture seal");
 }
 
 std::filesystem::path TwinFolder(const std::filesystem::path& studio,
                                  const std::string& session_id) {
-  return studio::StudioPaths(studio).SessionFolder(session_id) / "twin";
+  return studio / "sessions" / session_id / "twin";
 }
 
 Result<StoredRecord> ReviewTwin(store::Catalog& catalog, const std::string& session_id,

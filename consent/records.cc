@@ -9,7 +9,6 @@
 #include <thread>
 
 #include "consent/audit.h"
-#include "studio/studio_paths.h"
 #include "util/file_lock.h"
 #include "util/files.h"
 #include "util/logging.h"
@@ -312,7 +311,7 @@ std::vector<std::string> StoredRecord::MissingRoles() const {
 
 std::filesystem::path SessionConsentDir(const std::filesystem::path& studio,
                                         const std::string& session_id) {
-  return studio::StudioPaths(studio).SessionFolder(session_id) / "consent";
+  return studio / "sessions" / session_id / "consent";
 }
 
 Result<Chain> Chain::Load(const std::filesystem::path& dir, const KeyRing& keys) {

@@ -18,7 +18,6 @@
 #include "consent/canonical_json.h"
 #include "consent/keys.h"
 #include "consent/records.h"
-#include "studio/studio_paths.h"
 #include "util/file_lock.h"
 #include "util/files.h"
 #include "util/logging.h"
@@ -36,7 +35,7 @@ constexpr std::array<const char*, 2> kVaultedParts = {"images", "twin"};
 std::string Where(const std::string& session_id) { return "session " + session_id; }
 
 fs::path SessionFolder(const fs::path& studio, const std::string& session_id) {
-  return studio::StudioPaths(studio).SessionFolder(session_id);
+  return studio / "sessions" / session_id;
 }
 
 fs::path EncPath(const fs::path& vault, const std::string& rel) { return vault / (rel + ".enc"); }

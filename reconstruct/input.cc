@@ -14,7 +14,6 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include "studio/studio_paths.h"
 #include "util/files.h"
 
 namespace twinrig::reconstruct {
@@ -50,7 +49,7 @@ Result<SessionInput> LoadSessionInput(const fs::path& studio, const std::string&
                                       int take) {
   SessionInput input;
   input.session_id = session_id;
-  input.session_folder = studio::StudioPaths(studio).SessionFolder(session_id);
+  input.session_folder = studio / "sessions" / session_id;
   const fs::path session_json = input.session_folder / "session.json";
   auto text = ReadFileText(session_json);
   if (!text.ok()) {

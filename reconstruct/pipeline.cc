@@ -14,7 +14,6 @@
 #include "reconstruct/mesh.h"
 #include "reconstruct/mvs.h"
 #include "reconstruct/texture.h"
-#include "studio/studio_paths.h"
 #include "util/check.h"
 #include "util/colmap_banner.h"
 #include "util/files.h"
@@ -795,12 +794,11 @@ Result<ReconstructReport> Reconstruct(const std::vector<InputView>& views,
 }
 
 fs::path SessionWorkspace(const fs::path& studio, const std::string& session_id, Level level) {
-  return studio::StudioPaths(studio).SessionFolder(session_id) / "reconstruction" /
-         LevelName(level);
+  return studio / "sessions" / session_id / "reconstruction" / LevelName(level);
 }
 
 fs::path SessionTwin(const fs::path& studio, const std::string& session_id, Level level) {
-  return studio::StudioPaths(studio).SessionFolder(session_id) / "twin" / LevelName(level);
+  return studio / "sessions" / session_id / "twin" / LevelName(level);
 }
 
 namespace {
@@ -811,7 +809,7 @@ namespace {
 // `during`: the images went while this run worked (else before it began).
 std::optional<Error> RemoveWhenCaptureGone(const fs::path& studio, const std::string& session_id,
                                            const SessionInput* input, Level level, bool during) {
-  const fs::path session = studio::StudioPaths(studio).SessionFolder(session_id);
+  const fs::path session = studio / "sessions" / session_id;
   const bool gone = input == nullptr ||
                     std::any_of(input->views.begin(), input->views.end(), [](const InputView& v) {
                       std::error_code ec;
@@ -863,9 +861,9 @@ Result<ReconstructReport> ReconstructSessionStage(const fs::path& studio,
   if (!input.ok()) {
     // A job that runs after its session's images went refuses, and removes what earlier jobs of
     // the session made.
-    const fs::path images = studio::StudioPaths(studio).SessionFolder(session_id) / "images";
+    const fs::path images = studio / "sessions" / session_id / "images";
     std::error_code ec;
-    if (fs::exists(studio::StudioPaths(studio).SessionFolder(session_id) / "session.json", ec) &&
+    if (fs::exists(studio / "sessions" / session_id / "session.json", ec) &&
         (!fs::exists(images, ec) || fs::is_empty(images, ec))) {
       return *RemoveWhenCaptureGone(studio, session_id, nullptr, options.level, false);
     }

@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "reconstruct/input.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 
 namespace twinrig::farm {
@@ -115,8 +114,7 @@ bool SessionJobs::Active() const {
 
 fs::path RecordsFolder(const fs::path& studio, const std::string& session,
                        reconstruct::Level level) {
-  return studio::StudioPaths(studio).SessionFolder(session) / "farm" /
-         reconstruct::LevelName(level);
+  return studio / "sessions" / session / "farm" / reconstruct::LevelName(level);
 }
 
 fs::path OptionsFile(const fs::path& records) { return records / "options.json"; }
@@ -230,7 +228,7 @@ Result<SessionJobs> Query(const fs::path& studio, const Settings& settings,
 std::vector<std::pair<std::string, std::string>> RecordedSessions(const fs::path& studio) {
   std::vector<std::pair<std::string, std::string>> out;
   std::error_code ec;
-  for (const auto& s : fs::directory_iterator(studio::StudioPaths(studio).SessionsFolder(), ec)) {
+  for (const auto& s : fs::directory_iterator(studio / "sessions", ec)) {
     for (const char* level : {"preview", "full"}) {
       if (fs::exists(s.path() / "farm" / level / "jobs.json", ec)) {
         out.emplace_back(s.path().filename().string(), level);

@@ -14,7 +14,6 @@
 #include "host/usecases/consent.h"
 #include "host/usecases/studio.h"
 #include "store/catalog.h"
-#include "studio/studio_paths.h"
 #include "util/clock.h"
 #include "util/files.h"
 #include "util/logging.h"
@@ -762,7 +761,7 @@ ApiResponse Api::Seal(const std::string& session, const json& body) {
   auto studio_key =
       cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
   if (!studio_key.ok()) return Fail(403, studio_key.error());
-  const fs::path folder = studio::StudioPaths(options_.studio).SessionFolder(session);
+  const fs::path folder = options_.studio / "sessions" / session;
   auto manifest = ReadFileText(folder / "manifest.json");
   if (!manifest.ok()) {
     return Fail(409, "no manifest yet", session, "capture first (the manifest lists the frames)");
@@ -830,7 +829,7 @@ ApiResponse Api::ExportTwin(const std::string& session, const json& body) {
 }
 
 ApiResponse Api::SessionFile(const std::string& session, const fs::path& relative) {
-  const fs::path folder = studio::StudioPaths(options_.studio).SessionFolder(session);
+  const fs::path folder = options_.studio / "sessions" / session;
   const fs::path file = folder / relative;
   std::error_code ec;
   if (!fs::is_regular_file(file, ec) || !IsInside(folder, file)) {

@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "host/riglink/clock_sync.h"
+#include "host/studio/rig_file.h"
 #include "protocol/frame.h"
-#include "studio/rig_file.h"
 #include "util/result.h"
 
 namespace twinrig::riglink {

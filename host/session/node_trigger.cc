@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "studio/rig_file.h"
+#include "host/studio/rig_file.h"
 
 namespace twinrig::session {
 

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "host/riglink/riglink.h"
-#include "studio/rig_file.h"
+#include "host/studio/rig_file.h"
 
 namespace twinrig::session {
 namespace {

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include "studio/rig_file.h"
-#include "studio/studio_paths.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 #include "util/clock.h"
 #include "util/files.h"
 

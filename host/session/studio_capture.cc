@@ -2,8 +2,8 @@
 
 #include <random>
 
-#include "studio/rig_file.h"
-#include "studio/studio_paths.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 
 namespace twinrig::session {
 

@@ -14,7 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "calibration/board.h"
-#include "studio/studio_paths.h"
+#include "host/studio/studio_paths.h"
 #include "util/check.h"
 #include "util/files.h"
 #include "util/options.h"

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "studio/rig_file.h"
+#include "host/studio/rig_file.h"
 #include "util/result.h"
 
 namespace twinrig::sim::layout {
@@ -24,7 +24,7 @@ using Mat3 = std::array<double, 9>;  // row-major
 
 // ---- The rig file (what the host reads) ----
 
-// The rig file's contents are the station's (studio/rig_file.h): the simulator writes what
+// The rig file's contents are the station's (host/studio/rig_file.h): the simulator writes what
 // the station reads.
 using ::twinrig::studio::CameraSpec;
 using ::twinrig::studio::NodeSpec;

@@ -13,9 +13,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "host/studio/studio_paths.h"
 #include "sim/layout/layout.h"
 #include "sim/render/renderer.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 
 namespace {

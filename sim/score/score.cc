@@ -2,9 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "host/studio/studio_paths.h"
 #include "sim/layout/layout.h"
 #include "sim/render/renderer.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 
 namespace twinrig::sim::score {

@@ -4,7 +4,6 @@
 
 #include "calibration/rig_calibration.h"
 #include "sim/render/renderer.h"
-#include "studio/studio_paths.h"
 #include "util/files.h"
 
 namespace twinrig::sim::session {
@@ -31,12 +30,11 @@ Result<RenderedSession> MakeRenderedSession(const fs::path& studio,
   out.layout = *layout;
   const std::string rig = layout->rig.name.empty() ? "head24" : layout->rig.name;
   for (const fs::path& folder :
-       {studio / "rigs" / rig, studio / "sim" / rig,
-        twinrig::studio::StudioPaths(studio).SessionFolder(options.session_id)}) {
+       {studio / "rigs" / rig, studio / "sim" / rig, studio / "sessions" / options.session_id}) {
     fs::create_directories(folder);
   }
   TWINRIG_RETURN_IF_ERROR(
-      sim::layout::WriteRigFile(twinrig::studio::StudioPaths(studio).RigFile(rig), layout->rig));
+      sim::layout::WriteRigFile(studio / "rigs" / rig / "rig.toml", layout->rig));
   TWINRIG_RETURN_IF_ERROR(
       sim::layout::WriteGroundTruth(studio / "sim" / rig / "groundtruth.json", layout->truth));
 
@@ -72,7 +70,7 @@ Result<RenderedSession> MakeRenderedSession(const fs::path& studio,
     TWINRIG_RETURN_IF_ERROR(calibration::SetCurrentCalibration(studio, rig, calib.id));
   }
 
-  out.session_folder = twinrig::studio::StudioPaths(studio).SessionFolder(options.session_id);
+  out.session_folder = studio / "sessions" / options.session_id;
   nlohmann::json cams = nlohmann::json::array();
   for (const auto& c : layout->rig.cameras) {
     cams.push_back({{"serial", c.serial},

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "studio/studio_paths.h"
+#include "host/studio/studio_paths.h"
 #include "util/result.h"
 
 namespace twinrig::sim::studio {

@@ -1,6 +1,6 @@
 // Where things are inside a studio folder: the one place that spells the studio's layout.
 //
-//   rigs/<rig>/rig.toml                 the rig file (studio/rig_file.h)
+//   rigs/<rig>/rig.toml                 the rig file (host/studio/rig_file.h)
 //   rigs/<rig>/calibration/<id>/        the rig's calibrations
 //   sessions/<id>/                      a capture session: images/, session.json, manifest.json,
 //                                       reconstruction/, twin/, consent/, vault/, farm/

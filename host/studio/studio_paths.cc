@@ -1,4 +1,4 @@
-#include "studio/studio_paths.h"
+#include "host/studio/studio_paths.h"
 
 #include <algorithm>
 #include <system_error>

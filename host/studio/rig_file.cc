@@ -1,4 +1,4 @@
-#include "studio/rig_file.h"
+#include "host/studio/rig_file.h"
 
 #include <arpa/inet.h>
 

@@ -1,6 +1,6 @@
 // The rig file: one reader that lists every problem, a writer whose files it reads back, and the
 // rig files studios have today (written by the virtual studio, or by hand for `twinrig rig`).
-#include "studio/rig_file.h"
+#include "host/studio/rig_file.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>

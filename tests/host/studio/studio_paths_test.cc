@@ -1,5 +1,5 @@
 // The studio's folder layout and finding its rig file.
-#include "studio/studio_paths.h"
+#include "host/studio/studio_paths.h"
 
 #include <catch2/catch.hpp>
 #include <fstream>
