@@ -42,6 +42,12 @@ Result<Connection> ConnectNodes(const GlobalOptions& global, const RigOptions& o
   return out;
 }
 
+// A rig or node list that cannot be used: what the command line or rig file must change.
+int ReportUsageError(const Error& error) {
+  PrintError(error.what, error.where, error.todo);
+  return kExitUsage;
+}
+
 std::string Hex(std::uint64_t value) {
   char text[24];
   std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(value));
@@ -50,10 +56,7 @@ std::string Hex(std::uint64_t value) {
 
 int Status(const GlobalOptions& global, const RigOptions& options) {
   auto connection = ConnectNodes(global, options);
-  if (!connection.ok()) {
-    PrintError(connection.error().what, connection.error().where, connection.error().todo);
-    return kExitUsage;
-  }
+  if (!connection.ok()) return ReportUsageError(connection.error());
   riglink::RigLink& link = *connection->link;
   const twinrig::Status& connected = connection->connected;
   (void)link.WaitForSync(std::chrono::milliseconds(static_cast<long>(options.sync_seconds * 1000)),
@@ -103,10 +106,7 @@ int Status(const GlobalOptions& global, const RigOptions& options) {
 
 int ClearFaults(const GlobalOptions& global, const RigOptions& options) {
   auto connection = ConnectNodes(global, options);
-  if (!connection.ok()) {
-    PrintError(connection.error().what, connection.error().where, connection.error().todo);
-    return kExitUsage;
-  }
+  if (!connection.ok()) return ReportUsageError(connection.error());
   riglink::RigLink& link = *connection->link;
   const twinrig::Status& connected = connection->connected;
   int failed = connected.ok() ? 0 : 1;

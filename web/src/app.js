@@ -395,11 +395,13 @@ function renderModel() {
   $('reject').disabled = !reviewable;
   if (s.twin.preview && state.twinUrl !== s.twin.preview) {
     state.twinUrl = s.twin.preview;
-    if (!state.viewer) state.viewer = new TwinViewer($('viewer'));
+    if (!state.viewer) {
+      state.viewer = new TwinViewer($('viewer'));
+      document.addEventListener('fullscreenchange', () => {
+        $('viewer-fullscreen').textContent = document.fullscreenElement ? 'Exit full screen' : 'Full screen';
+      });
+    }
     window.twinViewer = state.viewer;
-    document.addEventListener('fullscreenchange', () => {
-      $('viewer-fullscreen').textContent = document.fullscreenElement ? 'Exit full screen' : 'Full screen';
-    });
     state.viewer.load(s.twin.preview).catch((err) => { $('review-result').textContent = String(err); });
   }
   const imgKey = s.images.map((i) => i.url).join(',');
