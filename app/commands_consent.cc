@@ -241,14 +241,57 @@ namespace {
 // What the `consent` subcommands read from their flags (one set, shared by the subcommands).
 struct ConsentOpts {
   std::string subject, session, technician, text, text_version,
-      language = "en", notice, terms, subject_passphrase_file, kdf = "moderate", role,
-      passphrase_file, manifest, note, grants, reason = "withdrawn by the subject", dir, keys,
-      licensee, from, to, out;
+      language = "en", notice, terms, subject_passphrase_file, guardian_passphrase_file,
+      kdf = "moderate", role, passphrase_file, manifest, note, grants,
+      reason = "withdrawn by the subject", dir, keys, licensee, from, to, out;
   int valid_hours = 24;
   std::vector<std::string> grant_ids, pins;
   bool erase = false, no_check = false, json = false;
 };
 using Opts = std::shared_ptr<ConsentOpts>;
+
+// The use of a twin as an export declares it and an approval of one use (R9) names it.
+void AddUseOptions(CLI::App* cmd, cs::ExportRequest& req) {
+  cmd->add_option("session", req.session_id, "session id")->required();
+  cmd->add_option("--licensee", req.licensee, "licensee id")->required();
+  cmd->add_option("--purpose", req.purpose, "the purpose, as written in the grant")->required();
+  cmd->add_option("--medium", req.medium, "the medium (e.g. social, ecommerce)")->required();
+  cmd->add_option("--territory", req.territory, "where it will be used (checked when given)");
+  cmd->add_option("--context", req.contexts,
+                  "a context the output appears in (repeatable); refused when the grant "
+                  "prohibits it");
+  cmd->add_option("--alteration", req.alterations,
+                  "an alteration made (repeatable); refused unless the grant permits it");
+  cmd->add_flag("--generative", req.generative,
+                "generative AI is used; refused unless the grant allows it");
+}
+
+void AddConsentApproveUse(CLI::App* consent, const GlobalOptions& global, int& exit_code) {
+  auto* cmd = consent->add_subcommand(
+      "approve-use",
+      "ask the subject to approve one use under a grant that needs it (per_use_approval); the "
+      "subject, then the studio, sign the record with `twinrig consent sign`; one export spends "
+      "it");
+  auto req = std::make_shared<cs::ExportRequest>();
+  auto grant = std::make_shared<std::string>();
+  auto description = std::make_shared<std::string>();
+  auto until = std::make_shared<std::string>();
+  AddUseOptions(cmd, *req);
+  cmd->add_option("--grant", *grant, "the grant's id")->required();
+  cmd->add_option("--description", *description, "the use in words, as the subject reads it")
+      ->required();
+  cmd->add_option("--valid-until", *until, "the approval's last day (YYYY-MM-DD)")->required();
+  cmd->callback([&global, &exit_code, req, grant, description, until] {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+      TWINRIG_ASSIGN_OR_RETURN(const cs::StoredRecord rec,
+                               cs::ProposeUse(catalog, *grant, *req, *description, *until));
+      PrintRecord(rec);
+      std::cout << "next: the subject signs (`twinrig consent sign --session " << req->session_id
+                << " --role subject …`), then the studio\n";
+      return OkStatus();
+    });
+  });
+}
 
 void AddConsentNew(CLI::App* consent, const GlobalOptions& global, int& exit_code,
                    const Opts& opts) {
@@ -273,6 +316,10 @@ void AddConsentNew(CLI::App* consent, const GlobalOptions& global, int& exit_cod
       ->add_option("--subject-passphrase-file", opts->subject_passphrase_file,
                    "the subject's passphrase; creates their key at first consent")
       ->transform(UserPath());
+  create
+      ->add_option("--guardian-passphrase-file", opts->guardian_passphrase_file,
+                   "when the terms name a guardian (a minor): their passphrase; creates their key")
+      ->transform(UserPath());
   create->add_option("--kdf", opts->kdf, "Argon2id cost for a new subject key");
   create->callback([&global, &exit_code, opts] {
     WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
@@ -292,10 +339,19 @@ void AddConsentNew(CLI::App* consent, const GlobalOptions& global, int& exit_cod
         return Passphrase(opts->subject_passphrase_file,
                           "subject's new key (--subject-passphrase-file)");
       };
+      if (!opts->guardian_passphrase_file.empty()) {
+        request.guardian_passphrase = [&] {
+          return Passphrase(opts->guardian_passphrase_file,
+                            "guardian's new key (--guardian-passphrase-file)");
+        };
+      }
       auto opened = usecases::OpenConsent(catalog, request);
       if (!opened.ok()) return opened.error();
       if (opened->new_subject_key) {
         std::cout << "subject_key " << opened->new_subject_key->kid << "\n";
+      }
+      if (opened->new_guardian_key) {
+        std::cout << "guardian_key " << opened->new_guardian_key->kid << "\n";
       }
       PrintRecord(opened->record);
       return OkStatus();
@@ -307,9 +363,9 @@ void AddConsentSign(CLI::App* consent, const GlobalOptions& global, int& exit_co
                     const Opts& opts) {
   auto* sign = consent->add_subcommand("sign", "sign the session's newest record as a role");
   sign->add_option("--session", opts->session, "session id")->required();
-  sign->add_option("--role", opts->role, "subject, technician or studio")
+  sign->add_option("--role", opts->role, "subject, guardian (of a minor), technician or studio")
       ->required()
-      ->check(CLI::IsMember({"subject", "technician", "studio"}));
+      ->check(CLI::IsMember({"subject", "guardian", "technician", "studio"}));
   sign->add_option("--technician", opts->technician, "technician id (default: the witness)");
   sign->add_option("--passphrase-file", opts->passphrase_file, "the signer's passphrase")
       ->transform(UserPath())
@@ -663,6 +719,7 @@ void AddConsent(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
   AddConsentVerify(consent, global, exit_code, opts);
   AddConsentStatus(consent, global, exit_code, opts);
   AddConsentUsage(consent, global, exit_code, opts);
+  AddConsentApproveUse(consent, global, exit_code);
 }
 
 void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
@@ -670,21 +727,10 @@ void AddExport(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       "export", "export a twin to a licensee under a current grant, with signed provenance");
   auto req = std::make_shared<cs::ExportRequest>();
   auto pass = std::make_shared<std::string>();
-  cmd->add_option("session", req->session_id, "session id")->required();
-  cmd->add_option("--licensee", req->licensee, "licensee id")->required();
-  cmd->add_option("--purpose", req->purpose, "the purpose, as written in the grant")->required();
-  cmd->add_option("--medium", req->medium, "the medium (e.g. social, ecommerce)")->required();
-  cmd->add_option("--territory", req->territory, "where it will be used (checked when given)");
+  AddUseOptions(cmd, *req);
   cmd->add_option("--out", req->out, "output folder")->transform(UserPath())->required();
   cmd->add_flag("--composite", req->composite,
                 "label as compositeWithTrainedAlgorithmicMedia (default trainedAlgorithmicMedia)");
-  cmd->add_option("--context", req->contexts,
-                  "a context the output appears in (repeatable); refused when the grant "
-                  "prohibits it");
-  cmd->add_option("--alteration", req->alterations,
-                  "an alteration made (repeatable); refused unless the grant permits it");
-  cmd->add_flag("--generative", req->generative,
-                "generative AI is used; refused unless the grant allows it");
   cmd->add_option("--passphrase-file", *pass, "the studio key's passphrase (signs provenance)")
       ->transform(UserPath())
       ->required();
@@ -744,9 +790,10 @@ void AddAudit(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       for (const auto& receipt : *receipts) {
         TWINRIG_RETURN_IF_ERROR(cs::CheckAuditReceipt(*report, receipt));
       }
-      std::cout << "entries " << report->entries << "\ncheckpoints " << report->checkpoints
-                << "\ncovered " << report->covered << "\nanchored " << report->anchored << "\nhead "
-                << report->head << "\n";
+      TWINRIG_ASSIGN_OR_RETURN(const std::int64_t records, cs::CheckAuditedRecords(catalog));
+      std::cout << "records " << records << "\nentries " << report->entries << "\ncheckpoints "
+                << report->checkpoints << "\ncovered " << report->covered << "\nanchored "
+                << report->anchored << "\nhead " << report->head << "\n";
       if (report->covered < report->entries) {
         std::cout << "unanchored " << report->entries - report->covered
                   << " (entries after the newest checkpoint; run `twinrig audit "

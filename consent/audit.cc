@@ -123,6 +123,23 @@ Result<std::string> AuditReceipt(store::Catalog& catalog) {
   return std::to_string(head->count) + ":" + HexEncode(head->hash);
 }
 
+std::optional<std::int64_t> UtcSeconds(const std::string& at) {
+  std::tm tm{};
+  if (strptime(at.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return std::nullopt;
+  return static_cast<std::int64_t>(timegm(&tm));
+}
+
+std::string HoursAfter(const std::string& at, int hours) {
+  const auto start = UtcSeconds(at);
+  if (!start) return "";
+  const auto t = static_cast<std::time_t>(*start + std::int64_t{hours} * 3600);
+  std::tm out{};
+  gmtime_r(&t, &out);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &out);
+  return buf;
+}
+
 std::string NowUtc() {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,11 @@ namespace twinrig::consent {
 
 // RFC 3339 UTC time with milliseconds, e.g. "2026-11-28T04:10:00.123Z".
 std::string NowUtc();
+// Seconds since the epoch of an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS, fraction and zone
+// ignored), or nullopt when it does not parse.
+std::optional<std::int64_t> UtcSeconds(const std::string& at);
+// RFC 3339 UTC `hours` after `at`, to the second; "" when `at` does not parse.
+std::string HoursAfter(const std::string& at, int hours);
 
 // Appends one entry: {"at", "event", ...details}. Returns the new entry's sequence number.
 Result<std::int64_t> AuditAppend(store::Catalog& catalog, const std::string& event,

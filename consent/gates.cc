@@ -399,6 +399,111 @@ Result<std::vector<std::string>> RunRetention(store::Catalog& catalog, const Sec
   return destroyed;
 }
 
+namespace {
+
+// Why grant `g` does not cover the declared use on `today` (R4): empty when it does.
+std::vector<std::string> GrantMismatches(const Json& g, const ExportRequest& request,
+                                         const std::string& today) {
+  std::vector<std::string> why;
+  if (g.value("purpose", "") != request.purpose) {
+    why.push_back("purpose is \"" + g.value("purpose", "") + "\", not \"" + request.purpose + "\"");
+  }
+  if (!Contains(g["media"], request.medium)) {
+    why.push_back("medium \"" + request.medium + "\" is not among " + g["media"].dump());
+  }
+  if (!request.territory.empty() && !Contains(g["territory"], request.territory)) {
+    why.push_back("territory \"" + request.territory + "\" is not among " + g["territory"].dump());
+  }
+  if (today < g.value("not_before", "")) {
+    why.push_back("not valid before " + g.value("not_before", ""));
+  }
+  if (today > g.value("not_after", "")) why.push_back("expired on " + g.value("not_after", ""));
+  for (const auto& context : request.contexts) {
+    if (Contains(g["prohibited"], context)) {
+      why.push_back("the context \"" + context + "\" is prohibited by the grant");
+    }
+  }
+  for (const auto& alteration : request.alterations) {
+    if (!Contains(g["alterations"], alteration)) {
+      why.push_back("the alteration \"" + alteration + "\" is not among the permitted " +
+                    g["alterations"].dump());
+    }
+  }
+  if (request.generative && !g.value("generative_ai", false)) {
+    why.push_back("generative AI use is not permitted by the grant");
+  }
+  return why;
+}
+
+// The use an approval record describes, as it is stored in the record.
+Json DeclaredUse(const ExportRequest& request) {
+  return {{"licensee", request.licensee},    {"purpose", request.purpose},
+          {"medium", request.medium},        {"territory", request.territory},
+          {"contexts", request.contexts},    {"alterations", request.alterations},
+          {"generative", request.generative}};
+}
+
+// The oldest signed, unspent, unexpired approval of exactly this use of `grant_id` (R9), or null.
+Result<const StoredRecord*> FindUseApproval(store::Catalog& catalog, const EffectiveState& state,
+                                            const std::string& grant_id,
+                                            const ExportRequest& request,
+                                            const std::string& today) {
+  const Json use = DeclaredUse(request);
+  for (const StoredRecord* rec : state.use_approvals) {
+    const Json& b = rec->body;
+    if (b.value("grant_id", "") != grant_id || b.value("use", Json()) != use ||
+        today > b.value("valid_until", "")) {
+      continue;
+    }
+    TWINRIG_ASSIGN_OR_RETURN(const std::int64_t spent,
+                             catalog.ExportsUnderUseApproval(rec->record_id()));
+    if (spent == 0) return rec;
+  }
+  return static_cast<const StoredRecord*>(nullptr);
+}
+
+}  // namespace
+
+Result<StoredRecord> ProposeUse(store::Catalog& catalog, const std::string& grant_id,
+                                const ExportRequest& request, const std::string& description,
+                                const std::string& valid_until) {
+  const std::string where = Where(request.session_id);
+  auto chain = Chain::ForSession(catalog, request.session_id);
+  if (!chain.ok()) return chain.error();
+  const auto& grants = chain->state().grants;
+  auto grant = grants.find(grant_id);
+  if (grant == grants.end()) {
+    return MakeError("there is no grant " + grant_id, where,
+                     "`twinrig consent status` lists the grants");
+  }
+  const Json& g = grant->second.grant;
+  if (!g.value("per_use_approval", false)) {
+    return MakeError("grant " + grant_id + " does not ask for approval of each use", where,
+                     "export under it directly");
+  }
+  if (g["licensee"].value("id", "") != request.licensee) {
+    return MakeError("grant " + grant_id + " is for licensee " + g["licensee"].value("id", ""),
+                     where, "name the grant's licensee");
+  }
+  const std::string today = TodayUtc();
+  if (auto why = GrantMismatches(g, request, today); !why.empty()) {
+    return MakeError("the use is outside grant " + grant_id + ": " + Join(why, "; "), where,
+                     "a use outside the grant needs an amendment the subject signs");
+  }
+  if (description.empty()) {
+    return MakeError("the use needs a description in words", where,
+                     "say what the subject approves, e.g. \"spring campaign, two billboards\"");
+  }
+  if (!IsDate(valid_until) || valid_until < today) {
+    return MakeError("the approval's last day must be a date (YYYY-MM-DD) from today on", where);
+  }
+  return AppendRecord(catalog, request.session_id, "use_approval",
+                      {{"grant_id", grant_id},
+                       {"use", DeclaredUse(request)},
+                       {"description", description},
+                       {"valid_until", valid_until}});
+}
+
 Result<ExportDecision> CheckExportAllowed(store::Catalog& catalog, const Chain& chain,
                                           const ExportRequest& request) {
   const std::string today = request.today.empty() ? TodayUtc() : request.today;
@@ -442,47 +547,27 @@ Result<ExportDecision> CheckExportAllowed(store::Catalog& catalog, const Chain& 
   for (const auto& [id, active] : state.grants) {
     const Json& g = active.grant;
     if (g["licensee"].value("id", "") != request.licensee) continue;
-    std::vector<std::string> why;
+    std::vector<std::string> why = GrantMismatches(g, request, today);
     if (auto r = state.revoked_grants.find(id); r != state.revoked_grants.end()) {
-      why.push_back("revoked on " + r->second);
+      why.insert(why.begin(), "revoked on " + r->second);
     }
-    if (g.value("purpose", "") != request.purpose) {
-      why.push_back("purpose is \"" + g.value("purpose", "") + "\", not \"" + request.purpose +
-                    "\"");
-    }
-    if (!Contains(g["media"], request.medium)) {
-      why.push_back("medium \"" + request.medium + "\" is not among " + g["media"].dump());
-    }
-    if (!request.territory.empty() && !Contains(g["territory"], request.territory)) {
-      why.push_back("territory \"" + request.territory + "\" is not among " +
-                    g["territory"].dump());
-    }
-    if (today < g.value("not_before", "")) {
-      why.push_back("not valid before " + g.value("not_before", ""));
-    }
-    if (today > g.value("not_after", "")) why.push_back("expired on " + g.value("not_after", ""));
-    for (const auto& context : request.contexts) {
-      if (Contains(g["prohibited"], context)) {
-        why.push_back("the context \"" + context + "\" is prohibited by the grant");
+    const StoredRecord* approval = nullptr;
+    if (why.empty() && g.value("per_use_approval", false)) {
+      auto found = FindUseApproval(catalog, state, id, request, today);
+      if (!found.ok()) return refuse(found.error().what, found.error().todo);
+      approval = *found;
+      if (approval == nullptr) {
+        why.push_back(
+            "each use needs the subject's signed approval (per_use_approval), and no unspent "
+            "approval of this use is on record");
       }
-    }
-    for (const auto& alteration : request.alterations) {
-      if (!Contains(g["alterations"], alteration)) {
-        why.push_back("the alteration \"" + alteration + "\" is not among the permitted " +
-                      g["alterations"].dump());
-      }
-    }
-    if (request.generative && !g.value("generative_ai", false)) {
-      why.push_back("generative AI use is not permitted by the grant");
-    }
-    if (g.value("per_use_approval", false)) {
-      why.push_back("each use needs the subject's approval (per_use_approval)");
     }
     if (why.empty()) {
       details["grant_id"] = id;
       details["record_id"] = active.record->record_id();
+      if (approval != nullptr) details["use_approval"] = approval->record_id();
       TWINRIG_RETURN_IF_ERROR(AuditDecision(catalog, "export.gate", true, details, ""));
-      return ExportDecision{id, active.record, g};
+      return ExportDecision{id, active.record, g, approval};
     }
     reasons.push_back("grant " + id + ": " + Join(why, "; "));
   }
@@ -496,6 +581,9 @@ Result<ExportDecision> CheckExportAllowed(store::Catalog& catalog, const Chain& 
 
 Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& request,
                             const SecretKey& studio_key) {
+  // One export at a time per session: an approval of one use (R9) is spent only once.
+  auto lock = LockSessionRecords(catalog.studio(), request.session_id, "an export");
+  if (!lock.ok()) return lock.error();
   auto chain = Chain::ForSession(catalog, request.session_id);
   if (!chain.ok()) {
     Status audited = AuditDecision(
@@ -628,6 +716,9 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
                   {{"export_id", result.export_id},
                    {"session_id", request.session_id},
                    {"grant_id", decision->grant_id},
+                   {"use_approval", decision->use_approval != nullptr
+                                        ? Json(decision->use_approval->record_id())
+                                        : Json(nullptr)},
                    {"licensee", request.licensee},
                    {"files", files.size()},
                    // Where the copies went, so an erasure finds and removes them.

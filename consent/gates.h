@@ -87,10 +87,20 @@ struct ExportRequest {
   bool generative = false;
 };
 
+// The subject's approval of one use under a grant that needs one (per_use_approval, R9): a
+// use_approval record that the subject (and a guardian, if any) and the studio sign; one export
+// spends it. `request` describes the use (session_id, licensee, purpose, medium, territory,
+// contexts, alterations, generative); `description` says it in words; the approval lapses after
+// `valid_until` (YYYY-MM-DD).
+Result<StoredRecord> ProposeUse(store::Catalog& catalog, const std::string& grant_id,
+                                const ExportRequest& request, const std::string& description,
+                                const std::string& valid_until);
+
 struct ExportDecision {
   std::string grant_id;
   const StoredRecord* grant_record = nullptr;
   Json grant;
+  const StoredRecord* use_approval = nullptr;  // the approval this export spends (R9)
 };
 
 // The export gate (R4, R9, R13, R27): chain verifies; not revoked or destroyed; twin approved by

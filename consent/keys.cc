@@ -211,6 +211,7 @@ std::filesystem::path KeyFilePath(const std::filesystem::path& studio, std::stri
                                   const std::string& owner) {
   if (role == kRoleStudio) return studio / "keys" / "studio.key";
   if (role == kRoleTechnician) return studio / "keys" / "technicians" / (owner + ".key");
+  if (role == kRoleGuardian) return studio / "subjects" / owner / "guardian.key";
   return studio / "subjects" / owner / "subject.key";
 }
 
@@ -256,10 +257,11 @@ Result<SecretKey> UnsealKey(store::Catalog& catalog, std::string_view role,
   TWINRIG_RETURN_IF_ERROR(CheckOwnerId(owner, std::string(role)));
   const auto path = KeyFilePath(catalog.studio(), role, owner);
   if (!std::filesystem::exists(path)) {
-    const std::string todo = role == kRoleStudio ? "run `twinrig keys init`"
-                             : role == kRoleTechnician
-                                 ? "run `twinrig keys add-technician " + owner + "`"
-                                 : "the subject's key is created with their first consent";
+    const std::string todo =
+        role == kRoleStudio       ? "run `twinrig keys init`"
+        : role == kRoleTechnician ? "run `twinrig keys add-technician " + owner + "`"
+        : role == kRoleGuardian   ? "a guardian's key is created with the consent that names them"
+                                  : "the subject's key is created with their first consent";
     return MakeError("no " + std::string(role) + " key for " + owner, path.string(), todo);
   }
   auto text = ReadFileText(path);

@@ -2,6 +2,8 @@
 //  - studio key: <studio>/keys/studio.key, plus keys/studio.pub in minisign format;
 //  - technician keys: <studio>/keys/technicians/<id>.key;
 //  - subject keys: <studio>/subjects/<subject>/subject.key, created at the subject's first consent;
+//  - a guardian's key: <studio>/subjects/<subject>/guardian.key, created with the consent naming
+//  them;
 //  - data keys (encryption at rest): <studio>/keys/data/<subject>.dek, wrapped by a key derived
 //    from the studio key, destroyed to crypto-shred a subject's files.
 // Every private key file is sealed with its holder's passphrase (Argon2id) and written with mode
@@ -23,11 +25,14 @@ namespace twinrig::consent {
 inline constexpr std::string_view kRoleStudio = "studio";
 inline constexpr std::string_view kRoleTechnician = "technician";
 inline constexpr std::string_view kRoleSubject = "subject";
+// A minor's (or an incapacitated subject's) guardian or legal representative (R23): signs beside
+// the subject wherever the subject signs. Their key is kept with the subject's.
+inline constexpr std::string_view kRoleGuardian = "guardian";
 
 struct KeyInfo {
   std::string kid;
-  std::string role;   // studio, technician, subject
-  std::string owner;  // "studio", the technician id or the subject id
+  std::string role;   // studio, technician, subject, guardian
+  std::string owner;  // "studio", the technician id, or the subject id (subject and guardian)
   PublicKey public_key{};
   std::string retired_at;  // RFC 3339; empty while the key is in use
 };

@@ -35,11 +35,6 @@ std::string SeqName(int seq, const std::string& type) {
   return std::string(buf) + "-" + type;
 }
 
-bool IsDate(const Json& v) {
-  static const std::regex kDate(R"(^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$)");
-  return v.is_string() && std::regex_match(v.get<std::string>(), kDate);
-}
-
 bool IsHex64(const Json& v) {
   static const std::regex kHex("^[0-9a-f]{64}$");
   return v.is_string() && std::regex_match(v.get<std::string>(), kHex);
@@ -54,7 +49,7 @@ bool IsStringList(const Json& v, bool non_empty) {
 const std::set<std::string>& KnownTypes() {
   static const std::set<std::string> kTypes = {"consent",        "capture_seal", "twin_approval",
                                                "twin_rejection", "grant",        "amendment",
-                                               "revocation",     "destruction"};
+                                               "use_approval",   "revocation",   "destruction"};
   return kTypes;
 }
 
@@ -64,6 +59,32 @@ std::string WitnessOf(const Json& body) {
     return body["studio"].value("witness", "");
   }
   return body.value("technician", "");
+}
+
+// The key with id `kid` in `person`'s "keys" list, as the consent record names it.
+std::optional<PublicKey> NamedKey(const Json* person, const std::string& kid) {
+  if (person == nullptr || !person->is_object() || !person->contains("keys") ||
+      !(*person)["keys"].is_array()) {
+    return std::nullopt;
+  }
+  for (const auto& k : (*person)["keys"]) {
+    if (k.is_object() && k.value("kid", "") == kid) {
+      auto bytes = HexDecode(k.value("pub", ""));
+      if (bytes.ok() && bytes->size() == 32) {
+        PublicKey pk{};
+        std::copy(bytes->begin(), bytes->end(), pk.begin());
+        if (KeyId(pk) == kid) return pk;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// Whether the consent record `body` names a guardian, who then signs beside the subject (R23).
+bool NamesGuardian(const Json& consent_body) {
+  return consent_body.contains("subject") && consent_body["subject"].is_object() &&
+         consent_body["subject"].contains("guardian") &&
+         consent_body["subject"]["guardian"].is_object();
 }
 
 // The key that must have made `role`'s signature on `record`, or an Error.
@@ -90,23 +111,17 @@ Result<PublicKey> ExpectedKey(const StoredRecord& record, const StoredRecord* co
     }
     return key->public_key;
   }
-  if (role == kRoleSubject) {
+  if (role == kRoleSubject || role == kRoleGuardian) {
+    // The subject's and the guardian's keys are the ones the consent record names.
     const Json& body = (consent != nullptr ? consent : &record)->body;
-    if (body.contains("subject") && body["subject"].contains("keys")) {
-      for (const auto& k : body["subject"]["keys"]) {
-        if (k.is_object() && k.value("kid", "") == kid) {
-          auto bytes = HexDecode(k.value("pub", ""));
-          if (bytes.ok() && bytes->size() == 32) {
-            PublicKey pk{};
-            std::copy(bytes->begin(), bytes->end(), pk.begin());
-            if (KeyId(pk) == kid) return pk;
-          }
-        }
-      }
+    const Json* person = body.contains("subject") ? &body["subject"] : nullptr;
+    if (person != nullptr && role == kRoleGuardian) {
+      person = person->contains("guardian") ? &(*person)["guardian"] : nullptr;
     }
-    return MakeError("the subject signature is by key " + kid +
-                         ", which is not the subject's key in the consent record",
-                     where, "only the subject's own key can sign for them");
+    if (auto key = NamedKey(person, kid)) return *key;
+    return MakeError("the " + role + " signature is by key " + kid + ", which is not the " + role +
+                         "'s key in the consent record",
+                     where, "only the " + role + "'s own key can sign for them");
   }
   return MakeError("a signature has the unknown role \"" + role + "\"", where);
 }
@@ -253,8 +268,48 @@ Status CheckChainHead(const std::filesystem::path& dir, const std::vector<Stored
   return OkStatus();
 }
 
+Result<std::int64_t> CheckAuditedRecords(store::Catalog& catalog) {
+  TWINRIG_ASSIGN_OR_RETURN(const auto entries, catalog.AuditEntries());
+  std::map<std::string, std::map<std::string, std::string>> chains;  // session → id → sha256
+  std::int64_t checked = 0;
+  for (const auto& entry : entries) {
+    const Json payload = Json::parse(entry.payload, nullptr, false);
+    if (!payload.is_object() || payload.value("event", "") != "record.created") continue;
+    const std::string session = payload.value("session_id", "");
+    const std::string id = payload.value("record_id", "");
+    auto found = chains.find(session);
+    if (found == chains.end()) {
+      auto chain = Chain::ForSession(catalog, session);
+      if (!chain.ok()) {
+        return MakeError("session " + session + ": " + chain.error().what, chain.error().where,
+                         chain.error().todo);
+      }
+      std::map<std::string, std::string> ids;
+      for (const auto& rec : chain->records()) ids[rec.record_id()] = rec.sha256;
+      found = chains.emplace(session, std::move(ids)).first;
+    }
+    const auto rec = found->second.find(id);
+    const std::string what = "record " + id + " (" + payload.value("record_type", "") +
+                             ") of session " + session + ", created at audit entry " +
+                             std::to_string(entry.seq) + ",";
+    if (rec == found->second.end()) {
+      return MakeError(what + " is no longer in the session's consent records: they were removed",
+                       SessionConsentDir(catalog.studio(), session).string(),
+                       "restore the session's consent folder and studio.db from a backup");
+    }
+    if (rec->second != payload.value("sha256", "")) {
+      return MakeError(what + " was replaced by a record with other contents",
+                       SessionConsentDir(catalog.studio(), session).string(),
+                       "restore the session's consent folder and studio.db from a backup");
+    }
+    ++checked;
+  }
+  return checked;
+}
+
 Result<FileLock> LockSessionRecords(const std::filesystem::path& studio,
                                     const std::string& session_id, const std::string& holder) {
+  TWINRIG_RETURN_IF_ERROR(CheckOwnerId(session_id, "session"));
   const auto locks = studio / "locks";
   std::error_code ec;
   std::filesystem::create_directories(locks, ec);
@@ -274,16 +329,28 @@ Result<FileLock> LockSessionRecords(const std::filesystem::path& studio,
   }
 }
 
-std::vector<std::string> RequiredRoles(const std::string& type) {
-  if (type == "consent") return {"subject", "technician", "studio"};
-  if (type == "capture_seal") return {"technician", "studio"};
+bool IsDate(const Json& v) {
+  static const std::regex kDate(R"(^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$)");
+  return v.is_string() && std::regex_match(v.get<std::string>(), kDate);
+}
+
+std::vector<std::string> RequiredRoles(const std::string& type, bool guardian) {
+  std::vector<std::string> roles;
+  if (type == "consent") roles = {"subject", "technician", "studio"};
+  if (type == "capture_seal") roles = {"technician", "studio"};
   if (type == "twin_approval" || type == "twin_rejection" || type == "grant" ||
-      type == "amendment") {
-    return {"subject", "studio"};
+      type == "amendment" || type == "use_approval" || type == "revocation") {
+    roles = {"subject", "studio"};
   }
-  if (type == "revocation") return {"subject", "studio"};
-  if (type == "destruction") return {"studio"};
-  return {};
+  if (type == "destruction") roles = {"studio"};
+  if (guardian && std::find(roles.begin(), roles.end(), "subject") != roles.end()) {
+    roles.insert(std::find(roles.begin(), roles.end(), "subject") + 1, "guardian");
+  }
+  return roles;
+}
+
+std::vector<std::string> StoredRecord::RequiredRoles() const {
+  return consent::RequiredRoles(type, guardian);
 }
 
 bool AnyOneRoleSuffices(const std::string& type) { return type == "revocation"; }
@@ -301,7 +368,7 @@ Bytes SignatureInput(const std::string& type, const std::string& role, std::stri
 
 std::vector<std::string> StoredRecord::MissingRoles() const {
   std::vector<std::string> missing;
-  for (const auto& role : RequiredRoles(type)) {
+  for (const auto& role : RequiredRoles()) {
     const bool has = std::any_of(signatures.begin(), signatures.end(),
                                  [&](const SignatureEntry& s) { return s.role == role; });
     if (!has) missing.push_back(role);
@@ -398,7 +465,8 @@ Result<Chain> Chain::Load(const std::filesystem::path& dir, const KeyRing& keys)
                        sig_path.string(), "the record or its signatures were altered");
     }
     const StoredRecord* consent = chain.records_.empty() ? nullptr : &chain.records_.front();
-    const auto required = RequiredRoles(type);
+    rec.guardian = NamesGuardian(consent != nullptr ? consent->body : rec.body);
+    const auto required = rec.RequiredRoles();
     for (const auto& s : (*sigs)["signatures"]) {
       SignatureEntry entry;
       entry.role = s.is_object() ? s.value("role", "") : "";
@@ -495,6 +563,8 @@ void Chain::Fold() {
         s.grants[id] = {g, &rec};
         s.revoked_grants.erase(id);  // an amendment that re-grants is new, signed consent
       }
+    } else if (rec.type == "use_approval") {
+      s.use_approvals.push_back(&rec);
     } else if (rec.type == "capture_seal") {
       s.seal = &rec;
     } else if (rec.type == "twin_approval" || rec.type == "twin_rejection") {
@@ -568,6 +638,7 @@ Result<StoredRecord> AppendRecord(store::Catalog& catalog, const std::string& se
   rec.bytes = *bytes;
   rec.sha256 = Sha256Hex(rec.bytes);
   rec.body = body;
+  rec.guardian = NamesGuardian(records.empty() ? body : records.front().body);
   const auto dir = SessionConsentDir(catalog.studio(), session_id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -607,7 +678,7 @@ Result<StoredRecord> SignNewest(store::Catalog& catalog, const std::string& sess
                      "create one with `twinrig consent new`");
   }
   StoredRecord rec = chain->records().back();
-  const auto required = RequiredRoles(rec.type);
+  const auto required = rec.RequiredRoles();
   if (std::find(required.begin(), required.end(), role) == required.end()) {
     return MakeError("a " + rec.type + " record is not signed by the " + role, rec.path.string(),
                      "sign as one of its roles");
@@ -628,6 +699,7 @@ Result<StoredRecord> SignNewest(store::Catalog& catalog, const std::string& sess
   entry.kid = kid;
   entry.signer = role == kRoleStudio       ? "studio"
                  : role == kRoleTechnician ? keys->Find(kid)->owner
+                 : role == kRoleGuardian   ? "guardian of " + rec.body.value("subject_id", "")
                                            : rec.body.value("subject_id", "");
   entry.sig = key.Sign(SignatureInput(rec.type, role, rec.bytes));
   rec.signatures.push_back(entry);
@@ -738,6 +810,63 @@ Result<Json> NormaliseGrant(const Json& in, const std::string& where) {
   return g;
 }
 
+namespace {
+
+// Completes subject.guardian with the guardian's key, or says what is missing.
+void AddGuardian(Json& guardian, const std::optional<KeyInfo>& key,
+                 std::vector<std::string>& problems) {
+  for (const char* k : {"name", "relationship"}) {
+    if (!guardian.contains(k) || !guardian[k].is_string() ||
+        guardian[k].get<std::string>().empty()) {
+      problems.push_back(std::string("subject.guardian.") + k + " is required (R23)");
+    }
+  }
+  if (!key) {
+    problems.push_back(
+        "the guardian has no key: they choose a passphrase when the consent is made, and sign it "
+        "beside the subject (R23)");
+    return;
+  }
+  guardian["keys"] =
+      Json::array({{{"alg", "Ed25519"}, {"kid", key->kid}, {"pub", HexEncode(key->public_key)}}});
+}
+
+// The notice period the terms require (R10) measured from `notice_given_at` to now, or nullopt
+// when it was respected.
+std::optional<std::string> NoticeProblem(const Json& terms, const std::string& notice_given_at) {
+  const int hours = RequiredNoticeHours(terms);
+  if (hours == 0) return std::nullopt;
+  const std::string now = NowUtc();
+  const std::string given = notice_given_at.empty() ? now : notice_given_at;
+  const auto given_s = UtcSeconds(given);
+  const auto now_s = UtcSeconds(now);
+  if (!given_s || !now_s) {
+    return "the notice time \"" + given + "\" is not an RFC 3339 time (R10)";
+  }
+  if (*now_s - *given_s >= std::int64_t{hours} * 3600) return std::nullopt;
+  return "the terms require " + std::to_string(hours) +
+         " hours' notice before consent (R10); notice was given at " + given +
+         ", so consent can be taken from " + HoursAfter(given, hours) +
+         " (give notice with --notice-given-at when it was given earlier)";
+}
+
+}  // namespace
+
+int RequiredNoticeHours(const Json& terms) {
+  int hours = 0;
+  if (terms.contains("notice_period_hours") && terms["notice_period_hours"].is_number_integer()) {
+    hours = std::max(hours, terms["notice_period_hours"].get<int>());
+  }
+  // A SAG-AFTRA agreement asks for 48 hours' notice before a digital replica is made.
+  const Json rep = terms.value("representation", Json::object());
+  if (rep.is_object() && rep.contains("union") && rep["union"].is_object()) {
+    std::string name = rep["union"].value("name", "");
+    std::transform(name.begin(), name.end(), name.begin(), ::toupper);
+    if (name.find("SAG-AFTRA") != std::string::npos) hours = std::max(hours, 48);
+  }
+  return hours;
+}
+
 Result<Json> BuildConsentBody(const ConsentInput& input, const KeyInfo& subject_key,
                               const std::string& studio_name) {
   std::vector<std::string> problems;
@@ -746,9 +875,14 @@ Result<Json> BuildConsentBody(const ConsentInput& input, const KeyInfo& subject_
   static const std::set<std::string> kFields = {
       "jurisdictions", "representation", "biometric_processing", "capture",
       "grants",        "post_mortem",    "withdrawal",           "subject",
-      "studio",        "status"};
+      "studio",        "status",         "notice_period_hours"};
   for (const auto& [k, v] : t.items()) {
     if (!kFields.contains(k)) problems.push_back("unknown field \"" + k + "\"");
+  }
+  if (t.contains("notice_period_hours") &&
+      (!t["notice_period_hours"].is_number_integer() || t["notice_period_hours"].get<int>() < 0 ||
+       t["notice_period_hours"].get<int>() > 24 * 90)) {
+    problems.push_back("notice_period_hours must be a whole number of hours, 0 to 2160 (R10)");
   }
   if (!t.contains("jurisdictions") || !IsStringList(t["jurisdictions"], true)) {
     problems.push_back("jurisdictions must list at least one (e.g. [\"EU\",\"US-NY\"]) (R28)");
@@ -796,9 +930,17 @@ Result<Json> BuildConsentBody(const ConsentInput& input, const KeyInfo& subject_
     problems.push_back("subject.adult_verified (true/false) is required");
   } else if (!subject["adult_verified"].get<bool>() &&
              !(subject.contains("guardian") && subject["guardian"].is_object())) {
-    problems.push_back("a minor needs subject.guardian (R23)");
+    problems.push_back(
+        "a minor needs subject.guardian: their parent or legal representative, who signs too "
+        "(R23)");
   }
   if (!subject.contains("guardian")) subject["guardian"] = nullptr;
+  if (subject["guardian"].is_object()) {
+    AddGuardian(subject["guardian"], input.guardian_key, problems);
+  } else if (!subject["guardian"].is_null()) {
+    problems.push_back("subject.guardian must be an object {name, relationship}");
+  }
+  if (auto late = NoticeProblem(t, input.notice_given_at)) problems.push_back(*late);
   if (subject.contains("id_check") &&
       (!subject["id_check"].is_object() || !subject["id_check"].contains("evidence_sha256") ||
        !IsHex64(subject["id_check"]["evidence_sha256"]))) {
@@ -854,6 +996,7 @@ Result<Json> BuildConsentBody(const ConsentInput& input, const KeyInfo& subject_
               {"consent_text",
                {{"language", input.language},
                 {"notice_given_at", input.notice_given_at.empty() ? now : input.notice_given_at},
+                {"notice_period_hours", RequiredNoticeHours(t)},
                 {"presented_at", now},
                 {"sha256", input.text_sha256},
                 {"version", input.text_version}}},

@@ -4,8 +4,8 @@
 //   NNNN-<type>.sigs.json   detached signatures {role, kid, alg, sig}
 //   NNNN-<type>.minisig     the studio signature mirrored in minisign format
 // Each record names the one before it (`supersedes`: record id and SHA-256), so the chain reads
-//   consent → capture_seal → twin_approval | twin_rejection → grant / amendment … → revocation
-//   → destruction
+//   consent → capture_seal → twin_approval | twin_rejection → grant / amendment / use_approval …
+//   → revocation → destruction
 // and the newest fully signed record counts. Signature input (domain separated):
 //   "twinrig/consent/v1\0" || record_type || "\0" || role || "\0" || record bytes
 // head.json, rewritten at every signature, is the chain's signed head (see CheckChainHead).
@@ -28,8 +28,12 @@ namespace twinrig::consent {
 inline constexpr std::string_view kSchema = "dtcr/1";
 
 // Roles whose signatures make a record of `type` complete; a revocation needs any one of them.
-std::vector<std::string> RequiredRoles(const std::string& type);
+// With `guardian` (the consent names a guardian, R23) the guardian signs wherever the subject does.
+std::vector<std::string> RequiredRoles(const std::string& type, bool guardian = false);
 bool AnyOneRoleSuffices(const std::string& type);
+
+// A date as records hold them: YYYY-MM-DD.
+bool IsDate(const Json& v);
 
 Bytes SignatureInput(const std::string& type, const std::string& role, std::string_view bytes);
 
@@ -49,7 +53,9 @@ struct StoredRecord {
   std::vector<SignatureEntry> signatures;
   std::filesystem::path path;
   bool complete = false;  // every required role has signed
+  bool guardian = false;  // the chain's consent names a guardian, who signs beside the subject
   [[nodiscard]] std::string record_id() const { return body.value("record_id", ""); }
+  [[nodiscard]] std::vector<std::string> RequiredRoles() const;
   [[nodiscard]] std::vector<std::string> MissingRoles() const;
 };
 
@@ -68,6 +74,8 @@ struct EffectiveState {
   };
   std::map<std::string, ActiveGrant> grants;          // grant_id → newest version
   std::map<std::string, std::string> revoked_grants;  // grant_id → revocation time
+  // Signed approvals of single uses of grants that need one (per_use_approval, R9), oldest first.
+  std::vector<const StoredRecord*> use_approvals;
   bool all_revoked = false;
   bool erase_requested = false;
   bool destroyed = false;
@@ -123,6 +131,12 @@ Result<StoredRecord> SignNewest(store::Catalog& catalog, const std::string& sess
 Status CheckChainHead(const std::filesystem::path& dir, const std::vector<StoredRecord>& records,
                       const KeyRing& keys);
 
+// Every record the audit log says was created is still in its session's chain with the hash it
+// was created with. The log is anchored outside studio.db; the records folder and the catalog's
+// rows are not, so a chain removed whole — folder and rows — is found here, by record and session.
+// Returns the number of records checked.
+Result<std::int64_t> CheckAuditedRecords(store::Catalog& catalog);
+
 // The per-session lock (<studio>/locks/<session>.consent.lock) every writer of records holds, so
 // two processes never take one sequence number. Waits up to about 3 s, then names the holder.
 Result<FileLock> LockSessionRecords(const std::filesystem::path& studio,
@@ -142,7 +156,14 @@ struct ConsentInput {
   std::string language = "en";
   std::string notice_given_at;  // empty: now
   Json terms = Json::object();  // jurisdictions, representation, biometric_processing, grants …
+  // The guardian's key when the terms name a guardian (required for a minor, R23).
+  std::optional<KeyInfo> guardian_key;
 };
+
+// Hours of notice the terms require between `notice_given_at` and the consent (R10): 48 under a
+// SAG-AFTRA agreement, or the terms' own `notice_period_hours` (the studio sets it for a
+// jurisdiction that asks for one), whichever is longer; 0 when nothing requires notice.
+int RequiredNoticeHours(const Json& terms);
 // Builds the body of a consent record from the terms file and the CLI facts; lists every problem.
 Result<Json> BuildConsentBody(const ConsentInput& input, const KeyInfo& subject_key,
                               const std::string& studio_name);

@@ -17,18 +17,6 @@ Bytes StatusInput(std::string_view payload) {
   return input;
 }
 
-// RFC 3339 UTC `hours` after `at` (YYYY-MM-DDTHH:MM:SS…Z), to the second.
-std::string HoursAfter(const std::string& at, int hours) {
-  std::tm tm{};
-  if (strptime(at.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) return "";
-  const std::time_t t = timegm(&tm) + static_cast<std::time_t>(hours) * 3600;
-  std::tm out{};
-  gmtime_r(&t, &out);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &out);
-  return buf;
-}
-
 }  // namespace
 
 Status WriteStatusList(store::Catalog& catalog, const SecretKey& studio_key,

@@ -109,6 +109,8 @@ class Catalog {
   Result<std::vector<AuditCheckpointRow>> AuditCheckpoints();
   // The folders and files of every export of a session the audit log records.
   Result<std::vector<ExportCopyRow>> ExportCopiesOfSession(const std::string& session_id);
+  // How many exports the audit log records under the subject's approval of one use (R9).
+  Result<std::int64_t> ExportsUnderUseApproval(const std::string& record_id);
 
   Status InsertUsage(const UsageRow& usage);
   // Usage per licensee, grant, session and currency; empty filters match all; [from, to).

@@ -138,6 +138,17 @@ Result<std::vector<ExportCopyRow>> Catalog::ExportCopiesOfSession(const std::str
   });
 }
 
+Result<std::int64_t> Catalog::ExportsUnderUseApproval(const std::string& record_id) {
+  TWINRIG_ASSIGN_OR_RETURN(
+      auto stmt,
+      db_.Prepare("SELECT count(*) FROM audit_log WHERE json_extract(payload, "
+                  "'$.event') = 'export' AND json_extract(payload, '$.use_approval') = ?"));
+  stmt.Bind(1, record_id);
+  auto counts = CollectRows<std::int64_t>(stmt, [](Statement& s) { return s.ColumnInt(0); });
+  if (!counts.ok()) return counts.error();
+  return counts->empty() ? 0 : counts->front();
+}
+
 Status Catalog::InsertUsage(const UsageRow& usage) {
   TWINRIG_ASSIGN_OR_RETURN(
       auto stmt,

@@ -36,29 +36,64 @@ std::optional<Failure> ConsentAlreadyOpen(store::Catalog& catalog, const std::st
   return std::nullopt;
 }
 
+// A person's new key (the subject's or a guardian's), sealed with their passphrase.
+Outcome<cs::KeyInfo> NewPersonKey(store::Catalog& catalog, std::string_view role,
+                                  const ConsentRequest& request, const PassphraseSource& source) {
+  auto strength = cs::ParseKdfStrength(request.kdf);
+  if (!strength.ok()) return Fails(Why::kInternal, strength.error());
+  auto pass = source();
+  if (!pass.ok()) return Fails(Why::kBadRequest, pass.error());
+  if (pass->size() < kMinPassphraseLength) {
+    return Fails(
+        Why::kRefused, "the " + std::string(role) + "'s passphrase is too short",
+        request.subject_id,
+        "choose a passphrase of " + std::to_string(kMinPassphraseLength) + " characters or more");
+  }
+  auto created = cs::CreateKey(catalog, role, request.subject_id, *pass, *strength);
+  if (!created.ok()) return Fails(Why::kRefused, created.error());
+  return *created;
+}
+
 // The subject's key: theirs when they have one, else a new one sealed with their passphrase.
 Outcome<cs::KeyInfo> SubjectKey(store::Catalog& catalog, const cs::KeyRing& ring,
                                 const ConsentRequest& request, OpenedConsent& opened) {
   if (const cs::KeyInfo* k = ring.FindOwner(cs::kRoleSubject, request.subject_id); k != nullptr) {
     return *k;
   }
-  auto strength = cs::ParseKdfStrength(request.kdf);
-  if (!strength.ok()) return Fails(Why::kInternal, strength.error());
-  auto pass = request.subject_passphrase();
-  if (!pass.ok()) return Fails(Why::kBadRequest, pass.error());
-  if (pass->size() < kMinPassphraseLength) {
-    return Fails(
-        Why::kRefused, "the passphrase is too short", request.subject_id,
-        "choose a passphrase of " + std::to_string(kMinPassphraseLength) + " characters or more");
+  TWINRIG_ASSIGN_OR_FAIL(const cs::KeyInfo created, NewPersonKey(catalog, cs::kRoleSubject, request,
+                                                                 request.subject_passphrase));
+  opened.new_subject_key = created;
+  return created;
+}
+
+// Whether the terms name a guardian, who then has a key and signs beside the subject (R23).
+bool TermsNameGuardian(const cs::Json& terms) {
+  return terms.is_object() && terms.contains("subject") && terms["subject"].is_object() &&
+         terms["subject"].contains("guardian") && terms["subject"]["guardian"].is_object();
+}
+
+// The guardian's key when the terms name one: theirs when they have one, else a new one.
+Outcome<std::optional<cs::KeyInfo>> GuardianKey(store::Catalog& catalog, const cs::KeyRing& ring,
+                                                const ConsentRequest& request,
+                                                OpenedConsent& opened) {
+  if (!TermsNameGuardian(request.terms)) return std::optional<cs::KeyInfo>{};
+  if (const cs::KeyInfo* k = ring.FindOwner(cs::kRoleGuardian, request.subject_id)) {
+    return std::optional<cs::KeyInfo>{*k};
   }
-  auto created = cs::CreateKey(catalog, cs::kRoleSubject, request.subject_id, *pass, *strength);
-  if (!created.ok()) return Fails(Why::kRefused, created.error());
-  opened.new_subject_key = *created;
-  return *created;
+  if (!request.guardian_passphrase) {
+    return Fails(Why::kBadRequest, "the terms name a guardian, who needs a passphrase to sign",
+                 request.subject_id, "give the guardian's passphrase (--guardian-passphrase-file)");
+  }
+  TWINRIG_ASSIGN_OR_FAIL(
+      const cs::KeyInfo created,
+      NewPersonKey(catalog, cs::kRoleGuardian, request, request.guardian_passphrase));
+  opened.new_guardian_key = created;
+  return std::optional<cs::KeyInfo>{created};
 }
 
 Outcome<cs::Json> ConsentBody(store::Catalog& catalog, const ConsentRequest& request,
-                              const cs::KeyInfo& subject_key) {
+                              const cs::KeyInfo& subject_key,
+                              const std::optional<cs::KeyInfo>& guardian_key) {
   auto studio_name = catalog.StudioName();
   if (!studio_name.ok()) return Fails(Why::kInternal, studio_name.error());
   cs::ConsentInput input;
@@ -70,6 +105,7 @@ Outcome<cs::Json> ConsentBody(store::Catalog& catalog, const ConsentRequest& req
   input.language = request.language;
   input.notice_given_at = request.notice_given_at;
   input.terms = request.terms;
+  input.guardian_key = guardian_key;
   auto body = cs::BuildConsentBody(input, subject_key, *studio_name);
   if (!body.ok()) return Fails(Why::kInternal, body.error());  // the terms as the studio set them
   return *body;
@@ -105,7 +141,10 @@ Outcome<OpenedConsent> OpenConsent(store::Catalog& catalog, const ConsentRequest
     if (!key.ok()) return Fails(Why::kDenied, key.error());
     subject_secret = *key;
   }
-  TWINRIG_ASSIGN_OR_FAIL(const cs::Json body, ConsentBody(catalog, request, subject_key));
+  TWINRIG_ASSIGN_OR_FAIL(const std::optional<cs::KeyInfo> guardian_key,
+                         GuardianKey(catalog, *ring, request, opened));
+  TWINRIG_ASSIGN_OR_FAIL(const cs::Json body,
+                         ConsentBody(catalog, request, subject_key, guardian_key));
   auto rec = cs::AppendRecord(catalog, request.session_id, "consent", body);
   if (!rec.ok()) return Fails(Why::kRefused, rec.error());
   opened.record = *rec;
@@ -157,7 +196,9 @@ Outcome<SignedRecord> Sign(store::Catalog& catalog, const SignRequest& request) 
                  "session " + request.session_id, "create one with `twinrig consent new`");
   }
   std::string owner = "studio";
-  if (request.role == cs::kRoleSubject) owner = chain->state().subject_id;
+  if (request.role == cs::kRoleSubject || request.role == cs::kRoleGuardian) {
+    owner = chain->state().subject_id;
+  }
   if (request.role == cs::kRoleTechnician) {
     owner = request.technician.empty() ? WitnessOf(*chain, "") : request.technician;
   }

@@ -36,11 +36,15 @@ struct ConsentRequest {
   // The subject's passphrase: for their new key (first consent), and to sign at once.
   PassphraseSource subject_passphrase;
   bool subject_signs_now = false;  // the station: the subject signs as the record is written
+  // When the terms name a guardian (a minor, R23): the guardian's passphrase for their new key.
+  // They sign the record later, as the role "guardian".
+  PassphraseSource guardian_passphrase;
 };
 
 struct OpenedConsent {
-  std::optional<consent::KeyInfo> new_subject_key;  // set when this consent created it
-  consent::StoredRecord record;                     // signed by the subject when they signed now
+  std::optional<consent::KeyInfo> new_subject_key;   // set when this consent created it
+  std::optional<consent::KeyInfo> new_guardian_key;  // likewise
+  consent::StoredRecord record;                      // signed by the subject when they signed now
 };
 
 // Writes the session's consent record: the subject is registered, the session has no consent
@@ -50,7 +54,7 @@ Outcome<OpenedConsent> OpenConsent(store::Catalog& catalog, const ConsentRequest
 
 struct SignRequest {
   std::string session_id;
-  std::string role;        // subject, technician or studio
+  std::string role;        // subject, guardian, technician or studio
   std::string technician;  // the technician's key (default: the record's witness)
   PassphraseSource passphrase;
 };

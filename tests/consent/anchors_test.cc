@@ -216,6 +216,23 @@ TEST_CASE("the audit log's tail cut with its checkpoints is caught outside studi
   }
 }
 
+TEST_CASE("a session's chain removed whole, folder and catalog rows, is caught by the audit log",
+          "[integration]") {
+  Studio s;
+  s.ReadyForGrants(s.session, {testing::GrantJson("g1", "brand-a")});
+  auto before = CheckAuditedRecords(s.catalog);
+  REQUIRE(before.ok());
+  CHECK(*before == 4);  // consent, capture seal, twin approval, grant
+  // As found: with the consent folder and its rows gone the session no longer counts as anyone's.
+  std::filesystem::remove_all(SessionConsentDir(s.root, s.session));
+  s.Tamper().DeleteConsentRows(s.session);
+  auto after = CheckAuditedRecords(s.catalog);
+  REQUIRE_FALSE(after.ok());
+  CHECK(after.error().what.find("of session " + s.session) != std::string::npos);
+  CHECK(after.error().what.find("is no longer in the session's consent records") !=
+        std::string::npos);
+}
+
 TEST_CASE("only the pinned studio key counts, and a retired key signs nothing new",
           "[integration]") {
   Studio s;

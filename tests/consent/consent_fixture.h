@@ -73,6 +73,9 @@ inline Json Terms() {
           {"grants", Json::array()}};
 }
 
+struct Studio;
+inline ConsentInput ConsentInputFor(const Studio& s, Json terms);
+
 struct Studio {
   twinrig::testing::TempDir dir;
   std::filesystem::path root = dir / "studio";
@@ -109,13 +112,8 @@ struct Studio {
           CreateKey(catalog, kRoleSubject, subject, kSubjectPass, KdfStrength::kInteractive)
               .value();
     }
-    ConsentInput input;
-    input.subject_id = subject;
+    ConsentInput input = ConsentInputFor(*this, std::move(terms));
     input.session_id = sess;
-    input.technician = "tech1";
-    input.text_sha256 = Sha256Hex(std::string_view("I agree to be scanned."));
-    input.text_version = "dtcr-text-1.3";
-    input.terms = std::move(terms);
     auto body = BuildConsentBody(input, subject_key, "Test Studio");
     REQUIRE(body.ok());
     auto rec = AppendRecord(catalog, sess, "consent", *body);
@@ -185,5 +183,18 @@ struct Studio {
     }
   }
 };
+
+// What `consent new` hands BuildConsentBody for the studio's subject and session, witnessed by
+// tech1, with `terms`.
+inline ConsentInput ConsentInputFor(const Studio& s, Json terms) {
+  ConsentInput input;
+  input.subject_id = s.subject;
+  input.session_id = s.session;
+  input.technician = "tech1";
+  input.text_sha256 = Sha256Hex(std::string_view("I agree to be scanned."));
+  input.text_version = "dtcr-text-1.3";
+  input.terms = std::move(terms);
+  return input;
+}
 
 }  // namespace twinrig::consent::testing

@@ -59,13 +59,7 @@ TEST_CASE("consent terms are checked before anything is written", "[unit]") {
   Studio s;
   KeyInfo key =
       CreateKey(s.catalog, kRoleSubject, s.subject, "x", KdfStrength::kInteractive).value();
-  ConsentInput input;
-  input.subject_id = s.subject;
-  input.session_id = s.session;
-  input.technician = "tech1";
-  input.text_sha256 = Sha256Hex(std::string_view("text"));
-  input.text_version = "v1";
-  input.terms = testing::Terms();
+  ConsentInput input = testing::ConsentInputFor(s, testing::Terms());
   input.terms["biometric_processing"]["explicit_consent"] = false;
   input.terms["representation"] = {{"power_of_attorney_used", true}};
   input.terms["subject"]["adult_verified"] = false;

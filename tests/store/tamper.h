@@ -57,6 +57,16 @@ class Tamper {
     stmt->Bind(1, count);
     REQUIRE(stmt->Run().ok());
   }
+  // Deletes a session's rows in consent_records (and in sessions, if any).
+  void DeleteConsentRows(const std::string& session_id) {
+    for (const char* sql : {"DELETE FROM consent_records WHERE session_id = ?",
+                            "DELETE FROM sessions WHERE id = ?"}) {
+      auto stmt = db_.Prepare(sql);
+      if (!stmt.ok()) continue;  // a catalog without the sessions table
+      stmt->Bind(1, session_id);
+      REQUIRE(stmt->Run().ok());
+    }
+  }
   void InsertPublicKey(const std::string& kid, const std::string& role, const std::string& owner,
                        const std::string& public_key_hex) {
     auto stmt =
