@@ -8,6 +8,7 @@
 #include <set>
 
 #include "consent/audit.h"
+#include "consent/c2pa.h"
 #include "consent/glb.h"
 #include "consent/vault.h"
 #include "util/files.h"
@@ -533,6 +534,9 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
   // Exactly the files the subject approved, each checked again as it is read.
   auto twin = ParseManifest(state.twin->body["twin"].dump(), state.twin->path.string());
   if (!twin.ok()) return twin.error();
+  TWINRIG_ASSIGN_OR_RETURN(const std::string studio_name, catalog.StudioName());
+  TWINRIG_ASSIGN_OR_RETURN(const C2paSigner c2pa,
+                           C2paSigner::LoadOrCreate(catalog.studio(), studio_key, studio_name));
   Json files = Json::array();
   for (const auto& f : *twin) {
     const auto src = TwinFolder(catalog.studio(), request.session_id) / f.path;
@@ -557,7 +561,11 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
                                                 state.consent->sha256, decision->grant_id, label),
                                   src.string());
       if (!tagged.ok()) return tagged.error();
-      *bytes = std::move(*tagged);
+      TWINRIG_ASSIGN_OR_RETURN(
+          *bytes, EmbedC2paManifest(*tagged,
+                                    {f.path, source_type, label, state.consent->record_id(),
+                                     state.consent->sha256, decision->grant_id, result.export_id},
+                                    c2pa, src.string()));
     }
     TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dst, *bytes));
     files.push_back({{"path", f.path}, {"sha256", Sha256Hex(*bytes)}, {"size", bytes->size()}});
@@ -583,6 +591,8 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
       WriteFileAtomic(request.out / "keyring.json", keys->ToJson().dump(2) + "\n"));
   TWINRIG_RETURN_IF_ERROR(
       CopyInto(catalog.studio() / "keys" / "studio.pub", request.out / "studio.pub"));
+  TWINRIG_RETURN_IF_ERROR(
+      CopyInto(C2paRootCertificatePath(catalog.studio()), request.out / "c2pa-root.pem"));
 
   const Json& g = decision->grant;
   Json payload = stamp;
@@ -601,6 +611,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
   payload["training"] = g["training"];
   payload["disclosure"] = g["disclosure"];
   payload["status"] = state.consent->body.value("status", Json());
+  payload["c2pa_root_sha256"] = c2pa.RootFingerprint();  // vouches for c2pa-root.pem
   auto payload_text = Canonical(payload);
   if (!payload_text.ok()) return payload_text.error();
   const Signature sig = studio_key.Sign(ProvenanceInput(*payload_text));
@@ -614,7 +625,8 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
 
   Json written = Json::array();
   for (const auto& f : files) written.push_back(f["path"]);
-  for (const char* extra : {"provenance.json", "keyring.json", "studio.pub", "consent"}) {
+  for (const char* extra :
+       {"provenance.json", "keyring.json", "studio.pub", "c2pa-root.pem", "consent"}) {
     written.push_back(extra);
   }
   const Json& comp = g["compensation"];

@@ -1,0 +1,304 @@
+// The C2PA writer: the CBOR encoder against RFC 8949's examples, JUMBF boxes and their APP11
+// segments, the studio's ES256 certificates, and an export whose JPEG two independent C2PA
+// implementations from npm (c2pa-rs in WebAssembly and c2pa-ts) accept, and reject after one
+// changed byte of the image data.
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <turbojpeg.h>
+
+#include <catch2/catch.hpp>
+
+#include "consent/c2pa.h"
+#include "consent/cbor.h"
+#include "consent/jumbf.h"
+#include "tests/consent/export_request.h"
+#include "util/subprocess.h"
+
+namespace twinrig::consent {
+namespace {
+
+std::string Hex(const std::vector<std::uint8_t>& b) { return HexEncode(b); }
+
+// A real baseline JPEG (libturbojpeg) of a colour gradient.
+Bytes GradientJpeg(int width, int height) {
+  std::vector<unsigned char> rgb(static_cast<std::size_t>(width * height * 3));
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      unsigned char* p = &rgb[static_cast<std::size_t>((y * width + x) * 3)];
+      p[0] = static_cast<unsigned char>(x * 255 / width);
+      p[1] = static_cast<unsigned char>(y * 255 / height);
+      p[2] = static_cast<unsigned char>((x + y) % 256);
+    }
+  }
+  tjhandle tj = tjInitCompress();
+  REQUIRE(tj != nullptr);
+  unsigned char* out = nullptr;
+  unsigned long size = 0;
+  REQUIRE(tjCompress2(tj, rgb.data(), width, 0, height, TJPF_RGB, &out, &size, TJSAMP_420, 90, 0) ==
+          0);
+  Bytes jpeg(out, out + size);
+  tjFree(out);
+  tjDestroy(tj);
+  return jpeg;
+}
+
+std::string CborHex(const std::function<void(CborWriter&)>& write) {
+  CborWriter w;
+  write(w);
+  return Hex(w.bytes());
+}
+
+std::uint32_t U32(const Bytes& b, std::size_t at) {
+  return (std::uint32_t{b[at]} << 24) | (std::uint32_t{b[at + 1]} << 16) |
+         (std::uint32_t{b[at + 2]} << 8) | b[at + 3];
+}
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+X509Ptr FromDer(const Bytes& der) {
+  const unsigned char* p = der.data();
+  return {d2i_X509(nullptr, &p, static_cast<long>(der.size())), &X509_free};
+}
+
+}  // namespace
+
+TEST_CASE("CBOR encoding matches RFC 8949 Appendix A", "[unit]") {
+  CHECK(CborHex([](auto& w) { w.Uint(0); }) == "00");
+  CHECK(CborHex([](auto& w) { w.Uint(23); }) == "17");
+  CHECK(CborHex([](auto& w) { w.Uint(24); }) == "1818");
+  CHECK(CborHex([](auto& w) { w.Uint(100); }) == "1864");
+  CHECK(CborHex([](auto& w) { w.Uint(1000); }) == "1903e8");
+  CHECK(CborHex([](auto& w) { w.Uint(1000000); }) == "1a000f4240");
+  CHECK(CborHex([](auto& w) { w.Uint(1000000000000); }) == "1b000000e8d4a51000");
+  CHECK(CborHex([](auto& w) { w.Int(-1); }) == "20");
+  CHECK(CborHex([](auto& w) { w.Int(-7); }) == "26");
+  CHECK(CborHex([](auto& w) { w.Int(-100); }) == "3863");
+  CHECK(CborHex([](auto& w) { w.Int(-1000); }) == "3903e7");
+  CHECK(CborHex([](auto& w) { w.Int(INT64_MIN); }) == "3b7fffffffffffffff");
+  CHECK(CborHex([](auto& w) { w.Text(""); }) == "60");
+  CHECK(CborHex([](auto& w) { w.Text("IETF"); }) == "6449455446");
+  CHECK(CborHex([](auto& w) { w.Bytes(Bytes{1, 2, 3, 4}); }) == "4401020304");
+  CHECK(CborHex([](auto& w) {
+          w.Array(3).Uint(1).Array(2).Uint(2).Uint(3).Array(2).Uint(4).Uint(5);
+        }) == "8301820203820405");
+  CHECK(CborHex([](auto& w) { w.Map(2).Text("a").Uint(1).Text("b").Array(2).Uint(2).Uint(3); }) ==
+        "a26161016162820203");
+  CHECK(CborHex([](auto& w) { w.Null().Bool(true).Bool(false); }) == "f6f5f4");
+  CHECK(CborHex([](auto& w) { w.Tag(18).Array(0); }) == "d280");
+  // A 24-character text takes the one-byte length form.
+  CHECK(CborHex([](auto& w) { w.Text(std::string(24, 'a')); }).substr(0, 4) == "7818");
+}
+
+TEST_CASE("JUMBF boxes, C2PA type UUIDs and APP11 segments", "[unit]") {
+  CHECK(Hex(Bytes(kManifestStoreUuid.begin(), kManifestStoreUuid.end())) ==
+        "6332706100110010800000aa00389b71");
+  CHECK(Hex(JumbfBox("cbor", Bytes{0xA0})) ==
+        "00000009"
+        "63626f72"
+        "a0");
+  const Bytes super = JumbfCborBox(kCborUuid, "c2pa.hash.data", Bytes{0xA0});
+  // jumb header, jumd header, UUID, toggles (requestable, labelled), label and its NUL, cbor box.
+  const Bytes label = ToBytes("c2pa.hash.data");
+  REQUIRE(super.size() == 8 + 8 + 16 + 1 + label.size() + 1 + 9);
+  CHECK(U32(super, 0) == super.size());
+  CHECK(std::string(super.begin() + 4, super.begin() + 8) == "jumb");
+  CHECK(std::string(super.begin() + 12, super.begin() + 16) == "jumd");
+  CHECK(super[32] == 0x03);
+  CHECK(super[33 + label.size()] == 0);
+
+  SECTION("a small manifest store is one segment") {
+    const Bytes seg = JpegApp11Segments(super);
+    REQUIRE(seg.size() == 2 + 2 + 2 + 2 + 4 + super.size());
+    CHECK(Hex(Bytes(seg.begin(), seg.begin() + 12)).substr(0, 4) == "ffeb");
+    CHECK(((seg[2] << 8) | seg[3]) == static_cast<int>(seg.size() - 2));
+    CHECK(std::string(seg.begin() + 4, seg.begin() + 6) == "JP");
+    CHECK(Hex(Bytes(seg.begin() + 6, seg.begin() + 12)) == "000100000001");
+    CHECK(Bytes(seg.begin() + 12, seg.end()) == super);
+  }
+  SECTION("a large one is split, the superbox header repeated in each segment") {
+    const Bytes payload(200000, 0x5A);
+    const Bytes big = JumbfBox("jumb", payload);
+    const Bytes segs = JpegApp11Segments(big);
+    Bytes body;
+    std::size_t at = 0;
+    std::uint32_t expected_sequence = 1;
+    while (at < segs.size()) {
+      REQUIRE(segs[at] == 0xFF);
+      REQUIRE(segs[at + 1] == 0xEB);
+      const std::size_t length = (segs[at + 2] << 8) | segs[at + 3];
+      REQUIRE(length <= 0xFFFF);
+      CHECK(U32(segs, at + 8) == expected_sequence++);
+      CHECK(Bytes(segs.begin() + at + 12, segs.begin() + at + 20) ==
+            Bytes(big.begin(), big.begin() + 8));
+      body.insert(body.end(), segs.begin() + at + 20, segs.begin() + at + 2 + length);
+      at += 2 + length;
+    }
+    CHECK(expected_sequence == 5);  // 200 kB in four segments of at most 64 kB
+    CHECK(body == payload);
+  }
+}
+
+TEST_CASE(
+    "the studio's C2PA certificates: made once from the studio key, kept, a CA:FALSE "
+    "signing certificate issued by the studio's own root",
+    "[unit]") {
+  testing::Studio s;
+  // keys init made them with the studio key.
+  REQUIRE(std::filesystem::exists(C2paRootCertificatePath(s.root)));
+  REQUIRE(std::filesystem::exists(C2paSigningCertificatePath(s.root)));
+  auto first = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
+  REQUIRE(first.ok());
+  auto again = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
+  REQUIRE(again.ok());
+  CHECK(again->certificate_der() == first->certificate_der());
+  CHECK(again->root_der() == first->root_der());
+
+  auto leaf = FromDer(first->certificate_der());
+  auto root = FromDer(first->root_der());
+  REQUIRE(leaf);
+  REQUIRE(root);
+  CHECK(X509_verify(leaf.get(), X509_get0_pubkey(root.get())) == 1);
+  CHECK(X509_check_ca(leaf.get()) == 0);
+  CHECK(X509_check_ca(root.get()) == 1);
+  CHECK((X509_get_key_usage(leaf.get()) & KU_DIGITAL_SIGNATURE) != 0);
+  CHECK((X509_get_extended_key_usage(leaf.get()) & XKU_SMIME) != 0);
+  CHECK(first->RootFingerprint() == Sha256Hex(first->root_der()));
+
+  SECTION("an ES256 signature is 64 bytes of r and s") {
+    auto sig = first->SignEs256(ToBytes("claim"));
+    REQUIRE(sig.ok());
+    CHECK(sig->size() == 64);
+  }
+  SECTION("a removed signing certificate is issued again for the same key") {
+    std::filesystem::remove(C2paSigningCertificatePath(s.root));
+    auto remade = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
+    REQUIRE(remade.ok());
+    auto cert = FromDer(remade->certificate_der());
+    CHECK(EVP_PKEY_eq(X509_get0_pubkey(cert.get()), X509_get0_pubkey(leaf.get())) == 1);
+    CHECK(remade->root_der() == first->root_der());
+  }
+  SECTION("another studio key gets certificates of its own") {
+    auto other = C2paSigner::LoadOrCreate(s.root, SecretKey::Generate(), "Test Studio");
+    REQUIRE(other.ok());
+    CHECK(other->root_der() != first->root_der());
+    CHECK(other->certificate_der() != first->certificate_der());
+  }
+  SECTION("a damaged certificate file is replaced") {
+    REQUIRE(WriteFileAtomic(C2paSigningCertificatePath(s.root), "not a certificate").ok());
+    auto remade = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
+    REQUIRE(remade.ok());
+  }
+}
+
+TEST_CASE(
+    "a C2PA manifest goes into APP11 right after SOI and leaves the image bytes as they "
+    "were",
+    "[unit]") {
+  testing::Studio s;
+  auto signer = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
+  REQUIRE(signer.ok());
+  const Bytes jpeg = GradientJpeg(64, 48);
+  C2paManifestInput in{"texture.jpg",
+                       "http://cv.iptc.org/newscodes/digitalsourcetype/"
+                       "trainedAlgorithmicMedia",
+                       "AI-generated",
+                       "urn:uuid:r",
+                       "abc",
+                       "g1",
+                       "exp-1"};
+  auto out = EmbedC2paManifest(jpeg, in, *signer, "texture.jpg");
+  REQUIRE(out.ok());
+  REQUIRE(out->size() > jpeg.size());
+  CHECK((*out)[2] == 0xFF);
+  CHECK((*out)[3] == 0xEB);
+  // Without its APP11 segments the file is the original, byte for byte.
+  std::size_t at = 2;
+  while ((*out)[at] == 0xFF && (*out)[at + 1] == 0xEB) {
+    at += 2 + (((*out)[at + 2] << 8) | (*out)[at + 3]);
+  }
+  Bytes rest(out->begin(), out->begin() + 2);
+  rest.insert(rest.end(), out->begin() + static_cast<std::ptrdiff_t>(at), out->end());
+  CHECK(rest == jpeg);
+
+  auto refused = EmbedC2paManifest(ToBytes("GIF89a...."), in, *signer, "twin/texture.jpg");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().where == "twin/texture.jpg");
+  CHECK(refused.error().what.find("not a JPEG") != std::string::npos);
+}
+
+#if defined(TWINRIG_NODE) && defined(TWINRIG_SOURCE_DIR)
+// What a licensee's tools say: both verifiers run on the exported image, then on a copy with one
+// byte of the entropy-coded image data changed. The studio's certificate is its own (issued by
+// keys/c2pa-root.pem, in no public trust list), so without --trust c2pa-rs reports it
+// "untrusted" (state Valid, signingCredential.untrusted): the signature and hashes are right but
+// nobody vouches for the signer. With the studio's root as a trust anchor it is "Trusted".
+TEST_CASE(
+    "an exported JPEG's C2PA manifest is accepted by c2pa-rs (WebAssembly) and c2pa-ts, "
+    "and rejected after a one-byte change",
+    "[integration]") {
+  testing::Studio s;
+  const std::string sess = s.session;
+  s.NewConsent(sess, {"subject", "technician", "studio"});
+  REQUIRE(SealCapture(s.catalog, sess, "tech1", s.CaptureFiles(sess, 2), s.SessionDir(sess)).ok());
+  s.SignAs(sess, "technician");
+  s.SignAs(sess, "studio");
+  std::filesystem::create_directories(s.SessionDir(sess) / "twin");
+  REQUIRE(WriteFileAtomic(s.SessionDir(sess) / "twin" / "twin.glb", testing::TriangleGlb()).ok());
+  const Bytes texture = GradientJpeg(256, 192);
+  REQUIRE(WriteFileAtomic(s.SessionDir(sess) / "twin" / "texture.jpg", texture).ok());
+  REQUIRE(ReviewTwin(s.catalog, sess, true, "that is me").ok());
+  s.SignAs(sess, "subject");
+  s.SignAs(sess, "studio");
+  REQUIRE(
+      AddGrants(s.catalog, sess, "grant", Json::array({testing::GrantJson("g1", "brand-a")})).ok());
+  s.SignAs(sess, "subject");
+  s.SignAs(sess, "studio");
+  ExportRequest request = testing::ExportTo(s, "delivery");
+  request.generative = true;
+  auto exported = Export(s.catalog, request, s.studio_key);
+  INFO((exported.ok() ? "" : exported.error().Describe()));
+  REQUIRE(exported.ok());
+  const auto image = request.out / "texture.jpg";
+  const auto root = request.out / "c2pa-root.pem";
+  REQUIRE(std::filesystem::exists(root));
+  REQUIRE(VerifyProvenance(exported->sidecar, KeyRing::FromCatalog(s.catalog).value()).ok());
+
+  auto verify = [&](const std::filesystem::path& file, bool trusted) {
+    std::vector<std::string> argv = {
+        TWINRIG_NODE, std::string(TWINRIG_SOURCE_DIR) + "/tests/consent/c2pa_verify.mjs",
+        "--source", TWINRIG_SOURCE_DIR};
+    if (trusted) argv.insert(argv.end(), {"--trust", root.string()});
+    argv.push_back(file.string());
+    SubprocessOptions options;
+    options.timeout = std::chrono::seconds(120);
+    auto run = RunSubprocess(argv, options);
+    REQUIRE(run.ok());
+    UNSCOPED_INFO(run->output);
+    return *run;
+  };
+  SECTION("accepted as exported") {
+    auto run = verify(image, false);
+    CHECK(run.exit_code == 0);
+    CHECK(run.output.find("c2pa-wasm accepted Valid") != std::string::npos);
+    CHECK(run.output.find("signingCredential.untrusted") != std::string::npos);
+    CHECK(run.output.find("c2pa-ts accepted") != std::string::npos);
+    auto trusted = verify(image, true);
+    CHECK(trusted.exit_code == 0);
+    CHECK(trusted.output.find("c2pa-wasm accepted Trusted") != std::string::npos);
+  }
+  SECTION("rejected after one byte of the image data changed") {
+    auto bytes = ReadFileBytes(image).value();
+    // A byte in the middle of the entropy-coded scan, well after every header.
+    bytes[bytes.size() - 100] ^= 0x01;
+    const auto changed = request.out / "changed.jpg";
+    REQUIRE(WriteFileAtomic(changed, bytes).ok());
+    auto run = verify(changed, false);
+    CHECK(run.exit_code == 1);
+    CHECK(run.output.find("c2pa-wasm rejected") != std::string::npos);
+    CHECK(run.output.find("c2pa-ts rejected") != std::string::npos);
+    CHECK(run.output.find("assertion.dataHash.mismatch") != std::string::npos);
+  }
+}
+#endif
+
+}  // namespace twinrig::consent
