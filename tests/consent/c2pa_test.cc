@@ -8,6 +8,7 @@
 #include <turbojpeg.h>
 
 #include <catch2/catch.hpp>
+#include <iostream>
 
 #include "consent/c2pa.h"
 #include "consent/cbor.h"
@@ -273,7 +274,9 @@ TEST_CASE(
     options.timeout = std::chrono::seconds(120);
     auto run = RunSubprocess(argv, options);
     REQUIRE(run.ok());
-    UNSCOPED_INFO(run->output);
+    std::cout << "$ node c2pa_verify.mjs" << (trusted ? " --trust c2pa-root.pem " : " ")
+              << file.filename().string() << "\n"
+              << run->output;  // the verdicts, for the test log
     return *run;
   };
   SECTION("accepted as exported") {

@@ -9,10 +9,10 @@
 // issues it), which no public C2PA trust list names, so c2pa-rs reports
 // signingCredential.untrusted (validation state "Valid", not "Trusted") unless the licensee adds
 // the studio's root to its trust anchors, which `--trust ROOT.pem` does here; then the state is
-// "Trusted". c2pa-ts does not check trust chains at all.
+// "Trusted". c2pa-ts does not check trust chains (it reports any well-formed signing
+// certificate as signingCredential.trusted).
 //   node c2pa_verify.mjs --source DIR [--trust ROOT.pem] FILE.jpg
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -32,15 +32,27 @@ if (!source || args.length !== 1) {
 }
 const file = args[0];
 const bytes = new Uint8Array(readFileSync(file));
-const require = createRequire(join(source, 'web', 'package.json'));
-const load = async (name) => import(pathToFileURL(require.resolve(name)).href);
+// The packages are ES modules whose "exports" only name "import" entry points, which
+// require.resolve cannot follow: read the entry point from the package's own package.json.
+const modules = join(source, 'web', 'node_modules');
+function resolve(specifier) {
+  const parts = specifier.split('/');
+  const name = parts.slice(0, 2).join('/');
+  const subpath = ['.', ...parts.slice(2)].join('/');
+  const manifest = JSON.parse(readFileSync(join(modules, name, 'package.json'), 'utf8'));
+  let entry = manifest.exports?.[subpath] ?? (subpath === '.' ? manifest.module : undefined);
+  if (entry && typeof entry === 'object') entry = entry.import ?? entry.default;
+  if (typeof entry !== 'string') throw new Error(`${specifier}: not in ${modules} (run scripts/setup)`);
+  return join(modules, name, entry);
+}
+const load = async (name) => import(pathToFileURL(resolve(name)).href);
 
 // c2pa-rs: the manifest is accepted when its validation state is Valid or Trusted.
 async function c2paWasm() {
-  const wasmPath = require.resolve('@contentauth/c2pa-wasm/c2pa.wasm');
+  const wasmPath = resolve('@contentauth/c2pa-wasm/c2pa.wasm');
   const c2pa = await load('@contentauth/c2pa-wasm');
   c2pa.initSync({ module: readFileSync(wasmPath) });
-  const settings = { verify: { verify_trust: Boolean(trust) } };
+  const settings = { verify: { verify_trust: true } };
   if (trust) settings.trust = { trust_anchors: readFileSync(trust, 'utf8') };
   let report;
   try {
@@ -52,11 +64,15 @@ async function c2paWasm() {
   const state = report.validation_state ?? 'unknown';
   const active = report.validation_results?.activeManifest ?? {};
   const failures = (active.failure ?? []).map((s) => s.code);
+  const passed = (active.success ?? []).map((s) => s.code);
   const notes = (active.informational ?? []).map((s) => s.code);
-  const accepted = (state === 'Valid' || state === 'Trusted') && failures.length === 0;
+  // An untrusted signer (see above) is the one failure that leaves the manifest valid.
+  const accepted =
+    (state === 'Valid' || state === 'Trusted') &&
+    failures.every((code) => code === 'signingCredential.untrusted');
   return {
     verdict: accepted ? 'accepted' : 'rejected',
-    detail: [state, ...failures, ...notes].join(' '),
+    detail: [state, ...failures, ...passed, ...notes].join(' '),
     report,
   };
 }
