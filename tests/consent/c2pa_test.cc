@@ -285,6 +285,9 @@ TEST_CASE(
     CHECK(run.output.find("c2pa-wasm accepted Valid") != std::string::npos);
     CHECK(run.output.find("signingCredential.untrusted") != std::string::npos);
     CHECK(run.output.find("c2pa-ts accepted") != std::string::npos);
+    // Labelled as AI-generated media for the licensee's tools.
+    CHECK(run.output.find("action c2pa.created digitalSourceType http://cv.iptc.org/newscodes/"
+                          "digitalsourcetype/trainedAlgorithmicMedia") != std::string::npos);
     auto trusted = verify(image, true);
     CHECK(trusted.exit_code == 0);
     CHECK(trusted.output.find("c2pa-wasm accepted Trusted") != std::string::npos);

@@ -100,7 +100,21 @@ async function c2paTs() {
   return { verdict: result.isValid ? 'accepted' : 'rejected', detail: codes.join(' ') };
 }
 
+// What c2pa-rs read: each action of the active manifest with its digital source type.
+function describeActions(report) {
+  const manifest = report?.manifests?.[report.active_manifest];
+  const lines = [];
+  for (const assertion of manifest?.assertions ?? []) {
+    if (!assertion.label.startsWith('c2pa.actions')) continue;
+    for (const a of assertion.data?.actions ?? []) {
+      lines.push(`action ${a.action} digitalSourceType ${a.digitalSourceType ?? '-'}`);
+    }
+  }
+  return lines;
+}
+
 const verdicts = { 'c2pa-wasm': await c2paWasm(), 'c2pa-ts': await c2paTs() };
 for (const [name, v] of Object.entries(verdicts)) console.log(`${name} ${v.verdict} ${v.detail}`);
+for (const line of describeActions(verdicts['c2pa-wasm'].report)) console.log(line);
 if (process.env.C2PA_VERIFY_DUMP) console.log(JSON.stringify(verdicts['c2pa-wasm'].report, null, 1));
 process.exit(Object.values(verdicts).every((v) => v.verdict === 'accepted') ? 0 : 1);
