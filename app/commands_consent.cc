@@ -7,6 +7,7 @@
 #include "app/command.h"
 #include "app/passphrase.h"
 #include "consent/audit.h"
+#include "consent/c2pa_signer.h"
 #include "consent/gates.h"
 #include "consent/keys.h"
 #include "consent/records.h"
@@ -158,6 +159,28 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!ring.ok()) return ring.error();
       TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(opts->out, ring->ToJson().dump(2) + "\n"));
       std::cout << "keyring " << opts->out << "\n";
+      return OkStatus();
+    });
+  });
+
+  auto* request = keys->add_subcommand(
+      "c2pa-request", "write a certificate request for the studio's C2PA signing key, for a CA");
+  request->add_option("--out", opts->out, "PEM file (PKCS#10)")->transform(UserPath())->required();
+  request->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+      ->transform(UserPath())
+      ->required();
+  request->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
+      if (!key.ok()) return key.error();
+      auto name = catalog.StudioName();
+      if (!name.ok()) return name.error();
+      auto pem = cs::C2paCertificateRequest(*key, *name);
+      if (!pem.ok()) return pem.error();
+      TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(opts->out, *pem));
+      std::cout << "request " << opts->out << "\ninstall_as "
+                << cs::C2paInstalledCertificatePath(global.studio).string()
+                << " (the CA's certificate, then its intermediates)\n";
       return OkStatus();
     });
   });

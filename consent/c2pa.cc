@@ -101,7 +101,14 @@ Bytes Claim(const std::string& manifest_label, const std::string& title,
 Bytes ProtectedHeader(const C2paSigner& signer) {
   CborWriter w;
   w.Map(2).Int(kCoseAlgHeader).Int(kCoseEs256);
-  w.Int(kCoseX5ChainHeader).Bytes(signer.certificate_der());  // one certificate: a bstr
+  w.Int(kCoseX5ChainHeader);
+  const auto& chain = signer.chain_der();
+  if (chain.size() == 1) {
+    w.Bytes(chain.front());  // one certificate is a bstr (RFC 9360), more an array of them
+  } else {
+    w.Array(chain.size());
+    for (const auto& der : chain) w.Bytes(der);
+  }
   return w.Take();
 }
 

@@ -91,17 +91,23 @@ Result<KeyPtr> DeriveP256Key(const SecretKey& studio_key, std::uint64_t subkey,
   return KeyPtr(raw);
 }
 
-Result<X509Ptr> ReadCertificate(const std::filesystem::path& path) {
+// Every certificate in a PEM file, in order (a leaf and its intermediates); at least one.
+Result<std::vector<X509Ptr>> ReadCertificates(const std::filesystem::path& path) {
   auto text = ReadFileText(path);
   if (!text.ok()) return text.error();
   std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>> bio(
       BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  X509Ptr cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!cert) {
-    return MakeError("not a PEM certificate", path.string(),
-                     "remove it and export again: a new one is made from the studio key");
+  std::vector<X509Ptr> chain;
+  while (bio && chain.size() < 8) {
+    X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    chain.push_back(std::move(cert));
   }
-  return cert;
+  if (chain.empty()) {
+    return MakeError("not a PEM certificate", path.string(),
+                     "restore it, or remove it: the studio's own is then made from the studio key");
+  }
+  return chain;
 }
 
 Result<Bytes> Der(X509* cert, const std::filesystem::path& where) {
@@ -121,6 +127,17 @@ Status WritePemCertificate(X509* cert, const std::filesystem::path& path) {
   char* data = nullptr;
   const long n = BIO_get_mem_data(bio.get(), &data);
   return WriteFileAtomic(path, std::string_view(data, static_cast<std::size_t>(n)));
+}
+
+void SetSubject(X509_NAME* name, const std::string& organisation, const std::string& common_name) {
+  for (const auto& [field, value] : {std::pair{"O", organisation}, std::pair{"CN", common_name}}) {
+    X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
+  }
+}
+
+std::string Organisation(const std::string& studio_name) {
+  return studio_name.empty() ? "twinrig studio" : studio_name;
 }
 
 struct CertificateSpec {
@@ -145,12 +162,7 @@ Result<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* key, X50
   X509_gmtime_adj(X509_getm_notBefore(cert.get()), -60L * 60);
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), spec.days * kDay);
   X509_set_pubkey(cert.get(), key);
-  X509_NAME* name = X509_get_subject_name(cert.get());
-  for (const auto& [field, value] :
-       {std::pair{"O", spec.organisation}, std::pair{"CN", spec.common_name}}) {
-    X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(value.c_str()), -1, -1, 0);
-  }
+  SetSubject(X509_get_subject_name(cert.get()), spec.organisation, spec.common_name);
   X509* signer = issuer != nullptr ? issuer : cert.get();
   X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
   X509V3_CTX ctx;
@@ -173,9 +185,9 @@ Result<X509Ptr> IssueCertificate(const CertificateSpec& spec, EVP_PKEY* key, X50
 X509Ptr UsableCertificate(const std::filesystem::path& path, EVP_PKEY* key, EVP_PKEY* issuer_key,
                           long renew_days) {
   if (!std::filesystem::exists(path)) return nullptr;
-  auto cert = ReadCertificate(path);
-  if (!cert.ok()) return nullptr;
-  X509* c = cert->get();
+  auto chain = ReadCertificates(path);
+  if (!chain.ok()) return nullptr;
+  X509* c = chain->front().get();
   const bool ours = EVP_PKEY_eq(X509_get0_pubkey(c), key) == 1 && X509_verify(c, issuer_key) == 1;
   const bool lasting =
       X509_cmp_time(X509_get0_notAfter(c), nullptr) > 0 &&
@@ -185,7 +197,25 @@ X509Ptr UsableCertificate(const std::filesystem::path& path, EVP_PKEY* key, EVP_
         return ASN1_TIME_diff(&days, &seconds, nullptr, X509_get0_notAfter(c)) == 1 &&
                days >= renew_days;
       }();
-  return ours && lasting ? std::move(*cert) : nullptr;
+  return ours && lasting ? std::move(chain->front()) : nullptr;
+}
+
+// The certificate a CA issued for the signing key, with its intermediates, checked.
+Result<std::vector<X509Ptr>> InstalledChain(const std::filesystem::path& path, EVP_PKEY* key) {
+  TWINRIG_ASSIGN_OR_RETURN(auto chain, ReadCertificates(path));
+  X509* leaf = chain.front().get();
+  if (EVP_PKEY_eq(X509_get0_pubkey(leaf), key) != 1) {
+    return MakeError("the installed C2PA certificate is not for the studio's C2PA signing key",
+                     path.string(),
+                     "install the certificate the CA issued for `twinrig keys c2pa-request`, or "
+                     "remove the file to sign with the studio's own certificate");
+  }
+  if (X509_cmp_timeframe(nullptr, X509_get0_notBefore(leaf), X509_get0_notAfter(leaf)) != 0) {
+    return MakeError("the installed C2PA certificate is expired or not yet valid", path.string(),
+                     "install a current certificate from the CA, or remove the file to sign "
+                     "with the studio's own certificate");
+  }
+  return chain;
 }
 
 }  // namespace
@@ -198,6 +228,29 @@ std::filesystem::path C2paSigningCertificatePath(const std::filesystem::path& st
   return studio / "keys" / "c2pa-signing.pem";
 }
 
+std::filesystem::path C2paInstalledCertificatePath(const std::filesystem::path& studio) {
+  return studio / "keys" / "c2pa-ca-signing.pem";
+}
+
+Result<std::string> C2paCertificateRequest(const SecretKey& studio_key,
+                                           const std::string& studio_name) {
+  TWINRIG_ASSIGN_OR_RETURN(KeyPtr key, DeriveP256Key(studio_key, kSigningSubkey, ""));
+  std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>> req(X509_REQ_new());
+  std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>> bio(BIO_new(BIO_s_mem()));
+  if (!req || !bio) return OpenSslError("cannot make a certificate request", "");
+  const std::string org = Organisation(studio_name);
+  X509_REQ_set_version(req.get(), 0);
+  SetSubject(X509_REQ_get_subject_name(req.get()), org, org + " C2PA signing");
+  X509_REQ_set_pubkey(req.get(), key.get());
+  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) == 0 ||
+      PEM_write_bio_X509_REQ(bio.get(), req.get()) != 1) {
+    return OpenSslError("cannot sign the certificate request", "");
+  }
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+
 Result<C2paSigner> C2paSigner::LoadOrCreate(const std::filesystem::path& studio,
                                             const SecretKey& studio_key,
                                             const std::string& studio_name) {
@@ -205,7 +258,7 @@ Result<C2paSigner> C2paSigner::LoadOrCreate(const std::filesystem::path& studio,
   const auto signing_path = C2paSigningCertificatePath(studio);
   TWINRIG_ASSIGN_OR_RETURN(KeyPtr root_key, DeriveP256Key(studio_key, kRootSubkey, root_path));
   TWINRIG_ASSIGN_OR_RETURN(KeyPtr key, DeriveP256Key(studio_key, kSigningSubkey, signing_path));
-  const std::string org = studio_name.empty() ? "twinrig studio" : studio_name;
+  const std::string org = Organisation(studio_name);
   X509Ptr root = UsableCertificate(root_path, root_key.get(), root_key.get(), kRenewDays);
   if (!root) {
     TWINRIG_ASSIGN_OR_RETURN(root,
@@ -218,7 +271,15 @@ Result<C2paSigner> C2paSigner::LoadOrCreate(const std::filesystem::path& studio,
                                               root_key.get(), nullptr, root_key.get(), root_path));
     TWINRIG_RETURN_IF_ERROR(WritePemCertificate(root.get(), root_path));
   }
-  X509Ptr cert = UsableCertificate(signing_path, key.get(), root_key.get(), kRenewDays);
+  C2paSigner signer;
+  const auto installed_path = C2paInstalledCertificatePath(studio);
+  std::vector<X509Ptr> chain;
+  if (std::filesystem::exists(installed_path)) {
+    TWINRIG_ASSIGN_OR_RETURN(chain, InstalledChain(installed_path, key.get()));
+  } else {
+    chain.push_back(UsableCertificate(signing_path, key.get(), root_key.get(), kRenewDays));
+  }
+  X509Ptr& cert = chain.front();
   if (!cert) {
     TWINRIG_ASSIGN_OR_RETURN(cert,
                              IssueCertificate({org + " C2PA signing",
@@ -232,8 +293,10 @@ Result<C2paSigner> C2paSigner::LoadOrCreate(const std::filesystem::path& studio,
                                               key.get(), root.get(), root_key.get(), signing_path));
     TWINRIG_RETURN_IF_ERROR(WritePemCertificate(cert.get(), signing_path));
   }
-  C2paSigner signer;
-  TWINRIG_ASSIGN_OR_RETURN(signer.certificate_der_, Der(cert.get(), signing_path));
+  for (const auto& c : chain) {
+    TWINRIG_ASSIGN_OR_RETURN(Bytes der, Der(c.get(), signing_path));
+    signer.chain_der_.push_back(std::move(der));
+  }
   TWINRIG_ASSIGN_OR_RETURN(signer.root_der_, Der(root.get(), root_path));
   signer.key_ = std::shared_ptr<void>(key.release(),
                                       [](void* k) { EVP_PKEY_free(static_cast<EVP_PKEY*>(k)); });

@@ -61,6 +61,74 @@ X509Ptr FromDer(const Bytes& der) {
   return {d2i_X509(nullptr, &p, static_cast<long>(der.size())), &X509_free};
 }
 
+// A stand-in for a commercial CA: a root, an intermediate, and a leaf issued for the public key
+// of the studio's certificate request, as a CA would.
+struct TestCa {
+  using KeyPtr = std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)>;
+  KeyPtr root_key{EVP_EC_gen("P-256"), &EVP_PKEY_free};
+  KeyPtr intermediate_key{EVP_EC_gen("P-256"), &EVP_PKEY_free};
+  X509Ptr root = Issue("Test CA root", root_key.get(), nullptr, root_key.get(), true);
+  X509Ptr intermediate =
+      Issue("Test CA signing", intermediate_key.get(), root.get(), root_key.get(), true);
+
+  static X509Ptr Issue(const std::string& cn, EVP_PKEY* key, X509* issuer, EVP_PKEY* issuer_key,
+                       bool ca) {
+    X509Ptr cert(X509_new(), &X509_free);
+    X509_set_version(cert.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), ca ? 1 : 2);
+    X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 86400L * 365);
+    X509_set_pubkey(cert.get(), key);
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+    X509* signer = issuer != nullptr ? issuer : cert.get();
+    X509_set_issuer_name(cert.get(), X509_get_subject_name(signer));
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, signer, cert.get(), nullptr, nullptr, 0);
+    const std::vector<std::pair<int, std::string>> exts =
+        ca ? std::vector<std::pair<int, std::string>>{{NID_basic_constraints, "critical,CA:TRUE"},
+                                                      {NID_key_usage, "critical,keyCertSign"},
+                                                      {NID_subject_key_identifier, "hash"},
+                                                      {NID_authority_key_identifier, "keyid"}}
+           : std::vector<std::pair<int, std::string>>{{NID_basic_constraints, "critical,CA:FALSE"},
+                                                      {NID_key_usage, "critical,digitalSignature"},
+                                                      {NID_ext_key_usage, "emailProtection"},
+                                                      {NID_subject_key_identifier, "hash"},
+                                                      {NID_authority_key_identifier, "keyid"}};
+    for (const auto& [nid, value] : exts) {
+      X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+      REQUIRE(ext != nullptr);
+      X509_add_ext(cert.get(), ext, -1);
+      X509_EXTENSION_free(ext);
+    }
+    REQUIRE(X509_sign(cert.get(), issuer_key, EVP_sha256()) != 0);
+    return cert;
+  }
+
+  static std::string Pem(X509* cert) {
+    std::unique_ptr<BIO, decltype(&BIO_free_all)> bio(BIO_new(BIO_s_mem()), &BIO_free_all);
+    REQUIRE(PEM_write_bio_X509(bio.get(), cert) == 1);
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return {data, static_cast<std::size_t>(n)};
+  }
+
+  // The leaf for the request's key, then the intermediate: what the studio installs.
+  std::string ChainFor(const std::string& request_pem) {
+    std::unique_ptr<BIO, decltype(&BIO_free_all)> bio(
+        BIO_new_mem_buf(request_pem.data(), static_cast<int>(request_pem.size())), &BIO_free_all);
+    std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(
+        PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr), &X509_REQ_free);
+    REQUIRE(req);
+    EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
+    REQUIRE(X509_REQ_verify(req.get(), key) == 1);  // the studio holds the key it asks for
+    X509Ptr leaf =
+        Issue("Studio Ltd C2PA signing", key, intermediate.get(), intermediate_key.get(), false);
+    return Pem(leaf.get()) + Pem(intermediate.get());
+  }
+};
+
 }  // namespace
 
 TEST_CASE("CBOR encoding matches RFC 8949 Appendix A", "[unit]") {
@@ -184,6 +252,27 @@ TEST_CASE(
     CHECK(other->root_der() != first->root_der());
     CHECK(other->certificate_der() != first->certificate_der());
   }
+  SECTION("a certificate installed from a CA is used, with its intermediate, never replaced") {
+    TestCa ca;
+    auto request = C2paCertificateRequest(s.studio_key, "Studio Ltd");
+    REQUIRE(request.ok());
+    const std::string chain = ca.ChainFor(*request);
+    REQUIRE(WriteFileAtomic(C2paInstalledCertificatePath(s.root), chain).ok());
+    auto installed = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
+    REQUIRE(installed.ok());
+    REQUIRE(installed->chain_der().size() == 2);
+    auto cert = FromDer(installed->certificate_der());
+    CHECK(X509_verify(cert.get(), X509_get0_pubkey(ca.intermediate.get())) == 1);
+    CHECK(EVP_PKEY_eq(X509_get0_pubkey(cert.get()), X509_get0_pubkey(leaf.get())) == 1);
+    CHECK(ReadFileText(C2paInstalledCertificatePath(s.root)).value() == chain);
+
+    // A certificate for another key is refused, naming the file, not silently replaced.
+    auto other = C2paSigner::LoadOrCreate(s.root, SecretKey::Generate(), "Test Studio");
+    REQUIRE_FALSE(other.ok());
+    CHECK(other.error().where == C2paInstalledCertificatePath(s.root).string());
+    CHECK(other.error().what.find("not for the studio's C2PA signing key") != std::string::npos);
+    CHECK(ReadFileText(C2paInstalledCertificatePath(s.root)).value() == chain);
+  }
   SECTION("a damaged certificate file is replaced") {
     REQUIRE(WriteFileAtomic(C2paSigningCertificatePath(s.root), "not a certificate").ok());
     auto remade = C2paSigner::LoadOrCreate(s.root, s.studio_key, "Test Studio");
@@ -264,23 +353,25 @@ TEST_CASE(
   REQUIRE(std::filesystem::exists(root));
   REQUIRE(VerifyProvenance(exported->sidecar, KeyRing::FromCatalog(s.catalog).value()).ok());
 
-  auto verify = [&](const std::filesystem::path& file, bool trusted) {
+  auto verify = [&](const std::filesystem::path& file, const std::filesystem::path& anchor) {
+    const bool trusted = !anchor.empty();
     std::vector<std::string> argv = {
         TWINRIG_NODE, std::string(TWINRIG_SOURCE_DIR) + "/tests/consent/c2pa_verify.mjs",
         "--source", TWINRIG_SOURCE_DIR};
-    if (trusted) argv.insert(argv.end(), {"--trust", root.string()});
+    if (trusted) argv.insert(argv.end(), {"--trust", anchor.string()});
     argv.push_back(file.string());
     SubprocessOptions options;
     options.timeout = std::chrono::seconds(120);
     auto run = RunSubprocess(argv, options);
     REQUIRE(run.ok());
-    std::cout << "$ node c2pa_verify.mjs" << (trusted ? " --trust c2pa-root.pem " : " ")
+    std::cout << "$ node c2pa_verify.mjs"
+              << (trusted ? " --trust " + anchor.filename().string() + " " : " ")
               << file.filename().string() << "\n"
               << run->output;  // the verdicts, for the test log
     return *run;
   };
   SECTION("accepted as exported") {
-    auto run = verify(image, false);
+    auto run = verify(image, {});
     CHECK(run.exit_code == 0);
     CHECK(run.output.find("c2pa-wasm accepted Valid") != std::string::npos);
     CHECK(run.output.find("signingCredential.untrusted") != std::string::npos);
@@ -288,9 +379,22 @@ TEST_CASE(
     // Labelled as AI-generated media for the licensee's tools.
     CHECK(run.output.find("action c2pa.created digitalSourceType http://cv.iptc.org/newscodes/"
                           "digitalsourcetype/trainedAlgorithmicMedia") != std::string::npos);
-    auto trusted = verify(image, true);
+    auto trusted = verify(image, root);
     CHECK(trusted.exit_code == 0);
     CHECK(trusted.output.find("c2pa-wasm accepted Trusted") != std::string::npos);
+  }
+  SECTION("signed with a certificate the studio installed from a CA: Trusted under that CA") {
+    TestCa ca;
+    const std::string chain = ca.ChainFor(C2paCertificateRequest(s.studio_key, "").value());
+    REQUIRE(WriteFileAtomic(C2paInstalledCertificatePath(s.root), chain).ok());
+    REQUIRE(WriteFileAtomic(s.dir / "ca-root.pem", TestCa::Pem(ca.root.get())).ok());
+    ExportRequest again = testing::ExportTo(s, "delivery-ca");
+    auto via_ca = Export(s.catalog, again, s.studio_key);
+    REQUIRE(via_ca.ok());
+    auto run = verify(again.out / "texture.jpg", s.dir / "ca-root.pem");
+    CHECK(run.exit_code == 0);
+    CHECK(run.output.find("c2pa-wasm accepted Trusted") != std::string::npos);
+    CHECK(run.output.find("c2pa-ts accepted") != std::string::npos);
   }
   SECTION("rejected after one byte of the image data changed") {
     auto bytes = ReadFileBytes(image).value();
@@ -298,7 +402,7 @@ TEST_CASE(
     bytes[bytes.size() - 100] ^= 0x01;
     const auto changed = request.out / "changed.jpg";
     REQUIRE(WriteFileAtomic(changed, bytes).ok());
-    auto run = verify(changed, false);
+    auto run = verify(changed, {});
     CHECK(run.exit_code == 1);
     CHECK(run.output.find("c2pa-wasm rejected") != std::string::npos);
     CHECK(run.output.find("c2pa-ts rejected") != std::string::npos);
