@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "consent/cbor.h"
+#include "consent/glb.h"
 #include "consent/jumbf.h"
 #include "util/check.h"
 
@@ -27,16 +28,6 @@ Digest Sha256(std::span<const std::uint8_t> bytes) {
   Digest d{};
   crypto_hash_sha256(d.data(), bytes.data(), bytes.size());
   return d;
-}
-
-std::string RandomUuid() {
-  std::array<std::uint8_t, 16> b{};
-  randombytes_buf(b.data(), b.size());
-  b[6] = static_cast<std::uint8_t>((b[6] & 0x0F) | 0x40);  // version 4
-  b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);  // RFC 4122 variant
-  const std::string hex = HexEncode(b);
-  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
-         hex.substr(16, 4) + "-" + hex.substr(20);
 }
 
 Bytes ActionsAssertion(const C2paManifestInput& in) {
@@ -148,6 +139,7 @@ Result<Bytes> ManifestStore(const std::string& label, const C2paManifestInput& i
     TWINRIG_ASSIGN_OR_RETURN(sig, signer.SignEs256(SigStructure(protected_header, claim)));
   }
   std::vector<Bytes> boxes;
+  boxes.reserve(assertions.size());
   for (const auto& a : assertions) boxes.push_back(a.box);
   const std::vector<Bytes> manifest = {
       JumbfSuperbox(kAssertionStoreUuid, "c2pa.assertions", boxes),
@@ -185,6 +177,29 @@ Result<Bytes> EmbedC2paManifest(std::span<const std::uint8_t> jpeg, const C2paMa
   out.insert(out.end(), segments.begin(), segments.end());
   out.insert(out.end(), jpeg.begin() + kManifestOffset, jpeg.end());
   return out;
+}
+
+Result<Bytes> StampJpeg(std::span<const std::uint8_t> jpeg, const std::string& title,
+                        const Json& stamp, const C2paSigner& signer, const std::string& where) {
+  const auto text = [&](const Json& object, const char* key) -> std::string {
+    return object.is_object() && object.contains(key) && object[key].is_string()
+               ? object[key].get<std::string>()
+               : "";
+  };
+  const C2paManifestInput input{title,
+                                text(stamp, "digital_source_type"),
+                                text(stamp, "ai_label"),
+                                text(stamp.value("consent_record", Json()), "record_id"),
+                                text(stamp.value("consent_record", Json()), "sha256"),
+                                text(stamp, "grant_id"),
+                                text(stamp, "export_id")};
+  TWINRIG_ASSIGN_OR_RETURN(
+      const Bytes tagged,
+      InsertJpegXmp(jpeg,
+                    ProvenanceXmp(input.digital_source_type, input.record_id, input.record_sha256,
+                                  input.grant_id, input.description),
+                    where));
+  return EmbedC2paManifest(tagged, input, signer, where);
 }
 
 }  // namespace twinrig::consent

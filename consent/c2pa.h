@@ -17,6 +17,7 @@
 #include <string>
 
 #include "consent/c2pa_signer.h"
+#include "consent/canonical_json.h"
 #include "consent/crypto.h"
 #include "util/result.h"
 
@@ -36,5 +37,12 @@ struct C2paManifestInput {
 // a file that does not start with a JPEG SOI marker is refused.
 Result<Bytes> EmbedC2paManifest(std::span<const std::uint8_t> jpeg, const C2paManifestInput& input,
                                 const C2paSigner& signer, const std::string& where);
+
+// Both provenance stamps of an exported JPEG named `title`: the XMP packet (IPTC digital source
+// type, model release, consent reference: glb.h) and the signed C2PA manifest, from the export's
+// stamp (what .glb files carry in asset.extras.twinrig: consent_record {record_id, sha256},
+// grant_id, digital_source_type, ai_label, export_id).
+Result<Bytes> StampJpeg(std::span<const std::uint8_t> jpeg, const std::string& title,
+                        const Json& stamp, const C2paSigner& signer, const std::string& where);
 
 }  // namespace twinrig::consent

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/check.h"
 #include "util/files.h"
 
 namespace twinrig::consent {
@@ -303,7 +304,24 @@ Result<C2paSigner> C2paSigner::LoadOrCreate(const std::filesystem::path& studio,
   return signer;
 }
 
+Result<C2paSigner> C2paSigner::ForStudio(store::Catalog& catalog, const SecretKey& studio_key) {
+  TWINRIG_ASSIGN_OR_RETURN(const std::string name, catalog.StudioName());
+  return LoadOrCreate(catalog.studio(), studio_key, name);
+}
+
 std::string C2paSigner::RootFingerprint() const { return Sha256Hex(root_der_); }
+
+std::string C2paSigner::RootPem() const {
+  X509Ptr root = [&] {
+    const unsigned char* p = root_der_.data();
+    return X509Ptr(d2i_X509(nullptr, &p, static_cast<long>(root_der_.size())));
+  }();
+  std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>> bio(BIO_new(BIO_s_mem()));
+  TWINRIG_CHECK(root && bio && PEM_write_bio_X509(bio.get(), root.get()) == 1);
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio.get(), &data);
+  return {data, static_cast<std::size_t>(n)};
+}
 
 Result<Bytes> C2paSigner::SignEs256(std::span<const std::uint8_t> message) const {
   MdCtxPtr md(EVP_MD_CTX_new());

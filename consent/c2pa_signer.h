@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "consent/crypto.h"
+#include "store/catalog.h"
 #include "util/result.h"
 
 namespace twinrig::consent {
@@ -44,12 +45,15 @@ class C2paSigner {
   static Result<C2paSigner> LoadOrCreate(const std::filesystem::path& studio,
                                          const SecretKey& studio_key,
                                          const std::string& studio_name);
+  // LoadOrCreate for the catalog's studio, under its name.
+  static Result<C2paSigner> ForStudio(store::Catalog& catalog, const SecretKey& studio_key);
 
   // The signing certificate, then the CA's intermediates when it was installed from a CA: the
   // COSE x5chain.
   [[nodiscard]] const std::vector<Bytes>& chain_der() const { return chain_der_; }
   [[nodiscard]] const Bytes& certificate_der() const { return chain_der_.front(); }
   [[nodiscard]] const Bytes& root_der() const { return root_der_; }
+  [[nodiscard]] std::string RootPem() const;  // keys/c2pa-root.pem, for licensees
   // SHA-256 of the root certificate's DER, hex: what provenance.json and the key ring publish.
   [[nodiscard]] std::string RootFingerprint() const;
   // An ES256 signature as COSE wants it: r and s, 32 bytes each.

@@ -534,9 +534,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
   // Exactly the files the subject approved, each checked again as it is read.
   auto twin = ParseManifest(state.twin->body["twin"].dump(), state.twin->path.string());
   if (!twin.ok()) return twin.error();
-  TWINRIG_ASSIGN_OR_RETURN(const std::string studio_name, catalog.StudioName());
-  TWINRIG_ASSIGN_OR_RETURN(const C2paSigner c2pa,
-                           C2paSigner::LoadOrCreate(catalog.studio(), studio_key, studio_name));
+  TWINRIG_ASSIGN_OR_RETURN(const C2paSigner c2pa, C2paSigner::ForStudio(catalog, studio_key));
   Json files = Json::array();
   for (const auto& f : *twin) {
     const auto src = TwinFolder(catalog.studio(), request.session_id) / f.path;
@@ -556,16 +554,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
       glb->json["asset"]["extras"]["twinrig"] = stamp;
       *bytes = WriteGlb(*glb);
     } else if (ext == ".jpg" || ext == ".jpeg") {
-      auto tagged = InsertJpegXmp(*bytes,
-                                  ProvenanceXmp(source_type, state.consent->record_id(),
-                                                state.consent->sha256, decision->grant_id, label),
-                                  src.string());
-      if (!tagged.ok()) return tagged.error();
-      TWINRIG_ASSIGN_OR_RETURN(
-          *bytes, EmbedC2paManifest(*tagged,
-                                    {f.path, source_type, label, state.consent->record_id(),
-                                     state.consent->sha256, decision->grant_id, result.export_id},
-                                    c2pa, src.string()));
+      TWINRIG_ASSIGN_OR_RETURN(*bytes, StampJpeg(*bytes, f.path, stamp, c2pa, src.string()));
     }
     TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dst, *bytes));
     files.push_back({{"path", f.path}, {"sha256", Sha256Hex(*bytes)}, {"size", bytes->size()}});
@@ -591,8 +580,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
       WriteFileAtomic(request.out / "keyring.json", keys->ToJson().dump(2) + "\n"));
   TWINRIG_RETURN_IF_ERROR(
       CopyInto(catalog.studio() / "keys" / "studio.pub", request.out / "studio.pub"));
-  TWINRIG_RETURN_IF_ERROR(
-      CopyInto(C2paRootCertificatePath(catalog.studio()), request.out / "c2pa-root.pem"));
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(request.out / "c2pa-root.pem", c2pa.RootPem()));
 
   const Json& g = decision->grant;
   Json payload = stamp;
@@ -625,10 +613,10 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
 
   Json written = Json::array();
   for (const auto& f : files) written.push_back(f["path"]);
-  for (const char* extra :
-       {"provenance.json", "keyring.json", "studio.pub", "c2pa-root.pem", "consent"}) {
+  for (const char* extra : {"provenance.json", "keyring.json", "studio.pub", "consent"}) {
     written.push_back(extra);
   }
+  written.push_back("c2pa-root.pem");
   const Json& comp = g["compensation"];
   TWINRIG_RETURN_IF_ERROR(catalog.InsertUsage(
       {result.export_id, payload["exported_at"].get<std::string>(), request.session_id,

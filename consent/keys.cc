@@ -247,8 +247,7 @@ Result<KeyInfo> CreateKey(store::Catalog& catalog, std::string_view role, const 
         WriteFileAtomic(catalog.studio() / "keys" / "studio.pub",
                         MinisignPublicKey(info.public_key, "twinrig studio key " + info.kid)));
     // The C2PA certificates come with the key, so the studio can publish its C2PA root at once.
-    TWINRIG_ASSIGN_OR_RETURN(const std::string name, catalog.StudioName());
-    TWINRIG_RETURN_IF_ERROR(C2paSigner::LoadOrCreate(catalog.studio(), secret, name));
+    TWINRIG_RETURN_IF_ERROR(C2paSigner::ForStudio(catalog, secret));
   }
   TWINRIG_RETURN_IF_ERROR(
       catalog.InsertPublicKey({info.kid, info.role, owner, HexEncode(info.public_key), ""}));
