@@ -23,10 +23,10 @@ std::string Hex(const std::vector<std::uint8_t>& b) { return HexEncode(b); }
 
 // A real baseline JPEG (libturbojpeg) of a colour gradient.
 Bytes GradientJpeg(int width, int height) {
-  std::vector<unsigned char> rgb(static_cast<std::size_t>(width * height * 3));
+  std::vector<unsigned char> rgb(static_cast<std::size_t>(width) * height * 3);
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
-      unsigned char* p = &rgb[static_cast<std::size_t>((y * width + x) * 3)];
+      unsigned char* p = &rgb[(static_cast<std::size_t>(y) * width + x) * 3];
       p[0] = static_cast<unsigned char>(x * 255 / width);
       p[1] = static_cast<unsigned char>(y * 255 / height);
       p[2] = static_cast<unsigned char>((x + y) % 256);
@@ -197,10 +197,11 @@ TEST_CASE("JUMBF boxes, C2PA type UUIDs and APP11 segments", "[unit]") {
       const std::size_t length = (segs[at + 2] << 8) | segs[at + 3];
       REQUIRE(length <= 0xFFFF);
       CHECK(U32(segs, at + 8) == expected_sequence++);
-      CHECK(Bytes(segs.begin() + at + 12, segs.begin() + at + 20) ==
+      const auto segment = std::span(segs).subspan(at, 2 + length);
+      CHECK(Bytes(segment.begin() + 12, segment.begin() + 20) ==
             Bytes(big.begin(), big.begin() + 8));
-      body.insert(body.end(), segs.begin() + at + 20, segs.begin() + at + 2 + length);
-      at += 2 + length;
+      body.insert(body.end(), segment.begin() + 20, segment.end());
+      at += segment.size();
     }
     CHECK(expected_sequence == 5);  // 200 kB in four segments of at most 64 kB
     CHECK(body == payload);
