@@ -92,15 +92,19 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!strength.ok()) return strength.error();
       auto pass = Passphrase(opts->passphrase_file, "studio key");
       if (!pass.ok()) return pass.error();
-      auto key = cs::CreateKey(catalog, cs::kRoleStudio, "studio", *pass, *strength);
-      if (!key.ok()) return key.error();
-      if (!opts->name.empty()) {
+      // The name before the key: the C2PA certificates made with the key carry it. A studio
+      // that has its key keeps its name (CreateKey refuses).
+      if (!opts->name.empty() &&
+          !std::filesystem::exists(cs::KeyFilePath(catalog.studio(), cs::kRoleStudio, "studio"))) {
         TWINRIG_RETURN_IF_ERROR(catalog.SetStudioName(opts->name));
       }
+      auto key = cs::CreateKey(catalog, cs::kRoleStudio, "studio", *pass, *strength);
+      if (!key.ok()) return key.error();
       std::cout << "kid " << key->kid << "\npin " << key->kid << " (write it into a file "
                 << "outside the studio folder and name that file in " << cs::kStudioPinVariable
                 << ")\npublic_key " << cs::HexEncode(key->public_key) << "\nminisign_public_key "
-                << (global.studio / "keys/studio.pub").string() << "\n";
+                << (global.studio / "keys/studio.pub").string() << "\nc2pa_root "
+                << cs::C2paRootCertificatePath(global.studio).string() << "\n";
       auto seq = cs::AuditAppend(catalog, "key.created", {{"role", "studio"}, {"kid", key->kid}});
       return seq.ok() ? OkStatus() : Status(seq.error());
     });
