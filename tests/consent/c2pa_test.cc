@@ -409,6 +409,20 @@ TEST_CASE(
     CHECK(run.output.find("c2pa-ts rejected") != std::string::npos);
     CHECK(run.output.find("assertion.dataHash.mismatch") != std::string::npos);
   }
+  SECTION("rejected after one byte of the signed claim changed") {
+    auto bytes = ReadFileBytes(image).value();
+    const std::string text(bytes.begin(), bytes.end());
+    const auto title = text.find("texture.jpg", text.find("dc:title"));
+    REQUIRE(title != std::string::npos);
+    bytes[title] ^= 0x01;  // "texture.jpg" becomes "uexture.jpg" inside the claim
+    const auto changed = request.out / "claim-changed.jpg";
+    REQUIRE(WriteFileAtomic(changed, bytes).ok());
+    auto run = verify(changed, {});
+    CHECK(run.exit_code == 1);
+    CHECK(run.output.find("c2pa-wasm rejected") != std::string::npos);
+    CHECK(run.output.find("c2pa-ts rejected") != std::string::npos);
+    CHECK(run.output.find("claimSignature.mismatch") != std::string::npos);
+  }
 }
 #endif
 
