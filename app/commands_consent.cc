@@ -7,6 +7,7 @@
 #include "app/command.h"
 #include "app/passphrase.h"
 #include "consent/audit.h"
+#include "consent/c2pa_signer.h"
 #include "consent/gates.h"
 #include "consent/keys.h"
 #include "consent/records.h"
@@ -91,15 +92,19 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!strength.ok()) return strength.error();
       auto pass = Passphrase(opts->passphrase_file, "studio key");
       if (!pass.ok()) return pass.error();
-      auto key = cs::CreateKey(catalog, cs::kRoleStudio, "studio", *pass, *strength);
-      if (!key.ok()) return key.error();
-      if (!opts->name.empty()) {
+      // The name before the key: the C2PA certificates made with the key carry it. A studio
+      // that has its key keeps its name (CreateKey refuses).
+      if (!opts->name.empty() &&
+          !std::filesystem::exists(cs::KeyFilePath(catalog.studio(), cs::kRoleStudio, "studio"))) {
         TWINRIG_RETURN_IF_ERROR(catalog.SetStudioName(opts->name));
       }
+      auto key = cs::CreateKey(catalog, cs::kRoleStudio, "studio", *pass, *strength);
+      if (!key.ok()) return key.error();
       std::cout << "kid " << key->kid << "\npin " << key->kid << " (write it into a file "
                 << "outside the studio folder and name that file in " << cs::kStudioPinVariable
                 << ")\npublic_key " << cs::HexEncode(key->public_key) << "\nminisign_public_key "
-                << (global.studio / "keys/studio.pub").string() << "\n";
+                << (global.studio / "keys/studio.pub").string() << "\nc2pa_root "
+                << cs::C2paRootCertificatePath(global.studio).string() << "\n";
       auto seq = cs::AuditAppend(catalog, "key.created", {{"role", "studio"}, {"kid", key->kid}});
       return seq.ok() ? OkStatus() : Status(seq.error());
     });
@@ -158,6 +163,28 @@ void AddKeys(CLI::App& parent, const GlobalOptions& global, int& exit_code) {
       if (!ring.ok()) return ring.error();
       TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(opts->out, ring->ToJson().dump(2) + "\n"));
       std::cout << "keyring " << opts->out << "\n";
+      return OkStatus();
+    });
+  });
+
+  auto* request = keys->add_subcommand(
+      "c2pa-request", "write a certificate request for the studio's C2PA signing key, for a CA");
+  request->add_option("--out", opts->out, "PEM file (PKCS#10)")->transform(UserPath())->required();
+  request->add_option("--passphrase-file", opts->passphrase_file, "the studio key's passphrase")
+      ->transform(UserPath())
+      ->required();
+  request->callback([&global, &exit_code, opts] {
+    WithCatalog(global, exit_code, [&](store::Catalog& catalog) -> Status {
+      auto key = Unseal(catalog, cs::kRoleStudio, "studio", opts->passphrase_file);
+      if (!key.ok()) return key.error();
+      auto name = catalog.StudioName();
+      if (!name.ok()) return name.error();
+      auto pem = cs::C2paCertificateRequest(*key, *name);
+      if (!pem.ok()) return pem.error();
+      TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(opts->out, *pem));
+      std::cout << "request " << opts->out << "\ninstall_as "
+                << cs::C2paInstalledCertificatePath(global.studio).string()
+                << " (the CA's certificate, then its intermediates)\n";
       return OkStatus();
     });
   });

@@ -114,6 +114,17 @@ Result<Bytes> Base64Decode(std::string_view text) {
   return out;
 }
 
+std::string RandomUuid() {
+  InitSodium();
+  std::array<std::uint8_t, 16> b{};
+  randombytes_buf(b.data(), b.size());
+  b[6] = static_cast<std::uint8_t>((b[6] & 0x0f) | 0x40);  // version 4
+  b[8] = static_cast<std::uint8_t>((b[8] & 0x3f) | 0x80);  // RFC 4122 variant
+  const std::string hex = HexEncode(b);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
 Bytes ToBytes(std::string_view text) { return {text.begin(), text.end()}; }
 
 SecretKey::SecretKey() { sodium_mlock(bytes_.data(), bytes_.size()); }

@@ -25,6 +25,8 @@ Result<Bytes> HexDecode(std::string_view hex);
 std::string Base64Encode(std::span<const std::uint8_t> bytes);
 Result<Bytes> Base64Decode(std::string_view text);
 Bytes ToBytes(std::string_view text);
+// A random (version 4) UUID in its lower-case text form: record ids, C2PA manifest labels.
+std::string RandomUuid();
 
 using PublicKey = std::array<std::uint8_t, 32>;
 using Signature = std::array<std::uint8_t, 64>;

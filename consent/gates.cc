@@ -8,6 +8,7 @@
 #include <set>
 
 #include "consent/audit.h"
+#include "consent/c2pa.h"
 #include "consent/glb.h"
 #include "consent/vault.h"
 #include "util/files.h"
@@ -621,6 +622,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
   // Exactly the files the subject approved, each checked again as it is read.
   auto twin = ParseManifest(state.twin->body["twin"].dump(), state.twin->path.string());
   if (!twin.ok()) return twin.error();
+  TWINRIG_ASSIGN_OR_RETURN(const C2paSigner c2pa, C2paSigner::ForStudio(catalog, studio_key));
   Json files = Json::array();
   for (const auto& f : *twin) {
     const auto src = TwinFolder(catalog.studio(), request.session_id) / f.path;
@@ -640,12 +642,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
       glb->json["asset"]["extras"]["twinrig"] = stamp;
       *bytes = WriteGlb(*glb);
     } else if (ext == ".jpg" || ext == ".jpeg") {
-      auto tagged = InsertJpegXmp(*bytes,
-                                  ProvenanceXmp(source_type, state.consent->record_id(),
-                                                state.consent->sha256, decision->grant_id, label),
-                                  src.string());
-      if (!tagged.ok()) return tagged.error();
-      *bytes = std::move(*tagged);
+      TWINRIG_ASSIGN_OR_RETURN(*bytes, StampJpeg(*bytes, f.path, stamp, c2pa, src.string()));
     }
     TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(dst, *bytes));
     files.push_back({{"path", f.path}, {"sha256", Sha256Hex(*bytes)}, {"size", bytes->size()}});
@@ -671,6 +668,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
       WriteFileAtomic(request.out / "keyring.json", keys->ToJson().dump(2) + "\n"));
   TWINRIG_RETURN_IF_ERROR(
       CopyInto(catalog.studio() / "keys" / "studio.pub", request.out / "studio.pub"));
+  TWINRIG_RETURN_IF_ERROR(WriteFileAtomic(request.out / "c2pa-root.pem", c2pa.RootPem()));
 
   const Json& g = decision->grant;
   Json payload = stamp;
@@ -689,6 +687,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
   payload["training"] = g["training"];
   payload["disclosure"] = g["disclosure"];
   payload["status"] = state.consent->body.value("status", Json());
+  payload["c2pa_root_sha256"] = c2pa.RootFingerprint();  // vouches for c2pa-root.pem
   auto payload_text = Canonical(payload);
   if (!payload_text.ok()) return payload_text.error();
   const Signature sig = studio_key.Sign(ProvenanceInput(*payload_text));
@@ -705,6 +704,7 @@ Result<ExportResult> Export(store::Catalog& catalog, const ExportRequest& reques
   for (const char* extra : {"provenance.json", "keyring.json", "studio.pub", "consent"}) {
     written.push_back(extra);
   }
+  written.push_back("c2pa-root.pem");
   const Json& comp = g["compensation"];
   TWINRIG_RETURN_IF_ERROR(catalog.InsertUsage(
       {result.export_id, payload["exported_at"].get<std::string>(), request.session_id,

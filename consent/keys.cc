@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "consent/audit.h"
+#include "consent/c2pa_signer.h"
 #include "util/files.h"
 
 namespace twinrig::consent {
@@ -246,6 +247,8 @@ Result<KeyInfo> CreateKey(store::Catalog& catalog, std::string_view role, const 
     TWINRIG_RETURN_IF_ERROR(
         WriteFileAtomic(catalog.studio() / "keys" / "studio.pub",
                         MinisignPublicKey(info.public_key, "twinrig studio key " + info.kid)));
+    // The C2PA certificates come with the key, so the studio can publish its C2PA root at once.
+    TWINRIG_RETURN_IF_ERROR(C2paSigner::ForStudio(catalog, secret));
   }
   TWINRIG_RETURN_IF_ERROR(
       catalog.InsertPublicKey({info.kid, info.role, owner, HexEncode(info.public_key), ""}));

@@ -1,5 +1,6 @@
 // The studio's signing keys and each subject's keys.
-//  - studio key: <studio>/keys/studio.key, plus keys/studio.pub in minisign format;
+//  - studio key: <studio>/keys/studio.key, plus keys/studio.pub in minisign format and the
+//    C2PA certificates keys/c2pa-root.pem and keys/c2pa-signing.pem (c2pa_signer.h);
 //  - technician keys: <studio>/keys/technicians/<id>.key;
 //  - subject keys: <studio>/subjects/<subject>/subject.key, created at the subject's first consent;
 //  - a guardian's key: <studio>/subjects/<subject>/guardian.key, created with the consent naming
