@@ -691,24 +691,7 @@ ApiResponse Api::IssuePin(const std::string& session) {
 }
 
 ApiResponse Api::StartJob(const std::string& session, const std::string& kind, const json& body) {
-  auto info = session::LoadSession(options_.studio, session);
-  if (!info.ok()) return Fail(404, info.error());
   std::vector<std::string> args;
-  if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1", "--json"};
-  if (kind == "capture") {
-    // A capture starts only on a rig the newest preflight found ready: a camera that is not ready
-    // now leaves a hole in a take the model has consented to once.
-    PreflightView preflight;
-    {
-      std::lock_guard lock(view_mu_);
-      preflight = preflight_;
-    }
-    if (!preflight.ran || !preflight.ready) {
-      return Fail(409, preflight.ran ? "the preflight found the rig NOT READY" : "no preflight yet",
-                  session, "fix what the preflight lists, run it again until it says READY");
-    }
-    args = {"capture", "--session", session};
-  }
   // The fixes of an incomplete capture: finish the open takes, fire the missing cameras again, or
   // close the takes without some cameras for a reason that is recorded and sealed.
   if (kind == "resume") args = {"capture", "--session", session, "--resume"};
@@ -729,6 +712,23 @@ ApiResponse Api::StartJob(const std::string& session, const std::string& kind, c
       args.push_back(c.get<std::string>());
     }
   }
+  if (kind == "capture") {
+    // A capture starts only on a rig the newest preflight found ready: a camera that is not ready
+    // now leaves a hole in a take the model has consented to once.
+    PreflightView preflight;
+    {
+      std::lock_guard lock(view_mu_);
+      preflight = preflight_;
+    }
+    if (!preflight.ran || !preflight.ready) {
+      return Fail(409, preflight.ran ? "the preflight found the rig NOT READY" : "no preflight yet",
+                  session, "fix what the preflight lists, run it again until it says READY");
+    }
+    args = {"capture", "--session", session};
+  }
+  auto info = session::LoadSession(options_.studio, session);
+  if (!info.ok()) return Fail(404, info.error());
+  if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1", "--json"};
   // On the studio's farm when farm.toml says so; --wait: the job ends with the twin either way.
   if (kind == "reconstruct") args = {"reconstruct", session, "--preview", "--wait"};
   auto job = jobs_.Start(kind, session, args);

@@ -253,7 +253,8 @@ async function main() {
   // Witness and studio countersign; capture.
   await tech.fill('#technician-pass', pass.technician);
   await tech.fill('#studio-pass', pass.studio);
-  check(await nextStep(tech) === 'countersign', 'after the model signed, Countersign is the next step');
+  await tech.waitForFunction(() => document.querySelector('#countersign.next'));
+  check(true, 'after the model signed, Countersign is the next step');
   const label = await tech.textContent('#countersign');
   check(label === 'Countersign the consent (record 1) as technician and studio', `the countersign button names the record ("${label}")`);
   await tech.click('#countersign');
@@ -527,6 +528,15 @@ try {
 } catch (err) {
   failed = true;
   console.error(`FAIL: ${err.stack || err}`);
+  // What each screen showed when it failed.
+  for (const [i, ctx] of contexts.entries()) {
+    for (const page of ctx.pages()) {
+      await page.screenshot({ path: join(out, `failed-${i}.png`), fullPage: true }).catch(() => {});
+      const said = await page.evaluate(() => [...document.querySelectorAll('.result, #state-text, #model-status')]
+        .map((e) => `${e.id}: ${e.textContent}`).filter((t) => !t.endsWith(': ')).join('\n')).catch(() => '');
+      console.error(`screen ${i}:\n${said}`);
+    }
+  }
   if (station) console.error(`station output:\n${station.output()}`);
 }
 try {
