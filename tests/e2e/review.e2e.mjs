@@ -101,6 +101,11 @@ async function shot(page, name) {
   for (const v of found) axeViolations.push({ page: name, ...v });
 }
 
+// The README's pictures (docs/images/review-*.png): one screen's view, in CSS pixels, kept small.
+async function readmeShot(page, name) {
+  await page.screenshot({ path: join(out, `readme-${name}.png`), scale: 'css' });
+}
+
 // The technician's desktop; the model's tablet is `TABLET`.
 const DESKTOP = { viewport: { width: 1440, height: 900 } };
 const TABLET = { viewport: { width: 768, height: 1024 }, deviceScaleFactor: 2, hasTouch: true };
@@ -262,6 +267,7 @@ async function main() {
   check(true, 'witness and studio countersigned the consent');
   await tech.waitForFunction(() => document.querySelector('#capture.next') && !document.querySelector('#capture').disabled);
   check(true, 'with consent and a READY preflight, Capture is enabled and highlighted as the next step');
+  await readmeShot(tech, 'technician-next-step');
 
   // A capture that fails on one camera (its transfers arrive corrupt), fixed from the button.
   const broken = await tech.getAttribute('#grid .tile', 'data-serial');
@@ -276,6 +282,7 @@ async function main() {
   check((await tech.textContent('#state-text')).includes(broken), 'the status names the missing camera');
   await tech.waitForFunction((s) => document.querySelector(`#grid .tile[data-serial="${s}"]`).classList.contains('missed'), broken);
   await shot(tech, '06a-capture-failed');
+  await readmeShot(tech, 'technician-failed-capture');
   await model.waitForFunction(() => document.querySelector('#model-status').dataset.state === 'partial');
   check((await model.textContent('#model-status')).includes('did not deliver'), 'the model is told, in words, that some cameras did not deliver');
   await shot(model, '06b-model-capture-failed');
@@ -284,6 +291,8 @@ async function main() {
   await tech.waitForFunction((s) => document.querySelector('#session-id').textContent === s, session);
   await tech.waitForSelector('#fix-box:not(.hidden)');
   check(await nextStep(tech) === fix, `a reload keeps the open session and its next step (${session})`);
+  check(await tech.inputValue('#studio-pass') === '', 'a reload keeps no passphrase');
+  await tech.fill('#studio-pass', pass.studio);
   await simFault(broken, {});
   await tech.click(`#${fix}`);
   await tech.waitForFunction((k) => new RegExp(`^${k}:(ok|failed)$`).test(document.querySelector('#progress').dataset.job), fix, { timeout: 180000 });
@@ -327,6 +336,8 @@ async function main() {
   check(stats.subject > stats.total * 0.05, `the viewer draws the subject (${stats.subject} of ${stats.total} pixels)`);
   check(stats.textured && stats.colours > 100, `the twin is textured (${stats.colours} colours)`);
   await shot(model, '07-model-twin');
+  await model.evaluate(() => document.querySelector('#status-panel').scrollIntoView());
+  await readmeShot(model, 'model-twin');
   await (await model.$('#viewer canvas')).screenshot({ path: join(out, '07b-twin-canvas.png') });
   // Orbit and zoom change the view.
   const box = await (await model.$('#viewer canvas')).boundingBox();

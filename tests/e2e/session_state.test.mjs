@@ -27,7 +27,8 @@ function report(steps = {}) {
   if (steps.preview) s.twin.preview = '/api/sessions/S-1/twin/preview/twin.glb';
   if (steps.twin) {
     add(steps.twin === 'approved' ? 'twin_approval' : 'twin_rejection', steps.twinCountersigned ? [] : ['studio']);
-    s.consent.twin = steps.twin;
+    // As the station reports it: the chain's effective state changes once the studio countersigned.
+    if (steps.twinCountersigned) s.consent.twin = steps.twin;
   }
   if (steps.destroyed) { add('destruction'); s.consent.destroyed = true; }
   if (steps.grantPending) { add('grant', ['subject', 'studio']); s.consent.pending = true; }

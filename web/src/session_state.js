@@ -65,8 +65,11 @@ export function sessionState(status) {
   const f = facts(status);
   const { c, activity } = f;
   if (c.destroyed) return 'destroyed';
-  if (c.twin === 'rejected') return 'rejected';
-  if (c.twin === 'approved') {
+  // The model's review counts from their signature: the chain's effective state (c.twin) follows
+  // only once the studio has countersigned it.
+  const review = f.records.find((r) => r.type === 'twin_approval' || r.type === 'twin_rejection');
+  if (c.twin === 'rejected' || (review && review.type === 'twin_rejection')) return 'rejected';
+  if (c.twin === 'approved' || review) {
     const signed = f.grants.length > 0;
     if (signed && f.grants.every((g) => g.revoked)) return 'revoked';
     if (signed) return 'granted';
