@@ -484,6 +484,7 @@ async function rejectFlow(tech, model, subject) {
   await model.waitForSelector('#login-page:not(.hidden)');
   await model.fill('#pin', pin);
   await model.click('#login');
+  await model.waitForSelector('#model:not(.hidden) #consent-text');
   await model.waitForFunction(() => document.querySelector('#consent-text').textContent.length > 20);
   await model.fill('#subject-pass', pass.subject);
   await model.fill('#subject-pass2', pass.subject);

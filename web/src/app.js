@@ -93,7 +93,10 @@ async function refresh() {
       state.studio = await api('GET', '/api/studio');
       renderSessions();
     }
-    if (!state.session) return;
+    if (!state.session) {
+      if (state.me.role === 'technician') renderNoSession();
+      return;
+    }
     state.status = await api('GET', `/api/sessions/${state.session}`);
     if (state.me.role === 'technician') renderSession(); else renderModel();
   } catch (err) {
@@ -459,6 +462,17 @@ function renderSession() {
   $('progress').textContent = s.takes.map((t) => `take ${t.take}: ${t.verified} of ${t.cameras} verified`
     + `${(t.accepted_missing || []).length ? `, ${t.accepted_missing.length} left out` : ''}${t.closed ? '' : ' (open)'}`).join(' · ');
   $('progress').dataset.job = j ? `${j.kind}:${j.running ? 'running' : (j.ok ? 'ok' : 'failed')}` : '';
+}
+
+// Before a session is open, the only step is to open one.
+function renderNoSession() {
+  $('state-text').textContent = 'Choose the subject and start a new session, or open one.';
+  $('state-text').dataset.state = 'none';
+  for (const id of TECHNICIAN_BUTTONS) {
+    if (!$(id)) continue;
+    $(id).disabled = id !== 'new-session';
+    $(id).classList.toggle('next', id === 'new-session');
+  }
 }
 
 function renderCameras(s) {
