@@ -275,7 +275,8 @@ json ConsentView(store::Catalog& catalog, const std::string& id) {
                           {"territory", g.grant.value("territory", json::array())},
                           {"not_before", g.grant.value("not_before", "")},
                           {"not_after", g.grant.value("not_after", "")},
-                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0}});
+                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0},
+                          {"terms", g.grant}});  // pay and AI use, read as sentences
       }
       consent["grants"] = grants;
     }

@@ -390,7 +390,8 @@ async function main() {
   await signInDialog(model, pass.subject, '08d-model-approve-asks');
   await model.waitForFunction(() => document.querySelector('#review-result').textContent.includes('approved'));
   await model.waitForFunction(() => document.querySelector('#model-status').dataset.state === 'approved');
-  check(await model.isDisabled('#approve') && await model.isDisabled('#reject'), 'after approving, Approve and Reject are disabled');
+  await model.waitForFunction(() => document.querySelector('#approve').disabled && document.querySelector('#reject').disabled);
+  check(true, 'after approving, Approve and Reject are disabled');
   check((await model.textContent('#model-status')).startsWith('You approved your twin'), 'the model\'s status says it is approved');
   await tech.waitForFunction(() => document.querySelector('#countersign.next'));
   check((await tech.textContent('#countersign')).startsWith('Countersign the approval'), 'the countersign button names the approval');

@@ -119,9 +119,10 @@ async function act(button, out, fn) {
     out.textContent = describe(err);
     out.className = 'result error';
   } finally {
+    // Enabled again until the station's state says otherwise (the refresh renders it).
     button.disabled = false;
     state.busy = false;
-    refresh();
+    await refresh();
   }
 }
 
@@ -590,9 +591,9 @@ function renderModel() {
     $('pending-terms').replaceChildren(...pendingGrants(c.pending_record).map((g) =>
       h('div', { class: 'grant-terms', 'data-grant': g.grant_id }, ...grantSentences(g).map((t) => h('p', {}, t)))));
   }
+  // Each licence in force as the sentences the model signed: use, pay in money, AI use in words.
   $('grants').replaceChildren(...(c.grants || []).map((g) => h('li', { 'data-grant': g.grant_id },
-    h('strong', {}, g.licensee), ` — ${g.purpose}; ${g.media.join(', ')}; ${g.territory.join(', ')}; `
-      + `${g.not_before} to ${g.not_after} `,
+    h('div', { class: 'grant-terms' }, ...grantSentences(g.terms || g).map((t) => h('p', {}, t))),
     g.revoked ? h('span', { class: 'revoked' }, 'revoked')
       : h('button', { class: 'bad', 'data-revoke': g.grant_id, disabled: !view.enabled.revoke,
         onclick: (e) => revoke(e, g.grant_id) }, 'Revoke'))));
