@@ -218,7 +218,11 @@ function openSession(id) {
   state.session = id;
   history.replaceState(null, '', id ? `#session=${id}` : '#');
   $('pin-box').classList.add('hidden');
-  $('flow-result').textContent = '';
+  // What the last session's actions said is not about this one.
+  for (const r of document.querySelectorAll('#dashboard .result:not(#session-result)')) {
+    r.textContent = '';
+    r.className = 'result';
+  }
   refresh();
 }
 
