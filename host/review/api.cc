@@ -1,6 +1,7 @@
 #include "host/review/api.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "consent/audit.h"
@@ -347,7 +348,8 @@ json JobActivity(const JobInfo& job, const session::JournalState& journal) {
       a["stage"] = verified == planned ? "verified"
                    : fired < planned   ? "firing and downloading"
                                        : "downloading and verifying";
-      fraction = (static_cast<double>(fired) + static_cast<double>(verified)) / (2.0 * planned);
+      fraction = (static_cast<double>(fired) + static_cast<double>(verified)) /
+                 (2.0 * static_cast<double>(planned));
     }
   }
   if (job.kind == "reconstruct") {
@@ -366,9 +368,9 @@ json JobActivity(const JobInfo& job, const session::JournalState& journal) {
   }
   if (fraction >= 0) {
     if (!job.running && job.succeeded()) fraction = 1;
-    a["percent"] = static_cast<int>(fraction * 100 + 0.5);
+    a["percent"] = std::lround(fraction * 100);
     if (job.running && fraction > 0.02) {
-      a["seconds_left"] = static_cast<int>(job.Seconds() * (1 - fraction) / fraction + 0.5);
+      a["seconds_left"] = std::lround(job.Seconds() * (1 - fraction) / fraction);
     }
   }
   if (!job.running && !job.succeeded()) {
