@@ -1,6 +1,7 @@
 #include "host/review/api.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 #include "consent/audit.h"
@@ -11,6 +12,8 @@
 #include "host/review/static_files.h"
 #include "host/session/journal.h"
 #include "host/session/session.h"
+#include "host/studio/rig_file.h"
+#include "host/studio/studio_paths.h"
 #include "host/usecases/consent.h"
 #include "host/usecases/studio.h"
 #include "store/catalog.h"
@@ -38,14 +41,35 @@ ApiResponse Json(int status, const json& body) {
   return {status, "application/json", DumpJson(body), {}};
 }
 
+// What a browser is told: the station's file paths (a key file, the catalog) stay in its log, and
+// a wrong passphrase is said in words for the person at the screen, not for a passphrase file.
 ApiResponse Fail(int status, const Error& error) {
-  return Json(status,
-              {{"error", {{"what", error.what}, {"where", error.where}, {"todo", error.todo}}}});
+  std::string where = error.where;
+  std::string todo = error.todo;
+  if (where.find('/') != std::string::npos && fs::path(where).is_absolute()) {
+    Log().Warn("{} ({})", error.what, where);
+    where.clear();
+  }
+  if (error.what.rfind("wrong passphrase", 0) == 0) {
+    return Json(status, {{"error",
+                          {{"what", "wrong passphrase"},
+                           {"where", where},
+                           {"todo",
+                            "type it again (letters and case exactly as chosen); nobody can "
+                            "recover a forgotten one"}}}});
+  }
+  return Json(status, {{"error", {{"what", error.what}, {"where", where}, {"todo", todo}}}});
 }
 
 ApiResponse Fail(int status, const std::string& what, const std::string& where = {},
                  const std::string& todo = {}) {
   return Fail(status, MakeError(what, where, todo));
+}
+
+// A key that did not open, said for the screen: whose passphrase it was.
+Error KeyError(Error error, const std::string& whose) {
+  error.where = whose;
+  return error;
 }
 
 // Errors from the consent library are the person's to fix (wrong passphrase, nothing to sign …).
@@ -124,13 +148,27 @@ std::string Summary(const cs::StoredRecord& rec) {
 
 // The dashboard's camera tiles: readiness from the last preflight, each take's frame, the newest
 // thumbnail; the images they link to are added to `images`.
+// Where each camera stands (the rig file's planned position): the tiles and the rig map are laid
+// out by it. A rig file that cannot be read leaves the tiles by serial.
+std::map<std::string, studio::Vec3> RigPositions(const fs::path& studio_folder,
+                                                 const std::string& rig_name) {
+  std::map<std::string, studio::Vec3> positions;
+  auto rig = studio::ReadRigFile(studio::StudioPaths(studio_folder).RigFile(rig_name));
+  if (rig.ok()) {
+    for (const auto& spec : rig->cameras) positions[spec.serial] = spec.position;
+  }
+  return positions;
+}
+
 json CameraTiles(const session::SessionInfo& info, const std::string& base,
                  const session::JournalState& journal, const PreflightView& preflight,
-                 bool capturing, json& images) {
+                 const std::map<std::string, studio::Vec3>& positions, bool capturing,
+                 json& images) {
   const int last_take = journal.LastTake();
   json cameras = json::array();
   for (const auto& cam : info.cameras) {
     json c = {{"serial", cam.serial}, {"address", cam.address}, {"node", cam.node_id}};
+    if (auto p = positions.find(cam.serial); p != positions.end()) c["position"] = p->second;
     auto it = preflight.cameras.find(cam.serial);
     if (it != preflight.cameras.end()) {
       const CameraReadiness& r = it->second;
@@ -178,6 +216,13 @@ json CameraTiles(const session::SessionInfo& info, const std::string& base,
       if (!capturing && planned && (f == take.frames.end() || !f->second.verified())) {
         missed = true;
       }
+    }
+    // A fault the preflight saw is stale once the camera delivered a verified frame of the newest
+    // take: it works now.
+    if (last_take > 0 && !missed && c["state"] != "ready" && c["state"] != "unknown" &&
+        !takes.empty() && takes.back()["take"] == last_take && takes.back()["verified"] == true) {
+      c["state"] = "ready";
+      c["problems"] = json::array();
     }
     c["takes"] = takes;
     c["thumbnail"] = thumbnail;
@@ -231,7 +276,8 @@ json ConsentView(store::Catalog& catalog, const std::string& id) {
                           {"territory", g.grant.value("territory", json::array())},
                           {"not_before", g.grant.value("not_before", "")},
                           {"not_after", g.grant.value("not_after", "")},
-                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0}});
+                          {"revoked", s.all_revoked || s.revoked_grants.count(gid) > 0},
+                          {"terms", g.grant}});  // pay and AI use, read as sentences
       }
       consent["grants"] = grants;
     }
@@ -249,13 +295,95 @@ json TakesSummary(const session::JournalState& journal) {
       fired += f.fired() ? 1 : 0;
       verified += f.verified() ? 1 : 0;
     }
+    json accepted = json::array();
+    for (const auto& [serial, f] : take.frames) {
+      if (f.accepted_missing)
+        accepted.push_back({{"serial", serial}, {"reason", *f.accepted_missing}});
+    }
     takes.push_back({{"take", n},
                      {"cameras", take.cameras.size()},
                      {"fired", fired},
                      {"verified", verified},
-                     {"closed", take.closed}});
+                     {"closed", take.closed},
+                     {"missing", take.Missing()},
+                     {"accepted_missing", accepted}});
   }
   return takes;
+}
+
+// The reconstruction's stages in the order a run reports them (twinrig reconstruct prints a line
+// per finished stage: "  <stage>  <s> s  (<elapsed> s)  <detail>").
+const std::vector<std::string>& ReconstructStages() {
+  static const std::vector<std::string> kStages = {
+      "prepare", "features", "matches", "triangulation", "depth",
+      "fusion",  "poisson",  "cleanup", "texture",       "export"};
+  return kStages;
+}
+
+// What a long step has done, for both screens: its stage, percent and time left (-1: not known
+// yet), and on failure the lines of its output that say what went wrong.
+json JobActivity(const JobInfo& job, const session::JournalState& journal) {
+  json a = {{"kind", job.kind},
+            {"running", job.running},
+            {"ok", job.succeeded()},
+            {"exit_code", job.exit_code},
+            {"seconds", job.Seconds()},
+            {"stage", ""},
+            {"percent", -1},
+            {"seconds_left", -1},
+            {"problems", json::array()}};
+  double fraction = -1;
+  if (job.kind == "capture" || job.kind == "resume" || job.kind == "retake") {
+    // The newest take's frames: fired, then verified on the station.
+    const int last = journal.LastTake();
+    if (last > 0) {
+      const auto& take = journal.takes.at(last);
+      size_t fired = 0;
+      size_t verified = 0;
+      for (const auto& [serial, f] : take.frames) {
+        fired += f.fired() ? 1 : 0;
+        verified += f.settled() ? 1 : 0;
+      }
+      const size_t planned = std::max<size_t>(take.cameras.size(), 1);
+      a["stage"] = verified == planned ? "verified"
+                   : fired < planned   ? "firing and downloading"
+                                       : "downloading and verifying";
+      fraction = (static_cast<double>(fired) + static_cast<double>(verified)) /
+                 (2.0 * static_cast<double>(planned));
+    }
+  }
+  if (job.kind == "reconstruct") {
+    const auto& stages = ReconstructStages();
+    for (const auto& line : job.lines) {
+      std::istringstream in(line);
+      std::string word;
+      in >> word;
+      const auto it = std::find(stages.begin(), stages.end(), word);
+      if (it == stages.end()) continue;
+      const auto done = static_cast<size_t>(it - stages.begin()) + 1;
+      fraction = static_cast<double>(done) / static_cast<double>(stages.size());
+      a["stage"] = done < stages.size() ? stages[done] : "done";
+    }
+    if (a["stage"] == "") a["stage"] = stages.front();
+  }
+  if (fraction >= 0) {
+    if (!job.running && job.succeeded()) fraction = 1;
+    a["percent"] = std::lround(fraction * 100);
+    if (job.running && fraction > 0.02) {
+      a["seconds_left"] = std::lround(job.Seconds() * (1 - fraction) / fraction);
+    }
+  }
+  if (!job.running && !job.succeeded()) {
+    json problems = json::array();
+    for (const auto& line : job.lines) {
+      const bool says = line.rfind("error: ", 0) == 0 || line.rfind("STOPPED: ", 0) == 0 ||
+                        line.rfind("  camera ", 0) == 0 || line.rfind("INCOMPLETE: ", 0) == 0;
+      if (says && problems.size() < 12)
+        problems.push_back(line.substr(line.find_first_not_of(' ')));
+    }
+    a["problems"] = problems;
+  }
+  return a;
 }
 
 }  // namespace
@@ -419,9 +547,9 @@ ApiResponse Api::Handle(const ApiRequest& request) {
     if (seg.size() == 4 && get && op == "consent-text") return ConsentText(id);
     if (seg.size() == 4 && post) {
       static const std::vector<std::string> kSubjectOps = {"consent", "sign", "review", "revoke"};
-      static const std::vector<std::string> kTechOps = {"subject-pin", "preflight",   "capture",
-                                                        "retake",      "reconstruct", "seal",
-                                                        "countersign", "grants",      "export"};
+      static const std::vector<std::string> kTechOps = {
+          "subject-pin", "preflight", "capture",     "resume", "retake", "accept-missing",
+          "reconstruct", "seal",      "countersign", "grants", "export"};
       const bool subject_op =
           std::find(kSubjectOps.begin(), kSubjectOps.end(), op) != kSubjectOps.end();
       const bool tech_op = std::find(kTechOps.begin(), kTechOps.end(), op) != kTechOps.end();
@@ -435,8 +563,9 @@ ApiResponse Api::Handle(const ApiRequest& request) {
       if (op == "review") return Review(id, body);
       if (op == "revoke") return RevokeGrant(id, body);
       if (op == "subject-pin") return IssuePin(id);
-      if (op == "preflight" || op == "capture" || op == "retake" || op == "reconstruct") {
-        return StartJob(id, op);
+      if (op == "preflight" || op == "capture" || op == "resume" || op == "retake" ||
+          op == "accept-missing" || op == "reconstruct") {
+        return StartJob(id, op, body);
       }
       if (op == "seal") return Seal(id, body);
       if (op == "countersign") return Countersign(id, body);
@@ -564,13 +693,45 @@ ApiResponse Api::IssuePin(const std::string& session) {
   return Json(200, {{"session", session}, {"pin", pin}});
 }
 
-ApiResponse Api::StartJob(const std::string& session, const std::string& kind) {
+ApiResponse Api::StartJob(const std::string& session, const std::string& kind, const json& body) {
+  std::vector<std::string> args;
+  // The fixes of an incomplete capture: finish the open takes, fire the missing cameras again, or
+  // close the takes without some cameras for a reason that is recorded and sealed.
+  if (kind == "resume") args = {"capture", "--session", session, "--resume"};
+  if (kind == "retake") args = {"capture", "--session", session, "--retake-missing"};
+  if (kind == "accept-missing") {
+    const std::string reason = Str(body, "reason");
+    const json cameras = body.value("cameras", json::array());
+    if (reason.size() < 4 || !cameras.is_array() || cameras.empty()) {
+      return Fail(400, "which cameras, and why?", session,
+                  "name the cameras to seal without and say why their frames are missing");
+    }
+    args = {"capture", "--session", session, "--reason", reason};
+    for (const auto& c : cameras) {
+      if (!c.is_string() || !SafeSegment(c.get<std::string>())) {
+        return Fail(400, "malformed camera serial", session);
+      }
+      args.push_back("--accept-missing");
+      args.push_back(c.get<std::string>());
+    }
+  }
+  if (kind == "capture") {
+    // A capture starts only on a rig the newest preflight found ready: a camera that is not ready
+    // now leaves a hole in a take the model has consented to once.
+    PreflightView preflight;
+    {
+      std::lock_guard lock(view_mu_);
+      preflight = preflight_;
+    }
+    if (!preflight.ran || !preflight.ready) {
+      return Fail(409, preflight.ran ? "the preflight found the rig NOT READY" : "no preflight yet",
+                  session, "fix what the preflight lists, run it again until it says READY");
+    }
+    args = {"capture", "--session", session};
+  }
   auto info = session::LoadSession(options_.studio, session);
   if (!info.ok()) return Fail(404, info.error());
-  std::vector<std::string> args;
   if (kind == "preflight") args = {"preflight", "--rig", info->rig, "--takes", "1", "--json"};
-  if (kind == "capture") args = {"capture", "--session", session};
-  if (kind == "retake") args = {"capture", "--session", session, "--retake-missing"};
   // On the studio's farm when farm.toml says so; --wait: the job ends with the twin either way.
   if (kind == "reconstruct") args = {"reconstruct", session, "--preview", "--wait"};
   auto job = jobs_.Start(kind, session, args);
@@ -592,7 +753,8 @@ ApiResponse Api::SessionStatus(const Principal& who, const std::string& id) {
   const bool capturing = job && job->running && job->session == id &&
                          (job->kind == "capture" || job->kind == "retake");
   json images = json::array();
-  const json cameras = CameraTiles(*info, base, journal, preflight, capturing, images);
+  const json cameras = CameraTiles(*info, base, journal, preflight,
+                                   RigPositions(options_.studio, info->rig), capturing, images);
   json nodes = json::array();
   for (const auto& n : preflight.nodes) {
     nodes.push_back(
@@ -623,6 +785,7 @@ ApiResponse Api::SessionStatus(const Principal& who, const std::string& id) {
                 {"ready", preflight.ready},
                 {"at", preflight.at},
                 {"to_fix", preflight.to_fix}}}};
+  if (job && job->session == id) out["activity"] = JobActivity(*job, journal);
   if (who.role == Role::kTechnician && job) out["job"] = job->ToJson(true);
   return Json(200, out);
 }
@@ -754,14 +917,31 @@ ApiResponse Api::Seal(const std::string& session, const json& body) {
   auto chain = cs::Chain::ForSession(*catalog, session);
   if (!chain.ok()) return Fail(500, chain.error());
   if (chain->records().empty()) return Fail(409, "no consent record", session);
+  const fs::path folder = options_.studio / "sessions" / session;
+  // Every planned camera's frame is verified, or its absence accepted with a recorded reason:
+  // a seal over a hole would leave the model a twin that cannot be made and a capture that cannot
+  // be retaken.
+  const session::JournalState journal = ReadJournal(folder / "journal.jsonl");
+  if (journal.takes.empty()) return Fail(409, "nothing captured yet", session, "capture first");
+  for (const auto& [n, take] : journal.takes) {
+    const auto missing = take.Missing();
+    if (missing.empty() && take.closed) continue;
+    std::string serials;
+    for (const auto& m : missing) serials += (serials.empty() ? "" : ", ") + m;
+    return Fail(409,
+                "take " + std::to_string(n) +
+                    (missing.empty() ? " is still open" : " lacks the frames of " + serials),
+                session,
+                "resume the capture or retake the missing cameras; or seal without them, "
+                "saying why");
+  }
   const std::string witness = usecases::WitnessOf(*chain, options_.technician);
   auto tech_key =
       cs::UnsealKey(*catalog, cs::kRoleTechnician, witness, Str(body, "technician_passphrase"));
-  if (!tech_key.ok()) return Fail(403, tech_key.error());
+  if (!tech_key.ok()) return Fail(403, KeyError(tech_key.error(), "the technician's passphrase"));
   auto studio_key =
       cs::UnsealKey(*catalog, cs::kRoleStudio, "studio", Str(body, "studio_passphrase"));
-  if (!studio_key.ok()) return Fail(403, studio_key.error());
-  const fs::path folder = options_.studio / "sessions" / session;
+  if (!studio_key.ok()) return Fail(403, KeyError(studio_key.error(), "the studio passphrase"));
   auto manifest = ReadFileText(folder / "manifest.json");
   if (!manifest.ok()) {
     return Fail(409, "no manifest yet", session, "capture first (the manifest lists the frames)");

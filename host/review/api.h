@@ -94,7 +94,8 @@ class Api {
   ApiResponse NewSession(const nlohmann::json& body);
   ApiResponse SessionStatus(const Principal& who, const std::string& session);
   ApiResponse IssuePin(const std::string& session);
-  ApiResponse StartJob(const std::string& session, const std::string& kind);
+  ApiResponse StartJob(const std::string& session, const std::string& kind,
+                       const nlohmann::json& body);
   ApiResponse ConsentText(const std::string& session);
   ApiResponse SignConsent(const std::string& session, const nlohmann::json& body);
   ApiResponse SubjectSign(const std::string& session, const nlohmann::json& body);

@@ -28,12 +28,18 @@ nlohmann::json JobInfo::ToJson(bool with_lines) const {
                       {"exit_code", exit_code},
                       {"signal", signal},
                       {"started_at", started_at},
-                      {"ok", succeeded()}};
+                      {"ok", succeeded()},
+                      {"seconds", Seconds()}};
   std::string command = "twinrig";
   for (size_t i = 3; i < argv.size(); ++i) command += " " + argv[i];  // without --studio S
   j["command"] = command;
   if (with_lines) j["lines"] = nlohmann::json(std::vector<std::string>(lines.begin(), lines.end()));
   return j;
+}
+
+double JobInfo::Seconds() const {
+  const auto until = running ? std::chrono::steady_clock::now() : end;
+  return std::chrono::duration<double>(until - start).count();
 }
 
 JobRunner::JobRunner(std::string program, std::string studio, std::chrono::seconds timeout)
@@ -83,6 +89,7 @@ Result<JobInfo> JobRunner::Start(const std::string& kind, const std::string& ses
   job.argv.insert(job.argv.end(), args.begin(), args.end());
   job.running = true;
   job.started_at = UtcIsoNow();
+  job.start = std::chrono::steady_clock::now();
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
@@ -173,6 +180,7 @@ void JobRunner::Reader(int fd, pid_t pid, int id) {
     for (auto& job : jobs_) {
       if (job.id != id) continue;
       job.running = false;
+      job.end = std::chrono::steady_clock::now();
       if (WIFEXITED(status)) job.exit_code = WEXITSTATUS(status);
       if (WIFSIGNALED(status)) job.signal = WTERMSIG(status);
       ended = job.ToJson(false);

@@ -29,8 +29,11 @@ struct JobInfo {
   int exit_code = -1;  // when ended normally
   int signal = 0;      // when killed
   std::string started_at;
-  std::deque<std::string> lines;  // the newest output lines (bounded)
+  std::chrono::steady_clock::time_point start;  // for the time it has run
+  std::chrono::steady_clock::time_point end;    // when it ended
+  std::deque<std::string> lines;                // the newest output lines (bounded)
   [[nodiscard]] nlohmann::json ToJson(bool with_lines) const;
+  [[nodiscard]] double Seconds() const;  // how long it has run (ran, once ended)
   [[nodiscard]] bool succeeded() const { return !running && signal == 0 && exit_code == 0; }
 };
 

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { makeTwin } from './make_twin_glb.mjs';
 
@@ -57,6 +58,28 @@ function check(cond, what) {
   log(`ok: ${what}`);
 }
 
+// A fault switched on or off in one virtual camera (the studio's control socket).
+function simFault(serial, fault) {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(join(studio, 'sim', 'control.sock'));
+    let answer = '';
+    sock.on('connect', () => sock.write(`${JSON.stringify({ op: 'fault', serial, fault })}\n`));
+    sock.on('data', (d) => {
+      answer += d;
+      if (answer.includes('\n')) {
+        sock.end();
+        const r = JSON.parse(answer);
+        if (r.ok) resolve(); else reject(new Error(`fault on ${serial}: ${r.error}`));
+      }
+    });
+    sock.on('error', reject);
+  });
+}
+
+// The step the technician's screen highlights as next, and whether a button can be pressed.
+const nextStep = (page) => page.evaluate(() => (document.querySelector('button.next') || {}).id || '');
+const enabled = (page, id) => page.evaluate((i) => !document.getElementById(i).disabled, id);
+
 const pass = { studio: 'studio-pass-e2e-1', technician: 'tech-pass-e2e-1', subject: 'model-pass-e2e-1' };
 let station = null;
 let simUp = false;
@@ -76,6 +99,11 @@ async function shot(page, name) {
   });
   writeFileSync(join(out, `${name}.axe.json`), JSON.stringify(found, null, 2));
   for (const v of found) axeViolations.push({ page: name, ...v });
+}
+
+// The README's pictures (docs/images/review-*.png): one screen's view, in CSS pixels, kept small.
+async function readmeShot(page, name) {
+  await page.screenshot({ path: join(out, `readme-${name}.png`), scale: 'css' });
 }
 
 // The technician's desktop; the model's tablet is `TABLET`.
@@ -189,7 +217,16 @@ async function main() {
     return tiles.length === 8 && tiles.every((t) => t.dataset.state === 'ready');
   }, null, { timeout: 120000 });
   check(true, 'every camera tile turned ready after preflight');
+  check(!(await enabled(tech, 'capture')), 'Capture stays disabled until the consent is complete');
+  check(!(await enabled(tech, 'seal')), 'Seal is disabled before anything is captured');
+  const tileText = await tech.textContent('#grid .tile .place');
+  check(/^Column \d+/.test(tileText), `tiles are named by their place in the rig ("${tileText}")`);
   await shot(tech, '03-cameras-ready');
+  await tech.click('#view-map');
+  await tech.waitForFunction(() => document.querySelectorAll('#rig-map .dot.state-ready').length === 8);
+  check(true, 'the rig map shows every camera in its place, ready');
+  await shot(tech, '03b-rig-map');
+  await tech.click('#view-tiles');
 
   // The model signs consent on their own device.
   await tech.click('#issue-pin');
@@ -221,26 +258,63 @@ async function main() {
   // Witness and studio countersign; capture.
   await tech.fill('#technician-pass', pass.technician);
   await tech.fill('#studio-pass', pass.studio);
+  await tech.waitForFunction(() => document.querySelector('#countersign.next'));
+  check(true, 'after the model signed, Countersign is the next step');
+  const label = await tech.textContent('#countersign');
+  check(label === 'Countersign the consent (record 1) as technician and studio', `the countersign button names the record ("${label}")`);
   await tech.click('#countersign');
   await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.includes('technician and studio'));
   check(true, 'witness and studio countersigned the consent');
+  await tech.waitForFunction(() => document.querySelector('#capture.next') && !document.querySelector('#capture').disabled);
+  check(true, 'with consent and a READY preflight, Capture is enabled and highlighted as the next step');
+  await readmeShot(tech, 'technician-next-step');
+
+  // A capture that fails on one camera (its transfers arrive corrupt), fixed from the button.
+  const broken = await tech.getAttribute('#grid .tile', 'data-serial');
+  await simFault(broken, { corrupt_transfer: true });
   await tech.click('#capture');
   await tech.waitForFunction(() => /^capture:(ok|failed)$/.test(document.querySelector('#progress').dataset.job), null, { timeout: 180000 });
-  let job = await tech.getAttribute('#progress', 'data-job');
-  if (job !== 'capture:ok') {
-    log('capture incomplete: retaking the missing cameras');
-    await shot(tech, '06a-capture-incomplete');
-    await tech.click('#retake');
-    await tech.waitForFunction(() => /^retake:(ok|failed)$/.test(document.querySelector('#progress').dataset.job), null, { timeout: 180000 });
-    job = await tech.getAttribute('#progress', 'data-job');
-  }
-  check(job === 'capture:ok' || job === 'retake:ok', `the capture finished (${job})`);
+  check(await tech.getAttribute('#progress', 'data-job') === 'capture:failed', `the capture with camera ${broken} broken fails`);
+  await tech.waitForSelector('#fix-box:not(.hidden)');
+  check(!(await enabled(tech, 'seal')), 'Seal stays disabled while a camera\'s frame is missing');
+  const fix = await nextStep(tech);
+  check(fix === 'retake' || fix === 'resume', `the fix is offered as the next step (${fix})`);
+  check((await tech.textContent('#state-text')).includes(broken), 'the status names the missing camera');
+  await tech.waitForFunction((s) => document.querySelector(`#grid .tile[data-serial="${s}"]`).classList.contains('missed'), broken);
+  await shot(tech, '06a-capture-failed');
+  await readmeShot(tech, 'technician-failed-capture');
+  await model.waitForFunction(() => document.querySelector('#model-status').dataset.state === 'partial');
+  check((await model.textContent('#model-status')).includes('did not deliver'), 'the model is told, in words, that some cameras did not deliver');
+  await shot(model, '06b-model-capture-failed');
+  // A reload mid-session keeps the open session.
+  await tech.reload();
+  await tech.waitForFunction((s) => document.querySelector('#session-id').textContent === s, session);
+  await tech.waitForSelector('#fix-box:not(.hidden)');
+  check(await nextStep(tech) === fix, `a reload keeps the open session and its next step (${session})`);
+  check(await tech.inputValue('#studio-pass') === '', 'a reload keeps no passphrase');
+  await tech.fill('#studio-pass', pass.studio);
+  await simFault(broken, {});
+  await tech.click(`#${fix}`);
+  await tech.waitForFunction((k) => new RegExp(`^${k}:(ok|failed)$`).test(document.querySelector('#progress').dataset.job), fix, { timeout: 180000 });
+  const job = await tech.getAttribute('#progress', 'data-job');
+  check(job === `${fix}:ok`, `the capture finished from the ${fix} button (${job})`);
+  await tech.waitForSelector('#fix-box.hidden', { state: 'attached' });
+  check(await nextStep(tech) === 'seal', 'with every frame verified, Seal is the next step');
   await tech.waitForFunction(() => [...document.querySelectorAll('#grid .tile img')].length === 8);
   check(true, 'every tile shows its last frame');
   await shot(tech, '06-captured');
+  await tech.fill('#technician-pass', 'not the passphrase');
+  await tech.click('#seal');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').classList.contains('error'));
+  const wrongPass = await tech.textContent('#sign-result');
+  check(/wrong passphrase/.test(wrongPass) && !wrongPass.includes('/') && !/passphrase file/.test(wrongPass),
+    `a wrong passphrase is said without a key file's path ("${wrongPass}")`);
+  await tech.fill('#technician-pass', pass.technician);
   await tech.click('#seal');
   await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.includes('sealed'));
   check(true, 'the capture is sealed');
+  await tech.waitForFunction(() => document.querySelector('#reconstruct.next'));
+  check(true, 'Make preview twin is the next step');
 
   // The twin: the real reconstruction when asked for, else the head-scan fixture.
   const twinDir = join(studio, 'sessions', session, 'twin', 'preview');
@@ -262,6 +336,8 @@ async function main() {
   check(stats.subject > stats.total * 0.05, `the viewer draws the subject (${stats.subject} of ${stats.total} pixels)`);
   check(stats.textured && stats.colours > 100, `the twin is textured (${stats.colours} colours)`);
   await shot(model, '07-model-twin');
+  await model.evaluate(() => document.querySelector('#status-panel').scrollIntoView());
+  await readmeShot(model, 'model-twin');
   await (await model.$('#viewer canvas')).screenshot({ path: join(out, '07b-twin-canvas.png') });
   // Orbit and zoom change the view.
   const box = await (await model.$('#viewer canvas')).boundingBox();
@@ -313,14 +389,23 @@ async function main() {
   await model.click('#approve');
   await signInDialog(model, pass.subject, '08d-model-approve-asks');
   await model.waitForFunction(() => document.querySelector('#review-result').textContent.includes('approved'));
+  await model.waitForFunction(() => document.querySelector('#model-status').dataset.state === 'approved');
+  await model.waitForFunction(() => document.querySelector('#approve').disabled && document.querySelector('#reject').disabled);
+  check(true, 'after approving, Approve and Reject are disabled');
+  check((await model.textContent('#model-status')).startsWith('You approved your twin'), 'the model\'s status says it is approved');
+  await tech.waitForFunction(() => document.querySelector('#countersign.next'));
+  check((await tech.textContent('#countersign')).startsWith('Countersign the approval'), 'the countersign button names the approval');
   await tech.click('#countersign');
-  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent === 'signed as studio');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.endsWith('signed as studio'));
   await model.waitForFunction(() => document.querySelector('#model-status').dataset.twin === 'approved');
   check(true, 'the model approved and signed the twin; the studio countersigned');
 
   // A grant: proposed by the technician, signed by the model, countersigned by the studio.
+  await tech.fill('#grant-fee', '1000');
+  await tech.fill('#grant-per-use', '50');
+  await shot(tech, '08e-grant-form');
   await tech.click('#propose-grant');
-  await tech.waitForFunction(() => document.querySelector('#grant-result').textContent.startsWith('grant proposed'));
+  await tech.waitForFunction(() => document.querySelector('#grant-result').textContent.startsWith('licence proposed'));
   await model.waitForSelector('#pending-panel:not(.hidden)');
   await shot(model, '09-model-grant-to-sign');
   const terms = await model.textContent('#pending-terms');
@@ -330,8 +415,11 @@ async function main() {
   await model.click('#sign-pending');
   await signInDialog(model, pass.subject);
   await model.waitForFunction(() => document.querySelector('#pending-result').textContent === 'signed');
+  await tech.waitForFunction(() => document.querySelector('#countersign.next'));
+  check((await tech.textContent('#countersign')).startsWith('Countersign the licence'), 'the countersign button names the licence');
   await tech.click('#countersign');
-  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent === 'signed as studio');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.endsWith('signed as studio'));
+  await tech.waitForFunction(() => document.querySelector('#export.next'));
   check(true, 'the grant is signed by the model and the studio');
 
   // An export under the new grant.
@@ -358,8 +446,19 @@ async function main() {
   await tech.click('#export');
   await tech.waitForFunction(() => document.querySelector('#export-result').classList.contains('error'));
   check((await tech.textContent('#export-result')).includes('refused'), 'an export after the revocation is refused');
+  await model.waitForFunction(() => document.querySelector('#model-status').dataset.state === 'revoked');
   await shot(model, '12-model-revoked');
+  await tech.waitForFunction(() => document.querySelector('#state-text').dataset.state === 'revoked');
   await shot(tech, '13-dashboard-end');
+  // The two screens at each other's sizes: the dashboard on a portrait tablet, the model's at a desk.
+  await tech.setViewportSize({ width: 768, height: 1024 });
+  await shot(tech, '13b-dashboard-tablet');
+  await tech.setViewportSize({ width: 1440, height: 900 });
+  await model.setViewportSize({ width: 1440, height: 900 });
+  await shot(model, '12b-model-desktop');
+  await model.setViewportSize({ width: 768, height: 1024 });
+
+  await rejectFlow(tech, model, subject);
 
   const verify = spawnSync(twinrig, ['--studio', studio, 'consent', 'verify', '--session', session], { encoding: 'utf8' });
   check(verify.status === 0, 'the consent chain verifies with the CLI');
@@ -368,6 +467,54 @@ async function main() {
   for (const v of axeViolations) log(`axe ${v.impact} on ${v.page}: ${v.id} (${v.help})\n    ${v.nodes.join('\n    ')}`);
   check(axeViolations.length === 0,
     `axe-core finds no serious or critical WCAG 2.1 AA violation on any page (${axeViolations.length} found)`);
+}
+
+// A second session of the same model, rejected: confirmed in a dialog, the capture destroyed,
+// the destruction countersigned; both screens say so.
+async function rejectFlow(tech, model, subject) {
+  const first = (await tech.textContent('#session-id')).trim();
+  await tech.click('#new-session');
+  await tech.waitForFunction((f) => /^S-/.test(document.querySelector('#session-id').textContent)
+    && document.querySelector('#session-id').textContent !== f, first);
+  const second = (await tech.textContent('#session-id')).trim();
+  check(await tech.inputValue('#subject') === subject, `the new session is for the open session's subject (${second})`);
+  await tech.click('#issue-pin');
+  await tech.waitForFunction((s) => /^\d{6,}$/.test(document.querySelector('#subject-pin').textContent), second);
+  const pin = (await tech.textContent('#subject-pin')).trim();
+  await model.click('#logout');
+  await model.waitForSelector('#login-page:not(.hidden)');
+  await model.fill('#pin', pin);
+  await model.click('#login');
+  await model.waitForSelector('#model:not(.hidden) #consent-text');
+  await model.waitForFunction(() => document.querySelector('#consent-text').textContent.length > 20);
+  await model.fill('#subject-pass', pass.subject);
+  await model.fill('#subject-pass2', pass.subject);
+  await model.click('#sign-consent');
+  await model.waitForFunction(() => document.querySelector('#consent-result').textContent.startsWith('signed'));
+  await tech.waitForFunction(() => document.querySelector('#countersign.next'));
+  await tech.click('#countersign');
+  await tech.waitForFunction(() => document.querySelector('#capture.next'));
+  await tech.click('#capture');
+  await tech.waitForFunction(() => /^capture:(ok|failed)$/.test(document.querySelector('#progress').dataset.job), null, { timeout: 180000 });
+  check(await tech.getAttribute('#progress', 'data-job') === 'capture:ok', 'the second capture finished');
+  await tech.waitForFunction(() => document.querySelector('#seal.next'));
+  await tech.click('#seal');
+  await tech.waitForFunction(() => document.querySelector('#sign-result').textContent.includes('sealed'));
+  makeTwin(join(source, 'sim/data/head'), join(studio, 'sessions', second, 'twin', 'preview'));
+  await model.waitForFunction(() => document.querySelector('#model-status').dataset.state === 'ready');
+  await model.click('#reject');
+  await signInDialog(model, pass.subject, '14-model-reject-confirm');
+  // The rejection ends the model's sitting: their screen goes back to the PIN.
+  await model.waitForSelector('#login-page:not(.hidden)');
+  await tech.waitForFunction(() => document.querySelector('#state-text').dataset.state === 'rejected');
+  check(await nextStep(tech) === 'countersign', 'after a rejection, countersigning the destruction is the next step');
+  check(!(await enabled(tech, 'reconstruct')) && !(await enabled(tech, 'capture')), 'nothing more can be made of a rejected capture');
+  await shot(tech, '15-dashboard-rejected');
+  await tech.click('#countersign');
+  await tech.waitForFunction(() => document.querySelector('#state-text').dataset.state === 'destroyed');
+  check((await tech.textContent('#sign-result')).includes('destruction recorded'), 'the destruction is recorded');
+  check(await nextStep(tech) === 'new-session', 'a destroyed session points to a new session');
+  await shot(tech, '16-dashboard-destroyed');
 }
 
 async function cleanup() {
@@ -394,6 +541,15 @@ try {
 } catch (err) {
   failed = true;
   console.error(`FAIL: ${err.stack || err}`);
+  // What each screen showed when it failed.
+  for (const [i, ctx] of contexts.entries()) {
+    for (const page of ctx.pages()) {
+      await page.screenshot({ path: join(out, `failed-${i}.png`), fullPage: true }).catch(() => {});
+      const said = await page.evaluate(() => [...document.querySelectorAll('.result, #state-text, #model-status')]
+        .map((e) => `${e.id}: ${e.textContent}`).filter((t) => !t.endsWith(': ')).join('\n')).catch(() => '');
+      console.error(`screen ${i}:\n${said}`);
+    }
+  }
   if (station) console.error(`station output:\n${station.output()}`);
 }
 try {

@@ -5,6 +5,8 @@ import { api, describe } from './api.js';
 import { $, h, show } from './dom.js';
 import { TwinViewer } from './viewer.js';
 import { grantSentences } from './grant_text.js';
+import { MODEL_BUTTONS, TECHNICIAN_BUTTONS, modelView, technicianView } from './session_state.js';
+import { byPlace, rigPlaces } from './rig_places.js';
 
 const state = { me: null, session: '', status: null, studio: null, viewer: null, twinUrl: '',
   socket: null, pollTimer: 0, busy: false };
@@ -91,7 +93,10 @@ async function refresh() {
       state.studio = await api('GET', '/api/studio');
       renderSessions();
     }
-    if (!state.session) return;
+    if (!state.session) {
+      if (state.me.role === 'technician') renderNoSession();
+      return;
+    }
     state.status = await api('GET', `/api/sessions/${state.session}`);
     if (state.me.role === 'technician') renderSession(); else renderModel();
   } catch (err) {
@@ -114,9 +119,10 @@ async function act(button, out, fn) {
     out.textContent = describe(err);
     out.className = 'result error';
   } finally {
+    // Enabled again until the station's state says otherwise (the refresh renders it).
     button.disabled = false;
     state.busy = false;
-    refresh();
+    await refresh();
   }
 }
 
@@ -126,48 +132,71 @@ function field(id, label, attrs = {}) {
 
 // ---------------------------------------------------------------- technician's dashboard
 
+// The guided sequence: each step is a button, enabled only when the one before it holds (the rules
+// are web/src/session_state.js); the next one is highlighted and named.
+const STEPS = [
+  ['issue-pin', '1', 'Subject PIN', issuePin],
+  ['preflight', '2', 'Preflight', () => job('preflight')],
+  ['capture', '3', 'Capture', () => job('capture')],
+  ['seal', '4', 'Seal capture', seal],
+  ['reconstruct', '5', 'Make preview twin', () => job('reconstruct')],
+];
+
 function renderDashboard() {
   const d = $('dashboard');
   d.replaceChildren(
     h('div', { class: 'row' },
       h('div', { class: 'panel' },
         h('h2', {}, 'Session'),
-        h('label', { class: 'field' }, 'Subject', h('select', { id: 'subject' })),
+        h('p', { class: 'current' }, h('strong', { id: 'session-id' }, '—'), ' ',
+          h('span', { id: 'session-subject', class: 'summary' })),
+        h('label', { class: 'field' }, 'Subject of a new session', h('select', { id: 'subject' })),
         h('button', { id: 'new-session', onclick: newSession }, 'New session'),
-        h('label', { class: 'field' }, 'Open session', h('select', { id: 'session-select',
-          onchange: (e) => { state.session = e.target.value; refresh(); } })),
-        h('p', {}, 'Current: ', h('strong', { id: 'session-id' }, '—')),
-        h('span', { id: 'session-result', class: 'result' })),
-      h('div', { class: 'panel' },
-        h('h2', {}, 'Flow'),
-        h('div', { class: 'buttons' },
-          h('button', { id: 'issue-pin', onclick: issuePin }, 'Subject PIN'),
-          h('button', { id: 'preflight', onclick: () => job('preflight') }, 'Preflight'),
-          h('button', { id: 'capture', onclick: () => job('capture') }, 'Capture'),
-          h('button', { id: 'retake', onclick: () => job('retake') }, 'Retake missing'),
-          h('button', { id: 'seal', onclick: seal }, 'Seal capture'),
-          h('button', { id: 'reconstruct', onclick: () => job('reconstruct') }, 'Reconstruct preview')),
-        h('div', { id: 'pin-box', class: 'pin-box hidden' }, 'Subject PIN ',
-          h('span', { id: 'subject-pin' })),
-        h('span', { id: 'flow-result', class: 'result' }),
-        h('div', { id: 'progress', class: 'progress' })),
+        h('label', { class: 'field' }, 'Open another session', h('select', { id: 'session-select',
+          onchange: (e) => openSession(e.target.value) })),
+        h('span', { id: 'session-result', class: 'result', role: 'status' })),
+      h('div', { class: 'panel wide', id: 'steps-panel' },
+        h('h2', {}, 'Steps'),
+        h('p', { id: 'state-text', class: 'state-text', role: 'status' }),
+        h('div', { class: 'steps' }, ...STEPS.map(([id, n, label, fn]) =>
+          h('button', { id, class: 'step', onclick: fn }, h('span', { class: 'n', 'aria-hidden': 'true' }, n), label))),
+        h('div', { id: 'progress-box', class: 'progress-box hidden' },
+          h('progress', { id: 'progress-bar', max: 100, 'aria-label': 'Progress of the running step' }),
+          h('span', { id: 'progress-text' })),
+        h('div', { id: 'fix-box', class: 'fix-box hidden', role: 'alert' },
+          h('h3', {}, 'What went wrong'),
+          h('ul', { id: 'problems', class: 'problems' }),
+          h('div', { class: 'buttons' },
+            h('button', { id: 'resume', onclick: () => job('resume') }, 'Resume capture'),
+            h('button', { id: 'retake', onclick: () => job('retake') }, 'Retake missing'),
+            h('button', { id: 'seal-without', class: 'plain', onclick: () => $('without-form').classList.toggle('hidden') },
+              'Seal without some cameras…')),
+          h('form', { id: 'without-form', class: 'without hidden', onsubmit: acceptMissing },
+            h('p', { class: 'hint' }, 'The take is closed without these cameras; the reason goes into the journal '
+              + 'and the signed capture seal. The twin is made from the others.'),
+            h('div', { id: 'without-cameras', class: 'without-cameras' }),
+            field('without-reason', 'Why are their frames missing?', { required: true, minlength: 4 }),
+            h('button', { id: 'accept-missing', type: 'submit' }, 'Close the take without them'))),
+        h('div', { id: 'pin-box', class: 'pin-box hidden' }, 'Subject PIN ', h('span', { id: 'subject-pin' })),
+        h('span', { id: 'flow-result', class: 'result', role: 'status' }),
+        h('div', { id: 'progress', class: 'progress' }))),
+    h('div', { class: 'panel' },
+      h('h2', {}, 'Cameras ', h('span', { id: 'camera-summary', class: 'summary' })),
+      h('div', { class: 'buttons view-switch', role: 'group', 'aria-label': 'Camera view' },
+        h('button', { id: 'view-tiles', class: 'plain', 'aria-pressed': 'true', onclick: () => cameraView('tiles') }, 'Tiles'),
+        h('button', { id: 'view-map', class: 'plain', 'aria-pressed': 'false', onclick: () => cameraView('map') }, 'Rig map')),
+      h('div', { id: 'nodes', class: 'nodes' }),
+      h('div', { id: 'grid', class: 'grid' }),
+      h('div', { id: 'rig-map', class: 'rig-map hidden' })),
+    h('div', { class: 'row' },
       h('div', { class: 'panel' },
         h('h2', {}, 'Signatures'),
         field('technician-pass', 'Technician passphrase', { type: 'password', autocomplete: 'off' }),
         field('studio-pass', 'Studio passphrase', { type: 'password', autocomplete: 'off' }),
         h('button', { id: 'countersign', onclick: countersign }, 'Countersign'),
-        h('span', { id: 'sign-result', class: 'result' }),
-        h('ol', { id: 'records', class: 'records' }))),
-    h('div', { class: 'panel' },
-      h('h2', {}, 'Cameras ', h('span', { id: 'camera-summary', class: 'summary' })),
-      h('div', { id: 'nodes', class: 'nodes' }),
-      h('div', { id: 'grid', class: 'grid' })),
-    h('div', { class: 'row' },
-      h('div', { class: 'panel' },
-        h('h2', {}, 'Grant'),
-        h('textarea', { id: 'grant-json', rows: 9, spellcheck: 'false', 'aria-label': 'Grants to propose (JSON)' }),
-        h('button', { id: 'propose-grant', onclick: proposeGrant }, 'Propose grant'),
-        h('span', { id: 'grant-result', class: 'result' })),
+        h('span', { id: 'sign-result', class: 'result', role: 'status' }),
+        h('ol', { id: 'records', class: 'records' })),
+      grantForm(),
       h('div', { class: 'panel' },
         h('h2', {}, 'Export'),
         field('export-licensee', 'Licensee id'),
@@ -175,19 +204,69 @@ function renderDashboard() {
         field('export-medium', 'Medium'),
         field('export-territory', 'Territory'),
         h('button', { id: 'export', onclick: exportTwin }, 'Export (studio passphrase)'),
-        h('span', { id: 'export-result', class: 'result' })),
-      h('div', { class: 'panel wide' },
-        h('h2', {}, 'Output'),
-        h('pre', { id: 'console', class: 'console', tabindex: 0, role: 'log', 'aria-label': 'Output of the running step' }))));
-  const today = new Date();
-  const next = new Date(today.getTime() + 365 * 86400e3);
-  $('grant-json').value = JSON.stringify([{
-    grant_id: 'g1', licensee: { id: 'brand-a', name: 'Brand A' }, purpose: 'campaign imagery',
-    media: ['social'], territory: ['EU'], not_before: today.toISOString().slice(0, 10),
-    not_after: next.toISOString().slice(0, 10), generative_ai: false,
-    compensation: { currency: 'EUR', creation_fee_minor: 100000, per_use_minor: 5000 },
-  }], null, 1);
+        h('span', { id: 'export-result', class: 'result', role: 'status' }))),
+    h('div', { class: 'panel' },
+      h('h2', {}, 'Output'),
+      h('pre', { id: 'console', class: 'console', tabindex: 0, role: 'log', 'aria-label': 'Output of the running step' })));
+  // The open session survives a reload: it is in the address (#session=…) and read back from the station.
+  const fromHash = /session=([A-Za-z0-9_-]+)/.exec(location.hash);
+  if (fromHash) state.session = fromHash[1];
   refresh();
+}
+
+function openSession(id) {
+  state.session = id;
+  history.replaceState(null, '', id ? `#session=${id}` : '#');
+  $('pin-box').classList.add('hidden');
+  // What the last session's actions said is not about this one.
+  for (const r of document.querySelectorAll('#dashboard .result:not(#session-result)')) {
+    r.textContent = '';
+    r.className = 'result';
+  }
+  refresh();
+}
+
+// The grant builder: a licence as a form (nothing typed as JSON); the model reads it as sentences.
+function grantForm() {
+  const today = new Date().toISOString().slice(0, 10);
+  const year = new Date(Date.now() + 365 * 86400e3).toISOString().slice(0, 10);
+  const check = (id, label, on) => h('label', { class: 'check' }, h('input', { id, type: 'checkbox', checked: on }), label);
+  return h('form', { class: 'panel', id: 'grant-form', onsubmit: proposeGrant },
+    h('h2', {}, 'Licence to propose'),
+    h('div', { class: 'two' },
+      field('grant-licensee-name', 'Licensee', { value: 'Brand A', required: true }),
+      field('grant-licensee-id', 'Licensee id', { value: 'brand-a', required: true, pattern: '[a-z0-9][a-z0-9-]*' })),
+    field('grant-purpose', 'Purpose', { value: 'campaign imagery', required: true }),
+    h('div', { class: 'two' },
+      field('grant-media', 'Media (comma-separated)', { value: 'social', required: true }),
+      field('grant-territory', 'Territory (comma-separated)', { value: 'EU', required: true })),
+    h('div', { class: 'two' },
+      field('grant-from', 'From', { type: 'date', value: today, required: true }),
+      field('grant-to', 'To', { type: 'date', value: year, required: true })),
+    h('div', { class: 'three' },
+      h('label', { class: 'field' }, 'Currency', h('select', { id: 'grant-currency' },
+        ...['EUR', 'GBP', 'USD', 'CHF'].map((c) => h('option', { value: c }, c)))),
+      field('grant-fee', 'Fee for making it', { type: 'number', min: 0, step: '0.01', value: '1000' }),
+      field('grant-per-use', 'Fee per use', { type: 'number', min: 0, step: '0.01', value: '50' })),
+    check('grant-genai', 'They may make new images or video of the model with AI', false),
+    check('grant-training', 'The likeness may be used to train AI', false),
+    h('button', { id: 'propose-grant', type: 'submit' }, 'Propose licence'),
+    h('span', { id: 'grant-result', class: 'result', role: 'status' }));
+}
+
+function grantFromForm() {
+  const v = (id) => $(id).value.trim();
+  const split = (id) => v(id).split(',').map((x) => x.trim()).filter(Boolean);
+  const minor = (id) => Math.round(Number(v(id) || 0) * 100);
+  const n = (state.status.consent.grants || []).length + 1;
+  const grant = {
+    grant_id: `g${n}`, licensee: { id: v('grant-licensee-id'), name: v('grant-licensee-name') },
+    purpose: v('grant-purpose'), media: split('grant-media'), territory: split('grant-territory'),
+    not_before: v('grant-from'), not_after: v('grant-to'), generative_ai: $('grant-genai').checked,
+    compensation: { currency: v('grant-currency'), creation_fee_minor: minor('grant-fee'), per_use_minor: minor('grant-per-use') },
+  };
+  if ($('grant-training').checked) grant.training = { 'cawg.ai_training': 'allowed', 'cawg.ai_generative_training': 'allowed' };
+  return grant;
 }
 
 function renderSessions() {
@@ -211,8 +290,7 @@ function renderSessions() {
 async function newSession(ev) {
   await act(ev.target, $('session-result'), async () => {
     const r = await api('POST', '/api/sessions', { subject: $('subject').value });
-    state.session = r.session;
-    $('pin-box').classList.add('hidden');
+    openSession(r.session);
     return `session ${r.session} created`;
   });
 }
@@ -223,7 +301,7 @@ function needSession() {
 }
 
 async function issuePin(ev) {
-  await act(ev.target, $('flow-result'), async () => {
+  await act(ev.currentTarget, $('flow-result'), async () => {
     const r = await api('POST', `${needSession()}/subject-pin`);
     $('subject-pin').textContent = r.pin;
     $('pin-box').classList.remove('hidden');
@@ -231,11 +309,18 @@ async function issuePin(ev) {
   });
 }
 
-async function job(kind) {
+async function job(kind, body) {
   await act($(kind), $('flow-result'), async () => {
-    const r = await api('POST', `${needSession()}/${kind}`);
+    const r = await api('POST', `${needSession()}/${kind}`, body);
     return `${r.job.command} started`;
   });
+}
+
+async function acceptMissing(ev) {
+  ev.preventDefault();
+  const cameras = [...document.querySelectorAll('#without-cameras input:checked')].map((i) => i.value);
+  await job('accept-missing', { cameras, reason: $('without-reason').value.trim() });
+  $('without-form').classList.add('hidden');
 }
 
 function passphrases() {
@@ -243,25 +328,26 @@ function passphrases() {
 }
 
 async function seal(ev) {
-  await act(ev.target, $('sign-result'), async () => {
+  await act(ev.currentTarget, $('sign-result'), async () => {
     await api('POST', `${needSession()}/seal`, passphrases());
     return 'capture sealed (technician and studio signed)';
   });
 }
 
 async function countersign(ev) {
+  const label = ev.target.textContent;
   await act(ev.target, $('sign-result'), async () => {
     const r = await api('POST', `${needSession()}/countersign`, passphrases());
-    return `signed as ${r.signed.join(' and ')}${r.destruction ? '; destruction recorded' : ''}`;
+    return `${label.replace(/^Countersign/, 'Countersigned')}: signed as ${r.signed.join(' and ')}`
+      + `${r.destruction ? '; destruction recorded' : ''}`;
   });
 }
 
 async function proposeGrant(ev) {
-  await act(ev.target, $('grant-result'), async () => {
-    let grants;
-    try { grants = JSON.parse($('grant-json').value); } catch (e) { throw new Error(`not JSON: ${e.message}`); }
-    await api('POST', `${needSession()}/grants`, { grants });
-    return 'grant proposed: the model signs it on their screen, then countersign';
+  ev.preventDefault();
+  await act($('propose-grant'), $('grant-result'), async () => {
+    await api('POST', `${needSession()}/grants`, { grants: [grantFromForm()] });
+    return 'licence proposed: the model reads and signs it on their screen, then countersign';
   });
 }
 
@@ -276,43 +362,135 @@ async function exportTwin(ev) {
   });
 }
 
+function cameraView(which) {
+  $('grid').classList.toggle('hidden', which !== 'tiles');
+  $('rig-map').classList.toggle('hidden', which !== 'map');
+  $('view-tiles').setAttribute('aria-pressed', String(which === 'tiles'));
+  $('view-map').setAttribute('aria-pressed', String(which === 'map'));
+}
+
+function stateWord(c) {
+  return { ready: 'ready', fix: 'needs a fix', missing: 'not found', unknown: 'not checked' }[c.state] || c.state;
+}
+
+function cameraTile(c, place) {
+  const take = c.takes.length ? c.takes[c.takes.length - 1] : null;
+  const chip = (on, label) => h('span', { class: `chip ${on ? 'on' : ''}` }, label);
+  const name = place ? place.label : c.serial;
+  return h('div', { class: `tile state-${c.state}${c.missed ? ' missed' : ''}`,
+    'data-serial': c.serial, 'data-state': c.state },
+  h('div', { class: 'place' }, name),
+  h('div', { class: 'serial' }, place ? `${c.serial} · ${place.azimuth}° · ${place.height.toFixed(2)} m` : ''),
+  c.thumbnail ? h('img', { src: c.thumbnail, alt: `last frame of ${name}` }) : h('div', { class: 'noimg' }),
+  h('div', { class: 'facts' },
+    h('span', {}, c.missed ? 'frame missing' : stateWord(c)),
+    c.battery && c.battery !== '-' ? h('span', {}, `battery ${c.battery}`) : null,
+    c.free_frames !== undefined ? h('span', {}, `card ${c.free_frames}`) : null,
+    c.settings_match === false ? h('span', {}, 'settings differ') : null),
+  take ? h('div', { class: 'chips' }, chip(take.fired, 'fired'), chip(take.verified, 'verified')) : null,
+  c.problems && c.problems.length ? h('div', { class: 'problem' }, c.problems.join('; ')) : null);
+}
+
+// Top view of the rig: one ring per height, each camera a dot at its column, in its state's colour.
+function rigMap(cameras, places) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const el = (tag, attrs, ...kids) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    e.append(...kids);
+    return e;
+  };
+  const rings = Math.max(1, ...[...places.values()].map((p) => p.ring));
+  const svg = el('svg', { viewBox: '-110 -110 220 220', role: 'img',
+    'aria-label': `Rig map seen from above: ${cameras.length} cameras, the front at the bottom` });
+  for (let r = 1; r <= rings; r += 1) svg.append(el('circle', { cx: 0, cy: 0, r: 30 + (70 * r) / rings, class: 'ring' }));
+  svg.append(el('text', { x: 0, y: 4, class: 'label' }, 'model'));
+  for (const c of cameras) {
+    const p = places.get(c.serial);
+    if (!p) continue;
+    const rad = 30 + (70 * p.ring) / rings;
+    const a = (p.azimuth * Math.PI) / 180;
+    const x = rad * Math.sin(a);
+    const y = rad * Math.cos(a);
+    svg.append(el('g', { class: `dot state-${c.state}${c.missed ? ' missed' : ''}`, 'data-serial': c.serial },
+      el('title', {}, `${p.label}: ${c.serial}, ${c.missed ? 'frame missing' : stateWord(c)}`),
+      el('circle', { cx: x.toFixed(1), cy: y.toFixed(1), r: 7 }),
+      el('text', { x: x.toFixed(1), y: (y + 3).toFixed(1), class: 'n' }, String(p.column))));
+  }
+  return svg;
+}
+
 function renderSession() {
   const s = state.status;
+  const view = technicianView(s);
   $('session-id').textContent = s.id;
-  // Camera tiles: big state colours; a camera that missed the newest take flashes.
+  const who = (state.studio.subjects || []).find((x) => x.id === s.subject_id);
+  $('session-subject').textContent = `for ${s.subject_id}${who ? ` ${who.name}` : ''} · ${s.rig}`;
+  // New session goes to the open session's subject unless the technician picks another on purpose.
+  if ($('subject').dataset.session !== s.id) {
+    $('subject').dataset.session = s.id;
+    $('subject').value = s.subject_id;
+  }
+  $('state-text').textContent = view.text;
+  $('state-text').dataset.state = view.state;
+  for (const id of TECHNICIAN_BUTTONS) {
+    const b = $(id);
+    if (!b) continue;
+    b.disabled = !view.enabled[id] || state.busy;
+    b.classList.toggle('next', view.next === id);
+    if (view.next === id) b.setAttribute('aria-describedby', 'state-text'); else b.removeAttribute('aria-describedby');
+  }
+  $('countersign').textContent = view.countersign;
+  const a = s.activity;
+  $('progress-box').classList.toggle('hidden', !view.progress);
+  if (a && a.running) {
+    if (a.percent >= 0) $('progress-bar').value = a.percent; else $('progress-bar').removeAttribute('value');
+    $('progress-text').textContent = `${a.kind}: ${view.progress}`;
+  }
+  const fixing = view.enabled.resume || view.enabled.retake || view.problems.length > 0;
+  $('fix-box').classList.toggle('hidden', !fixing);
+  $('problems').replaceChildren(...view.problems.map((p) => h('li', {}, p)));
+  const missingKey = view.missing.join(',');
+  if ($('without-cameras').dataset.key !== missingKey) {
+    $('without-cameras').dataset.key = missingKey;
+    const places = rigPlaces(s.cameras);
+    $('without-cameras').replaceChildren(...view.missing.map((serial) => h('label', { class: 'check' },
+      h('input', { type: 'checkbox', value: serial, checked: true }),
+      `${places.has(serial) ? `${places.get(serial).label}: ` : ''}${serial}`)));
+  }
+  renderCameras(s);
+  $('records').replaceChildren(...(s.consent.records || []).map((r) => h('li', {
+    class: r.complete ? 'complete' : 'pending' },
+  `record ${r.seq}: ${r.type}${r.complete ? ' ✓' : ` — awaiting ${r.missing.join(', ')}`}`,
+  r.summary ? h('div', { class: 'summary' }, r.summary) : null)));
+  const j = s.job;
+  $('progress').textContent = s.takes.map((t) => `take ${t.take}: ${t.verified} of ${t.cameras} verified`
+    + `${(t.accepted_missing || []).length ? `, ${t.accepted_missing.length} left out` : ''}${t.closed ? '' : ' (open)'}`).join(' · ');
+  $('progress').dataset.job = j ? `${j.kind}:${j.running ? 'running' : (j.ok ? 'ok' : 'failed')}` : '';
+}
+
+// Before a session is open, the only step is to open one.
+function renderNoSession() {
+  $('state-text').textContent = 'Choose the subject and start a new session, or open one.';
+  $('state-text').dataset.state = 'none';
+  for (const id of TECHNICIAN_BUTTONS) {
+    if (!$(id)) continue;
+    $(id).disabled = id !== 'new-session';
+    $(id).classList.toggle('next', id === 'new-session');
+  }
+}
+
+function renderCameras(s) {
+  const places = rigPlaces(s.cameras);
+  const cameras = byPlace(s.cameras, places);
   const ready = s.cameras.filter((c) => c.state === 'ready').length;
   $('camera-summary').textContent = `${ready} of ${s.cameras.length} ready`
-    + (s.preflight.ran ? (s.preflight.ready ? ' · preflight READY' : ' · preflight NOT READY') : '');
-  $('grid').replaceChildren(...s.cameras.map((c) => {
-    const take = c.takes.length ? c.takes[c.takes.length - 1] : null;
-    const chip = (on, label) => h('span', { class: `chip ${on ? 'on' : ''}` }, label);
-    return h('div', { class: `tile state-${c.state}${c.missed ? ' missed' : ''}`,
-      'data-serial': c.serial, 'data-state': c.state },
-    h('div', { class: 'serial' }, c.serial),
-    c.thumbnail ? h('img', { src: c.thumbnail, alt: `last frame of ${c.serial}` }) : h('div', { class: 'noimg' }),
-    h('div', { class: 'facts' },
-      h('span', {}, c.state === 'unknown' ? 'not checked' : c.state),
-      c.battery ? h('span', {}, `🔋 ${c.battery}`) : null,
-      c.free_frames !== undefined ? h('span', {}, `card ${c.free_frames}`) : null,
-      c.settings_match !== undefined ? h('span', {}, c.settings_match ? 'settings ✓' : 'settings ✗') : null),
-    take ? h('div', { class: 'chips' }, `take ${take.take} `, chip(take.fired, 'fired'),
-      chip(take.downloaded, 'downloaded'), chip(take.verified, 'verified')) : null,
-    c.problems && c.problems.length ? h('div', { class: 'problem' }, c.problems.join('; ')) : null);
-  }));
+    + (s.preflight.ran ? (s.preflight.ready ? ' · preflight READY' : ' · preflight NOT READY') : ' · no preflight yet');
+  $('grid').replaceChildren(...cameras.map((c) => cameraTile(c, places.get(c.serial))));
+  $('rig-map').replaceChildren(rigMap(cameras, places));
   $('nodes').replaceChildren(...s.nodes.map((n) => h('span', {
     class: `node ${n.online ? (n.sync_error_us < 100 ? 'good' : 'fair') : 'bad'}` },
   `node ${n.endpoint} ${n.online ? `sync ±${n.sync_error_us.toFixed(1)} µs` : 'OFFLINE'}`)));
-  $('records').replaceChildren(...(s.consent.records || []).map((r) => h('li', {
-    class: r.complete ? 'complete' : 'pending' },
-  `${r.type}${r.complete ? ' ✓' : ` — awaiting ${r.missing.join(', ')}`}`,
-  r.summary ? h('div', { class: 'summary' }, r.summary) : null)));
-  const takes = s.takes.map((t) => `take ${t.take}: ${t.verified}/${t.cameras} verified${t.closed ? '' : ' (open)'}`);
-  const j = s.job;
-  $('progress').textContent = [
-    j ? `${j.kind}: ${j.running ? 'running' : (j.ok ? 'done' : `failed (exit ${j.exit_code})`)}` : '',
-    ...takes, s.twin.preview ? 'preview twin ready' : '', `consent: ${s.consent.consented ? 'signed' : 'not yet'}`,
-    `twin: ${s.consent.twin || '—'}`].filter(Boolean).join(' · ');
-  $('progress').dataset.job = j ? `${j.kind}:${j.running ? 'running' : (j.ok ? 'ok' : 'failed')}` : '';
 }
 
 // ---------------------------------------------------------------- the model's view
@@ -333,7 +511,8 @@ function renderModel() {
         h('button', { id: 'sign-consent', onclick: signConsent }, 'I have read this and sign'),
         h('span', { id: 'consent-result', class: 'result' })),
       h('div', { class: 'panel', id: 'status-panel' }, h('h2', {}, 'Where things are'),
-        h('p', { id: 'model-status', class: 'big' })),
+        h('p', { id: 'model-status', class: 'big', role: 'status' }),
+        h('progress', { id: 'model-progress', class: 'hidden', max: 100, 'aria-label': 'How far it is' })),
       h('div', { class: 'panel hidden', id: 'twin-panel' },
         h('h2', {}, 'Your twin'),
         h('div', { id: 'viewer', class: 'viewer' }),
@@ -373,26 +552,21 @@ function renderModel() {
   const c = s.consent;
   const records = c.records || [];
   const hasConsent = records.length > 0;
+  const view = modelView(s);
   $('consent-panel').classList.toggle('signed', hasConsent);
-  $('sign-consent').disabled = hasConsent;
   $('subject-pass2').parentElement.classList.toggle('hidden', hasConsent);
+  $('subject-pass').parentElement.classList.toggle('hidden', hasConsent);
   if (hasConsent) $('consent-result').textContent = records[0].complete
     ? 'signed by you, the witness and the studio' : `signed by you; awaiting ${records[0].missing.join(', ')}`;
-  let where = 'Read the consent and sign it.';
-  if (hasConsent && !c.consented) where = 'Thank you. The technician and the studio countersign.';
-  if (c.consented && !s.takes.length) where = 'Consent complete. The capture comes next.';
-  if (s.takes.length && !s.twin.preview) where = 'Captured. Your preview twin is being made.';
-  if (s.twin.preview && c.twin === 'not reviewed') where = 'Your preview twin is ready: look at it, then approve or reject.';
-  if (c.twin === 'approved') where = 'You approved your twin.';
-  if (c.twin === 'rejected') where = 'You rejected the twin; the capture was destroyed.';
-  if (c.destroyed) where = 'You rejected the twin; the capture was destroyed and that is recorded.';
-  $('model-status').textContent = where;
+  // One state machine for both screens (session_state.js): the status line and every button.
+  $('model-status').textContent = view.text;
   $('model-status').dataset.twin = c.twin || '';
-
-  const reviewable = Boolean(s.twin.preview) && c.twin === 'not reviewed' && c.sealed;
-  $('twin-panel').classList.toggle('hidden', !s.twin.preview);
-  $('approve').disabled = !reviewable;
-  $('reject').disabled = !reviewable;
+  $('model-status').dataset.state = view.state;
+  for (const id of MODEL_BUTTONS) if ($(id)) $(id).disabled = !view.enabled[id] || state.busy;
+  $('model-progress').classList.toggle('hidden', !view.progress);
+  if (s.activity && s.activity.percent >= 0) $('model-progress').value = s.activity.percent;
+  else $('model-progress').removeAttribute('value');
+  $('twin-panel').classList.toggle('hidden', !view.showTwin);
   if (s.twin.preview && state.twinUrl !== s.twin.preview) {
     state.twinUrl = s.twin.preview;
     if (!state.viewer) {
@@ -413,7 +587,7 @@ function renderModel() {
   }
   // A record that waits for the model (a grant to sign).
   const newest = records[records.length - 1];
-  const mine = newest && !newest.complete && newest.missing.includes('subject') && newest.type !== 'consent';
+  const mine = view.pending;
   $('pending-panel').classList.toggle('hidden', !mine);
   if (mine) {
     $('pending-summary').textContent = `${newest.type}: ${newest.summary}`;
@@ -421,11 +595,12 @@ function renderModel() {
     $('pending-terms').replaceChildren(...pendingGrants(c.pending_record).map((g) =>
       h('div', { class: 'grant-terms', 'data-grant': g.grant_id }, ...grantSentences(g).map((t) => h('p', {}, t)))));
   }
+  // Each licence in force as the sentences the model signed: use, pay in money, AI use in words.
   $('grants').replaceChildren(...(c.grants || []).map((g) => h('li', { 'data-grant': g.grant_id },
-    h('strong', {}, g.licensee), ` — ${g.purpose}; ${g.media.join(', ')}; ${g.territory.join(', ')}; `
-      + `${g.not_before} to ${g.not_after} `,
+    h('div', { class: 'grant-terms' }, ...grantSentences(g.terms || g).map((t) => h('p', {}, t))),
     g.revoked ? h('span', { class: 'revoked' }, 'revoked')
-      : h('button', { class: 'bad', 'data-revoke': g.grant_id, onclick: (e) => revoke(e, g.grant_id) }, 'Revoke'))));
+      : h('button', { class: 'bad', 'data-revoke': g.grant_id, disabled: !view.enabled.revoke,
+        onclick: (e) => revoke(e, g.grant_id) }, 'Revoke'))));
 }
 
 // The grants of the record waiting for the model's signature (its exact bytes, as JSON).

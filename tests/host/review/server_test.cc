@@ -211,6 +211,71 @@ TEST_CASE("Review station: a rejected twin goes with its capture, and the studio
   CHECK(chain->records().back().MissingRoles().empty());
 }
 
+TEST_CASE("Review station: no capture before a READY preflight, no seal over a missing frame",
+          "[integration]") {
+  namespace cs = twinrig::consent;
+  cs::testing::Studio s;
+  const std::string session = "S-20260101-0001";
+  s.NewConsent(session, {"subject", "technician", "studio"});
+  const fs::path folder = s.SessionDir(session);
+  Station station(s.root);
+  const std::string tech = CookieOf(station.Login(station.server->technician_pin()));
+  const std::string seal = "/api/sessions/" + session + "/seal";
+  const std::string body = nlohmann::json{{"technician_passphrase", cs::testing::kTechPass},
+                                          {"studio_passphrase", cs::testing::kStudioPass}}
+                               .dump();
+  const Reply nothing = Fetch(station.port, http::verb::post, seal, body, tech);
+  CHECK(nothing.status == 409);
+  CHECK(nothing.json()["error"]["what"] == "nothing captured yet");
+  // Take 1 planned two cameras; only A delivered.
+  fs::create_directories(folder);
+  {
+    std::ofstream journal(folder / "journal.jsonl");
+    journal << R"({"event":"take_started","take":1,"cameras":["TRA","TRB"],"at":1})"
+            << "\n"
+            << R"({"event":"verified","take":1,"camera":"TRA","path":"images/TRA/take-0001.jpg",)"
+            << R"("size":3,"sha256":"x","at":2})"
+            << "\n"
+            << R"({"event":"take_closed","take":1,"at":3})"
+            << "\n";
+  }
+  const Reply hole = Fetch(station.port, http::verb::post, seal, body, tech);
+  INFO(hole.body);
+  CHECK(hole.status == 409);
+  CHECK(hole.json()["error"]["what"] == "take 1 lacks the frames of TRB");
+  CHECK(hole.json()["error"]["todo"].get<std::string>().find("seal without them") !=
+        std::string::npos);
+  // Accepted as missing with a reason: the seal goes on, and a wrong passphrase says whose it
+  // was, in words, without the key file's path.
+  {
+    std::ofstream journal(folder / "journal.jsonl", std::ios::app);
+    journal
+        << R"({"event":"accepted_missing","take":1,"camera":"TRB","reason":"lens broke","at":4})"
+        << "\n";
+  }
+  const Reply wrong = Fetch(
+      station.port, http::verb::post, seal,
+      nlohmann::json{{"technician_passphrase", "not it"}, {"studio_passphrase", "x"}}.dump(), tech);
+  INFO(wrong.body);
+  CHECK(wrong.status == 403);
+  CHECK(wrong.json()["error"]["what"] == "wrong passphrase");
+  CHECK(wrong.json()["error"]["where"] == "the technician's passphrase");
+  CHECK(wrong.body.find(s.root.string()) == std::string::npos);
+  CHECK(wrong.body.find("passphrase file") == std::string::npos);
+  // No capture before a preflight found the rig READY.
+  const Reply capture =
+      Fetch(station.port, http::verb::post, "/api/sessions/" + session + "/capture", "{}", tech);
+  CHECK(capture.status == 409);
+  CHECK(capture.json()["error"]["what"] == "no preflight yet");
+  // The fixes a failed capture offers need a reason for what they leave out.
+  const std::string without = "/api/sessions/" + session + "/accept-missing";
+  CHECK(Fetch(station.port, http::verb::post, without, R"({"cameras":["TRB"]})", tech).status ==
+        400);
+  CHECK(Fetch(station.port, http::verb::post, without,
+              R"({"cameras":["../x"],"reason":"lens broke"})", tech)
+            .status == 400);
+}
+
 TEST_CASE("Review station: an approved twin ends the subject PIN, not the sitting",
           "[integration]") {
   namespace cs = twinrig::consent;
