@@ -201,6 +201,19 @@ int Main(int argc, char** argv) {
       "pairs in the baseline chain; errors are maxima over cameras in the RESULT line\n",
       solution->initial_rms_px, solution->outliers, baseline.pairs);
 
+  calibration::CameraUncertainty worst;
+  for (const auto& u : solution->uncertainty) {
+    worst.focal_pct = std::max(worst.focal_pct, u.focal_pct);
+    worst.rotation_deg = std::max(worst.rotation_deg, u.rotation_deg);
+    worst.position_mm = std::max(worst.position_mm, u.position_mm);
+    worst.subject_mm = std::max(worst.subject_mm, u.subject_mm);
+  }
+  std::printf(
+      "joint solve's own uncertainty (1 sigma, worst camera): focal %.4f %%, rotation %.4f deg, "
+      "position %.3f mm, rays on the subject %.3f mm; %zu cameras short of a %.1f mm twin\n",
+      worst.focal_pct, worst.rotation_deg, worst.position_mm, worst.subject_mm,
+      solution->too_uncertain.size(), solve_options.twin_mm);
+
   bench::ResultLine result("calibration");
   result.Add("cameras", options.cameras, 0)
       .Add("poses", options.poses, 0)
@@ -209,6 +222,9 @@ int Main(int argc, char** argv) {
       .Add("rot_err_deg", joint->rot_err_deg_max, 4)
       .Add("pos_err_mm", joint->pos_err_mm_max, 3)
       .Add("rms_px", solution->rms_px, 3)
+      .Add("sigma_rot_deg", worst.rotation_deg, 4)
+      .Add("sigma_pos_mm", worst.position_mm, 3)
+      .Add("sigma_subject_mm", worst.subject_mm, 3)
       .Add("baseline_seconds", baseline_s, 2)
       .Add("baseline_focal_err_pct", base->focal_err_pct_max, 4)
       .Add("baseline_rot_err_deg", base->rot_err_deg_max, 4)

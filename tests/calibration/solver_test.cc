@@ -1,5 +1,6 @@
 #include "calibration/solver.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
 
@@ -42,6 +43,46 @@ TEST_CASE("The joint solve recovers a synthetic rig from noisy corners", "[unit]
   CHECK(solution->rms_px < 0.3);
   // The joint solve improves on the per-camera start chained through the board poses.
   CHECK(solution->rms_px < solution->initial_rms_px);
+}
+
+TEST_CASE("The solve's own uncertainty matches its errors and names cameras short of the twin",
+          "[unit]") {
+  const auto rig = SmallRig(8, 20);
+  auto solution = SolveRig(rig.observations, rig.board);
+  REQUIRE(solution.ok());
+  auto errors = CompareRigs(solution->cameras, rig.truth);
+  REQUIRE(errors.ok());
+  REQUIRE(solution->uncertainty.size() == 8);
+  CameraUncertainty worst;
+  double mean_rotation = 0;
+  for (const CameraUncertainty& u : solution->uncertainty) {
+    worst.rotation_deg = std::max(worst.rotation_deg, u.rotation_deg);
+    worst.position_mm = std::max(worst.position_mm, u.position_mm);
+    worst.subject_mm = std::max(worst.subject_mm, u.subject_mm);
+    mean_rotation += u.rotation_deg / 8;
+    CHECK(u.focal_pct > 0);
+    CHECK(u.subject_mm > 0);
+  }
+  std::printf(
+      "synthetic 8 x 20: 1 sigma rotation %.4f deg (max %.4f; error max %.4f), position "
+      "max %.3f mm (error max %.3f), on the subject max %.3f mm\n",
+      mean_rotation, worst.rotation_deg, errors->rot_err_deg_max, worst.position_mm,
+      errors->pos_err_mm_max, worst.subject_mm);
+  // The errors are what the covariance says: neither far beyond it nor far inside.
+  CHECK(errors->rot_err_deg_max < 4 * worst.rotation_deg);
+  CHECK(errors->rot_err_deg_mean > 0.25 * mean_rotation);
+  CHECK(errors->pos_err_mm_max < 4 * worst.position_mm);
+  CHECK(solution->too_uncertain.empty());
+  // A twin far finer than these corners allow: every camera is named, with where to show it.
+  SolveOptions demanding;
+  demanding.twin_mm = worst.subject_mm;
+  auto strict = SolveRig(rig.observations, rig.board, demanding);
+  REQUIRE(strict.ok());
+  CHECK(strict->too_uncertain.size() == 8);
+  for (const auto& cam : strict->too_uncertain) {
+    CHECK(cam.reason.find("mm twin needs") != std::string::npos);
+    CHECK(cam.todo.find("show it the board") != std::string::npos);
+  }
 }
 
 TEST_CASE("The robust solve drops corners that were found in the wrong place", "[unit]") {
