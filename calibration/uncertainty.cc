@@ -60,7 +60,9 @@ Eigen::MatrixXd CameraNormalMatrix(const std::vector<std::array<double, 9>>& int
     x->second += jc.transpose() * jb;
   }
   for (const auto& [pose, by_camera] : cross) {
-    const Eigen::Matrix<double, kBoard, kBoard> inverse = board_block.at(pose).inverse();
+    // A board pose seen by few corners in a line may not fix all six of its parameters.
+    const Eigen::Matrix<double, kBoard, kBoard> inverse =
+        board_block.at(pose).completeOrthogonalDecomposition().pseudoInverse();
     for (const auto& [a, xa] : by_camera) {
       const CrossBlock xa_inv = xa * inverse;
       for (const auto& [b, xb] : by_camera) {
