@@ -51,7 +51,8 @@ Eigen::MatrixXd CameraNormalMatrix(const std::vector<std::array<double, 9>>& int
     CameraJacobian jc;
     BoardJacobian jb;
     Jacobians(intrinsics[c], cameras[c], boards.at(seen.pose), seen.corner, jc, &jb);
-    s.block<kCam, kCam>(seen.camera * kCam, seen.camera * kCam) += jc.transpose() * jc;
+    const Eigen::Index at = Eigen::Index{seen.camera} * kCam;
+    s.block<kCam, kCam>(at, at) += jc.transpose() * jc;
     auto [block, fresh] = board_block.try_emplace(seen.pose);
     if (fresh) block->second.setZero();
     block->second += jb.transpose() * jb;
@@ -66,7 +67,8 @@ Eigen::MatrixXd CameraNormalMatrix(const std::vector<std::array<double, 9>>& int
     for (const auto& [a, xa] : by_camera) {
       const CrossBlock xa_inv = xa * inverse;
       for (const auto& [b, xb] : by_camera) {
-        s.block<kCam, kCam>(a * kCam, b * kCam) -= xa_inv * xb.transpose();
+        s.block<kCam, kCam>(Eigen::Index{a} * kCam, Eigen::Index{b} * kCam) -=
+            xa_inv * xb.transpose();
       }
     }
   }
