@@ -1,8 +1,12 @@
 #include "calibration/board.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include <opencv2/calib3d.hpp>
@@ -260,9 +264,90 @@ Status WriteBoardPng(const BoardSpec& spec, int dpi, const std::string& path) {
 std::vector<std::string> DetectOptions::Validate() const {
   std::vector<std::string> problems;
   if (min_corners < 4) problems.push_back("min_corners must be at least 4");
-  if (subpix_window < 1 || subpix_window > 30) problems.push_back("subpix_window must be 1..30");
+  if (max_subpix_window < 2 || max_subpix_window > 30) {
+    problems.push_back("max_subpix_window must be 2..30");
+  }
   return problems;
 }
+
+namespace {
+
+// From a corner in the image to a neighbouring corner along the board's x and along its y (zero
+// where no neighbour on that axis was found).
+struct Neighbours {
+  cv::Point2d x;
+  cv::Point2d y;
+};
+
+// cornerSubPix's half-window for a corner with these neighbours (0: none found). The window must
+// hold the corner's own edges and nothing else. Chessboard: on OpenCV's left*.jpg a fixed
+// half-window of 11 px (OpenCV's sample, and ours before) reaches the neighbouring squares in the
+// smaller views and gives RMS 0.409 px; 0.3 of the spacing gives 0.177 px, and past 0.4 the fit
+// falls apart. ChArUco: a marker's edges run along the board's axes (square - marker) / 2 from
+// the corner, and the window, square in the image while the board may be turned in it, must stay
+// off them with a pixel and a half of blur to spare (on the virtual studio's renders a window
+// that reached them gave RMS 0.27 px against 0.10 px).
+int HalfWindow(const BoardSpec& spec, const Neighbours& n, int max_window) {
+  const double lx = cv::norm(n.x);
+  const double ly = cv::norm(n.y);
+  if (lx == 0 && ly == 0) return 0;
+  const double spacing = lx == 0 ? ly : ly == 0 ? lx : std::min(lx, ly);
+  double half = 0.3 * spacing;
+  if (spec.kind == BoardSpec::Kind::kCharuco) {
+    constexpr double kBlurPx = 1.5;
+    const double share = (spec.square_m - spec.marker_m) / (2 * spec.square_m);
+    if (lx == 0 || ly == 0) {
+      half = std::min(half, (share * spacing - kBlurPx) / std::sqrt(2.0));
+    } else {
+      for (const auto& [along, across] : {std::pair{n.x, n.y}, std::pair{n.y, n.x}}) {
+        const cv::Point2d u = along * (1 / cv::norm(along));
+        const double distance = share * std::abs(u.cross(across));  // corner to the marker edge
+        const double reach = std::abs(u.x) + std::abs(u.y);  // a unit window's reach across it
+        half = std::min(half, (distance - kBlurPx) / reach);
+      }
+    }
+  }
+  return std::clamp(static_cast<int>(half), 2, max_window);
+}
+
+// Refines every corner with cornerSubPix, each in a window sized by HalfWindow from the corners
+// found beside it on the board's grid (a corner with none: the median window of the others).
+void RefineCorners(const BoardSpec& spec, const cv::Mat& grey, const std::vector<int>& ids,
+                   std::vector<cv::Point2f>& points, int max_window) {
+  const int across = spec.kind == BoardSpec::Kind::kCharuco ? spec.cols - 1 : spec.cols;
+  std::map<int, cv::Point2f> by_id;
+  for (size_t i = 0; i < ids.size(); ++i) by_id[ids[i]] = points[i];
+  const auto towards = [&](size_t i, int step) {
+    const auto it = by_id.find(ids[i] + step);
+    return it == by_id.end() ? cv::Point2d(0, 0) : cv::Point2d(it->second - points[i]);
+  };
+  std::vector<int> half(ids.size(), 0);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int x = ids[i] % across;
+    Neighbours n;
+    n.x = x + 1 < across ? towards(i, 1) : cv::Point2d(0, 0);
+    if (n.x == cv::Point2d(0, 0) && x > 0) n.x = towards(i, -1);
+    n.y = towards(i, across);
+    if (n.y == cv::Point2d(0, 0)) n.y = towards(i, -across);
+    half[i] = HalfWindow(spec, n, max_window);
+  }
+  std::vector<int> known;
+  for (const int h : half) {
+    if (h > 0) known.push_back(h);
+  }
+  std::sort(known.begin(), known.end());
+  constexpr int kUnknownHalf = 5;
+  const int typical = known.empty() ? kUnknownHalf : known[known.size() / 2];
+  const cv::TermCriteria until(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 100, 1e-4);
+  for (size_t i = 0; i < points.size(); ++i) {
+    std::vector<cv::Point2f> one{points[i]};
+    const int h = half[i] > 0 ? half[i] : typical;
+    cv::cornerSubPix(grey, one, cv::Size(h, h), cv::Size(-1, -1), until);
+    points[i] = one[0];
+  }
+}
+
+}  // namespace
 
 Detection DetectBoard(const BoardSpec& spec, const cv::Mat& image, const DetectOptions& options) {
   Detection detection;
@@ -273,17 +358,15 @@ Detection DetectBoard(const BoardSpec& spec, const cv::Mat& image, const DetectO
   } else {
     grey = image;
   }
-  const cv::TermCriteria subpix(cv::TermCriteria::COUNT | cv::TermCriteria::EPS, 100, 1e-4);
-  const cv::Size window(options.subpix_window, options.subpix_window);
   if (spec.kind == BoardSpec::Kind::kChessboard) {
     std::vector<cv::Point2f> corners;
     const bool found =
         cv::findChessboardCorners(grey, cv::Size(spec.cols, spec.rows), corners,
                                   cv::CALIB_CB_ADAPTIVE_THRESH | cv::CALIB_CB_NORMALIZE_IMAGE);
     if (!found) return detection;
-    cv::cornerSubPix(grey, corners, cv::Size(11, 11), cv::Size(-1, -1), subpix);
-    detection.points = corners;
     for (int i = 0; i < static_cast<int>(corners.size()); ++i) detection.ids.push_back(i);
+    RefineCorners(spec, grey, detection.ids, corners, options.max_subpix_window);
+    detection.points = corners;
     return detection;
   }
   auto board = MakeCharuco(spec);
@@ -306,7 +389,7 @@ Detection DetectBoard(const BoardSpec& spec, const cv::Mat& image, const DetectO
   cv::aruco::interpolateCornersCharuco(detection.marker_corners, detection.marker_ids, grey, *board,
                                        corners, ids);
   if (static_cast<int>(ids.size()) < options.min_corners) return detection;
-  cv::cornerSubPix(grey, corners, window, cv::Size(-1, -1), subpix);
+  RefineCorners(spec, grey, ids, corners, options.max_subpix_window);
   detection.ids = ids;
   detection.points = corners;
   return detection;

@@ -57,16 +57,19 @@ struct Detection {
 };
 
 struct DetectOptions {
-  int min_corners = 6;    // fewer than this: the board counts as not seen
-  int subpix_window = 5;  // half-size of cornerSubPix's window, pixels
+  int min_corners = 6;  // fewer than this: the board counts as not seen
+  // cornerSubPix's window reaches a share of the way to the neighbouring corners (board.cc says
+  // why), never more than this half-size, pixels.
+  int max_subpix_window = 20;
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 
-// Finds the board's corners in an 8-bit grey or BGR image. ChArUco: ArUco markers (sub-pixel
-// corner refinement), refineDetectedMarkers to recover markers the first pass missed, corners
-// interpolated from the markers and refined again with cornerSubPix (OpenCV 4.6's interpolation
-// alone is biased by +0.5 px). Chessboard: findChessboardCorners + cornerSubPix. An empty Detection
-// (no error) when the board is not seen or has fewer than min_corners corners.
+// Finds the board's corners in an 8-bit grey or BGR image. ChArUco: ArUco markers,
+// refineDetectedMarkers to recover markers the first pass missed, corners interpolated from the
+// markers. Chessboard: findChessboardCorners. Then every corner is refined with cornerSubPix in a
+// window sized to its neighbours' distance in the image (a fixed window takes in the neighbouring
+// squares or markers of a small or oblique board). An empty Detection (no error) when the board is
+// not seen or has fewer than min_corners corners.
 Detection DetectBoard(const BoardSpec& spec, const cv::Mat& image,
                       const DetectOptions& options = {});
 

@@ -136,32 +136,72 @@ cv::Mat RigView(const RigCalibration& calibration, const RigSolution& solution, 
   return image;
 }
 
+// Where camera `i`'s rays land on the subject, 1 sigma in mm ("-" when the solve gave none).
+std::string SubjectMm(const RigSolution& solution, size_t i) {
+  return i < solution.uncertainty.size() ? cv::format("%.3f", solution.uncertainty[i].subject_mm)
+                                         : std::string("-");
+}
+
+// Each camera's uncertainty from the solve's covariance, and the cameras short of the twin's
+// accuracy with where to show them the board.
+std::string UncertaintySection(const RigCalibration& calibration, const RigSolution& solution) {
+  std::ostringstream html;
+  html << "<h2>Uncertainty</h2>\n<p>One standard deviation from the covariance of the joint "
+       << "solve, relative to the rig as a whole. <i>On the subject</i>: where the camera's rays "
+       << "land at the board's distance, lens and pose together; the twin's accuracy follows "
+       << "it.</p>\n";
+  if (solution.too_uncertain.empty()) {
+    html << "<p class=\"ok\">Every camera is sure enough for the twin.</p>\n";
+  }
+  for (const auto& cam : solution.too_uncertain) {
+    html << "<p class=\"check\">Camera <b>" << EscapeMarkup(cam.serial)
+         << "</b>: " << EscapeMarkup(cam.reason) << ". What to do: " << EscapeMarkup(cam.todo)
+         << ".</p>\n";
+  }
+  html << "<table><tr><th>camera</th><th>focal %</th><th>rotation deg</th><th>position mm</th>"
+       << "<th>on the subject mm</th></tr>\n";
+  for (size_t i = 0; i < calibration.cameras.size() && i < solution.uncertainty.size(); ++i) {
+    const CameraUncertainty& u = solution.uncertainty[i];
+    html << "<tr><td>" << EscapeMarkup(calibration.cameras[i].serial) << "</td><td>"
+         << cv::format("%.4f", u.focal_pct) << "</td><td>" << cv::format("%.4f", u.rotation_deg)
+         << "</td><td>" << cv::format("%.3f", u.position_mm) << "</td><td>"
+         << cv::format("%.3f", u.subject_mm) << "</td></tr>\n";
+  }
+  html << "</table>\n";
+  return html.str();
+}
+
 }  // namespace
 
 std::string FormatCameraTable(const RigCalibration& calibration, const RigSolution& solution) {
   std::ostringstream out;
   char line[256];
-  std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %7s  %s\n", "#", "camera", "views",
-                "RMS px", "coverage", "verdict", "note");
+  std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %10s %7s  %s\n", "#", "camera", "views",
+                "RMS px", "coverage", "+-mm (1s)", "verdict", "note");
   out << line;
   for (size_t i = 0; i < calibration.cameras.size(); ++i) {
     const auto& cam = calibration.cameras[i];
-    std::snprintf(line, sizeof(line), "%-3zu %-14s %5d %8.3f %8.0f%% %7s  ", i + 1,
+    std::snprintf(line, sizeof(line), "%-3zu %-14s %5d %8.3f %8.0f%% %10s %7s  ", i + 1,
                   cam.serial.c_str(), cam.views, cam.rms_px,
                   i < solution.coverage.size() ? 100 * solution.coverage[i] : 0.0,
-                  cam.verdict.c_str());
+                  SubjectMm(solution, i).c_str(), cam.verdict.c_str());
     out << line << (i < solution.notes.size() ? solution.notes[i] : "") << "\n";
   }
   for (const auto& cam : calibration.uncalibrated) {
-    std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %7s  ", "-", cam.serial.c_str(), "-",
-                  "-", "-", "none");
+    std::snprintf(line, sizeof(line), "%-3s %-14s %5s %8s %9s %10s %7s  ", "-", cam.serial.c_str(),
+                  "-", "-", "-", "-", "none");
     out << line << "not calibrated: " << cam.reason << "\n";
   }
   std::snprintf(
       line, sizeof(line),
-      "all cameras: RMS %.3f px over %d corners (%d outliers dropped), solved in %.1f s\n",
+      "all cameras: RMS %.3f px over %d corners (%d outliers dropped), solved in %.1f s; +-mm: "
+      "where each camera's rays land on the subject, 1 sigma from the solve's covariance\n",
       solution.rms_px, solution.corners, solution.outliers, solution.seconds);
   out << line;
+  for (const auto& cam : solution.too_uncertain) {
+    out << "camera " << cam.serial << " is not sure enough for the twin: " << cam.reason
+        << ". What to do: " << cam.todo << "\n";
+  }
   return out.str();
 }
 
@@ -213,7 +253,8 @@ Status WriteReport(const RigCalibration& calibration, const RigSolution& solutio
          << EscapeMarkup(cam.reason) << ". What to do: " << EscapeMarkup(cam.todo)
          << "</td></tr>\n";
   }
-  html << "</table>\n<h2>Reprojection error per camera</h2>\n<img src=\"rms.png\">\n";
+  html << "</table>\n" << UncertaintySection(calibration, solution);
+  html << "<h2>Reprojection error per camera</h2>\n<img src=\"rms.png\">\n";
   html << "<h2>The recovered rig</h2>\n<img src=\"rig-top.png\"> <img src=\"rig-side.png\">\n";
   html << "<h2>Coverage and residuals</h2>\n<p>Each detected corner is a dot; its residual "
        << "(observed minus projected) is drawn " << kGain

@@ -15,6 +15,7 @@
 
 #include <opencv2/calib3d.hpp>
 
+#include "calibration/corner_cost.h"
 #include "geometry/geometry.h"
 #include "util/check.h"
 #include "util/clock.h"
@@ -43,46 +44,6 @@ std::array<double, 6> ToParams(const Rigid& r) {
 Rigid FromParams(const std::array<double, 6>& p) {
   return FromRvec({p[0], p[1], p[2]}, {p[3], p[4], p[5]});
 }
-
-// Projection of a board corner through board pose (board -> world), camera pose (world ->
-// camera) and the OpenCV lens model (fx, fy, cx, cy, k1, k2, p1, p2, k3).
-struct CornerCost {
-  CornerCost(const cv::Point3f& corner, const cv::Point2f& observed)
-      : X{corner.x, corner.y, corner.z}, u(observed.x), v(observed.y) {}
-
-  template <typename T>
-  bool operator()(const T* intrinsics, const T* camera, const T* board, T* residual) const {
-    const T Xb[3] = {T(X[0]), T(X[1]), T(X[2])};
-    T Xw[3];
-    ceres::AngleAxisRotatePoint(board, Xb, Xw);
-    for (int i = 0; i < 3; ++i) Xw[i] += board[3 + i];
-    T Xc[3];
-    ceres::AngleAxisRotatePoint(camera, Xw, Xc);
-    for (int i = 0; i < 3; ++i) Xc[i] += camera[3 + i];
-    const T x = Xc[0] / Xc[2];
-    const T y = Xc[1] / Xc[2];
-    const T& fx = intrinsics[0];
-    const T& fy = intrinsics[1];
-    const T& cx = intrinsics[2];
-    const T& cy = intrinsics[3];
-    const T& k1 = intrinsics[4];
-    const T& k2 = intrinsics[5];
-    const T& p1 = intrinsics[6];
-    const T& p2 = intrinsics[7];
-    const T& k3 = intrinsics[8];
-    const T r2 = x * x + y * y;
-    const T radial = T(1) + r2 * (k1 + r2 * (k2 + r2 * k3));
-    const T xd = x * radial + T(2) * p1 * x * y + p2 * (r2 + T(2) * x * x);
-    const T yd = y * radial + p1 * (r2 + T(2) * y * y) + T(2) * p2 * x * y;
-    residual[0] = fx * xd + cx - T(u);
-    residual[1] = fy * yd + cy - T(v);
-    return true;
-  }
-
-  double X[3];
-  double u;
-  double v;
-};
 
 struct Observation {
   int camera;
@@ -669,6 +630,39 @@ void CollectCameras(const JointProblem& j, const std::vector<double>& camera_rms
   }
 }
 
+// 4d. Each camera's uncertainty from the covariance of the solve, and the cameras whose rays land
+//     less surely than the twin needs, with where to show them the board.
+void CollectUncertainty(const JointProblem& j, const SolveOptions& options, RigSolution& solution) {
+  std::vector<Sighting> sightings;
+  double sum_sq = 0;
+  for (const Observation& o : j.observations) {
+    if (o.outlier) continue;
+    sightings.push_back({o.camera, o.pose, j.CornerOf(o)});
+    const cv::Point2d r = j.Residual(o);
+    sum_sq += r.dot(r);
+  }
+  const double unknowns = 15.0 * static_cast<double>(j.cam_params.size()) +
+                          6.0 * static_cast<double>(j.board_params.size()) - 6;
+  const double freedom = 2.0 * static_cast<double>(sightings.size()) - unknowns;
+  if (freedom <= 0) return;
+  const double sigma_px = std::sqrt(sum_sq / freedom);
+  solution.uncertainty =
+      EstimateUncertainty(j.intrinsics, j.cam_params, j.board_params, sightings, sigma_px);
+  for (size_t c = 0; c < solution.uncertainty.size(); ++c) {
+    const double three_sigma = 3 * solution.uncertainty[c].subject_mm;
+    if (three_sigma <= options.twin_mm) continue;
+    const std::string where = WhereToShow(j.rig.cams[c]);
+    solution.too_uncertain.push_back(
+        {j.rig.cams[c].serial,
+         cv::format("its rays land on the subject within %.2f mm (3 sigma); a %.1f mm twin needs "
+                    "%.1f mm",
+                    three_sigma, options.twin_mm, options.twin_mm),
+         "show it the board in more positions" +
+             (where.empty() ? std::string(", tilted steeply both ways and nearer to it") : where) +
+             ", then calibrate again"});
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> SolveOptions::Validate() const {
@@ -679,6 +673,7 @@ std::vector<std::string> SolveOptions::Validate() const {
   if (!(outlier_sigmas > 0)) problems.push_back("outlier_sigmas must be positive");
   if (threads < 1 || threads > 256) problems.push_back("threads must be 1..256");
   if (max_iterations < 1) problems.push_back("max_iterations must be positive");
+  if (!(twin_mm > 0)) problems.push_back("twin_mm must be positive");
   return problems;
 }
 
@@ -700,6 +695,7 @@ Result<RigSolution> SolveRig(const std::vector<CameraObservations>& input, const
   solution.initial_rms_px = joint.Rms();
   TWINRIG_RETURN_IF_ERROR(BundleAdjust(joint, options));
   CollectCameras(joint, CollectResiduals(joint, solution), options, solution);
+  if (options.joint) CollectUncertainty(joint, options, solution);
   solution.seconds = static_cast<double>(MonotonicNowNs() - start_ns) * 1e-9;
   return solution;
 }

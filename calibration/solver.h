@@ -19,6 +19,7 @@
 
 #include "calibration/board.h"
 #include "calibration/rig_calibration.h"
+#include "calibration/uncertainty.h"
 #include "util/result.h"
 
 namespace twinrig::calibration {
@@ -55,6 +56,9 @@ struct SolveOptions {
   double bad_rms_px = 1.5;
   int check_views = 6;
   double check_coverage = 0.3;
+  // The accuracy the twin needs (mm): a camera whose rays land on the subject less surely than
+  // this (three standard deviations) is named in `too_uncertain` with where to show it the board.
+  double twin_mm = 1.0;
   [[nodiscard]] std::vector<std::string> Validate() const;
 };
 
@@ -85,6 +89,11 @@ struct RigSolution {
   double initial_rms_px = 0;  // after the per-camera start and chaining, before the joint solve
   // Cameras left out, each with the reason and what to do; `cameras` holds the others.
   std::vector<UncalibratedCamera> uncalibrated;
+  // Per camera (as `cameras`): 1 sigma from the solve's covariance.
+  std::vector<CameraUncertainty> uncertainty;
+  // Calibrated cameras whose uncertainty exceeds what a twin of SolveOptions::twin_mm needs, with
+  // how uncertain and where to show them the board.
+  std::vector<UncalibratedCamera> too_uncertain;
 };
 
 // A camera that cannot be calibrated (fewer than min_views views, views that do not determine its

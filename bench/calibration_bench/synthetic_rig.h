@@ -23,7 +23,10 @@ struct SyntheticRigOptions {
   int rings = 3;
   int width = 1600;
   int height = 1200;
-  double noise_px = 0.3;  // RMS length of the 2-D corner error (each axis: noise_px / sqrt 2)
+  // RMS length of the 2-D corner error (each axis: noise_px / sqrt 2). twinrig's corners on the
+  // virtual studio's renders measure 0.10 px (tests/calibration/rendered_test, which holds them
+  // below 0.15 px); 0.15 px leaves that margin.
+  double noise_px = 0.15;
   double distance_m = 0.85;
   std::uint64_t seed = 1;
   std::string board = "charuco:10x14:0.028:0.021:DICT_6X6_250";

@@ -57,6 +57,13 @@ TEST_CASE("twinrig calibrate --images calibrates one camera and prints its RMS",
   CHECK(std::filesystem::exists(written / "colmap" / "cameras.txt"));
   CHECK(std::filesystem::exists(written / "report" / "index.html"));
   CHECK(std::filesystem::exists(written / "report" / "coverage-left.png"));
+  // Each camera's uncertainty from the solve, in the table and the report.
+  CHECK(run->output.find("+-mm (1s)") != std::string::npos);
+  CHECK(run->output.find("where each camera's rays land on the subject") != std::string::npos);
+  auto report = ReadFileText(written / "report" / "index.html");
+  REQUIRE(report.ok());
+  CHECK(report->find("<h2>Uncertainty</h2>") != std::string::npos);
+  CHECK(report->find("on the subject mm") != std::string::npos);
 }
 
 TEST_CASE("twinrig calibrate refuses bad input with the camera and what to do", "[integration]") {

@@ -152,8 +152,9 @@ TEST_CASE("Rendered board views of six head24 cameras calibrate close to the tru
       kWidth, kHeight, solution->rms_px, errors->focal_err_pct_mean, errors->focal_err_pct_max,
       errors->rot_err_deg_mean, errors->rot_err_deg_max, errors->pos_err_mm_mean,
       errors->pos_err_mm_max);
-  // Looser than the full-size target: half the pixels, few views per camera.
-  CHECK(solution->rms_px < 0.3);
+  // Looser than the full-size target: half the pixels, few views per camera. The corners' RMS
+  // (0.10 px) is the corner accuracy bench/calibration assumes on rendered images (0.15 px).
+  CHECK(solution->rms_px < 0.15);
   CHECK(errors->focal_err_pct_max < 0.5);
   CHECK(errors->rot_err_deg_max < 0.3);
   CHECK(errors->pos_err_mm_max < 3.0);

@@ -1,9 +1,8 @@
 #include "calibration/solver.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdio>
-
-#include <opencv2/imgcodecs.hpp>
 
 #include "bench/calibration_bench/synthetic_rig.h"
 #include "tests/test_support.h"
@@ -11,62 +10,18 @@
 namespace twinrig::calibration {
 namespace {
 
-using twinrig::testing::TestData;
-
-CameraObservations LeftImages(const BoardSpec& spec) {
-  CameraObservations camera;
-  camera.serial = "left";
-  int pose = 0;
-  for (const char* name : {"left01", "left02", "left03", "left04", "left05", "left06", "left07",
-                           "left08", "left09", "left11", "left12", "left13", "left14"}) {
-    const std::string path = TestData(std::string("calib/") + name + ".jpg").string();
-    const cv::Mat image = cv::imread(path, cv::IMREAD_GRAYSCALE);
-    REQUIRE_FALSE(image.empty());
-    camera.width = image.cols;
-    camera.height = image.rows;
-    ++camera.images;
-    Detection d = DetectBoard(spec, image);
-    if (d.ids.empty()) continue;
-    camera.views.push_back({pose++, d.ids, d.points, path});
-  }
-  return camera;
-}
-
-TEST_CASE("OpenCV's left chessboard photos calibrate to its published result", "[integration]") {
-  auto spec = ParseBoardSpec("chessboard:9x6:0.025");
-  REQUIRE(spec.ok());
-  const CameraObservations camera = LeftImages(*spec);
-  CHECK(camera.views.size() == 13);
-  // OpenCV's figure is a plain least-squares fit of every corner: compare like with like.
-  SolveOptions plain;
-  plain.robust = false;
-  auto solution = SolveRig({camera}, *spec, plain);
-  REQUIRE(solution.ok());
-  const CameraCalibration& cam = solution->cameras[0];
-  std::printf(
-      "left*.jpg: RMS %.4f px (published 0.3926), fx %.3f fy %.3f (published 535.916), "
-      "cx %.2f cy %.2f, %d outliers\n",
-      cam.rms_px, cam.fx, cam.fy, cam.cx, cam.cy, solution->outliers);
-  CHECK(std::abs(cam.rms_px - 0.3926) < 0.03);
-  CHECK(std::abs(cam.fx - 535.916) / 535.916 < 0.01);
-  CHECK(std::abs(cam.fy - 535.916) / 535.916 < 0.01);
-  CHECK(cam.views == 13);
-  CHECK(solution->views.size() == 13);
-  // The robust solve leaves out the few corners of the blurred view and fits the rest closer.
-  auto robust = SolveRig({camera}, *spec);
-  REQUIRE(robust.ok());
-  CHECK(robust->outliers > 0);
-  CHECK(robust->rms_px < solution->rms_px);
-  CHECK(std::abs(robust->cameras[0].fx - 535.916) / 535.916 < 0.01);
+// A small synthetic rig in two rings, its corners with 0.3 px of noise.
+calibration_bench::SyntheticRig SmallRig(int cameras, int poses) {
+  calibration_bench::SyntheticRigOptions options;
+  options.cameras = cameras;
+  options.poses = poses;
+  options.rings = 2;
+  options.noise_px = 0.3;
+  return calibration_bench::MakeSyntheticRig(options);
 }
 
 TEST_CASE("The joint solve recovers a synthetic rig from noisy corners", "[unit]") {
-  calibration_bench::SyntheticRigOptions options;
-  options.cameras = 8;
-  options.poses = 20;
-  options.rings = 2;
-  options.noise_px = 0.3;
-  const auto rig = calibration_bench::MakeSyntheticRig(options);
+  const auto rig = SmallRig(8, 20);
   auto solution = SolveRig(rig.observations, rig.board);
   REQUIRE(solution.ok());
   auto errors = CompareRigs(solution->cameras, rig.truth);
@@ -88,6 +43,71 @@ TEST_CASE("The joint solve recovers a synthetic rig from noisy corners", "[unit]
   CHECK(solution->rms_px < 0.3);
   // The joint solve improves on the per-camera start chained through the board poses.
   CHECK(solution->rms_px < solution->initial_rms_px);
+}
+
+TEST_CASE("The solve's own uncertainty matches its errors and names cameras short of the twin",
+          "[unit]") {
+  const auto rig = SmallRig(8, 20);
+  auto solution = SolveRig(rig.observations, rig.board);
+  REQUIRE(solution.ok());
+  auto errors = CompareRigs(solution->cameras, rig.truth);
+  REQUIRE(errors.ok());
+  REQUIRE(solution->uncertainty.size() == 8);
+  CameraUncertainty worst;
+  double mean_rotation = 0;
+  for (const CameraUncertainty& u : solution->uncertainty) {
+    worst.rotation_deg = std::max(worst.rotation_deg, u.rotation_deg);
+    worst.position_mm = std::max(worst.position_mm, u.position_mm);
+    worst.subject_mm = std::max(worst.subject_mm, u.subject_mm);
+    mean_rotation += u.rotation_deg / 8;
+    CHECK(u.focal_pct > 0);
+    CHECK(u.subject_mm > 0);
+  }
+  std::printf(
+      "synthetic 8 x 20: 1 sigma rotation %.4f deg (max %.4f; error max %.4f), position "
+      "max %.3f mm (error max %.3f), on the subject max %.3f mm\n",
+      mean_rotation, worst.rotation_deg, errors->rot_err_deg_max, worst.position_mm,
+      errors->pos_err_mm_max, worst.subject_mm);
+  // The errors are what the covariance says: neither far beyond it nor far inside.
+  CHECK(errors->rot_err_deg_max < 4 * worst.rotation_deg);
+  CHECK(errors->rot_err_deg_mean > 0.25 * mean_rotation);
+  CHECK(errors->pos_err_mm_max < 4 * worst.position_mm);
+  CHECK(solution->too_uncertain.empty());
+  // A twin far finer than these corners allow: every camera is named, with where to show it.
+  SolveOptions demanding;
+  demanding.twin_mm = worst.subject_mm;
+  auto strict = SolveRig(rig.observations, rig.board, demanding);
+  REQUIRE(strict.ok());
+  CHECK(strict->too_uncertain.size() == 8);
+  for (const auto& cam : strict->too_uncertain) {
+    CHECK(cam.reason.find("mm twin needs") != std::string::npos);
+    CHECK(cam.todo.find("show it the board") != std::string::npos);
+  }
+}
+
+TEST_CASE("The robust solve drops corners that were found in the wrong place", "[unit]") {
+  auto rig = SmallRig(6, 16);
+  // Every 50th corner 8 px off, as a corner snapped onto a marker's edge would be.
+  int moved = 0;
+  for (auto& camera : rig.observations) {
+    for (auto& view : camera.views) {
+      for (size_t k = 0; k < view.points.size(); k += 50, ++moved) view.points[k].x += 8;
+    }
+  }
+  SolveOptions plain;
+  plain.robust = false;
+  auto fooled = SolveRig(rig.observations, rig.board, plain);
+  auto robust = SolveRig(rig.observations, rig.board);
+  REQUIRE(fooled.ok());
+  REQUIRE(robust.ok());
+  CHECK(robust->outliers >= moved);
+  CHECK(robust->outliers < moved + moved / 10);
+  CHECK(robust->rms_px < 0.35);
+  auto fooled_errors = CompareRigs(fooled->cameras, rig.truth);
+  auto robust_errors = CompareRigs(robust->cameras, rig.truth);
+  REQUIRE(robust_errors.ok());
+  CHECK(robust_errors->rot_err_deg_max < fooled_errors->rot_err_deg_max);
+  CHECK(robust_errors->pos_err_mm_max < 1.0);
 }
 
 // The camera `serial` is left out of `solution` with a reason and a remedy; the others are solved.
