@@ -995,6 +995,25 @@ ApiResponse Api::ExportTwin(const std::string& session, const json& body) {
   req.purpose = Str(body, "purpose");
   req.medium = Str(body, "medium");
   req.territory = Str(body, "territory");
+  // The declared use (R4): checked against the grant's prohibited contexts, permitted alterations
+  // and generative-AI terms, as on the command line.
+  for (const auto& [name, list] : {std::pair{"contexts", &req.contexts},
+                                   std::pair{"alterations", &req.alterations}}) {
+    if (!body.contains(name)) continue;
+    if (!body[name].is_array() || body[name].size() > 64) {
+      return Fail(400, std::string(name) + ": a list of up to 64 words", session);
+    }
+    for (const auto& item : body[name]) {
+      if (!item.is_string() || item.get<std::string>().size() > 200) {
+        return Fail(400, std::string(name) + ": each entry is a word or a short phrase", session);
+      }
+      list->push_back(item.get<std::string>());
+    }
+  }
+  if (body.contains("generative") && !body["generative"].is_boolean()) {
+    return Fail(400, "generative: true or false", session);
+  }
+  req.generative = body.value("generative", false);
   std::string stamp = UtcIsoNow();
   std::replace(stamp.begin(), stamp.end(), ':', '-');
   req.out = options_.studio / "exports" / session / (stamp + "-" + RandomPin(6));

@@ -427,6 +427,13 @@ async function main() {
   await tech.fill('#export-purpose', 'campaign imagery');
   await tech.fill('#export-medium', 'social');
   await tech.fill('#export-territory', 'EU');
+  // The declared use is checked against the grant (R4): this grant allows no AI.
+  await tech.check('#export-generative');
+  await tech.click('#export');
+  await tech.waitForFunction(() => /generative AI use is not permitted/.test(document.querySelector('#export-result').textContent));
+  check(true, 'an export declaring generative AI is refused under a grant that allows none');
+  await tech.uncheck('#export-generative');
+  await tech.fill('#export-contexts', 'fashion');
   await tech.click('#export');
   await tech.waitForFunction(() => /^export .* under grant g1/.test(document.querySelector('#export-result').textContent));
   const exported = await tech.textContent('#export-result');

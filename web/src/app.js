@@ -203,6 +203,9 @@ function renderDashboard() {
         field('export-purpose', 'Purpose'),
         field('export-medium', 'Medium'),
         field('export-territory', 'Territory'),
+        field('export-contexts', 'Where it appears (comma-separated, e.g. fashion, e-commerce)'),
+        field('export-alterations', 'Alterations made (comma-separated, e.g. background)'),
+        h('label', { class: 'check' }, h('input', { id: 'export-generative', type: 'checkbox' }), 'Generative AI is used'),
         h('button', { id: 'export', onclick: exportTwin }, 'Export (studio passphrase)'),
         h('span', { id: 'export-result', class: 'result', role: 'status' }))),
     h('div', { class: 'panel' },
@@ -351,11 +354,17 @@ async function proposeGrant(ev) {
   });
 }
 
+const commaList = (text) => text.split(',').map((t) => t.trim()).filter((t) => t !== '');
+
 async function exportTwin(ev) {
   await act(ev.target, $('export-result'), async () => {
     const r = await api('POST', `${needSession()}/export`, {
       licensee: $('export-licensee').value, purpose: $('export-purpose').value,
       medium: $('export-medium').value, territory: $('export-territory').value,
+      // The declared use, checked against the grant's prohibited contexts, permitted alterations and AI terms.
+      contexts: commaList($('export-contexts').value),
+      alterations: commaList($('export-alterations').value),
+      generative: $('export-generative').checked,
       studio_passphrase: $('studio-pass').value,
     });
     return `export ${r.export_id} under grant ${r.grant_id}: ${r.files.length} files in ${r.out}`;
