@@ -997,8 +997,8 @@ ApiResponse Api::ExportTwin(const std::string& session, const json& body) {
   req.territory = Str(body, "territory");
   // The declared use (R4): checked against the grant's prohibited contexts, permitted alterations
   // and generative-AI terms, as on the command line.
-  for (const auto& [name, list] : {std::pair{"contexts", &req.contexts},
-                                   std::pair{"alterations", &req.alterations}}) {
+  for (const auto& [name, list] :
+       {std::pair{"contexts", &req.contexts}, std::pair{"alterations", &req.alterations}}) {
     if (!body.contains(name)) continue;
     if (!body[name].is_array() || body[name].size() > 64) {
       return Fail(400, std::string(name) + ": a list of up to 64 words", session);
