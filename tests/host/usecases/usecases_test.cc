@@ -38,7 +38,7 @@ TEST_CASE("use cases: opening consent follows one rule set for every front end",
     auto opened = OpenConsent(s.catalog, Request(s, "short", false));
     REQUIRE_FALSE(opened.ok());
     CHECK(opened.failure().why == Why::kRefused);
-    CHECK(opened.error().what == "the passphrase is too short");
+    CHECK(opened.error().what == "the subject's passphrase is too short");
     CHECK(cs::Chain::ForSession(s.catalog, s.session).value().records().empty());
   }
   SECTION("an unknown subject or technician is refused before anything is written") {
