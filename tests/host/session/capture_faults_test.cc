@@ -146,7 +146,10 @@ TEST_CASE(
   CHECK(report->stopped_todo.find("--resume") != std::string::npos);
   const TakeReport& take = report->takes.at(0);
   CHECK(take.fired == 4);
-  CHECK(take.verified == 2);
+  // Room for two whole frames; downloads run in parallel, so under load the partial files of
+  // the others can leave room for only one before the disk fills.
+  CHECK(take.verified >= 1);
+  CHECK(take.verified <= 2);
 
   // What was verified is on disk, whole, with the hash the camera produced.
   auto journal = Journal::Open(f.session.folder / "journal.jsonl");
@@ -157,13 +160,13 @@ TEST_CASE(
     ++verified;
     CHECK(*Sha256File(f.session.folder / *frame.path) == f.Produced(serial, 1));
   }
-  CHECK(verified == 2);
+  CHECK(verified == take.verified);
   for (const auto& e : std::filesystem::recursive_directory_iterator(f.session.folder)) {
     CHECK(e.path().extension() != ".part");
   }
   for (size_t i = 0; i < f.farm->size(); ++i) CHECK(f.farm->Stats(i).exposures == 1);
 
-  // Space freed: resume fetches the two frames still on the cameras, nothing is fired again.
+  // Space freed: resume fetches the frames still on the cameras, nothing is fired again.
   REQUIRE(disk.Grow(std::size_t{8} << 20));
   auto resumed = runner.Resume();
   REQUIRE(resumed.ok());
